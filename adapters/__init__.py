@@ -1,0 +1,16 @@
+"""Adapters: each wraps one kind of model behind one small protocol, and knows nothing of metrics.
+
+Imported as ``bench.adapters`` (the top-level import name ``adapters`` belongs to a PyPI package).
+"""
+
+from bench.adapters.base import ADAPTERS, AdapterContext, GenerationRequest, ImageGenerator, build_adapter
+
+ADAPTERS.register("folder", "bench.adapters.sources:FolderGenerator")
+ADAPTERS.register("npz", "bench.adapters.sources:NpzGenerator")
+ADAPTERS.register("python", "bench.adapters.sources:PythonGenerator")
+ADAPTERS.register("torchscript", "bench.adapters.sources:TorchScriptGenerator")
+ADAPTERS.register("dataset", "bench.adapters.baselines:DatasetSampler")
+ADAPTERS.register("noise", "bench.adapters.baselines:UniformNoise")
+ADAPTERS.register("digits-gmm", "bench.adapters.baselines:DigitsGMM")
+
+__all__ = ["ADAPTERS", "AdapterContext", "GenerationRequest", "ImageGenerator", "build_adapter"]

@@ -1,0 +1,89 @@
+"""The image-generator protocol and the adapter registry.
+
+A generator answers a :class:`GenerationRequest`: the sample indices it must produce, one seed per sample, and
+optional conditions (class labels or prompts). Per-sample seeds make the output independent of batch size.
+Outputs are uint8 ``[N, C, H, W]`` (or floats in a declared range, converted by :mod:`bench.images`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import torch
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from bench.errors import ConfigError
+from bench.registry import Registry
+from bench.seeding import latents_from_seeds
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    indices: Sequence[int]
+    seeds: Sequence[int]
+    classes: Sequence[int] | None = None
+    prompts: Sequence[str] | None = None
+
+    @property
+    def n(self) -> int:
+        return len(self.seeds)
+
+    def latents(self, *shape: int) -> torch.Tensor:
+        """Standard-normal latents ``[n, *shape]``, one generator per sample seed."""
+        return latents_from_seeds(list(self.seeds), tuple(shape))
+
+
+@runtime_checkable
+class ImageGenerator(Protocol):
+    kind: ClassVar[str]
+
+    def generate(self, request: GenerationRequest) -> torch.Tensor: ...
+
+
+class AdapterArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass
+class AdapterContext:
+    """What an adapter may use from the suite: dataset lookup and path resolution."""
+
+    resolve_path: Callable[[str], Path] = Path
+    datasets: Callable[[str], Any] | None = None
+    dataset_names: Sequence[str] = field(default_factory=tuple)
+
+
+class Adapter:
+    """Base for registered adapters: ``Args`` validates the suite's ``args`` mapping."""
+
+    kind: ClassVar[str] = "image-generator"
+    Args: ClassVar[type[AdapterArgs]] = AdapterArgs
+    #: data-only adapters replay outputs made elsewhere and never run code
+    data_only: ClassVar[bool] = False
+
+    def __init__(self, args: AdapterArgs, ctx: AdapterContext) -> None:
+        self.args = args
+        self.ctx = ctx
+
+    def describe(self) -> dict[str, Any]:
+        return {"adapter": type(self).__name__, "args": self.args.model_dump(mode="json")}
+
+
+ADAPTERS: Registry[type[Adapter]] = Registry("adapter")
+
+
+def validate_args(name: str, args: dict[str, Any]) -> AdapterArgs:
+    cls = ADAPTERS.get(name)
+    return cls.Args.model_validate(args)
+
+
+def build_adapter(name: str, args: dict[str, Any], ctx: AdapterContext) -> Adapter:
+    cls = ADAPTERS.get(name)
+    try:
+        parsed = cls.Args.model_validate(args)
+    except ValidationError as exc:
+        raise ConfigError(f"adapter '{name}': {exc}") from None
+    return cls(parsed, ctx)

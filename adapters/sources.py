@@ -1,0 +1,163 @@
+"""Generators from outside genbench: outputs made elsewhere (folder, .npz), Python factories, TorchScript files.
+
+Data-only sources replay samples in a fixed order (sorted file names, array order): sample ``i`` is item ``i``.
+Evaluating a submission of data never runs its code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from pydantic import Field
+
+from bench.adapters.base import Adapter, AdapterArgs, GenerationRequest
+from bench.errors import ConfigError, InputError
+from bench.images import load_folder, load_npz, parse_range, to_uint8
+from bench.registry import import_object
+
+
+class _Replay(Adapter):
+    data_only = True
+    _images: torch.Tensor | None = None
+
+    def _load(self) -> torch.Tensor:
+        raise NotImplementedError
+
+    @property
+    def source(self) -> str:
+        return str(getattr(self.args, "path", "?"))
+
+    def generate(self, request: GenerationRequest) -> torch.Tensor:
+        if self._images is None:
+            self._images = self._load()
+        idx = list(request.indices)
+        if idx and max(idx) >= self._images.shape[0]:
+            raise InputError(
+                f"{self.source}: holds {self._images.shape[0]} samples but the task asks for at least {max(idx) + 1}"
+            )
+        return self._images[idx]
+
+    def available(self) -> int:
+        if self._images is None:
+            self._images = self._load()
+        return int(self._images.shape[0])
+
+
+class FolderArgs(AdapterArgs):
+    path: str
+
+
+class FolderGenerator(_Replay):
+    """A folder of images made elsewhere (sorted by path)."""
+
+    Args = FolderArgs
+
+    def _load(self) -> torch.Tensor:
+        return load_folder(self.ctx.resolve_path(self.args.path))  # type: ignore[attr-defined]
+
+    @property
+    def source(self) -> str:
+        return str(self.ctx.resolve_path(self.args.path))  # type: ignore[attr-defined]
+
+
+class NpzArgs(AdapterArgs):
+    path: str
+    key: str | None = None
+    range: str | list[float] | None = Field(default=None, description="value range of float arrays, e.g. '-1,1'")
+
+
+class NpzGenerator(_Replay):
+    """An ``.npz``/``.npy`` array of samples made elsewhere."""
+
+    Args = NpzArgs
+
+    def _load(self) -> torch.Tensor:
+        a: NpzArgs = self.args  # type: ignore[assignment]
+        return load_npz(self.ctx.resolve_path(a.path), a.key, parse_range(a.range))
+
+    @property
+    def source(self) -> str:
+        return str(self.ctx.resolve_path(self.args.path))  # type: ignore[attr-defined]
+
+
+class _ModelArgs(AdapterArgs):
+    range: str | list[float] = Field(default="-1,1", description="value range of float outputs")
+    latent_dim: int | None = None
+    device: str = "cpu"
+
+
+class _ModelGenerator(Adapter):
+    """Shared by Python and TorchScript sources: either the object answers ``generate(request)``, or it maps
+    latents ``z [n, latent_dim]`` to images and genbench draws z from the per-sample seeds."""
+
+    model: Any
+
+    def _call(self, request: GenerationRequest) -> torch.Tensor:
+        a: _ModelArgs = self.args  # type: ignore[assignment]
+        m = self.model
+        if hasattr(m, "generate") and not isinstance(m, torch.jit.ScriptModule):
+            out = m.generate(request)
+        else:
+            dim = a.latent_dim or getattr(m, "latent_dim", None)
+            if dim is None:
+                raise ConfigError(f"{self.label()}: give 'latent_dim' (the model has no generate() and no latent_dim)")
+            z = request.latents(int(dim)).to(a.device)
+            with torch.no_grad():
+                out = m(z) if request.classes is None else m(z, torch.as_tensor(list(request.classes), device=a.device))
+        out = torch.as_tensor(out).detach().cpu()
+        return to_uint8(out, parse_range(a.range), what=self.label())
+
+    def label(self) -> str:
+        return "model"
+
+    @property
+    def latent_dim(self) -> int | None:
+        return self.args.latent_dim or getattr(self.model, "latent_dim", None)  # type: ignore[attr-defined]
+
+    def generate(self, request: GenerationRequest) -> torch.Tensor:
+        return self._call(request)
+
+
+class PythonArgs(_ModelArgs):
+    target: str = Field(description="'module:attr' of a factory (called with kwargs) or an object")
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+
+
+class PythonGenerator(_ModelGenerator):
+    Args = PythonArgs
+
+    def __init__(self, args: AdapterArgs, ctx: Any) -> None:
+        super().__init__(args, ctx)
+        a: PythonArgs = args  # type: ignore[assignment]
+        obj = import_object(a.target)
+        model = obj(**a.kwargs) if callable(obj) and isinstance(obj, type) or (callable(obj) and a.kwargs) else obj
+        if isinstance(model, torch.nn.Module):
+            model = model.eval().to(a.device)
+        self.model = model
+
+    def label(self) -> str:
+        return self.args.target  # type: ignore[attr-defined,no-any-return]
+
+
+class TorchScriptArgs(_ModelArgs):
+    path: str
+
+
+class TorchScriptGenerator(_ModelGenerator):
+    Args = TorchScriptArgs
+
+    def __init__(self, args: AdapterArgs, ctx: Any) -> None:
+        super().__init__(args, ctx)
+        a: TorchScriptArgs = args  # type: ignore[assignment]
+        p = ctx.resolve_path(a.path)
+        if not p.is_file():
+            raise InputError(f"{p}: TorchScript file does not exist")
+        try:
+            self.model = torch.jit.load(str(p), map_location=a.device).eval()
+        except Exception as exc:
+            raise InputError(f"{p}: cannot load TorchScript ({exc.__class__.__name__}: {str(exc).splitlines()[0]})") from None
+        self._path = p
+
+    def label(self) -> str:
+        return str(self._path)

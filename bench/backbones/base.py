@@ -1,0 +1,82 @@
+"""The backbone interface: uint8 NCHW images in, a dict of named float32 feature layers out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from bench.registry import Registry
+
+
+class Backbone:
+    """A feature network with its weights and preprocessing.
+
+    Subclasses set ``name``, ``layers`` (what :meth:`forward` returns), and implement :meth:`load`,
+    :meth:`preprocess` and :meth:`forward`. ``describe()`` is the protocol record: everything that changes the
+    numbers is in it, and it is part of the feature-cache key.
+    """
+
+    name: str = ""
+    layers: tuple[str, ...] = ()
+    batch_size: int = 256
+    #: layers that hold class logits (for IS, class coverage)
+    logits_layer: str | None = None
+    #: layer used for distribution metrics (FID, KID, PR)
+    default_layer: str = ""
+
+    def __init__(self, weights: str | None = None, device: str = "cpu") -> None:
+        self.weights_arg = weights
+        self.device = torch.device(device)
+        self.weights_sha256: str | None = None
+        self.passes = 0  # image sets pushed through forward (tests assert one pass per set)
+
+    # -- to implement ------------------------------------------------------------------------------
+    def check_weights(self) -> list[str]:
+        """Problems that would stop :meth:`load` (missing files), without loading anything."""
+        return []
+
+    def load(self) -> None:
+        raise NotImplementedError
+
+    def preprocess(self, images: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def preprocessing(self) -> dict[str, Any]:
+        """Resize, quantization and normalisation as data (recorded in every result's protocol)."""
+        raise NotImplementedError
+
+    # -- shared ------------------------------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        return {
+            "backbone": self.name,
+            "weights_sha256": self.weights_sha256,
+            "preprocessing": self.preprocessing(),
+        }
+
+    @torch.no_grad()
+    def extract(self, images: torch.Tensor, progress: Any = None) -> dict[str, np.ndarray]:
+        """All layers for a whole uint8 image set, in batches of ``batch_size``."""
+        if self.weights_sha256 is None:
+            self.load()
+        self.passes += 1
+        outs: dict[str, list[np.ndarray]] = {k: [] for k in self.layers}
+        for start in range(0, images.shape[0], self.batch_size):
+            batch = images[start: start + self.batch_size]
+            feats = self.forward(self.preprocess(batch).to(self.device))
+            for k in self.layers:
+                outs[k].append(feats[k].detach().float().cpu().numpy())
+            if progress is not None:
+                progress.update(batch.shape[0])
+        return {k: np.concatenate(v) for k, v in outs.items()}
+
+
+BACKBONES: Registry[type[Backbone]] = Registry("backbone")
+
+
+def get_backbone(name: str, **kwargs: Any) -> Backbone:
+    return BACKBONES.get(name)(**kwargs)

@@ -1,0 +1,48 @@
+"""Errors that reach the user as one clear line and an exit code, never as a traceback.
+
+Every problem caused by the user's input (a suite, a folder of images, a weights file) is raised as a
+:class:`GenbenchError`; the CLI prints its message and exits with its code. Anything else is a bug in genbench
+and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+EXIT_OK = 0
+EXIT_REGRESSION = 1
+EXIT_BAD_INPUT = 2
+
+
+class GenbenchError(Exception):
+    """A problem with the user's input. ``str(err)`` is the whole message shown to the user."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class InputError(GenbenchError):
+    """Bad data: an image file, an ``.npz``, a folder. The message names the file or item."""
+
+
+class ConfigError(GenbenchError):
+    """Bad suite or command-line configuration."""
+
+
+class WeightsError(GenbenchError):
+    """A weights file is missing or does not match its recorded sha256."""
+
+
+class ProtocolMismatchError(GenbenchError):
+    """Two numbers computed under different protocols were about to be compared."""
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """A ``"; did you mean 'x'?"`` suffix, or a list of the valid choices when nothing is close."""
+    choices = sorted(set(choices))
+    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
+    if close:
+        return f"; did you mean '{close[0]}'?"
+    if len(choices) <= 12:
+        return f"; choose from {', '.join(choices)}"
+    return ""

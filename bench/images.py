@@ -1,0 +1,222 @@
+"""The one place where images change representation.
+
+Images cross every boundary in genbench as ``torch.uint8`` tensors ``[N, C, H, W]``, C = 1 or 3, RGB.
+Float outputs of models are quantized here, with an explicit, recorded rule (round, as StudioGAN and
+torch-fidelity's generator wrapper do); files are decoded here with the checks users need when a folder holds
+something odd.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from bench.errors import InputError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+RANGES = {"0,1": (0.0, 1.0), "-1,1": (-1.0, 1.0), "0,255": (0.0, 255.0)}
+
+
+def to_uint8(x: torch.Tensor | np.ndarray, value_range: tuple[float, float] | None = None, *, what: str = "images") -> torch.Tensor:
+    """Convert model output to uint8 NCHW.
+
+    uint8 input passes through unchanged. Float input needs ``value_range`` (lo, hi): values are mapped to
+    [0, 255], clipped and **rounded** (never truncated). NaN or inf raise :class:`InputError` naming the first bad
+    sample.
+    """
+    t = torch.as_tensor(x)
+    if t.ndim == 3:
+        t = t.unsqueeze(1)
+    if t.ndim != 4:
+        raise InputError(f"{what}: expected a [N, C, H, W] array, got shape {tuple(t.shape)}")
+    if t.shape[1] not in (1, 3) and t.shape[-1] in (1, 3):
+        t = t.permute(0, 3, 1, 2)
+    if t.shape[1] not in (1, 3):
+        raise InputError(f"{what}: expected 1 or 3 channels, got shape {tuple(t.shape)}")
+    if t.dtype == torch.uint8:
+        return t.contiguous()
+    if t.dtype in (torch.int16, torch.int32, torch.int64, torch.uint16 if hasattr(torch, "uint16") else torch.int16):
+        if value_range is None:
+            value_range = (0.0, 255.0)
+        t = t.double()
+    if not t.is_floating_point():
+        raise InputError(f"{what}: unsupported dtype {t.dtype}")
+    bad = ~torch.isfinite(t.reshape(t.shape[0], -1)).all(dim=1)
+    if bool(bad.any()):
+        i = int(bad.nonzero()[0])
+        raise InputError(f"{what}: sample {i} contains NaN or inf ({int(bad.sum())} bad samples in all)")
+    if value_range is None:
+        raise InputError(f"{what}: float images need an explicit value range (for example [-1, 1] or [0, 1])")
+    lo, hi = value_range
+    t = (t.double() - lo) * (255.0 / (hi - lo))
+    return t.clamp_(0, 255).round_().to(torch.uint8).contiguous()
+
+
+def parse_range(spec: str | Sequence[float] | None) -> tuple[float, float] | None:
+    if spec is None:
+        return None
+    if isinstance(spec, str):
+        key = spec.replace(" ", "").strip("[]()")
+        if key not in RANGES:
+            raise InputError(f"unknown value range '{spec}'; use one of {', '.join(RANGES)}")
+        return RANGES[key]
+    lo, hi = (float(v) for v in spec)
+    return lo, hi
+
+
+def match_channels(images: torch.Tensor, channels: int) -> torch.Tensor:
+    """Grayscale → RGB by repetition; RGB → grayscale with ITU-R 601 luma (PIL's 'L' rule), rounded."""
+    c = images.shape[1]
+    if c == channels:
+        return images
+    if c == 1 and channels == 3:
+        return images.expand(-1, 3, -1, -1).contiguous()
+    if c == 3 and channels == 1:
+        w = torch.tensor([299, 587, 114], dtype=torch.int64).view(1, 3, 1, 1)
+        return ((images.to(torch.int64) * w).sum(1, keepdim=True) + 500).div(1000, rounding_mode="floor").to(torch.uint8)
+    raise InputError(f"cannot convert {c}-channel images to {channels} channels")
+
+
+def content_hash(images: torch.Tensor) -> str:
+    """sha256 of the image bytes and their shape: the key under which features are cached."""
+    h = hashlib.sha256()
+    h.update(str(tuple(images.shape)).encode())
+    h.update(str(images.dtype).encode())
+    h.update(images.contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------------------------- files
+
+
+def _decode(path: Path) -> np.ndarray:
+    """Decode one image file to HWC uint8 (C = 1 or 3), or raise InputError naming the file."""
+    try:
+        with Image.open(path) as im:
+            im.load()
+            mode = im.mode
+            if mode in ("I;16", "I;16B", "I;16L", "I", "F", "I;16N"):
+                raise InputError(
+                    f"{path}: {mode} image (16-bit or float); genbench does not guess how to scale it to 8 bits: "
+                    "convert it to 8-bit first"
+                )
+            if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in im.info):
+                rgba = im.convert("RGBA")
+                alpha = np.asarray(rgba)[..., 3]
+                if alpha.min() < 255:
+                    raise InputError(
+                        f"{path}: image has transparent pixels (mode {mode}); flatten it onto a background first"
+                    )
+                im2 = rgba.convert("RGB") if mode != "LA" else im.convert("L")
+            elif mode in ("L", "1"):
+                im2 = im.convert("L")
+            else:
+                im2 = im.convert("RGB")
+            arr = np.asarray(im2)
+    except InputError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise InputError(f"{path}: cannot decode image ({exc.__class__.__name__}: {exc})") from None
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    return arr
+
+
+def list_image_files(folder: Path) -> list[Path]:
+    if not folder.exists():
+        raise InputError(f"{folder}: folder does not exist")
+    if not folder.is_dir():
+        raise InputError(f"{folder}: not a folder")
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    if not files:
+        raise InputError(f"{folder}: no image files ({', '.join(IMAGE_EXTENSIONS)}) found")
+    return files
+
+
+def load_image_files(files: Sequence[Path], *, workers: int | None = None) -> torch.Tensor:
+    """Decode files in parallel into one uint8 NCHW tensor.
+
+    All images must share one size (resizing is a backbone's business, never a loader's). Grayscale images in a
+    folder that also holds colour images are expanded to RGB.
+    """
+    workers = workers or min(8, (os.cpu_count() or 1) * 2)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        arrays = list(pool.map(_decode, files))
+    size = arrays[0].shape[:2]
+    for p, a in zip(files, arrays):
+        if a.shape[:2] != size:
+            raise InputError(
+                f"{p}: image is {a.shape[1]}x{a.shape[0]} but {files[0].name} is {size[1]}x{size[0]}; "
+                "all images of a set must have one size"
+            )
+    channels = 3 if any(a.shape[2] == 3 for a in arrays) else 1
+    out = np.stack([np.repeat(a, channels // a.shape[2], axis=2) for a in arrays])
+    return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
+
+
+def load_folder(folder: str | os.PathLike[str]) -> torch.Tensor:
+    return load_image_files(list_image_files(Path(folder)))
+
+
+def load_npz(path: str | os.PathLike[str], key: str | None = None, value_range: tuple[float, float] | None = None) -> torch.Tensor:
+    """Load samples from an ``.npz`` (or ``.npy``): uint8 NHWC/NCHW, or float with an explicit range."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: file does not exist")
+    try:
+        if p.suffix == ".npy":
+            arr = np.load(p, allow_pickle=False)
+        else:
+            with np.load(p, allow_pickle=False) as z:
+                keys = list(z.keys())
+                if key is None:
+                    for k in ("samples", "images", "arr_0", "x"):
+                        if k in keys:
+                            key = k
+                            break
+                    else:
+                        if len(keys) != 1:
+                            raise InputError(f"{p}: holds arrays {keys}; name the one to use with 'key'")
+                        key = keys[0]
+                if key not in keys:
+                    raise InputError(f"{p}: no array '{key}' (it holds {keys})")
+                arr = z[key]
+    except InputError:
+        raise
+    except Exception as exc:  # zipfile.BadZipFile, ValueError, EOFError, pickle refusal, ...
+        raise InputError(f"{p}: cannot read ({exc.__class__.__name__}: {exc})") from None
+    if arr.size == 0 or arr.shape[0] == 0:
+        raise InputError(f"{p}: holds no samples")
+    return to_uint8(arr, value_range, what=str(p))
+
+
+def save_png(images: torch.Tensor, path: str | os.PathLike[str]) -> None:
+    """Save one uint8 CHW image (or a grid made by :func:`make_grid`) as PNG, atomically."""
+    arr = images.permute(1, 2, 0).numpy()
+    if arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    p = Path(path)
+    tmp = p.with_name(p.name + ".tmp")
+    Image.fromarray(arr).save(tmp, format="PNG")
+    os.replace(tmp, p)
+
+
+def make_grid(images: torch.Tensor, ncol: int = 8, pad: int = 1, scale: int = 1) -> torch.Tensor:
+    """Tile uint8 NCHW images into one CHW grid (nearest-neighbour upscaled by ``scale``)."""
+    n, c, h, w = images.shape
+    if scale > 1:
+        images = images.repeat_interleave(scale, 2).repeat_interleave(scale, 3)
+        h, w = h * scale, w * scale
+    nrow = (n + ncol - 1) // ncol
+    grid = torch.full((c, nrow * (h + pad) + pad, ncol * (w + pad) + pad), 255, dtype=torch.uint8)
+    for i in range(n):
+        r, col = divmod(i, ncol)
+        grid[:, pad + r * (h + pad): pad + r * (h + pad) + h, pad + col * (w + pad): pad + col * (w + pad) + w] = images[i]
+    return grid

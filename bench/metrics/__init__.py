@@ -1,0 +1,10 @@
+"""Metrics: each declares what it needs and turns features into values. Metrics know nothing of models."""
+
+from bench.metrics.base import METRICS, Metric, MetricValue, get_metric
+
+METRICS.register("fid", "bench.metrics.distribution:FID")
+METRICS.register("kid", "bench.metrics.distribution:KID")
+METRICS.register("isc", "bench.metrics.distribution:InceptionScore")
+METRICS.register("prc", "bench.metrics.distribution:PrecisionRecall")
+
+__all__ = ["METRICS", "Metric", "MetricValue", "get_metric"]

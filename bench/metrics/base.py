@@ -1,0 +1,67 @@
+"""The metric interface and the metadata (direction, unit) that drives tables and gates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from bench.features import Features
+from bench.registry import Registry
+
+
+class Options(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class OutputInfo:
+    """Metadata of one value a metric produces."""
+
+    higher_is_better: bool
+    unit: str = ""
+    description: str = ""
+
+
+@dataclass
+class MetricValue:
+    metric: str
+    value: float
+    ci_low: float | None = None
+    ci_high: float | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class Metric:
+    """Subclasses set ``name``, ``outputs`` (value name → OutputInfo), ``Opts``, ``layer_kind`` and compute()."""
+
+    name: ClassVar[str]
+    outputs: ClassVar[dict[str, OutputInfo]]
+    Opts: ClassVar[type[Options]] = Options
+    #: "default" (the backbone's distribution layer) or "logits"
+    layer_kind: ClassVar[str] = "default"
+    needs_reference: ClassVar[bool] = True
+    description: ClassVar[str] = ""
+
+    def __init__(self, options: dict[str, Any] | None = None) -> None:
+        self.opts = self.Opts.model_validate(options or {})
+
+    def compute(self, gen: Features, ref: Features | None, *, layer: str, seed: int) -> list[MetricValue]:
+        raise NotImplementedError
+
+
+METRICS: Registry[type[Metric]] = Registry("metric")
+
+
+def get_metric(name: str) -> type[Metric]:
+    return METRICS.get(name)
+
+
+def output_info(value_name: str) -> OutputInfo:
+    """Metadata for a value name such as ``fid`` or ``precision``, across all registered metrics."""
+    for name in METRICS.names():
+        cls = METRICS.get(name)
+        if value_name in cls.outputs:
+            return cls.outputs[value_name]
+    raise KeyError(value_name)

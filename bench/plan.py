@@ -1,0 +1,129 @@
+"""From a validated suite to an executable plan, checking every name and option before anything runs.
+
+Problems are collected (not raised one at a time) and reported together as ``file:line: field.path: problem``:
+unknown adapters, metrics, backbones and datasets with did-you-mean, invalid adapter arguments and metric
+options, adapter × task-kind mismatches, backbones that lack a layer a metric needs, and missing weights files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from bench.adapters import ADAPTERS
+from bench.backbones import BACKBONES, Backbone
+from bench.errors import ConfigError, GenbenchError, did_you_mean
+from bench.metrics import METRICS, Metric
+from bench.suite import LoadedSuite, format_validation_errors
+
+TASK_ADAPTER_KINDS = {"generation": {"image-generator"}}
+
+
+@dataclass
+class TaskPlan:
+    name: str
+    index: int
+    reference: str
+    models: list[str]
+    n: int
+    batch_size: int
+    backbone: Backbone
+    metrics: dict[str, Metric]
+
+
+@dataclass
+class Plan:
+    loaded: LoadedSuite
+    tasks: list[TaskPlan] = field(default_factory=list)
+    backbones: dict[str, Backbone] = field(default_factory=dict)
+
+
+def check_suite(loaded: LoadedSuite, *, check_weights: bool = True) -> Plan:
+    s = loaded.suite
+    problems: list[str] = []
+    plan = Plan(loaded)
+
+    def problem(path: tuple[Any, ...], msg: str) -> None:
+        problems.append(f"{loaded.where(*path)}: {msg}")
+
+    from bench.data.datasets import DATASET_KINDS
+
+    for dname, d in s.datasets.items():
+        if d.kind not in DATASET_KINDS:
+            problem(("datasets", dname, "kind"), f"unknown dataset kind '{d.kind}'{did_you_mean(d.kind, DATASET_KINDS)}")
+        elif d.kind in ("folder", "npz") and not d.path:
+            problem(("datasets", dname), f"kind '{d.kind}' needs 'path'")
+
+    for mname, m in s.models.items():
+        if m.adapter not in ADAPTERS:
+            problem(("models", mname, "adapter"), f"unknown adapter '{m.adapter}'{did_you_mean(m.adapter, ADAPTERS.names())}")
+            continue
+        cls = ADAPTERS.get(m.adapter)
+        try:
+            cls.Args.model_validate(m.args)
+        except ValidationError as exc:
+            problems.extend(format_validation_errors(exc, cls.Args, str(loaded.path), loaded.lines, ("models", mname, "args")))
+            continue
+        ds = m.args.get("dataset")
+        if m.adapter in ("dataset",) and ds not in s.datasets:
+            problem(("models", mname, "args", "dataset"), f"unknown dataset '{ds}'{did_you_mean(str(ds), s.datasets)}")
+
+    for ti, t in enumerate(s.tasks):
+        base = ("tasks", ti)
+        if t.reference not in s.datasets:
+            problem((*base, "reference"), f"unknown dataset '{t.reference}'{did_you_mean(t.reference, s.datasets)}")
+        models = t.models if t.models is not None else list(s.models)
+        for mi, mname in enumerate(models):
+            if mname not in s.models:
+                problem((*base, "models", mi), f"unknown model '{mname}'{did_you_mean(mname, s.models)}")
+            elif s.models[mname].adapter in ADAPTERS:
+                kind = ADAPTERS.get(s.models[mname].adapter).kind
+                if kind not in TASK_ADAPTER_KINDS[t.kind]:
+                    problem((*base, "models", mi), f"model '{mname}' is a {kind}; a {t.kind} task needs {sorted(TASK_ADAPTER_KINDS[t.kind])}")
+        if t.backbone not in BACKBONES:
+            problem((*base, "backbone"), f"unknown backbone '{t.backbone}'{did_you_mean(t.backbone, BACKBONES.names())}")
+            backbone = None
+        else:
+            if t.backbone not in plan.backbones:
+                plan.backbones[t.backbone] = BACKBONES.get(t.backbone)()
+            backbone = plan.backbones[t.backbone]
+        metrics: dict[str, Metric] = {}
+        for mname, opts in t.metrics.items():
+            if mname not in METRICS:
+                problem((*base, "metrics", mname), f"unknown metric '{mname}'{did_you_mean(mname, METRICS.names())}")
+                continue
+            cls_m = METRICS.get(mname)
+            try:
+                metrics[mname] = cls_m(opts)
+            except ValidationError as exc:
+                problems.extend(format_validation_errors(exc, cls_m.Opts, str(loaded.path), loaded.lines, (*base, "metrics", mname)))
+                continue
+            if backbone is not None and cls_m.layer_kind == "logits" and backbone.logits_layer is None:
+                problem((*base, "metrics", mname), f"metric '{mname}' needs class logits; backbone '{t.backbone}' has none")
+        if backbone is not None:
+            plan.tasks.append(TaskPlan(t.name, ti, t.reference, [m for m in models if m in s.models], t.n, t.batch_size, backbone, metrics))
+
+    names = [t.name for t in s.tasks]
+    for ti, t in enumerate(s.tasks):
+        if names.count(t.name) > 1:
+            problem(("tasks", ti, "name"), f"task name '{t.name}' is used more than once")
+            break
+
+    if check_weights:
+        for bname, b in plan.backbones.items():
+            for msg in b.check_weights():
+                problems.append(f"{loaded.path}: backbone '{bname}': {msg}")
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return plan
+
+
+def validate_suite_file(path: str) -> Plan:
+    from bench.suite import load_suite
+
+    try:
+        return check_suite(load_suite(path))
+    except GenbenchError:
+        raise

@@ -1,0 +1,179 @@
+"""Suites: declarative YAML files, validated before anything runs.
+
+Validation has two layers. The shape of the file (fields, types) is checked by pydantic models below; the
+meaning (names that refer to datasets, models, metrics, backbones; adapter arguments; metric options; adapter ×
+task compatibility) is checked by :func:`bench.plan.check_suite`. Both report ``file:line: field.path: problem``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import typing
+from pathlib import Path
+from typing import Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from bench.errors import ConfigError, did_you_mean
+from bench.yamlio import line_for, load_yaml_with_lines
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatasetSpec(Strict):
+    kind: str = Field(description="dataset kind: digits, folder, npz")
+    split: str | None = None
+    path: str | None = None
+    key: str | None = None
+    classes: list[int] | None = None
+
+
+class ModelSpec(Strict):
+    adapter: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    label: str | None = None
+
+
+class TaskSpec(Strict):
+    name: str
+    kind: Literal["generation"] = "generation"
+    reference: str
+    models: list[str] | None = None
+    n: int = Field(gt=1)
+    batch_size: int = Field(default=250, gt=0)
+    backbone: str = "digits"
+    metrics: dict[str, dict[str, Any]]
+
+    @field_validator("metrics", mode="before")
+    @classmethod
+    def _metrics_list(cls, v: Any) -> Any:
+        """Accept ``[fid, {kid: {...}}]`` as well as ``{fid: {}, kid: {...}}``."""
+        if isinstance(v, list):
+            out: dict[str, Any] = {}
+            for item in v:
+                if isinstance(item, str):
+                    out[item] = {}
+                elif isinstance(item, dict) and len(item) == 1:
+                    (k, o), = item.items()
+                    out[k] = o or {}
+                else:
+                    raise ValueError("each metric is a name or a one-key mapping {name: {options}}")
+            return out
+        if isinstance(v, dict):
+            return {k: (o or {}) for k, o in v.items()}
+        return v
+
+
+class OutputSpec(Strict):
+    dir: str = "results"
+    grid: int = Field(default=64, ge=0, description="samples per model in the saved sample grid")
+
+
+class Suite(Strict):
+    name: str
+    description: str = ""
+    seed: int = 0
+    datasets: dict[str, DatasetSpec] = Field(default_factory=dict)
+    models: dict[str, ModelSpec]
+    tasks: list[TaskSpec]
+    output: OutputSpec = Field(default_factory=OutputSpec)
+
+    def spec_hash(self) -> str:
+        """sha256 of the validated suite in canonical JSON: equal for equal meaning, whatever the formatting."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+
+class LoadedSuite:
+    """A validated suite together with where it came from, so later checks can point at lines."""
+
+    def __init__(self, suite: Suite, path: Path, lines: dict[tuple[Any, ...], int]) -> None:
+        self.suite = suite
+        self.path = path
+        self.lines = lines
+
+    def where(self, *field_path: Any) -> str:
+        line = line_for(self.lines, field_path)
+        dotted = ".".join(str(p) for p in field_path)
+        return f"{self.path}:{line}: {dotted}" if line else f"{self.path}: {dotted}"
+
+    def resolve_path(self, p: str) -> Path:
+        """Relative paths in a suite are relative to the suite file's folder."""
+        q = Path(p).expanduser()
+        return q if q.is_absolute() else (self.path.parent / q)
+
+
+def _fields_at(model: type, loc: tuple[Any, ...]) -> list[str]:
+    """The field names valid at ``loc`` inside ``model`` (for did-you-mean on unknown keys)."""
+    tp: Any = model
+    for part in loc:
+        origin = typing.get_origin(tp)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            if part not in tp.model_fields:
+                return []
+            tp = tp.model_fields[part].annotation
+        elif origin in (dict, list):
+            tp = typing.get_args(tp)[-1]
+        elif origin is Union or str(origin) == "types.UnionType":
+            models = [a for a in typing.get_args(tp) if isinstance(a, type) and issubclass(a, BaseModel)]
+            if not models:
+                return []
+            tp = models[0]
+            return _fields_at(tp, (part,))
+        else:
+            return []
+    while typing.get_origin(tp) is Union or str(typing.get_origin(tp)) == "types.UnionType":
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        tp = args[0]
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return list(tp.model_fields)
+    return []
+
+
+def format_validation_errors(
+    exc: ValidationError, model: type[BaseModel], filename: str, lines: dict[tuple[Any, ...], int], prefix: tuple[Any, ...] = ()
+) -> list[str]:
+    """One ``file:line: field.path: problem`` line per pydantic error."""
+    out = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        full = (*prefix, *loc)
+        dotted = ".".join(str(p) for p in full) or "(top level)"
+        line = line_for(lines, full)
+        where = f"{filename}:{line}" if line else filename
+        if err["type"] == "extra_forbidden":
+            key = str(loc[-1])
+            hint = did_you_mean(key, _fields_at(model, loc[:-1]))
+            msg = f"unknown field '{key}'{hint}"
+        elif err["type"] == "missing":
+            msg = "required field is missing"
+        else:
+            msg = err["msg"]
+            if "input" in err and err["type"] not in ("value_error",) and not isinstance(err["input"], dict | list):
+                msg += f" (got {err['input']!r})"
+        out.append(f"{where}: {dotted}: {msg}")
+    return out
+
+
+def load_suite(path: str | Path) -> LoadedSuite:
+    """Read and validate the shape of a suite file. Raises ConfigError with every problem found."""
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"{p}: suite file does not exist")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: cannot read suite ({exc})") from None
+    data, lines = load_yaml_with_lines(text, str(p))
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}:1: a suite is a mapping with at least 'models' and 'tasks'")
+    data = dict(data)
+    data.setdefault("name", p.stem)
+    try:
+        suite = Suite.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError("\n".join(format_validation_errors(exc, Suite, str(p), lines))) from None
+    return LoadedSuite(suite, p, lines)

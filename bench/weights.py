@@ -1,0 +1,143 @@
+"""Where weights files come from: an explicit path, then the cache directory, then a verified download.
+
+Offline, a missing file fails before any sampling with the URL and the exact path to place the file. A file in
+the cache must match its recorded sha256; a file given by explicit path is hashed and that hash is what the
+results record (it may be a fine-tuned or test file, so it is not required to match the published one).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.errors import WeightsError
+
+ENV_CACHE = "GENBENCH_CACHE"
+ENV_OFFLINE = "GENBENCH_OFFLINE"
+
+
+def cache_root() -> Path:
+    """``$GENBENCH_CACHE`` or ``~/.cache/genbench``."""
+    env = os.environ.get(ENV_CACHE)
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "genbench"
+
+
+def weights_dir() -> Path:
+    return cache_root() / "weights"
+
+
+_HASH_MEMO: dict[tuple[str, int, int], str] = {}
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """sha256 of a file, memoised on (path, size, mtime) so a run hashes each file once."""
+    st = os.stat(path)
+    key = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _HASH_MEMO:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        _HASH_MEMO[key] = h.hexdigest()
+    return _HASH_MEMO[key]
+
+
+@dataclass(frozen=True)
+class WeightsFile:
+    """One weights file a backbone needs: its published name, URL and sha256."""
+
+    name: str
+    filename: str
+    url: str | None
+    sha256: str
+    size: int | None = None
+    used_by: str = ""
+
+    def cache_path(self) -> Path:
+        return weights_dir() / self.filename
+
+
+@dataclass(frozen=True)
+class ResolvedWeights:
+    path: Path
+    sha256: str
+    source: str  # "explicit" | "cache" | "download" | "bundled"
+
+
+def missing_message(spec: WeightsFile) -> str:
+    url = spec.url or "(no public URL)"
+    return (
+        f"weights '{spec.name}' not found: download {url} (sha256 {spec.sha256[:16]}...) and place it at "
+        f"{spec.cache_path()}, or pass its path explicitly (run `genbench weights fetch {spec.name}` where there is a network)"
+    )
+
+
+def resolve(spec: WeightsFile, explicit: str | os.PathLike[str] | None = None, *, download: bool | None = None) -> ResolvedWeights:
+    """Find ``spec`` on disk (or download it), verifying sha256 where it is known to be the published file."""
+    if explicit is not None:
+        p = Path(explicit).expanduser()
+        if not p.is_file():
+            raise WeightsError(f"{p}: weights file for '{spec.name}' does not exist")
+        return ResolvedWeights(p, sha256_file(p), "explicit")
+    cached = spec.cache_path()
+    if cached.is_file():
+        digest = sha256_file(cached)
+        if digest != spec.sha256:
+            raise WeightsError(
+                f"{cached}: sha256 {digest[:16]}... does not match the published {spec.sha256[:16]}... for '{spec.name}'; "
+                "delete the file and fetch it again"
+            )
+        return ResolvedWeights(cached, digest, "cache")
+    if download is None:
+        download = os.environ.get(ENV_OFFLINE, "") not in ("1", "true", "yes")
+    if not download or spec.url is None:
+        raise WeightsError(missing_message(spec))
+    fetch(spec)
+    return ResolvedWeights(cached, spec.sha256, "download")
+
+
+def fetch(spec: WeightsFile, *, progress: bool = True, timeout: float = 30.0) -> Path:
+    """Download ``spec`` into the cache with a progress bar and sha256 check; atomic (temp file + rename)."""
+    from tqdm import tqdm
+
+    target = spec.cache_path()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if spec.url is None:
+        raise WeightsError(missing_message(spec))
+    h = hashlib.sha256()
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name + ".", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            try:
+                resp = urllib.request.urlopen(spec.url, timeout=timeout)  # noqa: S310 (fixed https URLs)
+            except OSError as exc:
+                raise WeightsError(f"cannot download '{spec.name}' ({exc}). " + missing_message(spec)) from None
+            total = int(resp.headers.get("Content-Length") or 0) or spec.size
+            with resp, tqdm(total=total, unit="B", unit_scale=True, desc=spec.filename, disable=not progress) as bar:
+                for chunk in iter(lambda: resp.read(1 << 20), b""):
+                    out.write(chunk)
+                    h.update(chunk)
+                    bar.update(len(chunk))
+        if h.hexdigest() != spec.sha256:
+            raise WeightsError(f"downloaded '{spec.name}' from {spec.url} has sha256 {h.hexdigest()[:16]}..., expected {spec.sha256[:16]}...")
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
+
+
+def install_file(src: str | os.PathLike[str], spec: WeightsFile) -> Path:
+    """Copy a file obtained elsewhere into the cache after checking its sha256."""
+    digest = sha256_file(src)
+    if digest != spec.sha256:
+        raise WeightsError(f"{src}: sha256 {digest[:16]}... is not the published {spec.sha256[:16]}... for '{spec.name}'")
+    target = spec.cache_path()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, target)
+    return target
