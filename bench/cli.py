@@ -132,7 +132,14 @@ def cmd_ls(args: argparse.Namespace) -> int:
 COMMANDS = {"run": cmd_run, "validate": cmd_validate, "table": cmd_table, "ls": cmd_ls}
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:  # type: ignore[no-untyped-def]
+    return f"genbench: warning: {message}\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    import warnings
+
+    warnings.formatwarning = _one_line_warning
     args = _parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)

@@ -86,9 +86,11 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True) -> Plan:
             problem((*base, "backbone"), f"unknown backbone '{t.backbone}'{did_you_mean(t.backbone, BACKBONES.names())}")
             backbone = None
         else:
-            if t.backbone not in plan.backbones:
-                plan.backbones[t.backbone] = BACKBONES.get(t.backbone)()
-            backbone = plan.backbones[t.backbone]
+            bkey = t.backbone if t.weights is None else f"{t.backbone}@{t.weights}"
+            if bkey not in plan.backbones:
+                weights = str(loaded.resolve_path(t.weights)) if t.weights else None
+                plan.backbones[bkey] = BACKBONES.get(t.backbone)(weights=weights)
+            backbone = plan.backbones[bkey]
         metrics: dict[str, Metric] = {}
         for mname, opts in t.metrics.items():
             if mname not in METRICS:
@@ -114,7 +116,7 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True) -> Plan:
     if check_weights:
         for bname, b in plan.backbones.items():
             for msg in b.check_weights():
-                problems.append(f"{loaded.path}: backbone '{bname}': {msg}")
+                problems.append(f"{loaded.path}: backbone '{bname.split('@')[0]}': {msg}")
     if problems:
         raise ConfigError("\n".join(problems))
     return plan

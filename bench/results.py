@@ -89,6 +89,23 @@ class RunDir:
         finally:
             os.close(fd)
 
+    def repair(self) -> int:
+        """Cut a torn last line left by a crash mid-write (no newline at the end); returns bytes removed.
+
+        Without this, the next append would glue its first row onto the fragment and both would be lost.
+        """
+        if not self.rows_file.exists():
+            return 0
+        data = self.rows_file.read_bytes()
+        if not data or data.endswith(b"\n"):
+            return 0
+        keep = data.rfind(b"\n") + 1
+        with open(self.rows_file, "r+b") as f:
+            f.truncate(keep)
+            f.flush()
+            os.fsync(f.fileno())
+        return len(data) - keep
+
     def rows(self) -> list[dict[str, Any]]:
         if not self.rows_file.exists():
             return []

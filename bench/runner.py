@@ -95,6 +95,8 @@ class Runner:
             if old.get("suite_hash") != self.suite.spec_hash():
                 raise ConfigError(f"{rd.path}: was run with a different suite (hash {old.get('suite_hash', '?')[:12]}); "
                                   "start a new run instead of resuming")
+        if rd.repair():
+            self.log(f"{rd.rows_file}: removed a torn last line left by an interrupted run")
         done = {(r["task"], r["model"]) for r in rd.rows()}
         errors: list[str] = []
         rd.write_json("manifest.json", self.manifest("running", errors, started))
@@ -120,10 +122,12 @@ class Runner:
                 except GenbenchError as exc:
                     errors.append(f"model '{model}' (task {task.name}): {exc}")
                     self.log(f"error: {errors[-1]}")
-                except Exception as exc:  # a user's model crashed: keep going, keep the traceback in the log
-                    tb = traceback.format_exc(limit=-3)
-                    errors.append(f"model '{model}' (task {task.name}): {exc.__class__.__name__}: {exc}")
-                    self.log(f"error: {errors[-1]}\n{tb}")
+                except Exception as exc:  # a user's model crashed: keep going; its traceback goes to errors.log
+                    with open(rd.path / "errors.log", "a", encoding="utf-8") as f:
+                        f.write(f"model '{model}' (task {task.name}):\n{traceback.format_exc()}\n")
+                    errors.append(f"model '{model}' (task {task.name}): {exc.__class__.__name__}: {exc} "
+                                  f"(traceback in {rd.path / 'errors.log'})")
+                    self.log(f"error: {errors[-1]}")
         rows = rd.rows()
         order = list(self.suite.models)
         md = to_markdown(rows, order)

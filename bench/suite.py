@@ -45,6 +45,7 @@ class TaskSpec(Strict):
     n: int = Field(gt=1)
     batch_size: int = Field(default=250, gt=0)
     backbone: str = "digits"
+    weights: str | None = Field(default=None, description="explicit weights file for the backbone (relative to the suite)")
     metrics: dict[str, dict[str, Any]]
 
     @field_validator("metrics", mode="before")
