@@ -6,9 +6,9 @@ from functools import lru_cache
 
 import numpy as np
 import torch
+from bench.adapters.base import Adapter, AdapterArgs, GenerationRequest
 from pydantic import Field
 
-from bench.adapters.base import Adapter, AdapterArgs, GenerationRequest
 from bench.errors import ConfigError, InputError
 from bench.seeding import derive_seed
 

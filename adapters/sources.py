@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from bench.adapters.base import Adapter, AdapterArgs, GenerationRequest
 from pydantic import Field
 
-from bench.adapters.base import Adapter, AdapterArgs, GenerationRequest
 from bench.errors import ConfigError, InputError
 from bench.images import load_folder, load_npz, parse_range, to_uint8
 from bench.registry import import_object

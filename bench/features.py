@@ -70,7 +70,7 @@ class FeatureStore:
             fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.part")
             try:
                 with os.fdopen(fd, "wb") as f:
-                    np.savez(f, **feats)
+                    np.savez(f, **feats)  # type: ignore[arg-type]
                 os.replace(tmp, path)
             finally:
                 if os.path.exists(tmp):

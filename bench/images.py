@@ -150,7 +150,7 @@ def load_image_files(files: Sequence[Path], *, workers: int | None = None) -> to
     with ThreadPoolExecutor(max_workers=workers) as pool:
         arrays = list(pool.map(_decode, files))
     size = arrays[0].shape[:2]
-    for p, a in zip(files, arrays):
+    for p, a in zip(files, arrays, strict=False):
         if a.shape[:2] != size:
             raise InputError(
                 f"{p}: image is {a.shape[1]}x{a.shape[0]} but {files[0].name} is {size[1]}x{size[0]}; "

@@ -143,7 +143,7 @@ class Runner:
         t0 = time.time()
         adapter = build_adapter(spec.adapter, spec.args, self.ctx)
         base_seed = derive_seed(self.suite.seed, task.name, model)
-        batches = []
+        batches: list[torch.Tensor] = []
         with tqdm(total=task.n, desc=f"sample {model}", unit="img", disable=None if self.progress else True, leave=False) as bar:
             for start in range(0, task.n, task.batch_size):
                 stop = min(task.n, start + task.batch_size)

@@ -45,8 +45,9 @@ def load_yaml_with_lines(text: str, filename: str) -> tuple[Any, dict[Path_, int
                         f"(first given at line {first_line[key]})"
                     )
                 first_line[key] = knode.start_mark.line + 1
-                out[key] = build(vnode, (*path, key))
-                lines[(*path, key)] = knode.start_mark.line + 1
+                key_path = path + (key,)
+                out[key] = build(vnode, key_path)
+                lines[key_path] = knode.start_mark.line + 1
             return out
         if isinstance(node, yaml.SequenceNode):
             return [build(v, (*path, i)) for i, v in enumerate(node.value)]

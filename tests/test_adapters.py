@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from bench.adapters import AdapterContext, GenerationRequest, build_adapter
+
 from bench.images import save_png, to_uint8
 from bench.seeding import sample_seeds
 from tests.models import LinearDigits

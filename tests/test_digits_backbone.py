@@ -21,7 +21,7 @@ def test_shipped_weights_reach_recorded_accuracy() -> None:
 
 
 def test_digits_split_is_fixed_and_disjoint() -> None:
-    (xtr, ytr), (xte, yte) = digits.load("train"), digits.load("test")
+    (xtr, ytr), (xte, _yte) = digits.load("train"), digits.load("test")
     assert xtr.shape == (1200, 1, 8, 8) and xte.shape == (597, 1, 8, 8)
     assert int(xtr.max()) == 255 and xtr.dtype.is_floating_point is False
     assert sorted(set(ytr.tolist())) == list(range(10))
