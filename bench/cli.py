@@ -42,6 +42,32 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("runs", nargs="+")
     t.add_argument("--format", choices=["markdown", "csv"], default="markdown")
 
+    sc = sub.add_parser("score", help="one-shot scoring of folders and files (no suite needed)")
+    scs = sc.add_subparsers(dest="score_kind", required=True)
+    si = scs.add_parser(
+        "images", help="FID/KID/IS/PR between two image sets",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="""example:
+  genbench score images samples/ real/ --fid --kid --json
+
+A and B are folders of images or .npz/.npy files (uint8 NHWC or NCHW). A is scored against B (B is "real").
+Without metric flags, FID is computed. --json prints one object:
+  {"input1", "input2", "n", "n_ref", "protocol_id", "protocol": {...},
+   "metrics": {NAME: {"value", "higher_is_better", "ci_low", "ci_high", "extras"}}, "run_dir"}
+where NAME is fid, kid, isc, precision, recall, f_score.""")
+    si.add_argument("input1", help="generated samples: folder or .npz")
+    si.add_argument("input2", help="reference samples: folder or .npz")
+    for flag, what in (("fid", "Fréchet distance"), ("kid", "kernel distance"), ("isc", "Inception Score (of A)"),
+                       ("prc", "precision and recall")):
+        si.add_argument(f"--{flag}", action="store_true", help=what)
+    si.add_argument("--backbone", default="digits", help="feature network (genbench ls backbones)")
+    si.add_argument("--weights", help="explicit weights file for the backbone")
+    si.add_argument("--n", type=int, help="use the first N samples of A (default: all)")
+    si.add_argument("--seed", type=int, default=0)
+    si.add_argument("--out", help="keep the run folder under OUT (default: a temporary folder)")
+    si.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    si.add_argument("--no-cache", action="store_true")
+
     ls = sub.add_parser("ls", help="list what genbench knows")
     ls.add_argument("what", choices=["adapters", "metrics", "backbones", "suites"])
     return p
@@ -129,7 +155,26 @@ def cmd_ls(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"run": cmd_run, "validate": cmd_validate, "table": cmd_table, "ls": cmd_ls}
+def cmd_score(args: argparse.Namespace) -> int:
+    import json
+
+    from bench.score import score_images
+
+    metrics = [m for m in ("fid", "kid", "isc", "prc") if getattr(args, m)] or ["fid"]
+    res = score_images(args.input1, args.input2, metrics, backbone=args.backbone, weights=args.weights, n=args.n,
+                       out=args.out, seed=args.seed, progress=not args.json, cache=not args.no_cache)
+    if args.json:
+        print(json.dumps(res, indent=2, sort_keys=True))
+    else:
+        print(f"{args.input1} vs {args.input2}: n={res['n']}, n_ref={res['n_ref']}, backbone {res['protocol']['backbone']} "
+              f"(weights {str(res['protocol']['weights_sha256'])[:12]}), protocol {res['protocol_id']}")
+        for name, m in res["metrics"].items():
+            std = m["extras"].get("std")
+            print(f"  {name:10s} {'↑' if m['higher_is_better'] else '↓'} {m['value']:.6g}" + (f" ± {std:.3g}" if std is not None else ""))
+    return EXIT_OK
+
+
+COMMANDS = {"score": cmd_score, "run": cmd_run, "validate": cmd_validate, "table": cmd_table, "ls": cmd_ls}
 
 
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:  # type: ignore[no-untyped-def]
