@@ -102,7 +102,7 @@ def score_captions(refs: Mapping[Hashable, Sequence[str]], hyps: Mapping[Hashabl
     per: dict[str, list[float]] = {}
     notes: list[str] = []
     met: MeteorProcess | None = None
-    met_reason = "disabled" if not meteor else None
+    met_reason = "disabled by the caller (--no-meteor)" if not meteor else None
     if meteor:
         try:
             met = MeteorProcess()  # start the JVM now: its start-up overlaps everything below
@@ -151,7 +151,7 @@ def score_captions(refs: Mapping[Hashable, Sequence[str]], hyps: Mapping[Hashabl
                    f"(use >= {CIDER_MIN_IMAGES} images)")
             notes.append(msg)
             warnings.warn(msg, CaptionMetricWarning, stacklevel=2)
-        reason = "disabled" if not spice else spice_unavailable_reason()
+        reason = "disabled by the caller (--no-spice)" if not spice else spice_unavailable_reason()
         if reason is None:
             s_corpus, s_per = spice_score(t_refs, t_hyps)
             metrics["SPICE"], per["SPICE"] = MetricValue(s_corpus), s_per
