@@ -19,6 +19,27 @@ EXAMPLES = """examples:
   genbench validate suites/quickstart.yaml      check a suite without running it
   genbench table results/quickstart/<run-id>    print a run's table again
   genbench ls metrics                           list adapters, metrics, backbones, suites
+  genbench score captions --gt ann.json --res res.json --json
+                                                score COCO-format captions (BLEU, METEOR, ROUGE-L, CIDEr-D, SPICE)
+"""
+
+SCORE_CAPTIONS_EPILOG = """Numbers equal pycocoevalcap 1.2's (COCOEvalCap): PTB tokenisation, BLEU-1..4 (closest ref length),
+METEOR 1.5, ROUGE-L, CIDEr-D (idf from the evaluated images only: warns under 100 images), SPICE when its
+CoreNLP jars are installed. Images scored: those in the results file. A metric that cannot run (no Java, no
+SPICE jars) is reported unavailable with the reason; the others still run.
+
+--json prints one object; its shape is stable:
+  {"n_images": 5000,
+   "metrics": {"BLEU-1": {"value": 0.71, "available": true, "reason": null}, "BLEU-2": ..., "BLEU-3": ...,
+               "BLEU-4": ..., "METEOR": ..., "ROUGE-L": ..., "CIDEr-D": ...,
+               "SPICE": {"value": null, "available": false, "reason": "SPICE needs Stanford CoreNLP ..."}},
+   "warnings": ["..."]}
+  Keys of "metrics" are always all eight names, in this order.
+
+--per-image FILE writes (atomically) a JSON list, one object per image in annotation order:
+  [{"image_id": 1, "BLEU-1": ..., ..., "CIDEr-D": ...}, ...]   (available metrics only)
+
+exit codes: 0 ok; 2 bad input (invalid JSON, missing keys, unknown or duplicate image ids, empty captions)
 """
 
 
@@ -42,9 +63,31 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("runs", nargs="+")
     t.add_argument("--format", choices=["markdown", "csv"], default="markdown")
 
-    sc = sub.add_parser("score", help="one-shot scoring of folders and files (no suite needed)")
-    scs = sc.add_subparsers(dest="score_kind", required=True)
-    si = scs.add_parser(
+    _add_score(sub)
+
+    ls = sub.add_parser("ls", help="list what genbench knows")
+    ls.add_argument("what", choices=["adapters", "metrics", "backbones", "suites"])
+    return p
+
+
+def _add_score(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``genbench score <kind>``: score outputs made elsewhere. Each kind is one sub-command with a ``func``;
+    add ``score images`` / ``score pairs`` here the same way."""
+    score = sub.add_parser("score", help="one-shot scoring of outputs made elsewhere: images, captions")
+    kinds = score.add_subparsers(dest="score_kind", required=True)
+    c = kinds.add_parser("captions", help="COCO caption metrics, equal to pycocoevalcap's",
+                         epilog=SCORE_CAPTIONS_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    c.add_argument("--gt", required=True, metavar="ANNOTATIONS.json",
+                   help='COCO annotations: {"images": [{"id"}], "annotations": [{"image_id", "caption"}]}')
+    c.add_argument("--res", required=True, metavar="RESULTS.json",
+                   help='COCO results: [{"image_id", "caption"}], one per image')
+    c.add_argument("--json", action="store_true", help="print one JSON object (shape below) instead of a table")
+    c.add_argument("--per-image", metavar="FILE", help="write per-image scores to FILE (JSON list)")
+    c.add_argument("--no-meteor", action="store_true", help="skip METEOR (its JVM start-up dominates the time)")
+    c.add_argument("--no-spice", action="store_true", help="skip SPICE")
+    c.set_defaults(func=cmd_score_captions)
+
+    si = kinds.add_parser(
         "images", help="FID/KID/IS/PR between two image sets",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="""example:
@@ -67,10 +110,40 @@ where NAME is fid, kid, isc, precision, recall, f_score.""")
     si.add_argument("--out", help="keep the run folder under OUT (default: a temporary folder)")
     si.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     si.add_argument("--no-cache", action="store_true")
+    si.set_defaults(func=cmd_score_images)
 
-    ls = sub.add_parser("ls", help="list what genbench knows")
-    ls.add_argument("what", choices=["adapters", "metrics", "backbones", "suites"])
-    return p
+
+def cmd_score_captions(args: argparse.Namespace) -> int:
+    """``genbench score captions``: corpus scores to stdout (table or ``--json``), per-image scores to a file.
+
+    The ``--json`` shape is a public interface (scripts and CI parse it): ``{"n_images": int, "metrics": {name:
+    {"value": float | null, "available": bool, "reason": str | null}}, "warnings": [str]}`` with all eight metric
+    names always present; see ``SCORE_CAPTIONS_EPILOG``.
+    """
+    import json
+    import warnings
+
+    from bench.results import atomic_write_text
+    from bench.text.caption_scores import CaptionMetricWarning, score_captions
+    from bench.text.coco_files import load_annotations, load_results
+
+    refs = load_annotations(args.gt)
+    hyps = load_results(args.res, refs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CaptionMetricWarning)  # reported below, once
+        result = score_captions(refs, hyps, meteor=not args.no_meteor, spice=not args.no_spice)
+    if args.per_image:
+        rows = [{"image_id": i, **result.per_image[i]} for i in result.image_ids]
+        atomic_write_text(args.per_image, json.dumps(rows, indent=1) + "\n")
+    if args.json:
+        print(json.dumps(result.to_json()))
+    else:
+        print(f"{result.n_images} images")
+        for name, m in result.metrics.items():
+            print(f"{name:8s} {m.value:.6f}" if m.available else f"{name:8s} unavailable: {m.reason}")
+    for w in result.warnings:
+        print(f"genbench: warning: {w}", file=sys.stderr)
+    return EXIT_OK
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -155,7 +228,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_score(args: argparse.Namespace) -> int:
+def cmd_score_images(args: argparse.Namespace) -> int:
     import json
 
     from bench.score import score_images
@@ -174,7 +247,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"score": cmd_score, "run": cmd_run, "validate": cmd_validate, "table": cmd_table, "ls": cmd_ls}
+COMMANDS = {"run": cmd_run, "validate": cmd_validate, "table": cmd_table, "ls": cmd_ls}
 
 
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:  # type: ignore[no-untyped-def]
@@ -187,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.formatwarning = _one_line_warning
     args = _parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        return (args.func if hasattr(args, "func") else COMMANDS[args.command])(args)
     except GenbenchError as exc:
         for line in str(exc).splitlines():
             print(f"genbench: error: {line}", file=sys.stderr)
