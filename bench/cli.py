@@ -66,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_score(sub)
 
     ls = sub.add_parser("ls", help="list what genbench knows")
-    ls.add_argument("what", choices=["adapters", "metrics", "backbones", "suites"])
+    ls.add_argument("what", choices=["adapters", "metrics", "backbones", "suites", "tasks"])
     return p
 
 
@@ -222,6 +222,12 @@ def cmd_ls(args: argparse.Namespace) -> int:
         for n in BACKBONES.names():
             cls = BACKBONES.get(n)
             print(f"{n:16s} layers: {', '.join(cls.layers)}  {(cls.__doc__ or '').strip().splitlines()[0] if cls.__doc__ else ''}")
+    elif args.what == "tasks":
+        from bench.tasks import TASKS
+
+        for n in TASKS.names():
+            cls = TASKS.get(n)
+            print(f"{n:16s} adapters: {', '.join(sorted(cls.adapter_kinds))}  {(cls.__doc__ or '').strip().splitlines()[0] if cls.__doc__ else ''}")
     elif args.what == "suites":
         for p in sorted(Path("suites").glob("*.yaml")):
             print(p)

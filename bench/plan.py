@@ -17,20 +17,7 @@ from bench.backbones import BACKBONES, Backbone
 from bench.errors import ConfigError, GenbenchError, did_you_mean
 from bench.metrics import METRICS, Metric
 from bench.suite import LoadedSuite, format_validation_errors
-
-TASK_ADAPTER_KINDS = {"generation": {"image-generator"}}
-
-
-@dataclass
-class TaskPlan:
-    name: str
-    index: int
-    reference: str
-    models: list[str]
-    n: int
-    batch_size: int
-    backbone: Backbone
-    metrics: dict[str, Metric]
+from bench.tasks import TASKS, TaskKind, TaskPlan
 
 
 @dataclass
@@ -72,31 +59,49 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True) -> Plan:
 
     for ti, t in enumerate(s.tasks):
         base = ("tasks", ti)
+        if t.kind not in TASKS:
+            problem((*base, "kind"), f"unknown task kind '{t.kind}'{did_you_mean(t.kind, TASKS.names())}")
+            continue
+        kind: TaskKind = TASKS.get(t.kind)()
+        try:
+            task_args = kind.Args.model_validate(t.args)
+        except ValidationError as exc:
+            problems.extend(format_validation_errors(exc, kind.Args, str(loaded.path), loaded.lines, (*base, "args")))
+            continue
+        for path, msg in kind.check(t):
+            problem((*base, *path), msg)
+        if kind.needs_n and t.n is None:
+            problem((*base, "n"), f"a {t.kind} task needs 'n' (the number of samples)")
         if t.reference not in s.datasets:
             problem((*base, "reference"), f"unknown dataset '{t.reference}'{did_you_mean(t.reference, s.datasets)}")
-        models = t.models if t.models is not None else list(s.models)
+        models = t.models if t.models is not None else [m for m in s.models if _adapter_kind(s.models[m].adapter) in kind.adapter_kinds]
         for mi, mname in enumerate(models):
             if mname not in s.models:
                 problem((*base, "models", mi), f"unknown model '{mname}'{did_you_mean(mname, s.models)}")
             elif s.models[mname].adapter in ADAPTERS:
-                kind = ADAPTERS.get(s.models[mname].adapter).kind
-                if kind not in TASK_ADAPTER_KINDS[t.kind]:
-                    problem((*base, "models", mi), f"model '{mname}' is a {kind}; a {t.kind} task needs {sorted(TASK_ADAPTER_KINDS[t.kind])}")
-        if t.backbone not in BACKBONES:
-            problem((*base, "backbone"), f"unknown backbone '{t.backbone}'{did_you_mean(t.backbone, BACKBONES.names())}")
-            backbone = None
-        else:
-            bkey = t.backbone if t.weights is None else f"{t.backbone}@{t.weights}"
-            if bkey not in plan.backbones:
-                weights = str(loaded.resolve_path(t.weights)) if t.weights else None
-                plan.backbones[bkey] = BACKBONES.get(t.backbone)(weights=weights)
-            backbone = plan.backbones[bkey]
+                akind = ADAPTERS.get(s.models[mname].adapter).kind
+                if akind not in kind.adapter_kinds:
+                    problem((*base, "models", mi), f"model '{mname}' is a {akind}; a {t.kind} task needs {sorted(kind.adapter_kinds)}")
+        backbone: Backbone | None = None
+        if kind.needs_backbone:
+            if t.backbone not in BACKBONES:
+                problem((*base, "backbone"), f"unknown backbone '{t.backbone}'{did_you_mean(t.backbone, BACKBONES.names())}")
+            else:
+                bkey = t.backbone if t.weights is None else f"{t.backbone}@{t.weights}"
+                if bkey not in plan.backbones:
+                    weights = str(loaded.resolve_path(t.weights)) if t.weights else None
+                    plan.backbones[bkey] = BACKBONES.get(t.backbone)(weights=weights)
+                backbone = plan.backbones[bkey]
         metrics: dict[str, Metric] = {}
         for mname, opts in t.metrics.items():
             if mname not in METRICS:
                 problem((*base, "metrics", mname), f"unknown metric '{mname}'{did_you_mean(mname, METRICS.names())}")
                 continue
             cls_m = METRICS.get(mname)
+            if t.kind not in cls_m.task_kinds:
+                problem((*base, "metrics", mname), f"metric '{mname}' does not apply to a {t.kind} task "
+                        f"(it serves {', '.join(sorted(cls_m.task_kinds))})")
+                continue
             try:
                 metrics[mname] = cls_m(opts)
             except ValidationError as exc:
@@ -104,8 +109,8 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True) -> Plan:
                 continue
             if backbone is not None and cls_m.layer_kind == "logits" and backbone.logits_layer is None:
                 problem((*base, "metrics", mname), f"metric '{mname}' needs class logits; backbone '{t.backbone}' has none")
-        if backbone is not None:
-            plan.tasks.append(TaskPlan(t.name, ti, t.reference, [m for m in models if m in s.models], t.n, t.batch_size, backbone, metrics))
+        plan.tasks.append(TaskPlan(t.name, ti, kind, t.reference, [m for m in models if m in s.models], t.n,
+                                   t.batch_size, backbone, metrics, task_args))
 
     names = [t.name for t in s.tasks]
     for ti, t in enumerate(s.tasks):
@@ -120,6 +125,10 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True) -> Plan:
     if problems:
         raise ConfigError("\n".join(problems))
     return plan
+
+
+def _adapter_kind(name: str) -> str | None:
+    return ADAPTERS.get(name).kind if name in ADAPTERS else None
 
 
 def validate_suite_file(path: str) -> Plan:

@@ -1,4 +1,4 @@
-"""Runs a plan: sample each model, push every image set through each backbone once, compute metrics, write rows.
+"""Runs a plan: for each task, each model goes through its task kind (bench.tasks); rows land in the run folder.
 
 A problem with one model (bad files, a crashing factory) is recorded and the run goes on with the others; the
 run then exits with code 2 and keeps every result computed. ``resume`` skips (task, model) pairs whose rows are
@@ -15,20 +15,19 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm import tqdm
 
 from bench import __version__
-from bench.adapters import AdapterContext, GenerationRequest, build_adapter
+from bench.adapters import AdapterContext
 from bench.data.datasets import Dataset, load_dataset
-from bench.errors import ConfigError, GenbenchError, InputError
+from bench.errors import ConfigError, GenbenchError
 from bench.features import FeatureStore
-from bench.images import make_grid, save_png, to_uint8
-from bench.metrics.base import output_info
-from bench.plan import Plan, TaskPlan
-from bench.protocol import make_protocol, protocol_id
+from bench.images import make_grid, save_png
+from bench.metrics.base import MetricValue, output_info
+from bench.plan import Plan
+from bench.protocol import protocol_id
 from bench.results import Row, RunDir, git_sha, hardware, package_versions
-from bench.seeding import derive_seed, sample_seeds
 from bench.tables import to_csv, to_markdown
+from bench.tasks import TaskPlan
 
 
 @dataclass
@@ -107,8 +106,7 @@ class Runner:
                 raise GenbenchError(f"backbone '{bname}': {exc}") from None
         for task in self.plan.tasks:
             try:
-                ref = self.dataset(task.reference)
-                ref_feats = self.store.get(ref.images, task.backbone, label=f"[{task.reference}]", images_hash=ref.hash)
+                task.kind.prepare(self, task)
             except GenbenchError as exc:
                 errors.append(f"task {task.name}: reference '{task.reference}': {exc}")
                 self.log(f"error: {errors[-1]}")
@@ -118,7 +116,10 @@ class Runner:
                     self.log(f"[{task.name}] {model}: already in {rd.path.name}, skipped (resume)")
                     continue
                 try:
-                    self._run_model(task, model, ref, ref_feats)
+                    new = task.kind.run_model(self, task, model)
+                    self.run_dir.append(*new)  # one write: resume never sees half a model
+                    self.log(f"[{task.name}] {model}: " + ", ".join(
+                        f"{r.metric}={r.value:.4g}" if r.value is not None else f"{r.metric}=n/a" for r in new))
                 except GenbenchError as exc:
                     errors.append(f"model '{model}' (task {task.name}): {exc}")
                     self.log(f"error: {errors[-1]}")
@@ -138,55 +139,24 @@ class Runner:
         rd.write_json("manifest.json", self.manifest("failed" if errors else "complete", errors, started))
         return RunOutcome(rd, rows, errors, md)
 
-    def _run_model(self, task: TaskPlan, model: str, ref: Dataset, ref_feats: dict[str, Any]) -> None:
-        spec = self.suite.models[model]
-        t0 = time.time()
-        adapter = build_adapter(spec.adapter, spec.args, self.ctx)
-        base_seed = derive_seed(self.suite.seed, task.name, model)
-        batches: list[torch.Tensor] = []
-        with tqdm(total=task.n, desc=f"sample {model}", unit="img", disable=None if self.progress else True, leave=False) as bar:
-            for start in range(0, task.n, task.batch_size):
-                stop = min(task.n, start + task.batch_size)
-                req = GenerationRequest(indices=range(start, stop), seeds=sample_seeds(base_seed, start, stop))
-                out = adapter.generate(req)  # type: ignore[attr-defined]
-                out = to_uint8(out, None, what=f"model '{model}' batch at sample {start}")
-                if out.shape[0] != stop - start:
-                    raise InputError(f"model '{model}': asked for {stop - start} samples at {start}, got {out.shape[0]}")
-                if batches and out.shape[1:] != batches[0].shape[1:]:
-                    raise InputError(f"model '{model}': batch at sample {start} has shape {tuple(out.shape[1:])}, "
-                                     f"earlier batches {tuple(batches[0].shape[1:])}")
-                batches.append(out)
-                bar.update(out.shape[0])
-        images = torch.cat(batches)
-        gen_seconds = time.time() - t0
-        if self.suite.output.grid:
-            g = images[: self.suite.output.grid]
-            scale = max(1, 64 // max(g.shape[-1], 1))
-            (self.run_dir.path / "samples" / task.name).mkdir(parents=True, exist_ok=True)
-            save_png(make_grid(g, ncol=8, scale=scale), self.run_dir.path / "samples" / task.name / f"{model}.png")
-        feats = self.store.get(images, task.backbone, label=f"[{model}]")
-        backbone = task.backbone
-        proto_cache: dict[str, dict[str, Any]] = {}
-        rows: list[Row] = []
-        for mname, metric in task.metrics.items():
-            layer = backbone.logits_layer if metric.layer_kind == "logits" else backbone.default_layer
-            assert layer is not None
-            if layer not in proto_cache:
-                proto_cache[layer] = make_protocol(backbone, layer, ref.id, task.n,
-                                                   int(ref.images.shape[0]))
-            proto = proto_cache[layer]
-            m0 = time.time()
-            values = metric.compute(feats, ref_feats if metric.needs_reference else None, layer=layer,
-                                    seed=derive_seed(self.suite.seed, task.name, model, mname))
-            secs = time.time() - m0
-            for v in values:
-                info = output_info(v.metric)
-                rows.append(Row(
-                    run_id=self.run_dir.path.name, suite=self.suite.name, task=task.name, model=model,
-                    dataset=task.reference, metric=v.metric, value=float(v.value), ci_low=v.ci_low, ci_high=v.ci_high,
-                    n=task.n, backbone=backbone.name, higher_is_better=info.higher_is_better, unit=info.unit,
-                    seconds=round(secs, 4), protocol=proto, protocol_id=protocol_id(proto),
-                    extras={**v.extras, "generation_seconds": round(gen_seconds, 3)},
-                ))
-        self.run_dir.append(*rows)  # one write: resume never sees half a model
-        self.log(f"[{task.name}] {model}: " + ", ".join(f"{r.metric}={r.value:.4g}" for r in rows))
+    def save_grid(self, task: TaskPlan, model: str, images: torch.Tensor) -> None:
+        """The first ``output.grid`` samples as one PNG (small images upscaled to about 64 px)."""
+        if not self.suite.output.grid:
+            return
+        g = images[: self.suite.output.grid]
+        scale = max(1, 64 // max(g.shape[-1], 1))
+        folder = self.run_dir.path / "samples" / task.name
+        folder.mkdir(parents=True, exist_ok=True)
+        save_png(make_grid(g, ncol=8, scale=scale), folder / f"{model}.png")
+
+    def make_row(self, task: TaskPlan, model: str, v: MetricValue, *, seconds: float,
+                 protocol: dict[str, Any] | None = None, n: int | None = None, extras: dict[str, Any] | None = None) -> Row:
+        """A result row with the metric's metadata (direction, unit) looked up by value name."""
+        info = output_info(v.metric)
+        return Row(
+            run_id=self.run_dir.path.name, suite=self.suite.name, task=task.name, model=model, dataset=task.reference,
+            metric=v.metric, value=None if v.value is None else float(v.value), ci_low=v.ci_low, ci_high=v.ci_high,
+            n=int(n if n is not None else (task.n or 0)), backbone=task.backbone.name if task.backbone else None,
+            higher_is_better=info.higher_is_better, unit=info.unit, seconds=round(seconds, 4), protocol=protocol,
+            protocol_id=protocol_id(protocol) if protocol else None, extras={**v.extras, **(extras or {})},
+        )

@@ -11,7 +11,7 @@ import hashlib
 import json
 import typing
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -39,14 +39,15 @@ class ModelSpec(Strict):
 
 class TaskSpec(Strict):
     name: str
-    kind: Literal["generation"] = "generation"
+    kind: str = Field(default="generation", description="task kind (genbench ls tasks)")
     reference: str
-    models: list[str] | None = None
-    n: int = Field(gt=1)
+    models: list[str] | None = Field(default=None, description="default: every model whose adapter fits the kind")
+    n: int | None = Field(default=None, gt=1)
     batch_size: int = Field(default=250, gt=0)
     backbone: str = "digits"
     weights: str | None = Field(default=None, description="explicit weights file for the backbone (relative to the suite)")
     metrics: dict[str, dict[str, Any]]
+    args: dict[str, Any] = Field(default_factory=dict, description="options of the task kind")
 
     @field_validator("metrics", mode="before")
     @classmethod

@@ -27,7 +27,7 @@ class OutputInfo:
 @dataclass
 class MetricValue:
     metric: str
-    value: float
+    value: float | None  # None: unavailable, with the reason in extras["reason"]
     ci_low: float | None = None
     ci_high: float | None = None
     extras: dict[str, Any] = field(default_factory=dict)
@@ -43,6 +43,8 @@ class Metric:
     layer_kind: ClassVar[str] = "default"
     needs_reference: ClassVar[bool] = True
     description: ClassVar[str] = ""
+    #: task kinds (bench.tasks) whose runs this metric can score
+    task_kinds: ClassVar[frozenset[str]] = frozenset({"generation"})
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         self.opts = self.Opts.model_validate(options or {})

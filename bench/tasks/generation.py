@@ -1,0 +1,77 @@
+"""Image generation: sample n images per model, compare their features with the reference's."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import torch
+from tqdm import tqdm
+
+from bench.adapters import GenerationRequest, build_adapter
+from bench.errors import InputError
+from bench.images import to_uint8
+from bench.protocol import make_protocol
+from bench.seeding import derive_seed, sample_seeds
+from bench.tasks.base import TaskKind, TaskPlan
+
+if TYPE_CHECKING:
+    from bench.results import Row
+    from bench.runner import Runner
+
+
+def sample_images(runner: Runner, task: TaskPlan, model: str, n: int, **request_kw: Any) -> torch.Tensor:
+    """Draw ``n`` samples from ``model`` in batches, with per-sample seeds; uint8 NCHW, shape-checked."""
+    spec = runner.suite.models[model]
+    adapter = build_adapter(spec.adapter, spec.args, runner.ctx)
+    base_seed = derive_seed(runner.suite.seed, task.name, model)
+    batches: list[torch.Tensor] = []
+    with tqdm(total=n, desc=f"sample {model}", unit="img", disable=None if runner.progress else True, leave=False) as bar:
+        for start in range(0, n, task.batch_size):
+            stop = min(n, start + task.batch_size)
+            req = GenerationRequest(indices=range(start, stop), seeds=sample_seeds(base_seed, start, stop), **request_kw)
+            out = to_uint8(adapter.generate(req), None, what=f"model '{model}' batch at sample {start}")  # type: ignore[attr-defined]
+            if out.shape[0] != stop - start:
+                raise InputError(f"model '{model}': asked for {stop - start} samples at {start}, got {out.shape[0]}")
+            if batches and out.shape[1:] != batches[0].shape[1:]:
+                raise InputError(f"model '{model}': batch at sample {start} has shape {tuple(out.shape[1:])}, "
+                                 f"earlier batches {tuple(batches[0].shape[1:])}")
+            batches.append(out)
+            bar.update(out.shape[0])
+    return torch.cat(batches)
+
+
+class GenerationTask(TaskKind):
+    """Sample n images per model; FID, KID, IS, precision/recall against the reference."""
+
+    name = "generation"
+    adapter_kinds = frozenset({"image-generator"})
+
+    def prepare(self, runner: Runner, task: TaskPlan) -> None:
+        assert task.backbone is not None
+        ref = runner.dataset(task.reference)
+        task.state["ref"] = ref
+        task.state["ref_feats"] = runner.store.get(ref.images, task.backbone, label=f"[{task.reference}]",
+                                                   images_hash=ref.hash)
+
+    def run_model(self, runner: Runner, task: TaskPlan, model: str) -> list[Row]:
+        assert task.backbone is not None and task.n is not None
+        t0 = time.time()
+        images = sample_images(runner, task, model, task.n)
+        gen_seconds = time.time() - t0
+        runner.save_grid(task, model, images)
+        feats = runner.store.get(images, task.backbone, label=f"[{model}]")
+        ref = task.state["ref"]
+        backbone = task.backbone
+        rows: list[Row] = []
+        for mname, metric in task.metrics.items():
+            layer = backbone.logits_layer if metric.layer_kind == "logits" else backbone.default_layer
+            assert layer is not None
+            proto = make_protocol(backbone, layer, ref.id, task.n, int(ref.images.shape[0]))
+            m0 = time.time()
+            values = metric.compute(feats, task.state["ref_feats"] if metric.needs_reference else None, layer=layer,
+                                    seed=derive_seed(runner.suite.seed, task.name, model, mname))
+            secs = time.time() - m0
+            rows += [runner.make_row(task, model, v, seconds=secs, protocol=proto,
+                                     extras={"generation_seconds": round(gen_seconds, 3)}) for v in values]
+        return rows
