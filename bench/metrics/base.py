@@ -33,6 +33,20 @@ class MetricValue:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class MetricContext:
+    """What a metric may use beyond features: the generated images, requested classes, the adapter (for
+    latent-space metrics such as PPL), the runner (datasets, feature store, backbones) and the task/model names.
+    Metrics that need only features ignore it."""
+
+    images: Any = None  # uint8 NCHW tensor of the generated samples
+    classes: Any = None  # requested class label per sample (conditional generation), or None
+    adapter: Any = None
+    runner: Any = None
+    task: Any = None
+    model: str = ""
+
+
 class Metric:
     """Subclasses set ``name``, ``outputs`` (value name → OutputInfo), ``Opts``, ``layer_kind`` and compute()."""
 
@@ -49,7 +63,8 @@ class Metric:
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         self.opts = self.Opts.model_validate(options or {})
 
-    def compute(self, gen: Features, ref: Features | None, *, layer: str, seed: int) -> list[MetricValue]:
+    def compute(self, gen: Features, ref: Features | None, *, layer: str, seed: int,
+                ctx: MetricContext | None = None) -> list[MetricValue]:
         raise NotImplementedError
 
 

@@ -18,7 +18,7 @@ from torch_fidelity.metric_kid import kid_features_to_metric
 from torch_fidelity.metric_prc import prc_features_to_metric
 
 from bench.features import Features
-from bench.metrics.base import Metric, MetricValue, Options, OutputInfo
+from bench.metrics.base import Metric, MetricContext, MetricValue, Options, OutputInfo
 from bench.metrics.frechet import frechet_distance, gaussian_stats
 
 
@@ -27,7 +27,8 @@ class FID(Metric):
     description = "Fréchet distance between Gaussian fits of generated and reference features"
     outputs = {"fid": OutputInfo(higher_is_better=False)}
 
-    def compute(self, gen: Features, ref: Features | None, *, layer: str, seed: int) -> list[MetricValue]:
+    def compute(self, gen: Features, ref: Features | None, *, layer: str, seed: int,
+                ctx: MetricContext | None = None) -> list[MetricValue]:
         assert ref is not None
         g, r = gen[layer], ref[layer]
         sg, sr = gaussian_stats(g), gaussian_stats(r)
@@ -56,7 +57,8 @@ class KID(Metric):
     outputs = {"kid": OutputInfo(higher_is_better=False)}
     Opts = KIDOpts
 
-    def compute(self, gen: Features, ref: Features | None, *, layer: str, seed: int) -> list[MetricValue]:
+    def compute(self, gen: Features, ref: Features | None, *, layer: str, seed: int,
+                ctx: MetricContext | None = None) -> list[MetricValue]:
         assert ref is not None
         o: KIDOpts = self.opts  # type: ignore[assignment]
         g, r = gen[layer], ref[layer]
@@ -82,7 +84,8 @@ class InceptionScore(Metric):
     layer_kind = "logits"
     needs_reference = False
 
-    def compute(self, gen: Features, ref: Features | None, *, layer: str, seed: int) -> list[MetricValue]:
+    def compute(self, gen: Features, ref: Features | None, *, layer: str, seed: int,
+                ctx: MetricContext | None = None) -> list[MetricValue]:
         o: ISOpts = self.opts  # type: ignore[assignment]
         out = isc_features_to_metric(torch.from_numpy(gen[layer]), splits=o.splits, shuffle=True, rng_seed=seed % (2**32))
         return [MetricValue("isc", out["inception_score_mean"], extras={"std": out["inception_score_std"], "splits": o.splits})]
@@ -103,7 +106,8 @@ class PrecisionRecall(Metric):
     }
     Opts = PRCOpts
 
-    def compute(self, gen: Features, ref: Features | None, *, layer: str, seed: int) -> list[MetricValue]:
+    def compute(self, gen: Features, ref: Features | None, *, layer: str, seed: int,
+                ctx: MetricContext | None = None) -> list[MetricValue]:
         assert ref is not None
         o: PRCOpts = self.opts  # type: ignore[assignment]
         g, r = gen[layer], ref[layer]

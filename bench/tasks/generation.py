@@ -20,10 +20,11 @@ if TYPE_CHECKING:
     from bench.runner import Runner
 
 
-def sample_images(runner: Runner, task: TaskPlan, model: str, n: int, **request_kw: Any) -> torch.Tensor:
+def sample_images(runner: Runner, task: TaskPlan, model: str, n: int, adapter: Any = None, **request_kw: Any) -> torch.Tensor:
     """Draw ``n`` samples from ``model`` in batches, with per-sample seeds; uint8 NCHW, shape-checked."""
-    spec = runner.suite.models[model]
-    adapter = build_adapter(spec.adapter, spec.args, runner.ctx)
+    if adapter is None:
+        spec = runner.suite.models[model]
+        adapter = build_adapter(spec.adapter, spec.args, runner.ctx)
     base_seed = derive_seed(runner.suite.seed, task.name, model)
     batches: list[torch.Tensor] = []
     with tqdm(total=n, desc=f"sample {model}", unit="img", disable=None if runner.progress else True, leave=False) as bar:
@@ -57,7 +58,9 @@ class GenerationTask(TaskKind):
     def run_model(self, runner: Runner, task: TaskPlan, model: str) -> list[Row]:
         assert task.backbone is not None and task.n is not None
         t0 = time.time()
-        images = sample_images(runner, task, model, task.n)
+        spec = runner.suite.models[model]
+        adapter = build_adapter(spec.adapter, spec.args, runner.ctx)
+        images = sample_images(runner, task, model, task.n, adapter=adapter)
         gen_seconds = time.time() - t0
         runner.save_grid(task, model, images)
         feats = runner.store.get(images, task.backbone, label=f"[{model}]")
@@ -70,7 +73,8 @@ class GenerationTask(TaskKind):
             proto = make_protocol(backbone, layer, ref.id, task.n, int(ref.images.shape[0]))
             m0 = time.time()
             values = metric.compute(feats, task.state["ref_feats"] if metric.needs_reference else None, layer=layer,
-                                    seed=derive_seed(runner.suite.seed, task.name, model, mname))
+                                    seed=derive_seed(runner.suite.seed, task.name, model, mname),
+                                    ctx=MetricContext(images=images, adapter=adapter, runner=runner, task=task, model=model))
             secs = time.time() - m0
             rows += [runner.make_row(task, model, v, seconds=secs, protocol=proto,
                                      extras={"generation_seconds": round(gen_seconds, 3)}) for v in values]
