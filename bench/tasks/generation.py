@@ -11,6 +11,7 @@ from tqdm import tqdm
 from bench.adapters import GenerationRequest, build_adapter
 from bench.errors import InputError
 from bench.images import to_uint8
+from bench.metrics.base import MetricContext
 from bench.protocol import make_protocol
 from bench.seeding import derive_seed, sample_seeds
 from bench.tasks.base import TaskKind, TaskPlan
