@@ -1,0 +1,65 @@
+"""Weights resolution: explicit path, cache (sha256-checked), verified download, clear offline error."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from bench.errors import WeightsError
+from bench.weights import WeightsFile, resolve, sha256_file, weights_dir
+
+
+def _spec(tmp_path: Path, payload: bytes = b"weights-bytes" * 1000) -> tuple[WeightsFile, Path]:
+    src = tmp_path / "published.pt"
+    src.write_bytes(payload)
+    spec = WeightsFile(name="toy", filename="toy-1234.pt", url=src.as_uri(), sha256=hashlib.sha256(payload).hexdigest(),
+                       size=len(payload), used_by="test")
+    return spec, src
+
+
+def test_offline_missing_file_names_url_and_path(tmp_path: Path) -> None:
+    spec, _ = _spec(tmp_path)
+    with pytest.raises(WeightsError) as exc:
+        resolve(spec)  # GENBENCH_OFFLINE=1 in tests
+    msg = str(exc.value)
+    assert spec.url in msg and str(weights_dir() / "toy-1234.pt") in msg
+
+
+def test_download_verifies_and_fills_the_cache(tmp_path: Path) -> None:
+    spec, _ = _spec(tmp_path)
+    r = resolve(spec, download=True)
+    assert r.source == "download" and r.path == weights_dir() / "toy-1234.pt"
+    assert sha256_file(r.path) == spec.sha256
+    again = resolve(spec, download=False)
+    assert again.source == "cache" and again.sha256 == spec.sha256
+    assert not list(r.path.parent.glob("*.part"))
+
+
+def test_download_with_wrong_hash_leaves_nothing(tmp_path: Path) -> None:
+    spec, _ = _spec(tmp_path)
+    bad = WeightsFile(spec.name, spec.filename, spec.url, "0" * 64)
+    with pytest.raises(WeightsError, match="expected 000000"):
+        resolve(bad, download=True)
+    assert not (weights_dir() / spec.filename).exists()
+    assert not list(weights_dir().glob("*.part"))
+
+
+def test_corrupted_cache_file_is_refused(tmp_path: Path) -> None:
+    spec, _ = _spec(tmp_path)
+    p = weights_dir() / spec.filename
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_bytes(b"truncated")
+    with pytest.raises(WeightsError, match="does not match the published"):
+        resolve(spec)
+
+
+def test_explicit_path_is_hashed_not_required_to_match(tmp_path: Path) -> None:
+    spec, _ = _spec(tmp_path)
+    mine = tmp_path / "finetuned.pt"
+    mine.write_bytes(b"other")
+    r = resolve(spec, mine)
+    assert r.source == "explicit" and r.sha256 == hashlib.sha256(b"other").hexdigest()
+    with pytest.raises(WeightsError, match="does not exist"):
+        resolve(spec, tmp_path / "nope.pt")
