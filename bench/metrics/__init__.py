@@ -6,5 +6,6 @@ METRICS.register("fid", "bench.metrics.distribution:FID")
 METRICS.register("kid", "bench.metrics.distribution:KID")
 METRICS.register("isc", "bench.metrics.distribution:InceptionScore")
 METRICS.register("prc", "bench.metrics.distribution:PrecisionRecall")
+METRICS.register("perf", "bench.metrics.perf:Perf")
 
 __all__ = ["METRICS", "Metric", "MetricValue", "get_metric"]

@@ -76,7 +76,11 @@ def get_metric(name: str) -> type[Metric]:
 
 
 def output_info(value_name: str) -> OutputInfo:
-    """Metadata for a value name such as ``fid`` or ``precision``, across all registered metrics."""
+    """Metadata for a value name such as ``fid`` or ``precision``, across all registered metrics.
+
+    A variant ``name@detail`` (``throughput@bs8``, ``fid@n1000``) has the metadata of ``name``.
+    """
+    value_name = value_name.split("@", 1)[0]
     for name in METRICS.names():
         cls = METRICS.get(name)
         if value_name in cls.outputs:

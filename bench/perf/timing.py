@@ -1,0 +1,141 @@
+"""Timers that are correct on CPU and GPU, and memory high-water marks that can be reset.
+
+On CUDA, a call is timed with CUDA events recorded on the current stream after a synchronisation, so the time is
+the device's, not the launch queue's; on the CPU, with ``time.perf_counter``. Host-device copies are timed
+separately by the caller. Peak host memory uses Linux's resettable VmHWM (``/proc/self/clear_refs``), falling
+back to ``ru_maxrss`` (a process-lifetime high-water mark) elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+class Timer:
+    """``with timer: ...`` then ``timer.seconds``; device-synchronised on CUDA."""
+
+    def __init__(self, device: torch.device | str = "cpu") -> None:
+        self.device = torch.device(device)
+        self.seconds = 0.0
+        self._cuda = self.device.type == "cuda" and torch.cuda.is_available()
+
+    def __enter__(self) -> Timer:
+        if self._cuda:
+            synchronize(self.device)
+            self._start = torch.cuda.Event(enable_timing=True)
+            self._end = torch.cuda.Event(enable_timing=True)
+            self._start.record()
+        else:
+            self._t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._cuda:
+            self._end.record()
+            self._end.synchronize()
+            self.seconds = self._start.elapsed_time(self._end) / 1000.0
+        else:
+            self.seconds = time.perf_counter() - self._t0
+
+
+@dataclass
+class Measurement:
+    """Per-call wall times of one workload at one batch size."""
+
+    batch_size: int
+    times: list[float]
+    copy_times: list[float]
+
+    @property
+    def items_per_second(self) -> float:
+        return self.batch_size * len(self.times) / sum(self.times)
+
+    def percentile_ms(self, q: float) -> float:
+        return float(np.percentile(np.asarray(self.times), q) * 1000.0)
+
+
+def measure(call: Callable[[], Any], *, batch_size: int, device: torch.device | str = "cpu", warmup: int = 2,
+            min_duration: float = 1.0, min_queries: int = 10, max_queries: int = 100000,
+            copy: Callable[[Any], Any] | None = None) -> Measurement:
+    """Run ``call`` ``warmup`` times untimed, then until both ``min_duration`` seconds and ``min_queries`` calls
+    are reached (MLPerf LoadGen's minimums). ``copy`` (e.g. ``.cpu()``) is timed separately from the call."""
+    dev = torch.device(device)
+    for _ in range(warmup):
+        out = call()
+        if copy is not None:
+            copy(out)
+    synchronize(dev)
+    times: list[float] = []
+    copies: list[float] = []
+    total = 0.0
+    while (total < min_duration or len(times) < min_queries) and len(times) < max_queries:
+        t = Timer(dev)
+        with t:
+            out = call()
+        times.append(t.seconds)
+        total += t.seconds
+        if copy is not None:
+            c = Timer(dev)
+            with c:
+                copy(out)
+            copies.append(c.seconds)
+    return Measurement(batch_size, times, copies)
+
+
+def measurement_overhead(device: torch.device | str = "cpu", n: int = 2000) -> float:
+    """Median seconds the harness itself adds per call (timing an empty call)."""
+    m = measure(lambda: None, batch_size=1, device=device, warmup=10, min_duration=0.0, min_queries=n, max_queries=n)
+    return float(np.median(m.times))
+
+
+# ------------------------------------------------------------------------------------------------ memory
+
+
+def reset_peak_rss() -> bool:
+    """Reset the process's peak RSS (Linux VmHWM); False where that is not possible."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_bytes() -> int:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
+def reset_cuda_peak(device: torch.device) -> None:
+    if device.type == "cuda" and torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def cuda_peaks(device: torch.device) -> dict[str, int]:
+    if device.type == "cuda" and torch.cuda.is_available():
+        return {"cuda_max_allocated": int(torch.cuda.max_memory_allocated(device)),
+                "cuda_max_reserved": int(torch.cuda.max_memory_reserved(device))}
+    return {}
+
+
+def cpu_threads() -> int:
+    return torch.get_num_threads() or (os.cpu_count() or 1)

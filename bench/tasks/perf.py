@@ -1,0 +1,110 @@
+"""Speed and memory of any model: a batch-size sweep with warm-up and minimum duration/queries.
+
+Rows (metadata in bench.metrics.perf): ``throughput@bsB`` items/s and ``latency_p50|p90|p99@bsB`` ms per batch
+size; ``throughput`` (offline: the best over the sweep) and ``latency_p50|p90|p99`` (single stream: batch size
+1, when swept); peak host memory; CUDA peaks on a GPU; the harness's own per-call overhead; the host-copy time;
+per-step time for iterative samplers that expose ``steps``. The protocol records the device, dtype and threads:
+speed numbers of different hardware are never ranked together.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from bench.adapters import build_adapter
+from bench.metrics.base import MetricValue, Options
+from bench.perf.timing import (
+    cpu_threads,
+    cuda_peaks,
+    measure,
+    measurement_overhead,
+    peak_rss_bytes,
+    reset_cuda_peak,
+    reset_peak_rss,
+)
+from bench.perf.workloads import make_call, to_host
+from bench.seeding import derive_seed
+from bench.tasks.base import TaskKind, TaskPlan
+
+if TYPE_CHECKING:
+    from bench.results import Row
+    from bench.runner import Runner
+
+MiB = 1024 * 1024
+
+
+class PerfArgs(Options):
+    batch_sizes: list[int] = Field(default_factory=lambda: [1, 8, 32], min_length=1)
+    warmup: int = Field(default=2, ge=0)
+    min_duration: float = Field(default=1.0, ge=0, description="seconds of timed calls per batch size, at least")
+    min_queries: int = Field(default=10, ge=1, description="timed calls per batch size, at least")
+    device: str = "cpu"
+    dtype: Literal["fp32", "bf16", "fp16"] = Field(default="fp32", description="autocast dtype (AMP) for the calls")
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda" and torch.cuda.is_available():
+        return torch.cuda.get_device_name(device)
+    from bench.results import _cpu_model
+
+    return _cpu_model()
+
+
+class PerfTask(TaskKind):
+    """Throughput, latency percentiles and peak memory per batch size, for any adapter kind."""
+
+    name = "perf"
+    adapter_kinds = frozenset({"image-generator", "translator", "captioner", "retriever", "text-to-image"})
+    Args = PerfArgs
+    needs_backbone = False
+    needs_n = False
+
+    def prepare(self, runner: Runner, task: TaskPlan) -> None:
+        a: PerfArgs = task.args  # type: ignore[assignment]
+        dev = torch.device(a.device)
+        task.state["overhead"] = measurement_overhead(dev)
+        task.state["images"] = runner.dataset(task.reference).images if task.reference else None
+
+    def run_model(self, runner: Runner, task: TaskPlan, model: str) -> list[Row]:
+        a: PerfArgs = task.args  # type: ignore[assignment]
+        dev = torch.device(a.device)
+        spec = runner.suite.models[model]
+        adapter = build_adapter(spec.adapter, spec.args, runner.ctx)
+        amp = (torch.autocast(dev.type, dtype=torch.bfloat16 if a.dtype == "bf16" else torch.float16)
+               if a.dtype != "fp32" else contextlib.nullcontext())
+        proto = {"kind": "perf", "device": device_name(dev), "device_type": dev.type, "dtype": a.dtype,
+                 "threads": cpu_threads(), "torch": torch.__version__,
+                 "tf32": bool(torch.backends.cuda.matmul.allow_tf32) if dev.type == "cuda" else None}
+        values: list[MetricValue] = []
+        best = 0.0
+        steps = getattr(adapter, "steps", None) or getattr(getattr(adapter, "model", None), "steps", None)
+        for bs in a.batch_sizes:
+            call = make_call(adapter, bs, seed=derive_seed(runner.suite.seed, task.name, model), images=task.state["images"])
+            reset_peak_rss()
+            reset_cuda_peak(dev)
+            with torch.no_grad(), amp:
+                m = measure(call, batch_size=bs, device=dev, warmup=a.warmup, min_duration=a.min_duration,
+                            min_queries=a.min_queries, copy=to_host)
+            extras: dict[str, Any] = {"batch_size": bs, "queries": len(m.times), "timed_seconds": round(sum(m.times), 4)}
+            values.append(MetricValue(f"throughput@bs{bs}", m.items_per_second, extras=extras))
+            for q in (50, 90, 99):
+                values.append(MetricValue(f"latency_p{q}@bs{bs}", m.percentile_ms(q), extras=extras))
+            values.append(MetricValue(f"peak_rss@bs{bs}", peak_rss_bytes() / MiB, extras=extras))
+            for k, v in cuda_peaks(dev).items():
+                values.append(MetricValue(f"{k}@bs{bs}", v / MiB, extras=extras))
+            if m.copy_times:
+                values.append(MetricValue(f"copy_ms@bs{bs}", float(np.median(m.copy_times)) * 1000, extras=extras))
+            if steps:
+                values.append(MetricValue(f"step_ms@bs{bs}", m.percentile_ms(50) / int(steps), extras={**extras, "steps": steps}))
+            best = max(best, m.items_per_second)
+            if bs == 1:
+                for q in (50, 90, 99):
+                    values.append(MetricValue(f"latency_p{q}", m.percentile_ms(q), extras={**extras, "mode": "single-stream"}))
+        values.append(MetricValue("throughput", best, extras={"mode": "offline", "batch_sizes": a.batch_sizes}))
+        values.append(MetricValue("overhead_us", task.state["overhead"] * 1e6, extras={"what": "median harness time of an empty call"}))
+        return [runner.make_row(task, model, v, seconds=0.0, protocol=proto, n=v.extras.get("queries", 0)) for v in values]
