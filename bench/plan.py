@@ -16,6 +16,7 @@ from bench.adapters import ADAPTERS
 from bench.backbones import BACKBONES, Backbone
 from bench.errors import ConfigError, GenbenchError, did_you_mean
 from bench.metrics import METRICS, Metric
+from bench.protocol import get_preset
 from bench.suite import LoadedSuite, format_validation_errors
 
 TASK_ADAPTER_KINDS = {"generation": {"image-generator"}}
@@ -82,13 +83,23 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True) -> Plan:
                 kind = ADAPTERS.get(s.models[mname].adapter).kind
                 if kind not in TASK_ADAPTER_KINDS[t.kind]:
                     problem((*base, "models", mi), f"model '{mname}' is a {kind}; a {t.kind} task needs {sorted(TASK_ADAPTER_KINDS[t.kind])}")
-        if t.backbone not in BACKBONES:
-            problem((*base, "backbone"), f"unknown backbone '{t.backbone}'{did_you_mean(t.backbone, BACKBONES.names())}")
+        bname = t.backbone
+        if t.protocol is not None:
+            try:
+                bname = get_preset(t.protocol).backbone
+            except GenbenchError as exc:
+                problem((*base, "protocol"), str(exc))
+                continue
+            if "backbone" in t.model_fields_set and t.backbone != bname:
+                problem((*base, "backbone"), f"backbone '{t.backbone}' contradicts protocol '{t.protocol}' (backbone '{bname}')")
+                continue
+        if bname not in BACKBONES:
+            problem((*base, "backbone"), f"unknown backbone '{bname}'{did_you_mean(bname, BACKBONES.names())}")
             backbone = None
         else:
-            if t.backbone not in plan.backbones:
-                plan.backbones[t.backbone] = BACKBONES.get(t.backbone)()
-            backbone = plan.backbones[t.backbone]
+            if bname not in plan.backbones:
+                plan.backbones[bname] = BACKBONES.get(bname)()
+            backbone = plan.backbones[bname]
         metrics: dict[str, Metric] = {}
         for mname, opts in t.metrics.items():
             if mname not in METRICS:
@@ -101,7 +112,7 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True) -> Plan:
                 problems.extend(format_validation_errors(exc, cls_m.Opts, str(loaded.path), loaded.lines, (*base, "metrics", mname)))
                 continue
             if backbone is not None and cls_m.layer_kind == "logits" and backbone.logits_layer is None:
-                problem((*base, "metrics", mname), f"metric '{mname}' needs class logits; backbone '{t.backbone}' has none")
+                problem((*base, "metrics", mname), f"metric '{mname}' needs class logits; backbone '{bname}' has none")
         if backbone is not None:
             plan.tasks.append(TaskPlan(t.name, ti, t.reference, [m for m in models if m in s.models], t.n, t.batch_size, backbone, metrics))
 

@@ -45,6 +45,8 @@ class TaskSpec(Strict):
     n: int = Field(gt=1)
     batch_size: int = Field(default=250, gt=0)
     backbone: str = "digits"
+    #: a named protocol preset (bench.protocol.PRESETS); selects the backbone that reproduces that tool
+    protocol: str | None = None
     metrics: dict[str, dict[str, Any]]
 
     @field_validator("metrics", mode="before")

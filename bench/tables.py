@@ -55,7 +55,8 @@ def comparison_tables(rows: list[dict[str, Any]], model_order: list[str] | None 
         proto = first.get("protocol") if isinstance(first.get("protocol"), dict) else None
         title = f"task {task}"
         if proto:
-            title += (f" — protocol {pid}: backbone {proto.get('backbone')} (weights {str(proto.get('weights_sha256'))[:12]}), "
+            named = f" '{proto['name']}'" if proto.get("name") else ""
+            title += (f" — protocol{named} {pid}: backbone {proto.get('backbone')} (weights {str(proto.get('weights_sha256'))[:12]}), "
                       f"reference {proto.get('reference')}, n={proto.get('n')}")
         out.append((title, display.fillna("—"), numeric))
     return out
