@@ -35,6 +35,14 @@ def main() -> None:
     for r in rows:
         lines.append(f"| {r.protocol} | {r.anchor} | {r.metric} | {r.ours:.10g} | {r.theirs:.10g} | "
                      f"{abs(r.ours - r.theirs):.3g} | {r.rel_diff:.3g} |")
+    lines += [
+        "",
+        "Notes: the TorchScript file here is genbench's random stand-in with the interface clean-fid calls; its internal",
+        "resize (legacy-tf) is torch bilinear, not the NVIDIA file's TF1 emulation, so legacy-tf parity checks the pipeline,",
+        "not that resize. A 32->299 resize is an upsample, where antialias=True changes nothing: tm-antialias differs from",
+        "tf-compat here by the TF1 vs align_corners=False bilinear only. PR uses Inception pool features on both sides",
+        "(torch-fidelity called with feature_extractor='inception-v3-compat'; its default PRC network is VGG16).",
+    ]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
