@@ -20,6 +20,7 @@ EXAMPLES = """examples:
   genbench table results/quickstart/<run-id>    print a run's table again
   genbench ls metrics                           list adapters, metrics, backbones, suites
   genbench score captions --gt ann.json --res res.json --json
+  genbench weights list                         third-party weights: URL, sha256, where they go
                                                 score COCO-format captions (BLEU, METEOR, ROUGE-L, CIDEr-D, SPICE)
 """
 
@@ -64,6 +65,14 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--format", choices=["markdown", "csv"], default="markdown")
 
     _add_score(sub)
+    w = sub.add_parser("weights", help="third-party weights files: list, path, fetch (verified download), verify")
+    wsub = w.add_subparsers(dest="weights_command", required=True)
+    wsub.add_parser("list", help="every known file: name, size, sha256, backbones, URL, cache path, library paths")
+    for name, hlp in (("path", "print the cache path where a file is expected"),
+                      ("fetch", "download into the cache with progress and sha256 check"),
+                      ("verify", "re-hash cached files against the published sha256")):
+        sp = wsub.add_parser(name, help=hlp)
+        sp.add_argument("names", nargs="*" if name != "path" else "+", help="weights names (default: all)")
 
     ls = sub.add_parser("ls", help="list what genbench knows")
     ls.add_argument("what", choices=["adapters", "metrics", "backbones", "suites", "tasks"])
@@ -253,7 +262,45 @@ def cmd_score_images(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"run": cmd_run, "validate": cmd_validate, "table": cmd_table, "ls": cmd_ls}
+def cmd_weights(args: argparse.Namespace) -> int:
+    from bench import weights as W
+
+    files = W.manifest()
+    names = getattr(args, "names", None) or list(files)
+    specs = [W.get_weights_file(n) for n in names]
+    if args.weights_command == "list":
+        for s in specs:
+            size = f"{s.size:,} B" if s.size else "size unknown"
+            state = "present" if s.cache_path().is_file() else "missing"
+            print(f"{s.name}  [{state}]  {size}  sha256 {s.sha256 or '(not pinned)'}")
+            print(f"    backbones: {', '.join(s.backbones)}")
+            print(f"    url:       {s.url}")
+            print(f"    cache:     {s.cache_path()}")
+            for lp in s.library_paths:
+                print(f"    library:   {lp}")
+    elif args.weights_command == "path":
+        for s in specs:
+            print(s.cache_path())
+    elif args.weights_command == "fetch":
+        for s in specs:
+            if s.cache_path().is_file():
+                ok, msg = W.verify(s)
+                print(msg)
+                if not ok:
+                    return EXIT_BAD_INPUT
+                continue
+            print(f"{s.name}: {W.fetch(s)}")
+    elif args.weights_command == "verify":
+        bad = 0
+        for s in specs:
+            ok, msg = W.verify(s)
+            print(msg)
+            bad += not ok
+        return EXIT_BAD_INPUT if bad else EXIT_OK
+    return EXIT_OK
+
+
+COMMANDS = {"weights": cmd_weights, "run": cmd_run, "validate": cmd_validate, "table": cmd_table, "ls": cmd_ls}
 
 
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:  # type: ignore[no-untyped-def]

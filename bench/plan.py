@@ -16,6 +16,7 @@ from bench.adapters import ADAPTERS
 from bench.backbones import BACKBONES, Backbone
 from bench.errors import ConfigError, GenbenchError, did_you_mean
 from bench.metrics import METRICS, Metric
+from bench.protocol import get_preset
 from bench.suite import LoadedSuite, format_validation_errors
 from bench.tasks import TASKS, TaskKind, TaskPlan
 
@@ -83,14 +84,24 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True) -> Plan:
                 if akind not in kind.adapter_kinds:
                     problem((*base, "models", mi), f"model '{mname}' is a {akind}; a {t.kind} task needs {sorted(kind.adapter_kinds)}")
         backbone: Backbone | None = None
+        bname = t.backbone
+        if kind.needs_backbone and t.protocol is not None:
+            try:
+                bname = get_preset(t.protocol).backbone
+            except GenbenchError as exc:
+                problem((*base, "protocol"), str(exc))
+                continue
+            if "backbone" in t.model_fields_set and t.backbone != bname:
+                problem((*base, "backbone"), f"backbone '{t.backbone}' contradicts protocol '{t.protocol}' (backbone '{bname}')")
+                continue
         if kind.needs_backbone:
-            if t.backbone not in BACKBONES:
-                problem((*base, "backbone"), f"unknown backbone '{t.backbone}'{did_you_mean(t.backbone, BACKBONES.names())}")
+            if bname not in BACKBONES:
+                problem((*base, "backbone"), f"unknown backbone '{bname}'{did_you_mean(bname, BACKBONES.names())}")
             else:
-                bkey = t.backbone if t.weights is None else f"{t.backbone}@{t.weights}"
+                bkey = bname if t.weights is None else f"{bname}@{t.weights}"
                 if bkey not in plan.backbones:
                     weights = str(loaded.resolve_path(t.weights)) if t.weights else None
-                    plan.backbones[bkey] = BACKBONES.get(t.backbone)(weights=weights)
+                    plan.backbones[bkey] = BACKBONES.get(bname)(weights=weights)
                 backbone = plan.backbones[bkey]
         metrics: dict[str, Metric] = {}
         for mname, opts in t.metrics.items():
@@ -108,7 +119,7 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True) -> Plan:
                 problems.extend(format_validation_errors(exc, cls_m.Opts, str(loaded.path), loaded.lines, (*base, "metrics", mname)))
                 continue
             if backbone is not None and cls_m.layer_kind == "logits" and backbone.logits_layer is None:
-                problem((*base, "metrics", mname), f"metric '{mname}' needs class logits; backbone '{t.backbone}' has none")
+                problem((*base, "metrics", mname), f"metric '{mname}' needs class logits; backbone '{bname}' has none")
         plan.tasks.append(TaskPlan(t.name, ti, kind, t.reference, [m for m in models if m in s.models], t.n,
                                    t.batch_size, backbone, metrics, task_args))
 

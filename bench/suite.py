@@ -46,6 +46,8 @@ class TaskSpec(Strict):
     batch_size: int = Field(default=250, gt=0)
     backbone: str = "digits"
     weights: str | None = Field(default=None, description="explicit weights file for the backbone (relative to the suite)")
+    #: a named protocol preset (bench.protocol.PRESETS); selects the backbone that reproduces that tool
+    protocol: str | None = None
     metrics: dict[str, dict[str, Any]]
     args: dict[str, Any] = Field(default_factory=dict, description="options of the task kind")
 

@@ -30,11 +30,18 @@ def _fmt(v: float | None, std: float | None = None) -> str:
     return s
 
 
-def comparison_tables(rows: list[dict[str, Any]], model_order: list[str] | None = None) -> list[tuple[str, pd.DataFrame, pd.DataFrame]]:
-    """``[(title, display_frame, numeric_frame)]``: one per (task, protocol), models as rows, metrics as columns."""
+def comparison_tables(rows: list[dict[str, Any]], model_order: list[str] | None = None,
+                      variants: bool = False) -> list[tuple[str, pd.DataFrame, pd.DataFrame]]:
+    """``[(title, display_frame, numeric_frame)]``: one per (task, protocol), models as rows, metrics as columns.
+
+    Variant values (``throughput@bs8``) are left out unless ``variants``: the summary values
+    (``throughput``, ``latency_p50``) stand for them; CSV and rows keep everything.
+    """
     df = rows_frame(rows)
     if df.empty:
         return []
+    if not variants:
+        df = df[~df["metric"].str.contains("@", regex=False)]
     out = []
     for (task, pid), part in df.groupby(["task", "protocol_id"], sort=False):
         metrics = list(dict.fromkeys(part["metric"]))
@@ -54,8 +61,11 @@ def comparison_tables(rows: list[dict[str, Any]], model_order: list[str] | None 
         first = part.iloc[0]
         proto = first.get("protocol") if isinstance(first.get("protocol"), dict) else None
         title = f"task {task}"
-        if proto:
-            title += (f" — protocol {pid}: backbone {proto.get('backbone')} (weights {str(proto.get('weights_sha256'))[:12]}), "
+        if proto and proto.get("kind") == "perf":
+            title += f" — protocol {pid}: {proto.get('device')} ({proto.get('device_type')}), {proto.get('dtype')}, {proto.get('threads')} threads"
+        elif proto:
+            named = f" '{proto['name']}'" if proto.get("name") else ""
+            title += (f" — protocol{named} {pid}: backbone {proto.get('backbone')} (weights {str(proto.get('weights_sha256'))[:12]}), "
                       f"reference {proto.get('reference')}, n={proto.get('n')}")
         out.append((title, display.fillna("—"), numeric))
     return out

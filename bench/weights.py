@@ -54,9 +54,14 @@ class WeightsFile:
     name: str
     filename: str
     url: str | None
-    sha256: str
+    #: published sha256; None where no trustworthy published value is known yet (then the file's own hash is
+    #: recorded in every result, and ``genbench weights verify`` reports it as unpinned)
+    sha256: str | None
     size: int | None = None
     used_by: str = ""
+    backbones: tuple[str, ...] = ()
+    #: where the reference library itself looks for this file (documentation for users copying files around)
+    library_paths: tuple[str, ...] = ()
 
     def cache_path(self) -> Path:
         return weights_dir() / self.filename
@@ -71,8 +76,9 @@ class ResolvedWeights:
 
 def missing_message(spec: WeightsFile) -> str:
     url = spec.url or "(no public URL)"
+    sha = f"sha256 {spec.sha256[:16]}..." if spec.sha256 else "sha256 not pinned"
     return (
-        f"weights '{spec.name}' not found: download {url} (sha256 {spec.sha256[:16]}...) and place it at "
+        f"weights '{spec.name}' not found: download {url} ({sha}) and place it at "
         f"{spec.cache_path()}, or pass its path explicitly (run `genbench weights fetch {spec.name}` where there is a network)"
     )
 
@@ -87,7 +93,7 @@ def resolve(spec: WeightsFile, explicit: str | os.PathLike[str] | None = None, *
     cached = spec.cache_path()
     if cached.is_file():
         digest = sha256_file(cached)
-        if digest != spec.sha256:
+        if spec.sha256 is not None and digest != spec.sha256:
             raise WeightsError(
                 f"{cached}: sha256 {digest[:16]}... does not match the published {spec.sha256[:16]}... for '{spec.name}'; "
                 "delete the file and fetch it again"
@@ -98,7 +104,7 @@ def resolve(spec: WeightsFile, explicit: str | os.PathLike[str] | None = None, *
     if not download or spec.url is None:
         raise WeightsError(missing_message(spec))
     fetch(spec)
-    return ResolvedWeights(cached, spec.sha256, "download")
+    return ResolvedWeights(cached, sha256_file(cached), "download")
 
 
 def fetch(spec: WeightsFile, *, progress: bool = True, timeout: float = 30.0) -> Path:
@@ -123,8 +129,8 @@ def fetch(spec: WeightsFile, *, progress: bool = True, timeout: float = 30.0) ->
                     out.write(chunk)
                     h.update(chunk)
                     bar.update(len(chunk))
-        if h.hexdigest() != spec.sha256:
-            raise WeightsError(f"downloaded '{spec.name}' from {spec.url} has sha256 {h.hexdigest()[:16]}..., expected {spec.sha256[:16]}...")
+        if spec.sha256 is not None and h.hexdigest() != spec.sha256:
+            raise WeightsError(f"downloaded '{spec.name}' from {spec.url} has sha256 {h.hexdigest()[:16]}..., expected {(spec.sha256 or '')[:16]}...")
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):
@@ -135,9 +141,47 @@ def fetch(spec: WeightsFile, *, progress: bool = True, timeout: float = 30.0) ->
 def install_file(src: str | os.PathLike[str], spec: WeightsFile) -> Path:
     """Copy a file obtained elsewhere into the cache after checking its sha256."""
     digest = sha256_file(src)
-    if digest != spec.sha256:
-        raise WeightsError(f"{src}: sha256 {digest[:16]}... is not the published {spec.sha256[:16]}... for '{spec.name}'")
+    if spec.sha256 is not None and digest != spec.sha256:
+        raise WeightsError(f"{src}: sha256 {digest[:16]}... is not the published {(spec.sha256 or '')[:16]}... for '{spec.name}'")
     target = spec.cache_path()
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(src, target)
     return target
+
+
+def is_present(spec: WeightsFile, explicit: str | os.PathLike[str] | None = None) -> bool:
+    """Whether :func:`resolve` would find the file without downloading (used by ``check_weights``: no hashing)."""
+    return Path(explicit).expanduser().is_file() if explicit is not None else spec.cache_path().is_file()
+
+
+def manifest() -> dict[str, WeightsFile]:
+    """Every third-party weights file genbench knows, by name (the backbones' own declarations, gathered)."""
+    from bench.backbones.inception import WEIGHTS_FILES
+
+    return {w.name: w for w in WEIGHTS_FILES}
+
+
+def get_weights_file(name: str) -> WeightsFile:
+    from bench.errors import did_you_mean
+
+    files = manifest()
+    if name not in files:
+        raise WeightsError(f"unknown weights file '{name}'{did_you_mean(name, files)}")
+    return files[name]
+
+
+def verify(spec: WeightsFile) -> tuple[bool, str]:
+    """Re-hash the cached file (no memo: this is the point of verify). ``(ok, message)``."""
+    p = spec.cache_path()
+    if not p.is_file():
+        return False, f"{spec.name}: missing ({p})"
+    h = hashlib.sha256()
+    with open(p, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    digest = h.hexdigest()
+    if spec.sha256 is None:
+        return True, f"{spec.name}: present, sha256 {digest} (no published sha256 pinned; recorded as is)"
+    if digest != spec.sha256:
+        return False, f"{spec.name}: sha256 MISMATCH at {p}: {digest} != published {spec.sha256}"
+    return True, f"{spec.name}: ok ({p})"

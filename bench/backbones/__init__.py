@@ -3,5 +3,10 @@
 from bench.backbones.base import BACKBONES, Backbone, get_backbone
 
 BACKBONES.register("digits", "bench.backbones.digits:DigitsBackbone")
+BACKBONES.register("inception-v3-compat", "bench.backbones.inception:InceptionCompat")
+BACKBONES.register("inception-v3-tm-antialias", "bench.backbones.inception:InceptionTMAntialias")
+BACKBONES.register("inception-v3-clean", "bench.backbones.inception:InceptionCleanFID")
+BACKBONES.register("inception-v3-legacy-tf", "bench.backbones.inception:InceptionLegacyTF")
+BACKBONES.register("inception-v3-legacy-pytorch", "bench.backbones.inception:InceptionLegacyPytorch")
 
 __all__ = ["BACKBONES", "Backbone", "get_backbone"]

@@ -1,0 +1,261 @@
+"""Inception-v3 feature networks, exactly as the reference tools compute them.
+
+Why several backbones for "the" Inception: FID values differ between tools because of preprocessing, not
+matrix math (ANCHORS.md). Each backbone here reproduces one tool's pipeline by calling that tool's own code,
+with weights resolved by :mod:`bench.weights` (never the tool's own cache or hard-coded paths):
+
+==========================  ==================================================  ==========================
+backbone                    pipeline (reference)                                weights file
+==========================  ==================================================  ==========================
+inception-v3-compat         torch-fidelity FeatureExtractorInceptionV3:         inception-v3-compat (.pth)
+                            TF1-compatible bilinear to 299, (x-128)/128
+inception-v3-tm-antialias   torchmetrics>=1.8 NoTrainInceptionV3 default:       inception-v3-compat (.pth)
+                            torch bilinear antialias=True to 299
+inception-v3-clean          clean-fid mode "clean": PIL bicubic per channel     inception-torchscript (.pt)
+                            on float32 (cleanfid.resize.build_resizer), clip,
+                            TorchScript ``layers`` on (x-128)/128
+inception-v3-legacy-tf      clean-fid mode "legacy_tensorflow": the             inception-torchscript (.pt)
+                            TorchScript file resizes inside
+inception-v3-legacy-pytorch clean-fid mode "legacy_pytorch" (= pytorch-fid):    inception-v3-compat (.pth)
+                            torch bilinear align_corners=False on floats,
+                            pytorch-fid's FID Inception on x/255
+==========================  ==================================================  ==========================
+
+torch-fidelity's and pytorch-fid's published ``.pth`` files are the same file (same size and sha256, checked
+against several public manifests), so one manifest entry serves both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from bench.backbones.base import Backbone
+from bench.images import match_channels
+from bench.weights import WeightsFile, is_present, missing_message, resolve
+
+INCEPTION_PTH = WeightsFile(
+    name="inception-v3-compat",
+    filename="weights-inception-2015-12-05-6726825d.pth",
+    url="https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth",
+    sha256="6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2",
+    size=95_628_359,
+    used_by="torch-fidelity (inception-v3-compat), torchmetrics FID/KID/IS, pytorch-fid, clean-fid legacy_pytorch",
+    backbones=("inception-v3-compat", "inception-v3-tm-antialias", "inception-v3-legacy-pytorch"),
+    library_paths=(
+        "torch-fidelity / torchmetrics: $TORCH_HOME/hub/checkpoints/weights-inception-2015-12-05-6726825d.pth "
+        "(or feature_extractor_weights_path=...)",
+        "pytorch-fid / clean-fid legacy_pytorch: $TORCH_HOME/hub/checkpoints/pt_inception-2015-12-05-6726825d.pth "
+        "(mirror: https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth)",
+    ),
+)
+
+INCEPTION_TORCHSCRIPT = WeightsFile(
+    name="inception-torchscript",
+    filename="inception-2015-12-05.pt",
+    url="https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt",
+    sha256=None,  # no trustworthy published sha256 found offline; the file's own hash is recorded in results
+    size=None,
+    used_by="clean-fid clean / legacy_tensorflow, StyleGAN2-ADA / StyleGAN3 metrics",
+    backbones=("inception-v3-clean", "inception-v3-legacy-tf"),
+    library_paths=("clean-fid: /tmp/inception-2015-12-05.pt (hard-coded; ./ on Windows)",),
+)
+
+WEIGHTS_FILES: tuple[WeightsFile, ...] = (INCEPTION_PTH, INCEPTION_TORCHSCRIPT)
+
+
+class _InceptionBase(Backbone):
+    """Shared: 2048-d pool features for FID/KID/PR; torch-fidelity's unbiased logits for IS where the net has them."""
+
+    layers: tuple[str, ...] = ("pool",)
+    default_layer = "pool"
+    batch_size = 32  # 299x299 float activations: keep peak memory modest on CPU
+    weights_spec: ClassVar[WeightsFile]
+
+    def check_weights(self) -> list[str]:
+        if is_present(self.weights_spec, self.weights_arg):
+            return []
+        if self.weights_arg is not None:
+            return [f"{self.weights_arg}: weights file for '{self.weights_spec.name}' does not exist"]
+        return [missing_message(self.weights_spec)]
+
+    def _resolve(self) -> Path:
+        r = resolve(self.weights_spec, self.weights_arg)
+        self.weights_sha256 = r.sha256
+        return r.path
+
+    def describe(self) -> dict[str, Any]:
+        d = super().describe()
+        d["weights_file"] = self.weights_spec.name
+        return d
+
+
+class InceptionCompat(_InceptionBase):
+    """torch-fidelity's inception-v3-compat (the original TF FID network and resize), called directly."""
+
+    name = "inception-v3-compat"
+    layers = ("pool", "logits")
+    logits_layer = "logits"
+    weights_spec = INCEPTION_PTH
+    _features = ("2048", "logits_unbiased")
+
+    def _build(self, path: Path) -> torch.nn.Module:
+        from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+        # torch-fidelity's own loader uses weights_only=False; we load the state dict safely ourselves and hand
+        # it over through its documented path argument only after our own check (see _safe_torch_load).
+        with _safe_torch_load():
+            return FeatureExtractorInceptionV3(self.name, list(self._features), feature_extractor_weights_path=str(path))
+
+    def load(self) -> None:
+        self.net = self._build(self._resolve()).eval().to(self.device)
+
+    def preprocessing(self) -> dict[str, Any]:
+        return {"input": "uint8 RGB (grayscale repeated)", "resize": "299x299 bilinear, TF1-compatible (torch_fidelity."
+                "interpolate_compat_tensorflow), no antialias", "normalize": "(x-128)/128", "dtype": "float32",
+                "reference": "torch-fidelity 0.4.0 FeatureExtractorInceptionV3"}
+
+    def preprocess(self, images: torch.Tensor) -> torch.Tensor:
+        return match_channels(images, 3)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        pool, logits = self.net(x)
+        return {"pool": pool, "logits": logits}
+
+
+class InceptionTMAntialias(InceptionCompat):
+    """torchmetrics>=1.8 default FID network: torch-fidelity's weights, torch bilinear resize with antialias."""
+
+    name = "inception-v3-tm-antialias"
+
+    def _build(self, path: Path) -> torch.nn.Module:
+        from torchmetrics.image.fid import NoTrainInceptionV3
+
+        with _safe_torch_load():
+            return NoTrainInceptionV3(self.name, list(self._features), feature_extractor_weights_path=str(path), antialias=True)
+
+    def preprocessing(self) -> dict[str, Any]:
+        return {"input": "uint8 RGB (grayscale repeated)", "resize": "299x299 torch bilinear align_corners=False antialias=True",
+                "normalize": "(x-128)/128", "dtype": "float32", "reference": "torchmetrics 1.9 NoTrainInceptionV3(antialias=True)"}
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        pool, logits = self.net._torch_fidelity_forward(x)  # type: ignore[operator]
+        return {"pool": pool.reshape(x.shape[0], -1), "logits": logits.reshape(x.shape[0], -1)}
+
+
+class _CleanFIDBase(_InceptionBase):
+    """clean-fid's pipelines: its resizer per image (HWC numpy, as its ResizeDataset does), then its network."""
+
+    mode: ClassVar[str]
+
+    def preprocess(self, images: torch.Tensor) -> torch.Tensor:
+        from cleanfid.resize import build_resizer
+
+        fn = build_resizer(self.mode)
+        out = []
+        for img in match_channels(images, 3).permute(0, 2, 3, 1).numpy():
+            r = fn(img)
+            # clean-fid's ResizeDataset: ToTensor()*255 for uint8 output, ToTensor() (no scaling) for float32
+            t = torch.from_numpy(np.ascontiguousarray(r)).permute(2, 0, 1)
+            out.append(t.float() if r.dtype == np.uint8 else t)
+        return torch.stack(out)
+
+
+class InceptionCleanFID(_CleanFIDBase):
+    """clean-fid mode 'clean' with the StyleGAN2-ADA TorchScript Inception, loaded from our resolved path."""
+
+    name = "inception-v3-clean"
+    weights_spec = INCEPTION_TORCHSCRIPT
+    mode = "clean"
+    resize_inside = False
+
+    def load(self) -> None:
+        path = self._resolve()
+        self.net = _clean_fid_torchscript(path, resize_inside=self.resize_inside).to(self.device)
+
+    def preprocessing(self) -> dict[str, Any]:
+        return {"input": "uint8 RGB (grayscale repeated)", "resize": "cleanfid.resize.build_resizer('clean'): PIL bicubic "
+                "per channel on float32 to 299x299, clip [0,255], not quantized", "normalize": "(x-128)/128",
+                "dtype": "float32", "reference": "clean-fid 0.1.35 mode=clean"}
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"pool": self.net(x)}
+
+
+class InceptionLegacyTF(InceptionCleanFID):
+    """clean-fid mode 'legacy_tensorflow': the TorchScript file's own resize emulating TF1."""
+
+    name = "inception-v3-legacy-tf"
+    mode = "legacy_tensorflow"
+    resize_inside = True
+
+    def preprocessing(self) -> dict[str, Any]:
+        return {"input": "uint8 RGB (grayscale repeated)", "resize": "inside the TorchScript file (TF1 bilinear emulation)",
+                "normalize": "inside the TorchScript file", "dtype": "float32", "reference": "clean-fid 0.1.35 mode=legacy_tensorflow"}
+
+
+class InceptionLegacyPytorch(_CleanFIDBase):
+    """pytorch-fid's FID Inception as clean-fid's 'legacy_pytorch' mode runs it (resize outside, then x/255)."""
+
+    name = "inception-v3-legacy-pytorch"
+    weights_spec = INCEPTION_PTH
+    mode = "legacy_pytorch"
+
+    def load(self) -> None:
+        import cleanfid.inception_pytorch as ip
+
+        path = self._resolve()
+        # clean-fid builds the network and fetches weights by URL in one function (fid_inception_v3); we swap only
+        # the fetch for a safe load of our verified file, for the duration of the call.
+        orig = ip.load_state_dict_from_url
+        ip.load_state_dict_from_url = lambda *a, **k: torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            self.net = ip.InceptionV3(output_blocks=[3], resize_input=False).eval().to(self.device)
+        finally:
+            ip.load_state_dict_from_url = orig
+
+    def preprocessing(self) -> dict[str, Any]:
+        return {"input": "uint8 RGB (grayscale repeated)", "resize": "cleanfid.resize.build_resizer('legacy_pytorch'): torch "
+                "bilinear align_corners=False on float32 to 299x299, clip, not quantized", "normalize": "x/255 then 2x-1",
+                "dtype": "float32", "reference": "clean-fid 0.1.35 mode=legacy_pytorch (pytorch-fid network)"}
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"pool": self.net(x / 255)[0].squeeze(-1).squeeze(-1)}
+
+
+def _clean_fid_torchscript(path: Path, resize_inside: bool) -> torch.nn.Module:
+    """clean-fid's InceptionV3W wrapper (its forward, unchanged) around a TorchScript file at ``path``.
+
+    InceptionV3W's constructor joins a folder with a fixed file name and downloads to /tmp; we build the same
+    object without its constructor so any resolved path works and nothing is written outside our cache.
+    """
+    from cleanfid.inception_torchscript import InceptionV3W
+
+    m = InceptionV3W.__new__(InceptionV3W)
+    torch.nn.Module.__init__(m)
+    m.base = torch.jit.load(str(path), map_location="cpu").eval()
+    m.layers = m.base.layers
+    m.resize_inside = resize_inside
+    return m.eval()
+
+
+@contextlib.contextmanager
+def _safe_torch_load() -> Iterator[None]:
+    """Force ``weights_only=True`` for third-party loaders that pass ``weights_only=False`` (torch-fidelity 0.4)."""
+    orig = torch.load
+
+    def safe(*args: Any, **kwargs: Any) -> Any:
+        kwargs["weights_only"] = True
+        kwargs.setdefault("map_location", "cpu")
+        return orig(*args, **kwargs)
+
+    torch.load = safe  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        torch.load = orig  # type: ignore[assignment]
