@@ -20,7 +20,8 @@ import torch
 
 
 def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
+    """Wait for the device's queued work; a no-op on the CPU (and on a machine without CUDA)."""
+    if device.type == "cuda" and torch.cuda.is_available():
         torch.cuda.synchronize(device)
 
 

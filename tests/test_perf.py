@@ -1,0 +1,100 @@
+"""The perf task measures known costs honestly (within 3%), and its CUDA paths run on the CPU."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from bench.perf.timing import Timer, measure, measurement_overhead, peak_rss_bytes, reset_peak_rss
+from bench.results import RunDir
+from tests.conftest import run_cli
+from tests.models import SleepGenerator, fixed_arithmetic
+
+
+def test_fixed_sleep_is_measured_within_3_percent() -> None:
+    gen = SleepGenerator(ms=20.0)
+    from bench.adapters import GenerationRequest
+
+    req = GenerationRequest(indices=range(4), seeds=[1, 2, 3, 4])
+    m = measure(lambda: gen.generate(req), batch_size=4, warmup=1, min_duration=0.3, min_queries=10)
+    assert m.percentile_ms(50) == pytest.approx(20.0, rel=0.03)
+    assert m.items_per_second == pytest.approx(4 / 0.020, rel=0.03)
+    assert len(m.times) >= 10 and sum(m.times) >= 0.3
+
+
+def test_fixed_arithmetic_is_measured_within_3_percent() -> None:
+    """The harness's median equals the median of the same work timed by hand, in alternating blocks so that
+    both see the same machine load."""
+    torch.set_num_threads(1)
+    harness: list[float] = []
+    direct: list[float] = []
+    for _ in range(4):
+        for _ in range(10):
+            t0 = time.perf_counter()
+            fixed_arithmetic()
+            direct.append(time.perf_counter() - t0)
+        harness += measure(fixed_arithmetic, batch_size=1, warmup=0, min_duration=0, min_queries=10).times
+    assert statistics.median(harness) == pytest.approx(statistics.median(direct), rel=0.03)
+
+
+def test_overhead_is_small_and_reported() -> None:
+    assert 0 < measurement_overhead(n=500) < 50e-6
+
+
+def test_cuda_code_paths_run_on_the_cpu() -> None:
+    """On a machine without CUDA, asking for 'cuda' timing falls back to the host clock instead of failing."""
+    t = Timer("cuda")
+    with t:
+        time.sleep(0.01)
+    assert t.seconds == pytest.approx(0.01, rel=0.5)
+    m = measure(lambda: torch.ones(3), batch_size=1, device="cuda" if not torch.cuda.is_available() else "cpu",
+                warmup=1, min_duration=0, min_queries=3, copy=lambda o: o.cpu())
+    assert len(m.times) == 3 and len(m.copy_times) == 3
+
+
+def test_peak_rss_sees_a_big_allocation() -> None:
+    reset_peak_rss()
+    before = peak_rss_bytes()
+    x = torch.ones(64 * 1024 * 1024, dtype=torch.uint8)  # 64 MiB, touched
+    x += 1
+    assert peak_rss_bytes() - before > 50 * 1024 * 1024
+    del x
+
+
+SUITE = """
+name: perf
+datasets:
+  ref: {kind: digits, split: test}
+models:
+  sleepy: {adapter: python, args: {target: 'tests.models:SleepGenerator', kwargs: {ms: 10.0}}}
+  busy: {adapter: python, args: {target: 'tests.models:ArithmeticGenerator'}}
+tasks:
+  - name: speed
+    kind: perf
+    reference: ref
+    metrics: [perf]
+    args: {batch_sizes: [1, 4], min_duration: 0.2, min_queries: 5, warmup: 1}
+"""
+
+
+def test_perf_task_rows_through_the_cli(tmp_path: Path, capsys) -> None:
+    suite = tmp_path / "perf.yaml"
+    suite.write_text(SUITE)
+    code, out, err = run_cli(["run", str(suite), "--out", str(tmp_path / "r"), "--quiet"], capsys)
+    assert code == 0, err
+    run = next((tmp_path / "r" / "perf").iterdir())
+    rows = {(r["model"], r["metric"]): r for r in RunDir(run).rows()}
+    assert rows[("sleepy", "latency_p50@bs1")]["value"] == pytest.approx(10.0, rel=0.03)
+    # a fixed per-call cost: 4x the items per call is 4x the throughput
+    assert rows[("sleepy", "throughput@bs4")]["value"] == pytest.approx(4 * rows[("sleepy", "throughput@bs1")]["value"], rel=0.05)
+    assert rows[("sleepy", "throughput")]["value"] == rows[("sleepy", "throughput@bs4")]["value"]
+    r = rows[("sleepy", "latency_p99")]
+    assert r["higher_is_better"] is False and r["unit"] == "ms" and r["protocol"]["kind"] == "perf"
+    assert r["n"] >= 5
+    assert rows[("busy", "step_ms@bs1")]["extras"]["steps"] == 30
+    assert rows[("sleepy", "throughput")]["higher_is_better"] is True
+    assert "latency_p50 ↓" in out and "throughput ↑" in out and "@bs" not in out
