@@ -21,8 +21,8 @@ from bench import __version__
 from bench.adapters import AdapterContext, GenerationRequest, build_adapter
 from bench.data.datasets import Dataset, load_dataset
 from bench.errors import ConfigError, GenbenchError, InputError
-from bench.features import FeatureStore
-from bench.images import make_grid, save_png, to_uint8
+from bench.features import FeatureStore, feature_key
+from bench.images import content_hash, make_grid, save_png, to_uint8
 from bench.metrics.base import output_info
 from bench.plan import Plan, TaskPlan
 from bench.protocol import make_protocol, protocol_id
@@ -160,8 +160,11 @@ class Runner:
             scale = max(1, 64 // max(g.shape[-1], 1))
             (self.run_dir.path / "samples" / task.name).mkdir(parents=True, exist_ok=True)
             save_png(make_grid(g, ncol=8, scale=scale), self.run_dir.path / "samples" / task.name / f"{model}.png")
-        feats = self.store.get(images, task.backbone, label=f"[{model}]")
+        images_hash = content_hash(images)
+        feats = self.store.get(images, task.backbone, label=f"[{model}]", images_hash=images_hash)
         backbone = task.backbone
+        # cache keys of both feature sets, so `genbench compare` can bootstrap set-level metrics later
+        feature_keys = {"generated": feature_key(images_hash, backbone), "reference": feature_key(ref.hash, backbone)}
         proto_cache: dict[str, dict[str, Any]] = {}
         rows: list[Row] = []
         for mname, metric in task.metrics.items():
@@ -182,7 +185,7 @@ class Runner:
                     dataset=task.reference, metric=v.metric, value=float(v.value), ci_low=v.ci_low, ci_high=v.ci_high,
                     n=task.n, backbone=backbone.name, higher_is_better=info.higher_is_better, unit=info.unit,
                     seconds=round(secs, 4), protocol=proto, protocol_id=protocol_id(proto),
-                    extras={**v.extras, "generation_seconds": round(gen_seconds, 3)},
+                    extras={**v.extras, "generation_seconds": round(gen_seconds, 3), "feature_keys": feature_keys},
                 ))
         self.run_dir.append(*rows)  # one write: resume never sees half a model
         self.log(f"[{task.name}] {model}: " + ", ".join(f"{r.metric}={r.value:.4g}" for r in rows))
