@@ -21,7 +21,14 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from bench.errors import EXIT_OK, EXIT_REGRESSION, ConfigError, InputError, ProtocolMismatchError, did_you_mean
+from bench.errors import (
+    EXIT_OK,
+    EXIT_REGRESSION,
+    ConfigError,
+    InputError,
+    ProtocolMismatchError,
+    did_you_mean,
+)
 from bench.results import RunDir, atomic_write_text, git_sha
 
 BASELINE_VERSION = 1

@@ -179,7 +179,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from bench.compare import compare_runs, compare_markdown
+    from bench.compare import compare_markdown, compare_runs
 
     if args.bootstrap < 10 or not 0 < args.alpha < 1:
         raise GenbenchError("--bootstrap must be >= 10 and --alpha in (0, 1)")

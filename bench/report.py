@@ -68,7 +68,7 @@ def svg_plot(series: dict[str, list[Point]], xlabel: str, ylabel: str, *, lines:
     if front and len(front) > 1:
         path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in front)
         out.append(f'<polyline class="pareto" points="{path}" fill="none" stroke="#555" stroke-dasharray="4 3"/>')
-    for i, (name, s) in enumerate(series.items()):
+    for i, s in enumerate(series.values()):
         color = PALETTE[i % len(PALETTE)]
         s = sorted(s)
         if lines and len(s) > 1:

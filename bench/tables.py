@@ -70,7 +70,7 @@ def comparison_tables(rows: list[dict[str, Any]], model_order: list[str] | None 
 def to_markdown(rows: list[dict[str, Any]], model_order: list[str] | None = None) -> str:
     parts = []
     for title, display, numeric in comparison_tables(rows, model_order):
-        higher = {m: bool(h) for m, h in zip(numeric.columns, [c.endswith("↑") for c in display.columns])}
+        higher = directions(rows)
         display = display.copy()
         display["mean win rate ↑"] = [f"{w:.2f}" if not pd.isna(w) else "—" for w in win_rates(numeric, higher)]
         parts.append(f"### {title}\n\n{display.to_markdown() if _has_tabulate() else _plain_markdown(display)}\n")

@@ -11,7 +11,7 @@ import pytest
 
 from bench.cli import main
 from bench.report import pareto_front
-from bench.tables import load_runs, to_latex, win_rates, leaderboards
+from bench.tables import leaderboards, load_runs, to_latex, win_rates
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
