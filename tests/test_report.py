@@ -93,3 +93,26 @@ def test_report_renders_in_chromium(tiny_run: tuple[Path, Path], tmp_path: Path)
     shot.unlink(missing_ok=True)
     _headless(browser, tmp_path / "profile", "--hide-scrollbars", "--window-size=1280,1600", f"--screenshot={shot}", url)
     assert shot.stat().st_size > 10_000
+
+
+def test_plots_for_sample_counts_and_latency() -> None:
+    """FID-vs-n and latency-vs-batch plots appear only when their data exists, with one marker per point."""
+    from bench.report import plots
+
+    base = {"task": "t", "protocol_id": "p", "higher_is_better": False, "extras": {}}
+    rows = [{**base, "model": m, "metric": "fid", "n": n, "value": v}
+            for m, pts in {"a": [(100, 30.0), (200, 20.0), (400, 15.0)], "b": [(100, 50.0), (200, 45.0)]}.items()
+            for n, v in pts]
+    rows += [{**base, "model": "a", "metric": "latency_p50", "n": 8, "value": 0.01 * bs, "extras": {"batch_size": bs}}
+             for bs in (1, 4, 16)]
+    got = dict(plots(rows))
+    fid_n = got["FID vs sample count (FID is biased in n)"]
+    assert fid_n.count("<circle") == 5 and fid_n.count("<polyline") == 2
+    assert got["Latency vs batch size"].count("<circle") == 3
+    assert "skipped" in got["Precision vs recall"]
+
+
+def test_report_bad_run_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err
+    assert "not a run folder" in err and "Traceback" not in err
