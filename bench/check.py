@@ -145,6 +145,8 @@ def evaluate(run_rows: list[dict[str, Any]], baseline: dict[str, Any], check: An
         rule = rules.get(b["metric"])
         if rule is not None and rule.models is not None and b["model"] not in rule.models:
             rule = None
+        if rule is not None and rule.abs is None and rule.rel is None and b["model"] not in (rule.windows or {}):
+            rule = None  # a windows-only rule gates just its windowed models (no band means no zero-width band)
         r = run.get(key)
         bv = b.get("value")
         if r is None or r.get("value") is None:

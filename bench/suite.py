@@ -13,7 +13,7 @@ import typing
 from pathlib import Path
 from typing import Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bench.errors import ConfigError, did_you_mean
 from bench.yamlio import line_for, load_yaml_with_lines
@@ -81,6 +81,12 @@ class CheckRule(Strict):
     windows: dict[str, tuple[float, float]] | None = Field(
         default=None, description="model -> fixed [low, high] accepted, replacing the baseline band for that model")
     models: list[str] | None = Field(default=None, description="gate only these models (default: all)")
+
+    @model_validator(mode="after")
+    def _something_to_check(self) -> CheckRule:
+        if self.abs is None and self.rel is None and not self.windows:
+            raise ValueError("a check rule needs 'abs', 'rel' or 'windows'")
+        return self
 
     @field_validator("windows")
     @classmethod

@@ -109,3 +109,21 @@ def test_bad_inputs_exit_2(tiny_run: tuple[Path, Path], baseline: Path, tmp_path
     assert "did you mean 'fid'" in capsys.readouterr().err
     bad.write_text(suite.read_text().replace("two_sided: true}\n    kid", "two_sided: true, tol: 1}\n    kid"))
     assert main(["validate", str(bad)]) == 2
+
+
+def test_window_only_rule_gates_just_its_model(baseline: Path, tiny_run: tuple[Path, Path], tmp_path: Path) -> None:
+    suite, run = tiny_run
+    text = suite.read_text().split("check:")[0]
+    gmm_fid = next(r["value"] for r in map(json.loads, (run / "rows.jsonl").read_text().splitlines())
+                   if r["model"] == "gmm" and r["metric"] == "fid")
+    ok = tmp_path / "ok.yaml"
+    ok.write_text(text + f"check:\n  metrics:\n    fid: {{windows: {{gmm: [{gmm_fid - 1}, {gmm_fid + 1}]}}}}\n")
+    assert main(["check", str(ok), "--baseline", str(baseline), "--run", str(run), "--junit", str(tmp_path / "j.xml"),
+                 "--summary", str(tmp_path / "s.md")]) == 0
+    assert ET.parse(tmp_path / "j.xml").getroot().get("skipped") == str(3 * 5 - 1)  # only gmm/fid gated
+    tight = tmp_path / "tight.yaml"
+    tight.write_text(text + f"check:\n  metrics:\n    fid: {{windows: {{gmm: [0, {gmm_fid - 1}]}}}}\n")
+    assert main(["check", str(tight), "--baseline", str(baseline), "--run", str(run), "--summary", str(tmp_path / "s.md")]) == 1
+    empty = tmp_path / "empty.yaml"
+    empty.write_text(text + "check:\n  metrics:\n    fid: {two_sided: true}\n")
+    assert main(["validate", str(empty)]) == 2
