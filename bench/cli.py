@@ -18,9 +18,16 @@ EXAMPLES = """examples:
   genbench run suites/quickstart.yaml --resume results/quickstart/<run-id>
   genbench validate suites/quickstart.yaml      check a suite without running it
   genbench table results/quickstart/<run-id>    print a run's table again
-  genbench ls metrics                           list adapters, metrics, backbones, suites
-  genbench score captions --gt ann.json --res res.json --json
+  genbench table RUN... --format latex          booktabs tables (also csv, html)
+  genbench report RUN... --out site/            static HTML leaderboard (open index.html from disk)
+  genbench compare RUN_A RUN_B                  per-metric deltas with bootstrap / paired significance
+  genbench baseline save RUN quickstart         write results/baselines/quickstart.json
+  genbench check suites/quickstart.yaml --baseline results/baselines/quickstart.json
+  genbench ls metrics                           list adapters, metrics, backbones, suites, tasks, protocols
+  genbench score images samples/ real/ --fid --kid --json
+                                                FID/KID/IS/PR between two folders or .npz files
   genbench weights list                         third-party weights: URL, sha256, where they go
+  genbench score captions --gt ann.json --res res.json --json
                                                 score COCO-format captions (BLEU, METEOR, ROUGE-L, CIDEr-D, SPICE)
 """
 
@@ -62,7 +69,33 @@ def _parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("table", help="print the comparison table of one or more runs")
     t.add_argument("runs", nargs="+")
-    t.add_argument("--format", choices=["markdown", "csv"], default="markdown")
+    t.add_argument("--format", choices=["markdown", "csv", "latex", "html"], default="markdown")
+
+    rp = sub.add_parser("report", help="build a static, self-contained HTML leaderboard from one or more runs")
+    rp.add_argument("runs", nargs="+")
+    rp.add_argument("--out", help="output folder (default: RUN/report for the first run)")
+
+    c = sub.add_parser("compare", help="per-metric deltas between two runs, with significance")
+    c.add_argument("run_a")
+    c.add_argument("run_b")
+    c.add_argument("--bootstrap", type=int, default=200, help="bootstrap replicates for set-level metrics")
+    c.add_argument("--alpha", type=float, default=0.05)
+
+    ck = sub.add_parser("check", help="CI gate: run a suite (or take --run) and check it against a baseline")
+    ck.add_argument("suite")
+    ck.add_argument("--baseline", required=True, help="results/baselines/NAME.json")
+    ck.add_argument("--run", metavar="RUN_DIR", help="check this existing run instead of running the suite")
+    ck.add_argument("--out", help="results folder for the new run (default: the suite's output.dir)")
+    ck.add_argument("--junit", help="JUnit XML path (default: RUN_DIR/check.xml)")
+    ck.add_argument("--summary", help="Markdown summary path (default: RUN_DIR/check.md)")
+    ck.add_argument("--quiet", action="store_true")
+
+    b = sub.add_parser("baseline", help="manage CI baselines")
+    bsub = b.add_subparsers(dest="baseline_command", required=True)
+    bs = bsub.add_parser("save", help="write results/baselines/NAME.json from a run")
+    bs.add_argument("run")
+    bs.add_argument("name")
+    bs.add_argument("--dir", default=None, help="baselines folder (default: results/baselines)")
 
     _add_score(sub)
     w = sub.add_parser("weights", help="third-party weights files: list, path, fetch (verified download), verify")
@@ -75,7 +108,7 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("names", nargs="*" if name != "path" else "+", help="weights names (default: all)")
 
     ls = sub.add_parser("ls", help="list what genbench knows")
-    ls.add_argument("what", choices=["adapters", "metrics", "backbones", "suites", "tasks"])
+    ls.add_argument("what", choices=["adapters", "metrics", "backbones", "suites", "tasks", "protocols"])
     return p
 
 
@@ -197,16 +230,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_table(args: argparse.Namespace) -> int:
-    from bench.results import RunDir
-    from bench.tables import to_csv, to_markdown
+    from bench.tables import html_tables, load_runs, to_csv, to_latex, to_markdown
 
-    rows = []
-    for r in args.runs:
-        rd = RunDir(r)
-        if not rd.rows_file.exists():
-            raise GenbenchError(f"{rd.path}: not a run folder (no rows.jsonl)")
-        rows.extend(rd.rows())
-    print(to_markdown(rows) if args.format == "markdown" else to_csv(rows), end="")
+    rows = load_runs(args.runs)
+    render = {"markdown": to_markdown, "csv": to_csv, "latex": to_latex, "html": html_tables}[args.format]
+    print(render(rows), end="")
     return EXIT_OK
 
 
@@ -240,6 +268,20 @@ def cmd_ls(args: argparse.Namespace) -> int:
     elif args.what == "suites":
         for p in sorted(Path("suites").glob("*.yaml")):
             print(p)
+    elif args.what == "protocols":
+        # The backbone part of a protocol (what makes features comparable); reference and n come from the task.
+        from bench.backbones import BACKBONES
+
+        for n in BACKBONES.names():
+            try:
+                b = BACKBONES.get(n)()
+                b.load()
+                d = b.describe()
+            except GenbenchError as exc:
+                print(f"{n:16s} (unavailable: {exc})")
+                continue
+            print(f"{n:16s} weights {str(d.get('weights_sha256'))[:12]}  layers {', '.join(b.layers)}  "
+                  f"preprocessing {d.get('preprocessing')}")
     return EXIT_OK
 
 
@@ -300,7 +342,72 @@ def cmd_weights(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"weights": cmd_weights, "run": cmd_run, "validate": cmd_validate, "table": cmd_table, "ls": cmd_ls}
+def cmd_report(args: argparse.Namespace) -> int:
+    from bench.report import build_report
+
+    out = Path(args.out) if args.out else Path(args.runs[0]) / "report"
+    path = build_report(args.runs, out)
+    print(path)
+    return EXIT_OK
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from bench.compare import compare_markdown, compare_runs
+
+    if args.bootstrap < 10 or not 0 < args.alpha < 1:
+        raise GenbenchError("--bootstrap must be >= 10 and --alpha in (0, 1)")
+    result = compare_runs(args.run_a, args.run_b, n_boot=args.bootstrap, alpha=args.alpha)
+    print(compare_markdown(result, args.run_a, args.run_b), end="")
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from bench.check import evaluate, exit_code, load_baseline, write_reports
+    from bench.results import RunDir
+    from bench.suite import load_suite
+
+    loaded = load_suite(args.suite)
+    baseline = load_baseline(args.baseline)  # bad baseline: exit 2 before spending time on a run
+    if loaded.suite.check is None or not loaded.suite.check.metrics:
+        raise GenbenchError(f"{loaded.path}: has no 'check:' section with metric rules; nothing to gate")
+    if args.run:
+        rd = RunDir(args.run)
+        if not rd.rows_file.exists():
+            raise GenbenchError(f"{rd.path}: not a run folder (no rows.jsonl)")
+    else:
+        from bench.features import FeatureStore
+        from bench.plan import check_suite
+        from bench.runner import Runner
+
+        plan = check_suite(loaded)
+        new_rd = RunDir(Path(args.out) / loaded.suite.name / RunDir.new_id(loaded.suite.spec_hash())) if args.out else None
+        outcome = Runner(plan, run_dir=new_rd, store=FeatureStore("default", progress=not args.quiet),
+                         progress=not args.quiet).run()
+        rd = outcome.run_dir
+        if outcome.errors:
+            for e in outcome.errors:
+                print(f"genbench: error: {e}", file=sys.stderr)
+            raise GenbenchError(f"run {rd.path} had {len(outcome.errors)} error(s); not checked")
+    verdicts = evaluate(rd.rows(), baseline, loaded.suite.check, where=loaded.where)
+    junit = Path(args.junit) if args.junit else rd.path / "check.xml"
+    summary = Path(args.summary) if args.summary else rd.path / "check.md"
+    md = write_reports(verdicts, loaded.suite.name, junit, summary)
+    print(f"# run {rd.path} vs baseline {args.baseline}\n")
+    print(md)
+    print(f"JUnit: {junit}\nsummary: {summary}")
+    return exit_code(verdicts)
+
+
+def cmd_baseline(args: argparse.Namespace) -> int:
+    from bench.check import BASELINE_DIR, save_baseline
+
+    path = save_baseline(args.run, args.name, args.dir or BASELINE_DIR)
+    print(path)
+    return EXIT_OK
+
+
+COMMANDS = {"weights": cmd_weights, "run": cmd_run, "validate": cmd_validate, "table": cmd_table, "ls": cmd_ls, "report": cmd_report,
+            "compare": cmd_compare, "check": cmd_check, "baseline": cmd_baseline}
 
 
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:  # type: ignore[no-untyped-def]

@@ -63,6 +63,7 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; results and reports are meant to be shared and served
         os.replace(tmp, p)
     finally:
         if os.path.exists(tmp):

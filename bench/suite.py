@@ -13,7 +13,7 @@ import typing
 from pathlib import Path
 from typing import Any, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bench.errors import ConfigError, did_you_mean
 from bench.yamlio import line_for, load_yaml_with_lines
@@ -76,6 +76,37 @@ class OutputSpec(Strict):
     grid: int = Field(default=64, ge=0, description="samples per model in the saved sample grid")
 
 
+class CheckRule(Strict):
+    """Acceptance band for one metric value in ``genbench check`` (see bench.check for the semantics)."""
+
+    abs: float | None = Field(default=None, ge=0, description="absolute tolerance around the baseline value")
+    rel: float | None = Field(default=None, ge=0, description="relative tolerance, a fraction of |baseline|")
+    two_sided: bool = Field(default=False, description="also fail when the value is better than the band")
+    windows: dict[str, tuple[float, float]] | None = Field(
+        default=None, description="model -> fixed [low, high] accepted, replacing the baseline band for that model")
+    models: list[str] | None = Field(default=None, description="gate only these models (default: all)")
+
+    @model_validator(mode="after")
+    def _something_to_check(self) -> CheckRule:
+        if self.abs is None and self.rel is None and not self.windows:
+            raise ValueError("a check rule needs 'abs', 'rel' or 'windows'")
+        return self
+
+    @field_validator("windows")
+    @classmethod
+    def _ordered(cls, v: dict[str, tuple[float, float]] | None) -> dict[str, tuple[float, float]] | None:
+        for model, (lo, hi) in (v or {}).items():
+            if lo > hi:
+                raise ValueError(f"window for '{model}' has low {lo} > high {hi}")
+        return v
+
+
+class CheckSpec(Strict):
+    """Per-metric rules; metrics without a rule are reported but never fail the gate."""
+
+    metrics: dict[str, CheckRule] = Field(default_factory=dict)
+
+
 class Suite(Strict):
     name: str
     description: str = ""
@@ -84,10 +115,12 @@ class Suite(Strict):
     models: dict[str, ModelSpec]
     tasks: list[TaskSpec]
     output: OutputSpec = Field(default_factory=OutputSpec)
+    check: CheckSpec | None = Field(default=None, description="rules for genbench check; not part of the run")
 
     def spec_hash(self) -> str:
-        """sha256 of the validated suite in canonical JSON: equal for equal meaning, whatever the formatting."""
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        """sha256 of the validated suite in canonical JSON: equal for equal meaning, whatever the formatting.
+        The ``check`` section is left out: tightening a gate must not change what a run computes or its id."""
+        blob = json.dumps(self.model_dump(mode="json", exclude={"check"}), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()
 
 

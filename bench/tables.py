@@ -1,7 +1,9 @@
-"""Comparison tables from result rows (pandas): Markdown and CSV, one table per task and protocol.
+"""Comparison tables from result rows (pandas): Markdown, CSV, LaTeX and HTML, one table per task and protocol.
 
 Values of different protocols never share a column: the table is split by ``protocol_id`` and each part names
-its protocol. Column headers carry the metric's direction (↓ lower is better, ↑ higher is better).
+its protocol. Column headers carry the metric's direction (↓ lower is better, ↑ higher is better). Intervals
+come from ``ci_low``/``ci_high`` or, for KID and IS, from ``extras.std``; the mean win rate is computed inside one
+(task, protocol) table only, because ranking numbers of different protocols against each other is meaningless.
 """
 
 from __future__ import annotations
@@ -53,7 +55,11 @@ def comparison_tables(rows: list[dict[str, Any]], model_order: list[str] | None 
         for _, r in part.iterrows():
             std = (r.get("extras") or {}).get("std") if isinstance(r.get("extras"), dict) else None
             numeric.loc[r["model"], r["metric"]] = r["value"]
-            display.loc[r["model"], r["metric"]] = _fmt(r["value"], std)
+            txt = _fmt(r["value"], std)
+            lo, hi = r.get("ci_low"), r.get("ci_high")
+            if lo is not None and hi is not None and not pd.isna(lo) and not pd.isna(hi):
+                txt += f" [{_fmt(lo)}, {_fmt(hi)}]"
+            display.loc[r["model"], r["metric"]] = txt
         arrows = {m: ("↑" if bool(part[part["metric"] == m]["higher_is_better"].iloc[0]) else "↓") for m in metrics}
         display.columns = [f"{m} {arrows[m]}" for m in metrics]
         display.index.name = "model"
@@ -73,7 +79,10 @@ def comparison_tables(rows: list[dict[str, Any]], model_order: list[str] | None 
 
 def to_markdown(rows: list[dict[str, Any]], model_order: list[str] | None = None) -> str:
     parts = []
-    for title, display, _ in comparison_tables(rows, model_order):
+    for title, display, numeric in comparison_tables(rows, model_order):
+        higher = directions(rows)
+        display = display.copy()
+        display["mean win rate ↑"] = [f"{w:.2f}" if not pd.isna(w) else "—" for w in win_rates(numeric, higher)]
         parts.append(f"### {title}\n\n{display.to_markdown() if _has_tabulate() else _plain_markdown(display)}\n")
     return "\n".join(parts)
 
@@ -102,3 +111,179 @@ def _plain_markdown(df: pd.DataFrame) -> str:
     for idx, row in df.iterrows():
         lines.append("| " + " | ".join([str(idx)] + [str(v) for v in row]) + " |")
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Loading runs, directions, intervals, win rates and the LaTeX / HTML renderings.
+
+
+def load_runs(paths: list[str] | list[Any]) -> list[dict[str, Any]]:
+    """Rows of one or many run folders. When the same (task, protocol, model, metric) appears in several runs,
+    the model is labelled ``model@run_id`` so the runs sit side by side instead of overwriting each other."""
+    from bench.errors import InputError
+    from bench.results import RunDir
+
+    per_run: list[list[dict[str, Any]]] = []
+    for p in paths:
+        rd = RunDir(p)
+        if not rd.rows_file.exists():
+            raise InputError(f"{rd.path}: not a run folder (no rows.jsonl)")
+        per_run.append(rd.rows())
+    seen: dict[tuple[Any, ...], set[str]] = {}
+    for rows in per_run:
+        for r in rows:
+            seen.setdefault((r.get("task"), r.get("protocol_id"), r.get("model"), r.get("metric")), set()).add(r["run_id"])
+    clash = {k[2] for k, runs in seen.items() if len(runs) > 1}
+    out = []
+    for rows in per_run:
+        for r in rows:
+            if r.get("model") in clash:
+                r = {**r, "model": f"{r['model']}@{r['run_id']}"}
+            out.append(r)
+    return out
+
+
+def interval(row: dict[str, Any] | pd.Series) -> tuple[float, float] | None:
+    """The row's uncertainty as ``(low, high)``: its confidence interval, else ``value ± extras.std``."""
+    lo, hi = row.get("ci_low"), row.get("ci_high")
+    if lo is not None and hi is not None and not pd.isna(lo) and not pd.isna(hi):
+        return float(lo), float(hi)
+    extras = row.get("extras")
+    std = extras.get("std") if isinstance(extras, dict) else None
+    v = row.get("value")
+    if std is not None and v is not None and not pd.isna(std) and not pd.isna(v):
+        return float(v) - float(std), float(v) + float(std)
+    return None
+
+
+def directions(rows: list[dict[str, Any]]) -> dict[str, bool]:
+    """metric → higher_is_better, as recorded in the rows (which copied it from the metric's OutputInfo)."""
+    return {r["metric"]: bool(r["higher_is_better"]) for r in rows}
+
+
+def win_rates(numeric: pd.DataFrame, higher: dict[str, bool]) -> pd.Series:
+    """Mean over metrics of the fraction of other models each model beats (ties count half; missing values
+    are skipped). Comparable only inside one (task, protocol) table, which is where it is computed."""
+    rates: dict[Any, list[float]] = {m: [] for m in numeric.index}
+    for col in numeric.columns:
+        vals = numeric[col].dropna()
+        if len(vals) < 2:
+            continue
+        sign = 1.0 if higher.get(col, True) else -1.0
+        for m, v in vals.items():
+            others = vals.drop(m)
+            wins = ((sign * (v - others)) > 0).sum() + 0.5 * (v == others).sum()
+            rates[m].append(float(wins) / len(others))
+    return pd.Series({m: (sum(r) / len(r) if r else float("nan")) for m, r in rates.items()}, name="win_rate")
+
+
+def best_models(numeric: pd.DataFrame, higher: dict[str, bool]) -> dict[str, set[Any]]:
+    """column → the model(s) holding the best value in that column (direction-aware)."""
+    out: dict[str, set[Any]] = {}
+    for col in numeric.columns:
+        vals = numeric[col].dropna()
+        if vals.empty:
+            continue
+        best = vals.max() if higher.get(col, True) else vals.min()
+        out[col] = set(vals[vals == best].index)
+    return out
+
+
+def leaderboards(rows: list[dict[str, Any]], model_order: list[str] | None = None) -> list[dict[str, Any]]:
+    """Structured tables for rendering: one dict per (task, protocol) with the numeric frame, intervals,
+    directions, best cells and mean win rate. Every renderer (LaTeX, HTML, report) reads this one shape."""
+    df = rows_frame(rows)
+    out: list[dict[str, Any]] = []
+    if df.empty:
+        return out
+    for (task, pid), part in df.groupby(["task", "protocol_id"], sort=False):
+        title, _display, numeric = comparison_tables(part.to_dict("records"), model_order)[0]
+        higher = {m: bool(part[part["metric"] == m]["higher_is_better"].iloc[0]) for m in numeric.columns}
+        ivals: dict[tuple[Any, str], tuple[float, float] | None] = {}
+        for _, r in part.iterrows():
+            ivals[(r["model"], r["metric"])] = interval(r)
+        out.append({"title": title, "task": task, "protocol_id": pid, "numeric": numeric, "higher": higher,
+                    "intervals": ivals, "best": best_models(numeric, higher), "win_rate": win_rates(numeric, higher)})
+    return out
+
+
+def _latex_escape(s: str) -> str:
+    for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("$", r"\$"), ("#", r"\#"),
+                 ("_", r"\_"), ("{", r"\{"), ("}", r"\}"), ("~", r"\textasciitilde{}"), ("^", r"\textasciicircum{}")):
+        s = s.replace(a, b)
+    return s.replace("—", "--").replace("×", r"$\times$")
+
+
+def _pm(value: float, iv: tuple[float, float] | None) -> str:
+    s = _fmt(value)
+    if iv is not None:
+        s += f" ± {(iv[1] - iv[0]) / 2:.2g}"
+    return s
+
+
+def to_latex(rows: list[dict[str, Any]], model_order: list[str] | None = None) -> str:
+    """booktabs tables, best value per column in bold, ``±`` half-width of the interval where one exists."""
+    parts = []
+    for lb in leaderboards(rows, model_order):
+        num: pd.DataFrame = lb["numeric"]
+        cols = list(num.columns)
+        arrow = {True: r"$\uparrow$", False: r"$\downarrow$"}
+        head = ["model"] + [f"{_latex_escape(c)} {arrow[lb['higher'][c]]}" for c in cols]
+        head.append(r"win rate $\uparrow$")
+        lines = [f"% {_latex_escape(lb['title'])}", r"\begin{tabular}{l" + "r" * (len(cols) + 1) + "}", r"\toprule",
+                 " & ".join(head) + r" \\", r"\midrule"]
+        for model in num.index:
+            cells = [_latex_escape(str(model))]
+            for c in cols:
+                v = num.loc[model, c]
+                if pd.isna(v):
+                    cells.append("--")
+                    continue
+                txt = _pm(float(v), lb["intervals"].get((model, c))).replace("±", r"$\pm$")
+                cells.append(rf"\textbf{{{txt}}}" if model in lb["best"].get(c, set()) else txt)
+            wr = lb["win_rate"].get(model)
+            cells.append("--" if wr is None or pd.isna(wr) else f"{wr:.2f}")
+            lines.append(" & ".join(cells) + r" \\")
+        lines += [r"\bottomrule", r"\end{tabular}", ""]
+        parts.append("\n".join(lines))
+    return "\n".join(parts)
+
+
+def html_tables(rows: list[dict[str, Any]], model_order: list[str] | None = None) -> str:
+    """``<table class="leaderboard">`` per (task, protocol); cells carry ``data-value`` so the report's inline
+    script can sort numerically and by direction (``data-higher``)."""
+    from html import escape
+
+    parts = []
+    for i, lb in enumerate(leaderboards(rows, model_order)):
+        num: pd.DataFrame = lb["numeric"]
+        cols = list(num.columns)
+        th = ['<th data-col="0" data-higher="0">model</th>']
+        for j, c in enumerate(cols, start=1):
+            arrow = "↑" if lb["higher"][c] else "↓"
+            th.append(f'<th data-col="{j}" data-metric="{escape(c)}" data-higher="{int(lb["higher"][c])}" '
+                      f'title="{"higher" if lb["higher"][c] else "lower"} is better">{escape(c)} {arrow}</th>')
+        th.append(f'<th data-col="{len(cols) + 1}" data-metric="win_rate" data-higher="1" '
+                  'title="mean over metrics of the fraction of other models beaten">win rate ↑</th>')
+        body = []
+        for model in num.index:
+            tds = [f'<td data-value="{escape(str(model))}">{escape(str(model))}</td>']
+            for c in cols:
+                v = num.loc[model, c]
+                if pd.isna(v):
+                    tds.append('<td data-value="">—</td>')
+                    continue
+                iv = lb["intervals"].get((model, c))
+                txt = escape(_fmt(float(v)))
+                if iv is not None:
+                    txt += f' <span class="ci">[{_fmt(iv[0])}, {_fmt(iv[1])}]</span>'
+                cls = ' class="best"' if model in lb["best"].get(c, set()) else ""
+                tds.append(f'<td data-value="{float(v)!r}"{cls}>{txt}</td>')
+            wr = lb["win_rate"].get(model)
+            tds.append(f'<td data-value="{"" if wr is None or pd.isna(wr) else repr(float(wr))}">'
+                       f'{"—" if wr is None or pd.isna(wr) else f"{wr:.2f}"}</td>')
+            body.append(f'<tr data-model="{escape(str(model))}">' + "".join(tds) + "</tr>")
+        parts.append(f'<h3>{escape(lb["title"])}</h3>\n<table class="leaderboard" id="lb-{i}" '
+                     f'data-task="{escape(lb["task"])}" data-protocol="{escape(str(lb["protocol_id"]))}">'
+                     f'<thead><tr>{"".join(th)}</tr></thead>\n<tbody>\n' + "\n".join(body) + "\n</tbody></table>")
+    return "\n".join(parts)

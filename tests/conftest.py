@@ -1,3 +1,5 @@
+"""Shared fixtures: a tiny suite (n=200, three models) so CLI round trips stay a few seconds on 2 cores."""
+
 from __future__ import annotations
 
 import os
@@ -8,11 +10,20 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test gets its own feature/weights cache and never touches ~/.cache or the network."""
-    monkeypatch.setenv("GENBENCH_CACHE", str(tmp_path_factory.mktemp("cache")))
-    monkeypatch.setenv("GENBENCH_OFFLINE", "1")
+def pytest_configure(config: pytest.Config) -> None:
+    """The test session gets its own feature/weights cache (never ~/.cache) and no network. Session-wide, so
+    session fixtures (tiny_run) and the tests reading their cached features see the same cache; tests that
+    need an empty cache use the `empty_cache` fixture."""
+    import tempfile
+
+    os.environ["GENBENCH_CACHE"] = tempfile.mkdtemp(prefix="genbench-test-cache-")
+    os.environ["GENBENCH_OFFLINE"] = "1"
+
+
+@pytest.fixture
+def empty_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("GENBENCH_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
 
 
 @pytest.fixture
@@ -34,3 +45,52 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
 
 
 os.environ.setdefault("TQDM_DISABLE", "1")
+
+
+TINY = """\
+name: tiny
+seed: {seed}
+datasets:
+  digits-train: {{kind: digits, split: train}}
+  digits-test: {{kind: digits, split: test}}
+models:
+  heldout-real: {{adapter: dataset, args: {{dataset: digits-test}}}}
+  gmm: {gmm}
+  noise: {{adapter: noise, args: {{shape: [1, 8, 8]}}}}
+tasks:
+  - name: unconditional
+    reference: digits-train
+    n: 200
+    batch_size: 100
+    metrics:
+      fid: {{}}
+      kid: {{subsets: 20, subset_size: 100}}
+      prc: {{neighborhood: 3}}
+output: {{grid: 16}}
+check:
+  metrics:
+    fid: {{abs: 5, rel: 0.3, two_sided: true}}
+    kid: {{abs: 20, rel: 0.3, two_sided: true}}
+    precision: {{abs: 0.1}}
+    recall: {{abs: 0.12}}
+"""
+GMM = "{adapter: digits-gmm, args: {components: 10, covariance: full}}"
+NOISE_AS_GMM = "{adapter: noise, args: {shape: [1, 8, 8]}}"
+
+
+def write_tiny(folder: Path, name: str = "tiny.yaml", seed: int = 0, gmm: str = GMM) -> Path:
+    p = folder / name
+    p.write_text(TINY.format(seed=seed, gmm=gmm), encoding="utf-8")
+    return p
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(suite file, run folder) of one run of the tiny suite, shared by every test that only reads it."""
+    from bench.cli import main
+
+    root = tmp_path_factory.mktemp("tiny")
+    suite = write_tiny(root)
+    assert main(["run", str(suite), "--out", str(root / "results"), "--quiet"]) == 0
+    (run,) = (root / "results" / "tiny").iterdir()
+    return suite, run

@@ -11,6 +11,11 @@ from bench.errors import WeightsError
 from bench.weights import WeightsFile, resolve, sha256_file, weights_dir
 
 
+@pytest.fixture(autouse=True)
+def _empty(empty_cache: Path) -> None:
+    """Each test starts with an empty weights cache."""
+
+
 def _spec(tmp_path: Path, payload: bytes = b"weights-bytes" * 1000) -> tuple[WeightsFile, Path]:
     src = tmp_path / "published.pt"
     src.write_bytes(payload)

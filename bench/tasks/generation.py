@@ -10,7 +10,8 @@ from tqdm import tqdm
 
 from bench.adapters import GenerationRequest, build_adapter
 from bench.errors import InputError
-from bench.images import to_uint8
+from bench.features import feature_key
+from bench.images import content_hash, to_uint8
 from bench.metrics.base import MetricContext
 from bench.protocol import make_protocol
 from bench.seeding import derive_seed, sample_seeds
@@ -64,8 +65,11 @@ class GenerationTask(TaskKind):
         images = sample_images(runner, task, model, task.n, adapter=adapter)
         gen_seconds = time.time() - t0
         runner.save_grid(task, model, images)
-        feats = runner.store.get(images, task.backbone, label=f"[{model}]")
+        images_hash = content_hash(images)
+        feats = runner.store.get(images, task.backbone, label=f"[{model}]", images_hash=images_hash)
         ref = task.state["ref"]
+        # cache keys of both feature sets, so `genbench compare` can bootstrap set-level metrics later
+        feature_keys = {"generated": feature_key(images_hash, task.backbone), "reference": feature_key(ref.hash, task.backbone)}
         backbone = task.backbone
         rows: list[Row] = []
         for mname, metric in task.metrics.items():
@@ -78,5 +82,6 @@ class GenerationTask(TaskKind):
                                     ctx=MetricContext(images=images, adapter=adapter, runner=runner, task=task, model=model))
             secs = time.time() - m0
             rows += [runner.make_row(task, model, v, seconds=secs, protocol=proto,
-                                     extras={"generation_seconds": round(gen_seconds, 3)}) for v in values]
+                                     extras={"generation_seconds": round(gen_seconds, 3),
+                                             "feature_keys": feature_keys}) for v in values]
         return rows

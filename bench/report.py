@@ -1,0 +1,239 @@
+"""The static HTML leaderboard: one self-contained file that opens from the file system.
+
+Everything is inline — sample grids as base64 ``data:`` URIs, plots as SVG generated here, sorting as a few lines
+of JavaScript — so the page needs no server, no network and no plotting dependency. Tables come from
+:func:`bench.tables.html_tables` (one per task and protocol: numbers of different protocols are never ranked
+together). A plot whose data does not exist in the runs (no speed rows, one sample count only) is skipped with a
+note instead of failing.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from bench.results import RunDir, atomic_write_text
+from bench.tables import html_tables, load_runs
+
+PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f"]
+
+Point = tuple[float, float, str]  # x, y, label
+
+
+def _ticks(lo: float, hi: float, k: int = 5) -> list[float]:
+    if hi <= lo:
+        hi = lo + 1.0
+    step = 10 ** math.floor(math.log10((hi - lo) / k))
+    for m in (1, 2, 5, 10):
+        if (hi - lo) / (step * m) <= k:
+            step *= m
+            break
+    start = math.ceil(lo / step) * step
+    return [start + i * step for i in range(int((hi - start) / step) + 1)]
+
+
+def svg_plot(series: dict[str, list[Point]], xlabel: str, ylabel: str, *, lines: bool = False,
+             front: list[tuple[float, float]] | None = None, width: int = 420, height: int = 300) -> str:
+    """A scatter (or line) plot as inline SVG; ``front`` draws a dashed polyline (the Pareto front)."""
+    pts = [p for s in series.values() for p in s if math.isfinite(p[0]) and math.isfinite(p[1])]
+    if not pts:
+        return ""
+    x0, x1 = min(p[0] for p in pts), max(p[0] for p in pts)
+    y0, y1 = min(p[1] for p in pts), max(p[1] for p in pts)
+    padx, pady = (x1 - x0) * 0.08 or abs(x0) * 0.1 or 1.0, (y1 - y0) * 0.08 or abs(y0) * 0.1 or 1.0
+    x0, x1, y0, y1 = x0 - padx, x1 + padx, y0 - pady, y1 + pady
+    L, R, T, B = 56, 12, 12, 40
+
+    def sx(x: float) -> float:
+        return L + (x - x0) / (x1 - x0) * (width - L - R)
+
+    def sy(y: float) -> float:
+        return height - B - (y - y0) / (y1 - y0) * (height - T - B)
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="plot" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(ylabel)} vs {escape(xlabel)}">',
+           f'<rect x="{L}" y="{T}" width="{width - L - R}" height="{height - T - B}" fill="none" stroke="#999"/>']
+    for t in _ticks(x0, x1):
+        out.append(f'<line x1="{sx(t):.1f}" x2="{sx(t):.1f}" y1="{height - B}" y2="{height - B + 4}" stroke="#999"/>'
+                   f'<text x="{sx(t):.1f}" y="{height - B + 16}" font-size="10" text-anchor="middle">{t:.4g}</text>')
+    for t in _ticks(y0, y1):
+        out.append(f'<line x1="{L - 4}" x2="{L}" y1="{sy(t):.1f}" y2="{sy(t):.1f}" stroke="#999"/>'
+                   f'<text x="{L - 6}" y="{sy(t) + 3:.1f}" font-size="10" text-anchor="end">{t:.4g}</text>')
+    out.append(f'<text x="{(L + width - R) / 2}" y="{height - 6}" font-size="12" text-anchor="middle">{escape(xlabel)}</text>')
+    out.append(f'<text x="14" y="{(T + height - B) / 2}" font-size="12" text-anchor="middle" '
+               f'transform="rotate(-90 14 {(T + height - B) / 2})">{escape(ylabel)}</text>')
+    if front and len(front) > 1:
+        path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in front)
+        out.append(f'<polyline class="pareto" points="{path}" fill="none" stroke="#555" stroke-dasharray="4 3"/>')
+    for i, s in enumerate(series.values()):
+        color = PALETTE[i % len(PALETTE)]
+        s = sorted(s)
+        if lines and len(s) > 1:
+            out.append(f'<polyline points="{" ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y, _ in s)}" fill="none" '
+                       f'stroke="{color}"/>')
+        for x, y, label in s:
+            out.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="4" fill="{color}"><title>{escape(label)}: '
+                       f'{escape(xlabel)} {x:.4g}, {escape(ylabel)} {y:.4g}</title></circle>')
+            if not lines:
+                out.append(f'<text x="{sx(x) + 6:.1f}" y="{sy(y) - 5:.1f}" font-size="10" fill="{color}">{escape(label)}</text>')
+    if lines:
+        for i, name in enumerate(series):
+            out.append(f'<text x="{width - R - 4}" y="{T + 14 + 13 * i}" font-size="10" text-anchor="end" '
+                       f'fill="{PALETTE[i % len(PALETTE)]}">{escape(name)}</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def pareto_front(points: list[tuple[float, float]], maximize_x: bool, minimize_y: bool) -> list[tuple[float, float]]:
+    """Points not dominated by any other (better or equal on both axes, strictly better on one), sorted by x."""
+    def better(a: tuple[float, float], b: tuple[float, float]) -> bool:
+        ax, bx = (a[0], b[0]) if maximize_x else (-a[0], -b[0])
+        ay, by = (-a[1], -b[1]) if minimize_y else (a[1], b[1])
+        return ax >= bx and ay >= by and (ax > bx or ay > by)
+
+    return sorted(p for p in points if not any(better(q, p) for q in points if q != p))
+
+
+def _by(rows: list[dict[str, Any]], metric: str) -> dict[tuple[str, str, Any], dict[str, Any]]:
+    return {(r["task"], r["model"], r.get("protocol_id")): r for r in rows if r["metric"] == metric and r.get("value") is not None}
+
+
+def plots(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """``[(title, svg or a note)]`` for the four standard plots, each skipped gracefully when its data is absent."""
+    out: list[tuple[str, str]] = []
+    fid = _by(rows, "fid")
+    # quality vs speed: a benchmarked throughput row if one exists, else generation time recorded by the runner
+    thr = _by(rows, "throughput")
+    speed_note = "throughput (items/s)"
+    if not thr:
+        thr = {k: {"value": r["n"] / r["extras"]["generation_seconds"]} for k, r in fid.items()
+               if (r.get("extras") or {}).get("generation_seconds")}
+        speed_note = "generation rate (img/s, from run timing — not a speed benchmark)"
+    pts = [(thr[k]["value"], r["value"], f"{k[1]}") for k, r in fid.items() if k in thr]
+    if pts:
+        front = pareto_front([(x, y) for x, y, _ in pts], maximize_x=True, minimize_y=True)
+        out.append(("Quality vs speed (Pareto front dashed)", svg_plot({"models": pts}, speed_note, "FID ↓", front=front)))
+    else:
+        out.append(("Quality vs speed", '<p class="skip">skipped: no FID with speed or timing data in these runs</p>'))
+    prec, rec = _by(rows, "precision"), _by(rows, "recall")
+    pts = [(rec[k]["value"], prec[k]["value"], k[1]) for k in prec if k in rec]
+    out.append(("Precision vs recall", svg_plot({"models": pts}, "recall ↑", "precision ↑") if pts else
+                '<p class="skip">skipped: no precision/recall rows</p>'))
+    per_model: dict[str, list[Point]] = {}
+    for r in rows:
+        if r["metric"] == "fid" and r.get("value") is not None:
+            per_model.setdefault(f'{r["task"]}/{r["model"].split("@")[0]}', []).append((float(r["n"]), r["value"], f'n={r["n"]}'))
+    if any(len({p[0] for p in s}) > 1 for s in per_model.values()):
+        out.append(("FID vs sample count (FID is biased in n)",
+                    svg_plot({k: v for k, v in per_model.items() if len(v) > 1}, "samples n", "FID ↓", lines=True)))
+    else:
+        out.append(("FID vs sample count", '<p class="skip">skipped: every run used one sample count</p>'))
+    lat: dict[str, list[Point]] = {}
+    for r in rows:
+        bs = (r.get("extras") or {}).get("batch_size")
+        if r["metric"].startswith("latency") and bs is not None and r.get("value") is not None:
+            lat.setdefault(f'{r["model"]} {r["metric"]}', []).append((float(bs), r["value"], f"batch {bs}"))
+    out.append(("Latency vs batch size", svg_plot(lat, "batch size", "latency", lines=True) if lat else
+                '<p class="skip">skipped: no latency rows (run a speed task)</p>'))
+    return out
+
+
+def _grids(paths: list[str | Path]) -> list[tuple[str, str, str]]:
+    """``[(task, model label, data URI)]`` for every sample grid PNG in the runs."""
+    out = []
+    multi = len(paths) > 1
+    for p in paths:
+        rd = RunDir(p)
+        for png in sorted((rd.path / "samples").glob("*/*.png")):
+            label = png.stem + (f"@{rd.path.name}" if multi else "")
+            out.append((png.parent.name, label, "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode()))
+    return out
+
+
+SORT_JS = """
+function sortTable(th, dir) {
+  const table = th.closest('table'), col = +th.dataset.col, body = table.tBodies[0];
+  const higher = th.dataset.higher === '1';
+  if (!dir) dir = th.dataset.sorted === 'best' ? 'worst' : 'best';
+  table.querySelectorAll('th').forEach(h => delete h.dataset.sorted);
+  th.dataset.sorted = dir;
+  const key = tr => { const v = tr.cells[col].dataset.value; return col === 0 ? v : (v === '' ? NaN : +v); };
+  const rows = Array.from(body.rows);
+  rows.sort((a, b) => {
+    const x = key(a), y = key(b);
+    if (col === 0) return dir === 'best' ? String(x).localeCompare(y) : String(y).localeCompare(x);
+    if (isNaN(x)) return 1; if (isNaN(y)) return -1;
+    const s = (higher ? y - x : x - y);
+    return dir === 'best' ? s : -s;
+  });
+  rows.forEach(r => body.appendChild(r));
+}
+document.querySelectorAll('table.leaderboard th').forEach(th => th.addEventListener('click', () => sortTable(th)));
+// #sort=METRIC[:worst] sorts every table on load: shareable links, and how the headless test drives sorting.
+const m = location.hash.match(/sort=([^:&]+)(?::(best|worst))?/);
+if (m) document.querySelectorAll('table.leaderboard th[data-metric="' + m[1] + '"]').forEach(th => sortTable(th, m[2] || 'best'));
+window.addEventListener('load', () => {
+  document.querySelectorAll('img.grid').forEach(img => { img.dataset.naturalWidth = img.naturalWidth;
+    if (!img.naturalWidth) img.classList.add('broken'); });
+  document.body.dataset.ready = '1';
+});
+"""
+
+CSS = """
+body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1200px}
+table.leaderboard{border-collapse:collapse;margin:0.5em 0 1.5em}
+table.leaderboard th,table.leaderboard td{padding:4px 10px;border-bottom:1px solid #ddd;text-align:right}
+table.leaderboard th:first-child,table.leaderboard td:first-child{text-align:left}
+table.leaderboard th{cursor:pointer;background:#f4f4f4;user-select:none}
+table.leaderboard th[data-sorted]::after{content:" ⇅"}
+td.best{font-weight:bold}
+.ci{color:#777;font-size:85%}
+.grids{display:flex;flex-wrap:wrap;gap:16px}
+figure{margin:0}
+img.grid{image-rendering:pixelated;border:1px solid #ccc;width:256px}
+img.broken{outline:3px solid red}
+.plots{display:flex;flex-wrap:wrap;gap:24px}
+.skip{color:#888;font-style:italic}
+"""
+
+
+def build_report(paths: list[str] | list[Path], out: str | Path) -> Path:
+    """Write ``out/index.html`` for the given runs and return its path."""
+    rows = load_runs(list(paths))
+    manifests = []
+    for p in paths:
+        mp = Path(p) / "manifest.json"
+        manifests.append(RunDir(p).read_json("manifest.json") if mp.exists() else {"run_id": Path(p).name})
+    suites = sorted({m.get("suite", "?") for m in manifests})
+    head = "".join(f"<li><code>{escape(str(m.get('run_id')))}</code> — suite {escape(str(m.get('suite')))}, "
+                   f"seed {escape(str(m.get('seed')))}, git {escape(str(m.get('git_sha')))}, "
+                   f"status {escape(str(m.get('status')))}</li>" for m in manifests)
+    grids = _grids(list(paths))
+    grid_html = "".join(f'<figure><img class="grid" alt="{escape(label)}" src="{uri}"><figcaption>{escape(task)} / '
+                        f'{escape(label)}</figcaption></figure>' for task, label, uri in grids) or \
+        '<p class="skip">no sample grids in these runs</p>'
+    plot_html = "".join(f"<figure><figcaption>{escape(t)}</figcaption>{svg}</figure>" for t, svg in plots(rows))
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>genbench leaderboard — {escape(', '.join(suites))}</title>
+<style>{CSS}</style></head>
+<body>
+<h1>genbench leaderboard — {escape(', '.join(suites))}</h1>
+<ul class="runs">{head}</ul>
+<p>One table per task and protocol: numbers of different protocols are never ranked against each other.
+Arrows give each metric's direction; brackets are confidence intervals or ± one std (KID, IS); bold is best.
+Click a column header to sort.</p>
+<h2>Leaderboard</h2>
+{html_tables(rows)}
+<h2>Plots</h2>
+<div class="plots">{plot_html}</div>
+<h2>Samples</h2>
+<div class="grids">{grid_html}</div>
+<script>{SORT_JS}</script>
+</body></html>
+"""
+    target = Path(out) / "index.html"
+    atomic_write_text(target, page)
+    return target
