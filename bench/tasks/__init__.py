@@ -8,5 +8,6 @@ resume and the run folder. A new kind registers here and plugs into suites, ``va
 from bench.tasks.base import TASKS, TaskKind, TaskPlan
 
 TASKS.register("generation", "bench.tasks.generation:GenerationTask")
+TASKS.register("translation", "bench.tasks.translation:TranslationTask")
 
 __all__ = ["TASKS", "TaskKind", "TaskPlan"]
