@@ -103,17 +103,36 @@ def _domain_pair(ctx: AdapterContext, name: str) -> Any:
     return ds
 
 
-class RandomTargetTranslator(Translator):
-    """Copies a random image of the target domain (drawn from each input's own seed), ignoring the input:
-    a real target-domain distribution (good FID) with no relation to the input (bad paired metrics)."""
+class RandomTargetArgs(_DatasetArgs):
+    replace: bool = Field(default=False, description="draw from each input's own seed (with replacement) instead of "
+                                                     "a fixed permutation of the target domain")
 
-    Args = _DatasetArgs
+
+class RandomTargetTranslator(Translator):
+    """Copies a random image of the target domain, ignoring the input: a real target-domain distribution (best
+    FID) with no relation to the input (worst paired metrics and label preservation).
+
+    Input ``i`` gets ``target[perm[i]]`` for a permutation fixed by the dataset and direction, so n inputs give n
+    distinct target images (with every input of the domain: exactly the target set, FID ~ 0). With
+    ``replace: true`` each input's own seed picks the image (duplicates, and a seed-dependent output)."""
+
+    Args = RandomTargetArgs
     data_only = True
 
     def translate(self, request: TranslationRequest) -> torch.Tensor:
-        ds = _domain_pair(self.ctx, self.args.dataset)  # type: ignore[attr-defined]
-        pool, _, _ = ds.domain("b" if request.direction == "a2b" else "a")
-        idx = [int(np.random.default_rng(s).integers(pool.shape[0])) for s in request.seeds]
+        a: RandomTargetArgs = self.args  # type: ignore[assignment]
+        ds = _domain_pair(self.ctx, a.dataset)
+        side = "b" if request.direction == "a2b" else "a"
+        pool, _, _ = ds.domain(side)
+        n = pool.shape[0]
+        if a.replace:
+            idx = [int(np.random.default_rng(s).integers(n)) for s in request.seeds]
+        else:
+            if request.indices and max(request.indices) >= n:
+                raise InputError(f"random-target: domain {side.upper()} of '{a.dataset}' holds {n} images but input "
+                                 f"{max(request.indices)} was asked for; set replace: true")
+            perm = np.random.default_rng(derive_seed("random-target", a.dataset, side, n)).permutation(n)
+            idx = [int(perm[i]) for i in request.indices]
         return pool[idx]
 
 
@@ -194,7 +213,7 @@ class FolderTranslator(Translator):
 
     def _lookup(self, key: str, names: Sequence[str]) -> torch.Tensor:
         folder, index = self._index(key)
-        stems = [Path(n).with_suffix("").as_posix() for n in names]
+        stems = list(names)  # dataset names are already extension-free relative paths
         missing = [n for n, s in zip(names, stems, strict=True) if s not in index]
         if missing:
             raise InputError(f"{folder}: no output for {len(missing)} input(s): {', '.join(missing[:10])}"
@@ -208,7 +227,7 @@ class FolderTranslator(Translator):
 
     def cycle(self, request: TranslationRequest, forward: torch.Tensor | None = None) -> torch.Tensor:
         """Reconstructions come from the ``a2b2a``/``b2a2b`` folder when one is given."""
-        key = request.direction + request.direction[0]
+        key = f"{request.direction}2{request.direction[0]}"  # a2b -> a2b2a
         if getattr(self.args, key) is not None:
             return self._lookup(key, request.names)
         raise InputError(f"translator folder: cycle-consistency of {request.direction} needs a '{key}' folder of "

@@ -9,7 +9,7 @@ Embedded worlds (deterministic, no randomness at all):
   image is the translation of any A image. A 3x3 footprint erases most 8x8 strokes: hence 1x3.
 
 Folders: ``paired-folder`` (``A/`` and ``B/`` with matching file names; any name present on one side only is
-an error that lists the names) and ``unpaired-folder`` (``A/`` and ``B/``, names unrelated).
+an error that lists the names; extensions may differ) and ``unpaired-folder`` (``A/`` and ``B/``, names unrelated).
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def edge_map(x: torch.Tensor) -> torch.Tensor:
 
 
 def _digit_names(n: int) -> list[str]:
-    return [f"{i:04d}.png" for i in range(n)]
+    return [f"{i:04d}" for i in range(n)]  # names are extension-free stems, as for folders
 
 
 def load_digits_pair(name: str, kind: str, split: str | None) -> DomainPair:
@@ -104,30 +104,47 @@ def load_digits_pair(name: str, kind: str, split: str | None) -> DomainPair:
     half = len(x) // 2
     return DomainPair(name, f"{digits.VERSION}:{split}/strokes-h1x3-v1", thick_strokes(x[half:]), y[half:],
                       a=thin_strokes(x[:half]), a_labels=y[:half], paired=False,
-                      names_a=_digit_names(half), names_b=[f"{i:04d}.png" for i in range(half, len(x))])
+                      names_a=_digit_names(half), names_b=[f"{i:04d}" for i in range(half, len(x))])
 
 
-def _relative_names(folder: Path, files: list[Path]) -> list[str]:
-    return [f.relative_to(folder).as_posix() for f in files]
+def _stems(folder: Path, files: list[Path]) -> list[str]:
+    """Relative paths without extension: ``A/x/0001.png`` pairs with ``B/x/0001.jpg``."""
+    return [f.relative_to(folder).with_suffix("").as_posix() for f in files]
+
+
+def match_by_name(a_dir: Path, b_dir: Path, what: str) -> tuple[list[Path], list[Path], list[str]]:
+    """Files of two folders paired by relative name (extension ignored), in sorted order, or an InputError that
+    lists the names found on one side only (first ten of each)."""
+    fa, fb = list_image_files(a_dir), list_image_files(b_dir)
+    sa, sb = _stems(a_dir, fa), _stems(b_dir, fb)
+    for folder, stems, files in ((a_dir, sa, fa), (b_dir, sb, fb)):
+        if len(set(stems)) != len(stems):
+            dup = sorted({s for s in stems if stems.count(s) > 1})[0]
+            raise InputError(f"{folder}: two files named '{dup}' (with different extensions): "
+                             f"{', '.join(f.name for f, s in zip(files, stems, strict=True) if s == dup)}")
+    only_a, only_b = sorted(set(sa) - set(sb)), sorted(set(sb) - set(sa))
+    if only_a or only_b:
+        parts = []
+        for folder, only in ((a_dir, only_a), (b_dir, only_b)):
+            if only:
+                parts.append(f"only in {folder}: {', '.join(only[:10])}" + (f" (+{len(only) - 10} more)" if len(only) > 10 else ""))
+        raise InputError(f"{what}: files do not match by name; " + "; ".join(parts))
+    by_b = dict(zip(sb, fb, strict=True))
+    return fa, [by_b[s] for s in sa], sa
 
 
 def load_folder_pair(name: str, kind: str, a_dir: Path, b_dir: Path) -> DomainPair:
-    """Read ``A`` and ``B`` folders; for a paired kind, match files by relative path (extension included)."""
-    fa, fb = list_image_files(a_dir), list_image_files(b_dir)
-    na, nb = _relative_names(a_dir, fa), _relative_names(b_dir, fb)
+    """Read ``A`` and ``B`` folders; for a paired kind, match files by relative name (extension ignored)."""
     if kind == "paired-folder":
-        only_a, only_b = sorted(set(na) - set(nb)), sorted(set(nb) - set(na))
-        if only_a or only_b:
-            parts = []
-            if only_a:
-                parts.append(f"only in {a_dir}: {', '.join(only_a[:10])}" + (f" (+{len(only_a) - 10} more)" if len(only_a) > 10 else ""))
-            if only_b:
-                parts.append(f"only in {b_dir}: {', '.join(only_b[:10])}" + (f" (+{len(only_b) - 10} more)" if len(only_b) > 10 else ""))
-            raise InputError(f"dataset '{name}': paired folders do not match by file name; " + "; ".join(parts))
+        fa, fb, na = match_by_name(a_dir, b_dir, f"dataset '{name}' (paired folders)")
+        nb = list(na)
+    else:
+        fa, fb = list_image_files(a_dir), list_image_files(b_dir)
+        na, nb = _stems(a_dir, fa), _stems(b_dir, fb)
     a, b = load_image_files(fa), load_image_files(fb)
-    if kind == "paired-folder" and a.shape[1:] != b.shape[1:]:
-        raise InputError(f"dataset '{name}': {a_dir} images are {tuple(a.shape[1:])} (CxHxW) but {b_dir} images are "
-                         f"{tuple(b.shape[1:])}; paired images must have one size")
+    if kind == "paired-folder" and a.shape[2:] != b.shape[2:]:
+        raise InputError(f"dataset '{name}': {a_dir} images are {a.shape[-1]}x{a.shape[-2]} ({fa[0].name}) but {b_dir} "
+                         f"images are {b.shape[-1]}x{b.shape[-2]} ({fb[0].name}); paired images must have one size")
     ds = DomainPair(name, "", b, None, a=a, paired=kind == "paired-folder", names_a=na, names_b=nb)
     ds.id = f"{kind}:{a_dir.name}+{b_dir.name}@{content_hash(a)[:6]}{ds.hash[:6]}"
     return ds
