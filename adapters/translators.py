@@ -251,7 +251,8 @@ class PythonTranslatorArgs(_ModelArgs):
 
 class PythonTranslator(Translator):
     """An object with ``translate(x, direction, seeds)`` (x float in ``range``, one seed per image), or a
-    module/callable ``f(x)`` for a single direction. Inputs are given as floats in ``range``."""
+    module/callable ``f(x)`` for a single direction. Inputs are given as floats in ``range``. As for generators,
+    a class is instantiated with ``kwargs``; a function is called as a factory only when ``kwargs`` are given."""
 
     Args = PythonTranslatorArgs
 
