@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from bench.adapters.translators import gaussian_blur
 from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 
-from bench.adapters.translators import gaussian_blur
 from bench.data import digits
 from bench.images import save_png
 from tests.conftest import run_cli
@@ -188,3 +188,33 @@ tasks:
     assert "only in " + str(tmp_path / "bad" / "A") + ": x1" in err and str(tmp_path / "bad" / "B") + ": x2" in err
     v = _values(tmp_path / "o")
     assert v[("sub", "l1")] == pytest.approx(float((out.double() - gt.double()).abs().mean() / 255), rel=1e-12)
+
+
+def test_torchscript_translator_cycle_and_identity(write_suite, tmp_path: Path, capsys) -> None:
+    from tests.models import NegModule
+
+    torch.jit.script(NegModule()).save(str(tmp_path / "neg.pt"))
+    suite = write_suite(f"""
+datasets:
+  strokes: {{kind: digits-strokes, split: test}}
+models:
+  ts: {{adapter: translator-torchscript, args: {{a2b: {tmp_path / 'neg.pt'}, b2a: {tmp_path / 'neg.pt'}}}}}
+  ident: {{adapter: identity}}
+tasks:
+  - {{name: t, kind: translation, reference: strokes, n: 50, metrics: [{{cycle: {{net: digits}}}}, identity, label_preservation]}}
+""")
+    code, _, err = run_cli(["run", str(suite), "--out", str(tmp_path / "o"), "--quiet"], capsys)
+    assert code == 0, err
+    v = _values(tmp_path / "o")
+    assert v[("ts", "cycle_l1_aba")] == 0.0 and v[("ts", "cycle_l1_bab")] == 0.0  # negating twice is exact in uint8
+    from bench.translation.data import thick_strokes
+
+    x, y = digits.load("test")
+    b = thick_strokes(x[298:348]).double()
+    assert v[("ts", "identity_l1")] == pytest.approx(float(((255 - b) - b).abs().mean() / 255), rel=1e-12)
+    assert v[("ident", "identity_l1")] == 0.0
+    from bench.backbones.digits import DigitsBackbone
+    from bench.translation.data import thin_strokes
+
+    logits = DigitsBackbone().extract(thin_strokes(x[:50]))["logits"]
+    assert v[("ident", "label_preservation")] == pytest.approx(float((logits.argmax(1) == y[:50].numpy()).mean()), abs=1e-12)

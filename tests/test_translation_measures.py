@@ -72,9 +72,10 @@ def test_lpips_needs_its_weights(monkeypatch: pytest.MonkeyPatch, tmp_path) -> N
 
 def test_lpips_equals_the_lpips_package(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     """With (randomly initialised) AlexNet weights in the hub cache, our lpips path equals lpips.LPIPS itself."""
+    import warnings
+
     import lpips
     import torchvision
-    import warnings
 
     warnings.simplefilter("ignore", UserWarning)  # torchvision's pretrained= deprecation, inside lpips
 

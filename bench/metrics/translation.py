@@ -23,7 +23,6 @@ from bench.metrics.base import Metric, MetricContext, MetricValue, Options, Outp
 from bench.translation import measures
 
 if TYPE_CHECKING:
-    from bench.adapters.translators import Translator
     from bench.translation.data import DomainPair
 
 TASK_KINDS = frozenset({"translation"})
@@ -44,10 +43,6 @@ class TranslationContext(MetricContext):
     translate: Any = None  # (images, direction, names, seed_tag) -> uint8 translations (batched, per-sample seeds)
     cycle: Any = None  # (side "a"|"b", n) -> (inputs, reconstructions)
     per_image: dict[str, np.ndarray] = field(default_factory=dict)  # value name -> per-input values (saved as CSV)
-
-    @property
-    def adapter_(self) -> Translator:
-        return self.adapter  # type: ignore[no-any-return]
 
 
 def _ctx(ctx: MetricContext | None) -> TranslationContext:
@@ -119,7 +114,7 @@ class SSIM(_PairedMetric):
                 ctx: MetricContext | None = None) -> list[MetricValue]:
         c = _ctx(ctx)
         out, truth = self._truth(c)
-        notes = {"sigma": measures.SSIM_SIGMA, "window": 11}
+        notes: dict[str, Any] = {"sigma": measures.SSIM_SIGMA, "window": 11}
         if min(out.shape[-2:]) < 11:
             notes["note"] = f"the 11-pixel window exceeds the {out.shape[-1]}x{out.shape[-2]} images: values lean on reflected pixels"
         return [_value("ssim", measures.ssim(out, truth), c, **notes)]
@@ -155,7 +150,7 @@ class PerceptualPaired(_PairedMetric):
 
 class CycleOpts(NetOpts):
     directions: list[Literal["a2b", "b2a"]] = Field(
-        default_factory=lambda: ["a2b", "b2a"],
+        default_factory=lambda: ["a2b", "b2a"],  # type: ignore[arg-type]
         description="a2b: x_A vs F(G(x_A)) (values *_aba); b2a: x_B vs G(F(x_B)) (values *_bab)")
 
 

@@ -165,13 +165,13 @@ class TranslationTask(TaskKind):
             layer = ""
             proto = None
             if task.backbone is not None:
-                layer = task.backbone.logits_layer if metric.layer_kind == "logits" else task.backbone.default_layer
+                layer = (task.backbone.logits_layer if metric.layer_kind == "logits" else None) or task.backbone.default_layer
             if not isinstance(metric, TranslationMetric):
                 assert task.backbone is not None and feats is not None
                 proto = make_protocol(task.backbone, layer, f"{st['dataset'].id}#{dst.upper()}", st["n"],
                                       int(st["target"].shape[0]))
             m0 = time.time()
-            values = metric.compute(feats, st.get("target_feats"), layer=layer,
+            values = metric.compute(feats, st.get("target_feats"),  # type: ignore[arg-type]  # None: image-only metrics layer=layer,
                                     seed=derive_seed(runner.suite.seed, task.name, model, mname), ctx=ctx)
             secs = time.time() - m0
             rows += [runner.make_row(task, model, v, seconds=secs, protocol=proto, n=st["n"],
