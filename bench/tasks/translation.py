@@ -171,7 +171,8 @@ class TranslationTask(TaskKind):
                 proto = make_protocol(task.backbone, layer, f"{st['dataset'].id}#{dst.upper()}", st["n"],
                                       int(st["target"].shape[0]))
             m0 = time.time()
-            values = metric.compute(feats, st.get("target_feats"),  # type: ignore[arg-type]  # None: image-only metrics layer=layer,
+            # feats is None when no metric needs the translations (image-only metrics ignore it)
+            values = metric.compute(feats, st.get("target_feats"), layer=layer,  # type: ignore[arg-type]
                                     seed=derive_seed(runner.suite.seed, task.name, model, mname), ctx=ctx)
             secs = time.time() - m0
             rows += [runner.make_row(task, model, v, seconds=secs, protocol=proto, n=st["n"],
