@@ -38,9 +38,17 @@ def test_real_digits_ssim_psnr_l1_values() -> None:
     assert measures.psnr(gt, gt).tolist() == [measures.PSNR_CAP] * 50  # identical images: capped, not inf
 
 
-def test_ms_ssim_reason_on_small_images() -> None:
+def test_ms_ssim_equals_torchmetrics_and_says_why_not_on_small_images() -> None:
+    from torchmetrics.functional.image import multiscale_structural_similarity_index_measure as ms
+
     reason = measures.ms_ssim_unavailable(torch.zeros(1, 1, 8, 8, dtype=torch.uint8))
-    assert reason is not None and "161x161" in reason and "8x8" in reason
+    assert reason is not None and "176x176" in reason and "8x8" in reason
+    out, gt = _pairs((2, 3, 176, 192))
+    ref = ms(out.double(), gt.double(), data_range=255.0, reduction="none")
+    np.testing.assert_allclose(measures.ms_ssim(out, gt), ref.numpy(), rtol=1e-8)  # torchmetrics: float32 betas
+    assert measures.ms_ssim_unavailable(out) is None
+    with pytest.raises(ValueError):  # torchmetrics refuses one pixel less, as we do
+        ms(out[..., :175, :].double(), gt[..., :175, :].double(), data_range=255.0)
 
 
 def test_digits_perceptual_follows_the_lpips_formula() -> None:

@@ -122,14 +122,17 @@ class SSIM(_PairedMetric):
 
 class MSSSIM(_PairedMetric):
     name = "ms_ssim"
-    description = "multi-scale SSIM to the ground truth; needs images of at least 161x161 pixels"
+    description = "multi-scale SSIM to the ground truth (torchmetrics conventions); needs images of at least 176x176"
     outputs = {"ms_ssim": OutputInfo(higher_is_better=True, description=description)}
 
     def compute(self, gen: Features | None, ref: Features | None, *, layer: str = "", seed: int = 0,
                 ctx: MetricContext | None = None) -> list[MetricValue]:
         c = _ctx(ctx)
-        out, _ = self._truth(c)
-        return [MetricValue("ms_ssim", None, extras={"reason": measures.ms_ssim_unavailable(out)})]
+        out, truth = self._truth(c)
+        reason = measures.ms_ssim_unavailable(out)
+        if reason:
+            return [MetricValue("ms_ssim", None, extras={"reason": reason})]
+        return [_value("ms_ssim", measures.ms_ssim(out, truth), c)]
 
 
 class PerceptualPaired(_PairedMetric):

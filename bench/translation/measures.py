@@ -11,8 +11,9 @@ Conventions (each tested equal to its reference on fixed inputs, tests/test_tran
   11), K1 = 0.01, K2 = 0.03, data range 255, reflection padding of 5 pixels, no border crop, mean over
   channels and pixels. On 8x8 digits the 11-pixel window is wider than the image, so every SSIM value leans on
   reflected pixels; scikit-image's default (7x7 uniform window, cropped) would give other numbers.
-- MS-SSIM needs five scales of an 11-pixel window: images of at least 161x161 pixels. It is reported
-  unavailable, with that reason, for smaller images (every embedded task: 8x8).
+- MS-SSIM: torchmetrics' ``multiscale_structural_similarity_index_measure`` defaults (5 scales, its betas,
+  "relu" normalisation). It needs images of at least 176x176 (torchmetrics' rule: side // 16 > 10) and is
+  reported unavailable, with that reason, for smaller images: every embedded task (8x8) among them.
 - Perceptual distance: ``lpips`` (the lpips package, AlexNet, v0.1 linear heads) when torchvision's AlexNet
   weights are in the torch hub cache, images resized to 64x64 (bilinear, align_corners=False: AlexNet's first
   layers need at least ~64 px) and mapped to [-1, 1]; otherwise ``perceptual_digits``: the LPIPS formula with
@@ -38,7 +39,7 @@ from bench.images import match_channels
 PSNR_CAP = 100.0
 SSIM_SIGMA = 1.5
 SSIM_K1, SSIM_K2 = 0.01, 0.03
-MS_SSIM_MIN_SIZE = 161
+MS_SSIM_MIN_SIZE = 176  # torchmetrics: side // 2**4 must exceed the window's 10
 ALEXNET_FILE = "alexnet-owt-7be5be79.pth"  # torchvision's published AlexNet weights (what lpips loads)
 
 
@@ -78,8 +79,9 @@ def _gaussian_window(sigma: float, dtype: torch.dtype) -> tuple[torch.Tensor, in
     return torch.outer(g, g), size
 
 
-def ssim(out: torch.Tensor, gt: torch.Tensor, sigma: float = SSIM_SIGMA) -> np.ndarray:
-    o, g = _pair(out, gt)
+def _ssim_and_cs(o: torch.Tensor, g: torch.Tensor, sigma: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-image SSIM (mean of the whole reflect-padded map) and contrast-structure term (mean of the map's
+    interior, ``pad`` pixels in from each border), on float64 NCHW in [0, 255], as torchmetrics computes them."""
     c = o.shape[1]
     win, size = _gaussian_window(sigma, torch.float64)
     pad = (size - 1) // 2
@@ -95,17 +97,44 @@ def ssim(out: torch.Tensor, gt: torch.Tensor, sigma: float = SSIM_SIGMA) -> np.n
     var_g = (stack[3] - mu_g**2).clamp_min(0)
     cov = stack[4] - mu_o * mu_g
     c1, c2 = (SSIM_K1 * 255.0) ** 2, (SSIM_K2 * 255.0) ** 2
-    smap = ((2 * mu_o * mu_g + c1) * (2 * cov + c2)) / ((mu_o**2 + mu_g**2 + c1) * (var_o + var_g + c2))
-    return smap.flatten(1).mean(1).numpy()
+    cs_map = (2 * cov + c2) / (var_o + var_g + c2)
+    smap = ((2 * mu_o * mu_g + c1) / (mu_o**2 + mu_g**2 + c1)) * cs_map
+    return smap.flatten(1).mean(1), cs_map[..., pad:-pad, pad:-pad].flatten(1).mean(1)
+
+
+def ssim(out: torch.Tensor, gt: torch.Tensor, sigma: float = SSIM_SIGMA) -> np.ndarray:
+    o, g = _pair(out, gt)
+    return _ssim_and_cs(o, g, sigma)[0].numpy()
+
+
+MS_SSIM_BETAS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
 
 def ms_ssim_unavailable(images: torch.Tensor) -> str | None:
-    """Why MS-SSIM cannot be computed on these images, or None when it could."""
+    """Why MS-SSIM cannot be computed on these images (torchmetrics' rule: side // 16 > 10), or None."""
     h, w = images.shape[-2:]
     if min(h, w) < MS_SSIM_MIN_SIZE:
-        return (f"MS-SSIM needs images of at least {MS_SSIM_MIN_SIZE}x{MS_SSIM_MIN_SIZE} (5 scales of an 11-pixel "
-                f"window); these are {w}x{h}")
-    return "MS-SSIM for images of this size is not implemented in genbench yet"
+        return (f"MS-SSIM needs images of at least {MS_SSIM_MIN_SIZE}x{MS_SSIM_MIN_SIZE} (5 scales, halving each time, "
+                f"of an 11-pixel window); these are {w}x{h}")
+    return None
+
+
+def ms_ssim(out: torch.Tensor, gt: torch.Tensor, sigma: float = SSIM_SIGMA) -> np.ndarray:
+    """Multi-scale SSIM as torchmetrics' default: 5 scales (2x2 average pooling between them), weights
+    ``MS_SSIM_BETAS``, negative terms clipped to 0 ("relu"), contrast-structure terms at the first four
+    scales and the full SSIM at the last."""
+    reason = ms_ssim_unavailable(out)
+    if reason:
+        raise InputError(reason)
+    o, g = _pair(out, gt)
+    terms = []
+    for _ in MS_SSIM_BETAS:
+        sim, cs = _ssim_and_cs(o, g, sigma)
+        terms.append(cs.clamp_min(0))
+        o, g = F.avg_pool2d(o, 2), F.avg_pool2d(g, 2)
+    terms[-1] = sim.clamp_min(0)
+    betas = torch.tensor(MS_SSIM_BETAS, dtype=torch.float64).view(-1, 1)
+    return torch.prod(torch.stack(terms) ** betas, 0).numpy()
 
 
 # ----------------------------------------------------------------------------------------- perceptual
