@@ -134,6 +134,7 @@ where NAME is l1, psnr, ssim, and lpips or perceptual_digits. ci_*: mean ± 1.96
     for flag, what in (("l1", "mean absolute error, [0, 1] scale"), ("psnr", "PSNR (dB, data range 255)"),
                        ("ssim", "SSIM (torchmetrics conventions)"), ("lpips", "perceptual distance (see below)")):
         sp.add_argument(f"--{flag}", action="store_true", help=what)
+    sp.add_argument("--ms-ssim", action="store_true", help="also MS-SSIM (images of at least 176x176; else reported n/a)")
     sp.add_argument("--net", choices=["auto", "lpips", "digits"], default="auto", help="perceptual network for --lpips")
     sp.add_argument("--out", help="keep the run folder under OUT (default: a temporary folder)")
     sp.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
@@ -317,6 +318,8 @@ def cmd_score_pairs(args: argparse.Namespace) -> int:
     from bench.score import PAIR_METRICS, score_pairs
 
     metrics = [m for m in PAIR_METRICS if getattr(args, m)] or list(PAIR_METRICS)
+    if args.ms_ssim:
+        metrics.append("ms_ssim")
     res = score_pairs(args.outputs, args.truth, metrics, net=args.net, out=args.out, progress=not args.json,
                       cache=not args.no_cache)
     _print_translation_scores(res, f"{args.outputs} vs {args.truth}", args.json)

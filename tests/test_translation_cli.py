@@ -51,9 +51,10 @@ def test_score_pairs_equals_references(folders, capsys) -> None:
 
 def test_score_pairs_flags_and_table(folders, capsys) -> None:
     d, _, _ = folders
-    code, stdout, _ = run_cli(["score", "pairs", str(d / "gt"), str(d / "gt"), "--l1", "--psnr"], capsys)
+    code, stdout, _ = run_cli(["score", "pairs", str(d / "gt"), str(d / "gt"), "--l1", "--psnr", "--ms-ssim"], capsys)
     assert code == 0
-    assert "l1" in stdout and "psnr" in stdout and "ssim" not in stdout
+    assert "ms_ssim" in stdout and "n/a (MS-SSIM needs images of at least 176x176" in stdout
+    assert "  l1 " in stdout and "  psnr " in stdout and "  ssim " not in stdout
     assert " 0\n" in stdout.split("psnr")[0] + "\n" or "↓ 0" in stdout  # identical sets: L1 = 0
     assert "↑ 100" in stdout  # PSNR of identical images: the documented 100 dB cap
 
