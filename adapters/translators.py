@@ -50,8 +50,9 @@ class Translator(Adapter):
     """Base of translator adapters. Subclasses implement :meth:`directions` and :meth:`translate`."""
 
     kind: ClassVar[str] = "translator"
-    #: True when reconstructions F(G(x)) are replayed from files rather than computed by translating twice
-    replays_cycles: ClassVar[bool] = False
+    #: True when translations are replayed from files (one per input name) rather than computed: reconstructions
+    #: F(G(x)) then come from their own files, and identity mapping and conditional diversity are undefined
+    replays_files: ClassVar[bool] = False
 
     def directions(self) -> tuple[str, ...]:
         return DIRECTIONS
@@ -189,7 +190,7 @@ class FolderTranslator(Translator):
 
     Args = FolderTranslatorArgs
     data_only = True
-    replays_cycles = True
+    replays_files = True
 
     def __init__(self, args: AdapterArgs, ctx: AdapterContext) -> None:
         super().__init__(args, ctx)

@@ -177,7 +177,7 @@ datasets:
 models:
   sub: {{adapter: translator-folder, args: {{a2b: {d / 'out'}}}}}
 tasks:
-  - {{name: ok, kind: translation, reference: p, metrics: [l1]}}
+  - {{name: ok, kind: translation, reference: p, metrics: [l1, identity, {{diversity: {{net: digits}}}}]}}
   - {{name: broken, kind: translation, reference: bad, metrics: [l1]}}
 """)
     (tmp_path / "bad" / "A").mkdir(parents=True)
@@ -189,6 +189,7 @@ tasks:
     assert "only in " + str(tmp_path / "bad" / "A") + ": x1" in err and str(tmp_path / "bad" / "B") + ": x2" in err
     v = _values(tmp_path / "o")
     assert v[("sub", "l1")] == pytest.approx(float((out.double() - gt.double()).abs().mean() / 255), rel=1e-12)
+    assert v[("sub", "identity_l1")] is None and v[("sub", "diversity_perceptual_digits")] is None  # undefined for files
 
 
 def test_torchscript_translator_cycle_and_identity(write_suite, tmp_path: Path, capsys) -> None:

@@ -45,6 +45,13 @@ class TranslationContext(MetricContext):
     per_image: dict[str, np.ndarray] = field(default_factory=dict)  # value name -> per-input values (saved as CSV)
 
 
+def _replayed(ctx: TranslationContext, value: str, why: str) -> MetricValue | None:
+    """An unavailable value for translators that replay files (they hold no translation for other inputs/seeds)."""
+    if getattr(ctx.adapter, "replays_files", False):
+        return MetricValue(value, None, extras={"reason": f"model '{ctx.model}' replays files: {why}"})
+    return None
+
+
 def _ctx(ctx: MetricContext | None) -> TranslationContext:
     if not isinstance(ctx, TranslationContext):
         raise ConfigError("translation metrics run inside a translation task")
@@ -197,6 +204,9 @@ class Identity(TranslationMetric):
     def compute(self, gen: Features | None, ref: Features | None, *, layer: str = "", seed: int = 0,
                 ctx: MetricContext | None = None) -> list[MetricValue]:
         c = _ctx(ctx)
+        skip = _replayed(c, "identity_l1", "it has no translations of target-domain images")
+        if skip:
+            return [skip]
         assert c.dataset is not None
         y, _, names = c.dataset.domain("b" if c.direction == "a2b" else "a")
         y, names = y[: c.n], names[: c.n]
@@ -223,6 +233,9 @@ class Diversity(TranslationMetric):
         c = _ctx(ctx)
         o: DiversityOpts = self.opts  # type: ignore[assignment]
         p = measures.perceptual(o.net)
+        skip = _replayed(c, f"diversity_{p.name}", "it holds one translation per input, whatever the seed")
+        if skip:
+            return [skip]
         assert c.source is not None
         k = min(o.inputs, c.n)
         x, names = c.source[:k], c.source_names[:k]

@@ -123,7 +123,7 @@ class TranslationTask(TaskKind):
         recon: list[torch.Tensor] = []
         for start in range(0, x.shape[0], task.batch_size):
             stop = min(x.shape[0], start + task.batch_size)
-            if not adapter.replays_cycles:  # a model translates there and back: it needs both directions
+            if not adapter.replays_files:  # a model translates there and back: it needs both directions
                 adapter.require(direction, model, "cycle-consistency translates there and back")
                 adapter.require(REVERSE[direction], model, "cycle-consistency translates there and back")
             req = TranslationRequest(x[start:stop], direction, sample_seeds(base, start, stop), range(start, stop),
