@@ -220,3 +220,36 @@ tasks:
 
     logits = DigitsBackbone().extract(thin_strokes(x[:50]))["logits"]
     assert v[("ident", "label_preservation")] == pytest.approx(float((logits.argmax(1) == y[:50].numpy()).mean()), abs=1e-12)
+
+
+def test_b2a_direction_and_unpaired_folders(write_suite, tmp_path: Path, capsys) -> None:
+    x, _ = digits.load("test")
+    for side, imgs, prefix in (("A", x[:6], "a"), ("B", x[100:109], "b")):
+        (tmp_path / "dom" / side).mkdir(parents=True)
+        for i, im in enumerate(imgs):
+            save_png(im, tmp_path / "dom" / side / f"{prefix}{i}.png")
+    suite = write_suite(f"""
+datasets:
+  edges: {{kind: digits-edges, split: test}}
+  dom: {{kind: unpaired-folder, path: {tmp_path / 'dom'}}}
+models:
+  invert: {{adapter: translator-python, args: {{target: "tests.models:InvertTranslator"}}}}
+  ident: {{adapter: identity}}
+tasks:
+  - {{name: back, kind: translation, reference: edges, models: [invert], n: 20, args: {{direction: b2a}}, metrics: [l1]}}
+  - {{name: unp, kind: translation, reference: dom, models: [ident], metrics: [{{cycle: {{net: digits}}}}, label_preservation, fid]}}
+""")
+    code, _, err = run_cli(["run", str(suite), "--out", str(tmp_path / "o"), "--quiet"], capsys)
+    assert code == 0, err
+    (f,) = (tmp_path / "o").rglob("rows.jsonl")
+    rows = {(r["task"], r["metric"]): r for r in map(json.loads, f.read_text().splitlines())}
+    from bench.translation.data import edge_map
+
+    want = float(((255 - x[:20].double()) - edge_map(x[:20]).double()).abs().mean() / 255)  # invert(digit) vs its edges
+    assert rows[("back", "l1")]["value"] == pytest.approx(want, rel=1e-12)
+    assert rows[("back", "l1")]["extras"]["direction"] == "b2a"
+    assert rows[("unp", "cycle_l1_aba")]["value"] == 0.0 and rows[("unp", "cycle_l1_aba")]["n"] == 6
+    assert rows[("unp", "label_preservation")]["value"] is None
+    assert "has no labels" in rows[("unp", "label_preservation")]["extras"]["reason"]
+    assert rows[("unp", "fid")]["protocol"]["n"] == 6 and rows[("unp", "fid")]["protocol"]["n_ref"] == 9
+    assert rows[("unp", "fid")]["protocol"]["reference"].endswith("#B")
