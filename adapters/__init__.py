@@ -14,3 +14,12 @@ ADAPTERS.register("noise", "bench.adapters.baselines:UniformNoise")
 ADAPTERS.register("digits-gmm", "bench.adapters.baselines:DigitsGMM")
 
 __all__ = ["ADAPTERS", "AdapterContext", "GenerationRequest", "ImageGenerator", "build_adapter"]
+
+# translators (bench.adapters.translators): kind "translator"
+ADAPTERS.register("translator-python", "bench.adapters.translators:PythonTranslator")
+ADAPTERS.register("translator-torchscript", "bench.adapters.translators:TorchScriptTranslator")
+ADAPTERS.register("translator-folder", "bench.adapters.translators:FolderTranslator")
+ADAPTERS.register("translation-zoo", "bench.adapters.translators:ZooTranslator")
+ADAPTERS.register("identity", "bench.adapters.translators:IdentityTranslator")
+ADAPTERS.register("random-target", "bench.adapters.translators:RandomTargetTranslator")
+ADAPTERS.register("blurred-oracle", "bench.adapters.translators:BlurredOracle")

@@ -29,6 +29,9 @@ EXAMPLES = """examples:
   genbench weights list                         third-party weights: URL, sha256, where they go
   genbench score captions --gt ann.json --res res.json --json
                                                 score COCO-format captions (BLEU, METEOR, ROUGE-L, CIDEr-D, SPICE)
+  genbench score pairs translated/ truth/       paired translation metrics (L1, PSNR, SSIM, LPIPS)
+  genbench score cycle inputs/ reconstructed/   cycle-consistency of reconstructions
+  genbench run suites/translation.yaml          pix2pix/CycleGAN zoo vs identity, copier and oracle baselines
 """
 
 SCORE_CAPTIONS_EPILOG = """Numbers equal pycocoevalcap 1.2's (COCOEvalCap): PTB tokenisation, BLEU-1..4 (closest ref length),
@@ -115,7 +118,7 @@ def _parser() -> argparse.ArgumentParser:
 def _add_score(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """``genbench score <kind>``: score outputs made elsewhere. Each kind is one sub-command with a ``func``;
     add ``score images`` / ``score pairs`` here the same way."""
-    score = sub.add_parser("score", help="one-shot scoring of outputs made elsewhere: images, captions")
+    score = sub.add_parser("score", help="one-shot scoring of outputs made elsewhere: images, captions, translations")
     kinds = score.add_subparsers(dest="score_kind", required=True)
     c = kinds.add_parser("captions", help="COCO caption metrics, equal to pycocoevalcap's",
                          epilog=SCORE_CAPTIONS_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -153,6 +156,49 @@ where NAME is fid, kid, isc, precision, recall, f_score.""")
     si.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     si.add_argument("--no-cache", action="store_true")
     si.set_defaults(func=cmd_score_images)
+
+    sp = kinds.add_parser(
+        "pairs", help="paired translation metrics (L1, PSNR, SSIM, LPIPS) of outputs vs same-named ground truth",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="""example:
+  genbench score pairs translated/ ground_truth/ --l1 --ssim --json
+
+OUT and GT are folders of images paired by relative file name (extension ignored: 0001.png pairs with
+0001.jpg); a name on one side only is an error listing the names. Without metric flags all four are computed.
+LPIPS is the lpips package's AlexNet LPIPS when torchvision's AlexNet weights are in the torch hub cache, else
+the digits-feature distance reported as "perceptual_digits" (--net picks explicitly). Same code and numbers as
+a suite's translation task. --json prints one object:
+  {"outputs", "ground_truth", "n", "metrics": {NAME: {"value", "higher_is_better", "ci_low", "ci_high", "extras"}},
+   "per_image": [{"name", NAME: value, ...}], "run_dir"}
+where NAME is l1, psnr, ssim, and lpips or perceptual_digits. ci_*: mean ± 1.96 standard errors.""")
+    sp.add_argument("outputs", metavar="OUT", help="folder of translated images")
+    sp.add_argument("truth", metavar="GT", help="folder of ground-truth images with the same names")
+    for flag, what in (("l1", "mean absolute error, [0, 1] scale"), ("psnr", "PSNR (dB, data range 255)"),
+                       ("ssim", "SSIM (torchmetrics conventions)"), ("lpips", "perceptual distance (see below)")):
+        sp.add_argument(f"--{flag}", action="store_true", help=what)
+    sp.add_argument("--ms-ssim", action="store_true", help="also MS-SSIM (images of at least 176x176; else reported n/a)")
+    sp.add_argument("--net", choices=["auto", "lpips", "digits"], default="auto", help="perceptual network for --lpips")
+    sp.add_argument("--out", help="keep the run folder under OUT (default: a temporary folder)")
+    sp.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    sp.add_argument("--no-cache", action="store_true")
+    sp.set_defaults(func=cmd_score_pairs)
+
+    sc = kinds.add_parser(
+        "cycle", help="cycle-consistency: L1 and perceptual distance between inputs and their reconstructions",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="""example:
+  genbench score cycle photos/ photos_reconstructed/ --json
+
+A holds the inputs x, RECONSTRUCTED_A their reconstructions F(G(x)), paired by file name as in `score pairs`.
+Values: cycle_l1_aba and cycle_lpips_aba (or cycle_perceptual_digits_aba); --json has the `score pairs` shape
+with "inputs" and "reconstructed" in place of "outputs" and "ground_truth".""")
+    sc.add_argument("inputs", metavar="A", help="folder of inputs x")
+    sc.add_argument("reconstructed", metavar="RECONSTRUCTED_A", help="folder of reconstructions F(G(x)), same names")
+    sc.add_argument("--net", choices=["auto", "lpips", "digits"], default="auto", help="perceptual network")
+    sc.add_argument("--out", help="keep the run folder under OUT (default: a temporary folder)")
+    sc.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    sc.add_argument("--no-cache", action="store_true")
+    sc.set_defaults(func=cmd_score_cycle)
 
 
 def cmd_score_captions(args: argparse.Namespace) -> int:
@@ -404,6 +450,43 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     path = save_baseline(args.run, args.name, args.dir or BASELINE_DIR)
     print(path)
     return EXIT_OK
+
+
+def _print_translation_scores(res: dict[str, object], header: str, as_json: bool) -> None:
+    import json
+
+    if as_json:
+        print(json.dumps(res, indent=2, sort_keys=True))
+        return
+    print(f"{header}: n={res['n']}")
+    for name, m in res["metrics"].items():  # type: ignore[attr-defined]
+        if m["value"] is None:
+            print(f"  {name:28s} n/a ({m['extras'].get('reason', '')})")
+        else:
+            ci = f"  [{m['ci_low']:.4g}, {m['ci_high']:.4g}]" if m["ci_low"] is not None else ""
+            print(f"  {name:28s} {'↑' if m['higher_is_better'] else '↓'} {m['value']:.6g}{ci}")
+
+
+def cmd_score_pairs(args: argparse.Namespace) -> int:
+    from bench.score import PAIR_METRICS, score_pairs
+
+    metrics = [m for m in PAIR_METRICS if getattr(args, m)] or list(PAIR_METRICS)
+    if args.ms_ssim:
+        metrics.append("ms_ssim")
+    res = score_pairs(args.outputs, args.truth, metrics, net=args.net, out=args.out, progress=not args.json,
+                      cache=not args.no_cache)
+    _print_translation_scores(res, f"{args.outputs} vs {args.truth}", args.json)
+    return EXIT_OK
+
+
+def cmd_score_cycle(args: argparse.Namespace) -> int:
+    from bench.score import score_cycle
+
+    res = score_cycle(args.inputs, args.reconstructed, net=args.net, out=args.out, progress=not args.json,
+                      cache=not args.no_cache)
+    _print_translation_scores(res, f"{args.reconstructed} vs {args.inputs}", args.json)
+    return EXIT_OK
+
 
 
 COMMANDS = {"weights": cmd_weights, "run": cmd_run, "validate": cmd_validate, "table": cmd_table, "ls": cmd_ls, "report": cmd_report,

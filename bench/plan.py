@@ -43,6 +43,8 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True) -> Plan:
             problem(("datasets", dname, "kind"), f"unknown dataset kind '{d.kind}'{did_you_mean(d.kind, DATASET_KINDS)}")
         elif d.kind in ("folder", "npz") and not d.path:
             problem(("datasets", dname), f"kind '{d.kind}' needs 'path'")
+        elif d.kind in ("paired-folder", "unpaired-folder") and not d.path and not (d.a and d.b):
+            problem(("datasets", dname), f"kind '{d.kind}' needs 'path' (holding A/ and B/) or both 'a' and 'b'")
 
     for mname, m in s.models.items():
         if m.adapter not in ADAPTERS:
@@ -55,7 +57,7 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True) -> Plan:
             problems.extend(format_validation_errors(exc, cls.Args, str(loaded.path), loaded.lines, ("models", mname, "args")))
             continue
         ds = m.args.get("dataset")
-        if m.adapter in ("dataset",) and ds not in s.datasets:
+        if m.adapter in ("dataset", "random-target", "blurred-oracle") and ds not in s.datasets:
             problem(("models", mname, "args", "dataset"), f"unknown dataset '{ds}'{did_you_mean(str(ds), s.datasets)}")
 
     for ti, t in enumerate(s.tasks):

@@ -61,7 +61,8 @@ class Runner:
             d = self.suite.datasets[name]
             self._datasets[name] = load_dataset(
                 name, d.kind, split=d.split, path=self.plan.loaded.resolve_path(d.path) if d.path else None,
-                key=d.key, classes=d.classes)
+                key=d.key, classes=d.classes, a=self.plan.loaded.resolve_path(d.a) if d.a else None,
+                b=self.plan.loaded.resolve_path(d.b) if d.b else None)
         return self._datasets[name]
 
     # ------------------------------------------------------------------------------------------------

@@ -87,3 +87,89 @@ def score_images(input1: str, input2: str, metrics: list[str], *, backbone: str 
                                   "ci_low": r["ci_low"], "ci_high": r["ci_high"], "extras": r["extras"]} for r in rows},
         "run_dir": str(outcome.run_dir.path),
     }
+
+
+# ----------------------------------------------------------------------------------------- translation
+
+
+PAIR_METRICS = ("l1", "psnr", "ssim", "lpips")
+
+
+def _run_translation_suite(name: str, dataset: dict[str, Any], model: dict[str, Any], metrics: dict[str, Any],
+                           *, out: str | None, progress: bool, cache: bool) -> dict[str, Any]:
+    """One translation task built in memory and run by the same planner, runner and metrics as a suite."""
+    from bench.features import FeatureStore
+    from bench.plan import check_suite
+    from bench.results import RunDir
+    from bench.runner import Runner
+    from bench.suite import LoadedSuite, Suite
+
+    suite = Suite.model_validate({
+        "name": name, "seed": 0,
+        "datasets": {"gt": dataset},
+        "models": {"outputs": model},
+        "tasks": [{"name": "score", "kind": "translation", "reference": "gt", "batch_size": 1000,
+                   "backbone": "digits", "metrics": metrics}],
+        "output": {"grid": 0},
+    })
+    plan = check_suite(LoadedSuite(suite, Path.cwd() / f"<genbench {name}>", {}))
+    base = Path(out) if out else Path(tempfile.mkdtemp(prefix=f"genbench-{name}-"))
+    run_dir = RunDir(base / suite.name / RunDir.new_id(suite.spec_hash()))
+    outcome = Runner(plan, run_dir=run_dir, store=FeatureStore("default" if cache else None, progress=progress),
+                     progress=progress, log=lambda m: None).run()
+    if outcome.errors:
+        raise InputError("; ".join(e.split(": ", 1)[1] if e.startswith("model 'outputs'") else e for e in outcome.errors))
+    rows = outcome.rows
+    per_image_file = outcome.run_dir.path / "per_image" / "score" / "outputs.csv"
+    per_image: list[dict[str, Any]] = []
+    if per_image_file.exists():
+        import csv
+
+        with open(per_image_file, newline="", encoding="utf-8") as f:
+            per_image = [{k: (v if k == "name" else float(v)) for k, v in r.items()} for r in csv.DictReader(f)]
+    return {
+        "n": rows[0]["n"] if rows else 0,
+        "metrics": {r["metric"]: {"value": r["value"], "higher_is_better": r["higher_is_better"], "ci_low": r["ci_low"],
+                                  "ci_high": r["ci_high"], "extras": r["extras"]} for r in rows},
+        "per_image": per_image,
+        "run_dir": str(outcome.run_dir.path),
+    }
+
+
+def _folder(spec: str) -> str:
+    p = Path(spec).expanduser()
+    if not p.exists():
+        raise InputError(f"{p}: no such folder")
+    if not p.is_dir():
+        raise InputError(f"{p}: not a folder (translation scoring reads folders of images named like their inputs)")
+    return str(p.resolve())
+
+
+def score_pairs(outputs: str, truth: str, metrics: list[str], *, net: str = "auto", out: str | None = None,
+                progress: bool = True, cache: bool = True) -> dict[str, Any]:
+    """Score translations in ``outputs`` against same-named ground truth in ``truth`` (``genbench score pairs``).
+
+    Runs a one-task translation suite: ``truth`` as a paired-folder dataset (both sides, since the inputs are not
+    needed by paired metrics) and ``outputs`` as a data-only folder translator. Names must match both ways."""
+    from bench.translation.data import match_by_name
+
+    o, t = _folder(outputs), _folder(truth)
+    match_by_name(Path(o), Path(t), f"{outputs} vs {truth}")  # names missing on either side, before any work
+    opts = {m: ({"net": net} if m == "lpips" else {}) for m in metrics}
+    res = _run_translation_suite("score-pairs", {"kind": "paired-folder", "a": t, "b": t},
+                                 {"adapter": "translator-folder", "args": {"a2b": o}}, opts,
+                                 out=out, progress=progress, cache=cache)
+    return {"outputs": outputs, "ground_truth": truth, **res}
+
+
+def score_cycle(inputs: str, reconstructed: str, *, net: str = "auto", out: str | None = None, progress: bool = True,
+                cache: bool = True) -> dict[str, Any]:
+    """Cycle-consistency of reconstructions ``F(G(x))`` in ``reconstructed`` against same-named inputs ``x``."""
+    from bench.translation.data import match_by_name
+
+    a, r = _folder(inputs), _folder(reconstructed)
+    match_by_name(Path(r), Path(a), f"{reconstructed} vs {inputs}")
+    res = _run_translation_suite("score-cycle", {"kind": "unpaired-folder", "a": a, "b": a},
+                                 {"adapter": "translator-folder", "args": {"a2b2a": r}},
+                                 {"cycle": {"directions": ["a2b"], "net": net}}, out=out, progress=progress, cache=cache)
+    return {"inputs": inputs, "reconstructed": reconstructed, **res}

@@ -24,9 +24,12 @@ class Strict(BaseModel):
 
 
 class DatasetSpec(Strict):
-    kind: str = Field(description="dataset kind: digits, folder, npz")
+    kind: str = Field(description="dataset kind: digits, folder, npz; translation: digits-edges, digits-strokes, "
+                                  "paired-folder, unpaired-folder")
     split: str | None = None
     path: str | None = None
+    a: str | None = Field(default=None, description="translation folders: domain A folder (default: path/A)")
+    b: str | None = Field(default=None, description="translation folders: domain B folder (default: path/B)")
     key: str | None = None
     classes: list[int] | None = None
 

@@ -53,3 +53,29 @@ class ArithmeticGenerator:
     def generate(self, request):  # noqa: ANN001
         fixed_arithmetic(self.steps)
         return torch.zeros((request.n, 1, 8, 8), dtype=torch.uint8)
+
+
+class InvertTranslator:
+    """Translates both ways by inverting pixel values (floats in [-1, 1]); ignores seeds."""
+
+    directions = ("a2b", "b2a")
+
+    def translate(self, x, direction, seeds):  # noqa: ANN001, ANN201
+        return -x
+
+
+class NoisyInvert:
+    """Inverts and adds seeded noise per sample (a stochastic translator for batch-size invariance tests)."""
+
+    directions = ("a2b",)
+
+    def translate(self, x, direction, seeds):  # noqa: ANN001, ANN201
+        noise = torch.stack([torch.randn(x.shape[1:], generator=torch.Generator().manual_seed(s)) for s in seeds])
+        return (-x + 0.2 * noise).clamp(-1, 1)
+
+
+class NegModule(nn.Module):
+    """A plain module (one direction): used through `translator-python` with directions: [a2b]."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return -x

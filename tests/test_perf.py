@@ -15,6 +15,15 @@ from tests.conftest import run_cli
 from tests.models import SleepGenerator, fixed_arithmetic
 
 
+@pytest.fixture(autouse=True)
+def _restore_threads():
+    """Tests here pin torch to one thread; later tests must get the default back (features computed with a
+    different thread count differ at round-off, which would break bitwise reproducibility checks elsewhere)."""
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
+
+
 def _interleaved(work, rounds: int = 20, block: int = 3) -> tuple[list[float], list[float]]:
     """Per-call times of ``work`` through the harness and by hand, in alternating small blocks so that both see
     the same machine load (this machine is shared; a fixed nominal cost is not what a loaded OS delivers)."""

@@ -27,7 +27,13 @@ class Dataset:
 
 
 def load_dataset(name: str, kind: str, *, split: str | None = None, path: Path | None = None,
-                 key: str | None = None, classes: list[int] | None = None) -> Dataset:
+                 key: str | None = None, classes: list[int] | None = None, a: Path | None = None,
+                 b: Path | None = None) -> Dataset:
+    """A suite dataset; translation kinds return a :class:`bench.translation.data.DomainPair`."""
+    from bench.translation import data as translation_data
+
+    if kind in translation_data.KINDS:
+        return translation_data.load_domain_pair(name, kind, split=split, path=path, a=a, b=b)
     if kind == "digits":
         from bench.data import digits
 
@@ -47,7 +53,7 @@ def load_dataset(name: str, kind: str, *, split: str | None = None, path: Path |
         ds = Dataset(name, f"{kind}:{path}", images)
         ds.id = f"{kind}:{path.name}@{ds.hash[:12]}"
         return ds
-    raise ConfigError(f"dataset '{name}': unknown kind '{kind}'; choose from digits, folder, npz")
+    raise ConfigError(f"dataset '{name}': unknown kind '{kind}'; choose from {', '.join(DATASET_KINDS)}")
 
 
-DATASET_KINDS = ("digits", "folder", "npz")
+DATASET_KINDS = ("digits", "folder", "npz", "digits-edges", "digits-strokes", "paired-folder", "unpaired-folder")

@@ -7,5 +7,15 @@ METRICS.register("kid", "bench.metrics.distribution:KID")
 METRICS.register("isc", "bench.metrics.distribution:InceptionScore")
 METRICS.register("prc", "bench.metrics.distribution:PrecisionRecall")
 METRICS.register("perf", "bench.metrics.perf:Perf")
+# translation (bench.metrics.translation): read images through the translation task's context
+METRICS.register("l1", "bench.metrics.translation:L1")
+METRICS.register("psnr", "bench.metrics.translation:PSNR")
+METRICS.register("ssim", "bench.metrics.translation:SSIM")
+METRICS.register("ms_ssim", "bench.metrics.translation:MSSSIM")
+METRICS.register("lpips", "bench.metrics.translation:PerceptualPaired")
+METRICS.register("cycle", "bench.metrics.translation:Cycle")
+METRICS.register("identity", "bench.metrics.translation:Identity")
+METRICS.register("diversity", "bench.metrics.translation:Diversity")
+METRICS.register("label_preservation", "bench.metrics.translation:LabelPreservation")
 
 __all__ = ["METRICS", "Metric", "MetricValue", "get_metric"]

@@ -24,6 +24,7 @@ from bench.metrics.frechet import frechet_distance, gaussian_stats
 
 class FID(Metric):
     name = "fid"
+    task_kinds = frozenset({"generation", "translation"})  # translation: translations vs the target domain
     description = "Fréchet distance between Gaussian fits of generated and reference features"
     outputs = {"fid": OutputInfo(higher_is_better=False)}
 
@@ -53,6 +54,7 @@ class KIDOpts(Options):
 
 class KID(Metric):
     name = "kid"
+    task_kinds = frozenset({"generation", "translation"})  # translation: translations vs the target domain
     description = "Kernel distance (unbiased MMD², cubic polynomial kernel), mean and std over seeded subsets"
     outputs = {"kid": OutputInfo(higher_is_better=False)}
     Opts = KIDOpts
@@ -98,6 +100,7 @@ class PRCOpts(Options):
 
 class PrecisionRecall(Metric):
     name = "prc"
+    task_kinds = frozenset({"generation", "translation"})  # translation: translations vs the target domain
     description = "Improved precision and recall (Kynkäänniemi et al. 2019), k-NN manifolds"
     outputs = {
         "precision": OutputInfo(higher_is_better=True, description="fraction of generated samples on the real manifold"),

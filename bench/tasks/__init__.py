@@ -9,5 +9,6 @@ from bench.tasks.base import TASKS, TaskKind, TaskPlan
 
 TASKS.register("generation", "bench.tasks.generation:GenerationTask")
 TASKS.register("perf", "bench.tasks.perf:PerfTask")
+TASKS.register("translation", "bench.tasks.translation:TranslationTask")
 
 __all__ = ["TASKS", "TaskKind", "TaskPlan"]

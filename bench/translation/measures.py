@@ -1,0 +1,248 @@
+"""Per-image distances between two aligned uint8 image sets, shared by the translation metrics, the
+``translation`` task kind and ``genbench score pairs|cycle`` (one implementation, one set of conventions).
+
+Conventions (each tested equal to its reference on fixed inputs, tests/test_translation_measures.py):
+
+- L1: mean absolute difference of pixel values scaled to [0, 1].
+- PSNR: ``10 log10(255² / MSE)`` per image, as torchmetrics' ``peak_signal_noise_ratio(data_range=255,
+  reduction='none', dim=(1, 2, 3))``. Identical images have infinite PSNR; we cap each image at
+  ``PSNR_CAP`` = 100 dB so that a mean stays finite (the cap is recorded in the row's extras).
+- SSIM: torchmetrics' ``structural_similarity_index_measure`` defaults: Gaussian window sigma 1.5 (size
+  11), K1 = 0.01, K2 = 0.03, data range 255, reflection padding of 5 pixels, no border crop, mean over
+  channels and pixels. On 8x8 digits the 11-pixel window is wider than the image, so every SSIM value leans on
+  reflected pixels; scikit-image's default (7x7 uniform window, cropped) would give other numbers.
+- MS-SSIM: torchmetrics' ``multiscale_structural_similarity_index_measure`` defaults (5 scales, its betas,
+  "relu" normalisation). It needs images of at least 176x176 (torchmetrics' rule: side // 16 > 10) and is
+  reported unavailable, with that reason, for smaller images: every embedded task (8x8) among them.
+- Perceptual distance: ``lpips`` (the lpips package, AlexNet, v0.1 linear heads) when torchvision's AlexNet
+  weights are in the torch hub cache, images resized to 64x64 (bilinear, align_corners=False: AlexNet's first
+  layers need at least ~64 px) and mapped to [-1, 1]; otherwise ``perceptual_digits``: the LPIPS formula with
+  uniform weights on the embedded digits classifier's conv1, conv2 and fc1 activations (unit-normalised over
+  channels, squared difference summed over channels, averaged over positions, summed over layers). The two
+  are different numbers and are never given the same name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from bench.errors import InputError, WeightsError
+from bench.images import match_channels
+
+PSNR_CAP = 100.0
+SSIM_SIGMA = 1.5
+SSIM_K1, SSIM_K2 = 0.01, 0.03
+MS_SSIM_MIN_SIZE = 176  # torchmetrics: side // 2**4 must exceed the window's 10
+ALEXNET_FILE = "alexnet-owt-7be5be79.pth"  # torchvision's published AlexNet weights (what lpips loads)
+
+
+def check_aligned(out: torch.Tensor, gt: torch.Tensor, what: str = "outputs", names: list[str] | None = None) -> None:
+    """Equal counts and sizes, or an InputError naming the first offending file when names are known."""
+    if out.shape[0] != gt.shape[0]:
+        raise InputError(f"{what}: {out.shape[0]} images vs {gt.shape[0]} ground-truth images")
+    if out.shape[2:] != gt.shape[2:]:
+        first = f" (first: {names[0]})" if names else ""
+        raise InputError(f"{what}: images are {out.shape[-1]}x{out.shape[-2]} but the ground truth is "
+                         f"{gt.shape[-1]}x{gt.shape[-2]}{first}; translation outputs must match their target size")
+
+
+def _pair(out: torch.Tensor, gt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    c = max(out.shape[1], gt.shape[1])
+    return match_channels(out, c).double(), match_channels(gt, c).double()
+
+
+def l1(out: torch.Tensor, gt: torch.Tensor) -> np.ndarray:
+    o, g = _pair(out, gt)
+    return ((o - g).abs().flatten(1).mean(1) / 255.0).numpy()
+
+
+def psnr(out: torch.Tensor, gt: torch.Tensor, cap: float = PSNR_CAP) -> np.ndarray:
+    o, g = _pair(out, gt)
+    mse = ((o - g) ** 2).flatten(1).mean(1)
+    with np.errstate(divide="ignore"):
+        val = 10.0 * np.log10(255.0**2 / mse.numpy())
+    return np.minimum(val, cap)
+
+
+def _gaussian_window(sigma: float, dtype: torch.dtype) -> tuple[torch.Tensor, int]:
+    size = int(3.5 * sigma + 0.5) * 2 + 1  # torchmetrics' Gaussian window size for sigma
+    dist = torch.arange((1 - size) / 2, (1 + size) / 2, 1, dtype=dtype)
+    g = torch.exp(-((dist / sigma) ** 2) / 2)
+    g = g / g.sum()
+    return torch.outer(g, g), size
+
+
+def _ssim_and_cs(o: torch.Tensor, g: torch.Tensor, sigma: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-image SSIM (mean of the whole reflect-padded map) and contrast-structure term (mean of the map's
+    interior, ``pad`` pixels in from each border), on float64 NCHW in [0, 255], as torchmetrics computes them."""
+    c = o.shape[1]
+    win, size = _gaussian_window(sigma, torch.float64)
+    pad = (size - 1) // 2
+    if min(o.shape[-2:]) <= pad:
+        raise InputError(f"SSIM: images of {o.shape[-1]}x{o.shape[-2]} are too small for a Gaussian window of "
+                         f"sigma {sigma} (reflection padding {pad} needs at least {pad + 1} pixels a side)")
+    o = F.pad(o, (pad, pad, pad, pad), mode="reflect")
+    g = F.pad(g, (pad, pad, pad, pad), mode="reflect")
+    kernel = win.expand(c, 1, size, size)
+    stack = F.conv2d(torch.cat([o, g, o * o, g * g, o * g]), kernel, groups=c).split(o.shape[0])
+    mu_o, mu_g = stack[0], stack[1]
+    var_o = (stack[2] - mu_o**2).clamp_min(0)
+    var_g = (stack[3] - mu_g**2).clamp_min(0)
+    cov = stack[4] - mu_o * mu_g
+    c1, c2 = (SSIM_K1 * 255.0) ** 2, (SSIM_K2 * 255.0) ** 2
+    cs_map = (2 * cov + c2) / (var_o + var_g + c2)
+    smap = ((2 * mu_o * mu_g + c1) / (mu_o**2 + mu_g**2 + c1)) * cs_map
+    return smap.flatten(1).mean(1), cs_map[..., pad:-pad, pad:-pad].flatten(1).mean(1)
+
+
+def ssim(out: torch.Tensor, gt: torch.Tensor, sigma: float = SSIM_SIGMA) -> np.ndarray:
+    o, g = _pair(out, gt)
+    return _ssim_and_cs(o, g, sigma)[0].numpy()
+
+
+MS_SSIM_BETAS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+
+
+def ms_ssim_unavailable(images: torch.Tensor) -> str | None:
+    """Why MS-SSIM cannot be computed on these images (torchmetrics' rule: side // 16 > 10), or None."""
+    h, w = images.shape[-2:]
+    if min(h, w) < MS_SSIM_MIN_SIZE:
+        return (f"MS-SSIM needs images of at least {MS_SSIM_MIN_SIZE}x{MS_SSIM_MIN_SIZE} (5 scales, halving each time, "
+                f"of an 11-pixel window); these are {w}x{h}")
+    return None
+
+
+def ms_ssim(out: torch.Tensor, gt: torch.Tensor, sigma: float = SSIM_SIGMA) -> np.ndarray:
+    """Multi-scale SSIM as torchmetrics' default: 5 scales (2x2 average pooling between them), weights
+    ``MS_SSIM_BETAS``, negative terms clipped to 0 ("relu"), contrast-structure terms at the first four
+    scales and the full SSIM at the last."""
+    reason = ms_ssim_unavailable(out)
+    if reason:
+        raise InputError(reason)
+    o, g = _pair(out, gt)
+    terms = []
+    for _ in MS_SSIM_BETAS:
+        sim, cs = _ssim_and_cs(o, g, sigma)
+        terms.append(cs.clamp_min(0))
+        o, g = F.avg_pool2d(o, 2), F.avg_pool2d(g, 2)
+    terms[-1] = sim.clamp_min(0)
+    betas = torch.tensor(MS_SSIM_BETAS, dtype=torch.float64).view(-1, 1)
+    return torch.prod(torch.stack(terms) ** betas, 0).numpy()
+
+
+# ----------------------------------------------------------------------------------------- perceptual
+
+
+def torch_hub_checkpoints() -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def lpips_available() -> bool:
+    """True when the lpips package can build AlexNet-LPIPS offline (torchvision's AlexNet weights are cached)."""
+    return (torch_hub_checkpoints() / ALEXNET_FILE).is_file()
+
+
+@dataclass(frozen=True)
+class Perceptual:
+    """A perceptual distance: its value name (``lpips`` or ``perceptual_digits``) and its protocol record."""
+
+    name: str
+    protocol: dict[str, Any]
+
+    def distance(self, x: torch.Tensor, y: torch.Tensor, batch_size: int = 512) -> np.ndarray:
+        check_aligned(x, y, "perceptual distance")
+        fn = _lpips_alex if self.name == "lpips" else _digits_perceptual
+        return np.concatenate([fn(x[i: i + batch_size], y[i: i + batch_size]) for i in range(0, x.shape[0], batch_size)]) \
+            if x.shape[0] else np.zeros(0)
+
+
+def perceptual(net: str = "auto") -> Perceptual:
+    """``net``: ``auto`` (lpips when its weights are present, else digits), ``lpips`` or ``digits``."""
+    if net == "auto":
+        net = "lpips" if lpips_available() else "digits"
+    if net == "lpips":
+        if not lpips_available():
+            raise WeightsError(f"LPIPS (AlexNet) needs torchvision's AlexNet weights: place {ALEXNET_FILE} "
+                               f"(https://download.pytorch.org/models/{ALEXNET_FILE}) at {torch_hub_checkpoints() / ALEXNET_FILE}")
+        from bench.weights import sha256_file
+
+        return Perceptual("lpips", {"perceptual": "lpips 0.1 alex (lpips package)", "resize": "64x64 bilinear align_corners=False",
+                                    "alexnet_sha256": sha256_file(torch_hub_checkpoints() / ALEXNET_FILE)})
+    if net == "digits":
+        from bench.backbones.digits import bundled_sha256
+
+        return Perceptual("perceptual_digits", {"perceptual": "digits classifier conv1+conv2+fc1, uniform LPIPS weights",
+                                                "weights_sha256": bundled_sha256("digits_classifier.pt")})
+    raise InputError(f"unknown perceptual network '{net}'; choose auto, lpips or digits")
+
+
+@lru_cache(maxsize=1)
+def _digits_net() -> Any:
+    from bench.backbones.digits import DigitsBackbone
+
+    b = DigitsBackbone()
+    b.load()
+    return b.net
+
+
+def digits_activations(images: torch.Tensor) -> list[torch.Tensor]:
+    """conv1, conv2 (8x8 maps) and fc1 (a 1x1 map) activations of the digits classifier."""
+    from bench.backbones.digits import to_input
+
+    net = _digits_net()
+    with torch.no_grad():
+        x = to_input(images)
+        h1 = F.relu(net.conv1(x))
+        h2 = F.relu(net.conv2(h1))
+        pool = F.relu(net.fc1(F.max_pool2d(h2, 2).flatten(1)))
+    return [h1, h2, pool[:, :, None, None]]
+
+
+def _unit(f: torch.Tensor, eps: float = 1e-10) -> torch.Tensor:
+    return f / (f.pow(2).sum(1, keepdim=True).sqrt() + eps)  # lpips.normalize_tensor
+
+
+def _digits_perceptual(x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
+    total = torch.zeros(x.shape[0], dtype=torch.float64)
+    for fx, fy in zip(digits_activations(x), digits_activations(y), strict=True):
+        total += (_unit(fx) - _unit(fy)).pow(2).sum(1).mean((1, 2)).double()
+    return total.numpy()
+
+
+@lru_cache(maxsize=1)
+def _lpips_model() -> Any:
+    import contextlib
+    import io
+
+    import lpips
+
+    with contextlib.redirect_stdout(io.StringIO()):  # lpips prints its set-up
+        return lpips.LPIPS(net="alex", verbose=False).eval()
+
+
+def lpips_input(images: torch.Tensor) -> torch.Tensor:
+    x = match_channels(images, 3).float() / 127.5 - 1.0
+    return F.interpolate(x, size=(64, 64), mode="bilinear", align_corners=False) if x.shape[-1] < 64 or x.shape[-2] < 64 else x
+
+
+def _lpips_alex(x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
+    with torch.no_grad():
+        return _lpips_model()(lpips_input(x), lpips_input(y)).flatten().double().numpy()
+
+
+def summary(values: np.ndarray) -> tuple[float, float | None, float | None]:
+    """Mean and a normal-approximation 95% interval (mean ± 1.96 standard errors) of per-image values."""
+    v = np.asarray(values, dtype=np.float64)
+    m = float(v.mean())
+    if len(v) < 2:
+        return m, None, None
+    half = 1.96 * float(v.std(ddof=1)) / np.sqrt(len(v))
+    return m, m - half, m + half
+
