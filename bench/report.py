@@ -105,9 +105,11 @@ def plots(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
     """``[(title, svg or a note)]`` for the four standard plots, each skipped gracefully when its data is absent."""
     out: list[tuple[str, str]] = []
     fid = _by(rows, "fid")
-    # quality vs speed: a benchmarked throughput row if one exists, else generation time recorded by the runner
-    thr = _by(rows, "throughput")
-    speed_note = "throughput (items/s)"
+    # quality vs speed: the perf task's offline throughput for the same model (its own task and protocol, so
+    # joined by model name), else the generation time recorded by the runner
+    perf = {r["model"]: r for r in rows if r["metric"] == "throughput" and r.get("value") is not None}
+    thr = {k: perf[k[1]] for k in fid if k[1] in perf}
+    speed_note = "throughput (items/s, perf task)"
     if not thr:
         thr = {k: {"value": r["n"] / r["extras"]["generation_seconds"]} for k, r in fid.items()
                if (r.get("extras") or {}).get("generation_seconds")}
@@ -134,9 +136,9 @@ def plots(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
     lat: dict[str, list[Point]] = {}
     for r in rows:
         bs = (r.get("extras") or {}).get("batch_size")
-        if r["metric"].startswith("latency") and bs is not None and r.get("value") is not None:
-            lat.setdefault(f'{r["model"]} {r["metric"]}', []).append((float(bs), r["value"], f"batch {bs}"))
-    out.append(("Latency vs batch size", svg_plot(lat, "batch size", "latency", lines=True) if lat else
+        if r["metric"].startswith("latency_p50@") and bs is not None and r.get("value") is not None:
+            lat.setdefault(r["model"], []).append((float(bs), r["value"], f"batch {bs}"))
+    out.append(("Latency (p50) vs batch size", svg_plot(lat, "batch size", "latency p50 (ms)", lines=True) if lat else
                 '<p class="skip">skipped: no latency rows (run a speed task)</p>'))
     return out
 
