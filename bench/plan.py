@@ -54,7 +54,7 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True) -> Plan:
             problems.extend(format_validation_errors(exc, cls.Args, str(loaded.path), loaded.lines, ("models", mname, "args")))
             continue
         ds = m.args.get("dataset")
-        if m.adapter in ("dataset",) and ds not in s.datasets:
+        if m.adapter in ("dataset", "disturbed") and ds not in s.datasets:
             problem(("models", mname, "args", "dataset"), f"unknown dataset '{ds}'{did_you_mean(str(ds), s.datasets)}")
 
     for ti, t in enumerate(s.tasks):
@@ -107,6 +107,8 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True) -> Plan:
             except ValidationError as exc:
                 problems.extend(format_validation_errors(exc, cls_m.Opts, str(loaded.path), loaded.lines, (*base, "metrics", mname)))
                 continue
+            for path, msg in metrics[mname].check(s.datasets):
+                problem((*base, "metrics", mname, *path), msg)
             if backbone is not None and cls_m.layer_kind == "logits" and backbone.logits_layer is None:
                 problem((*base, "metrics", mname), f"metric '{mname}' needs class logits; backbone '{t.backbone}' has none")
         plan.tasks.append(TaskPlan(t.name, ti, kind, t.reference, [m for m in models if m in s.models], t.n,

@@ -6,5 +6,10 @@ METRICS.register("fid", "bench.metrics.distribution:FID")
 METRICS.register("kid", "bench.metrics.distribution:KID")
 METRICS.register("isc", "bench.metrics.distribution:InceptionScore")
 METRICS.register("prc", "bench.metrics.distribution:PrecisionRecall")
+METRICS.register("fid_curve", "bench.metrics.distribution:FIDCurve")
+METRICS.register("density_coverage", "bench.metrics.manifold:DensityCoverage")
+METRICS.register("class_coverage", "bench.metrics.classes:ClassCoverage")
+METRICS.register("lpips_diversity", "bench.metrics.diversity:LPIPSDiversity")
+METRICS.register("memorization", "bench.metrics.memorization:Memorization")
 
 __all__ = ["METRICS", "Metric", "MetricValue", "get_metric"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -31,6 +32,7 @@ class MetricValue:
     ci_low: float | None = None
     ci_high: float | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    n: int | None = None  # samples behind this value when not the task's n (e.g. fid@n100 of a curve)
 
 
 @dataclass
@@ -63,6 +65,11 @@ class Metric:
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         self.opts = self.Opts.model_validate(options or {})
 
+    def check(self, datasets: Collection[str]) -> list[tuple[tuple[Any, ...], str]]:
+        """Problems with the options that need the suite (e.g. a dataset named in them), as (option path,
+        message); ``genbench validate`` reports them at the option's file:line."""
+        return []
+
     def compute(self, gen: Features, ref: Features | None, *, layer: str, seed: int,
                 ctx: MetricContext | None = None) -> list[MetricValue]:
         raise NotImplementedError
@@ -76,7 +83,11 @@ def get_metric(name: str) -> type[Metric]:
 
 
 def output_info(value_name: str) -> OutputInfo:
-    """Metadata for a value name such as ``fid`` or ``precision``, across all registered metrics."""
+    """Metadata for a value name such as ``fid`` or ``precision``, across all registered metrics.
+
+    A variant ``name@detail`` (``fid@n1000``) has the metadata of ``name``.
+    """
+    value_name = value_name.split("@", 1)[0]
     for name in METRICS.names():
         cls = METRICS.get(name)
         if value_name in cls.outputs:
