@@ -12,6 +12,7 @@ the real manifold; recall = fraction of real samples inside the generated manifo
 from __future__ import annotations
 
 import warnings
+from typing import Annotated
 
 import numpy as np
 import torch
@@ -20,6 +21,7 @@ from torch_fidelity.metric_isc import isc_features_to_metric
 from torch_fidelity.metric_kid import kid_features_to_metric
 from torch_fidelity.metric_prc import prc_features_to_metric
 
+from bench.errors import ConfigError
 from bench.features import Features
 from bench.metrics.base import Metric, MetricContext, MetricValue, Options, OutputInfo
 from bench.metrics.bootstrap import bootstrap_interval
@@ -161,7 +163,8 @@ warnings.filterwarnings("default", message="FID: .*")
 
 
 class FIDCurveOpts(Options):
-    ns: list[int] | None = Field(default=None, description="sample counts (default: n/8, n/4, n/2, n)")
+    ns: list[Annotated[int, Field(ge=2)]] | None = Field(default=None, min_length=1,
+                                                         description="sample counts (default: n/8, n/4, n/2, n)")
     repeats: int = Field(default=3, gt=0, description="seeded subsets averaged per sample count below n")
 
 
@@ -189,7 +192,7 @@ class FIDCurve(Metric):
         n = len(g)
         ns = sorted({int(k) for k in (o.ns or [max(2, n // 8), max(2, n // 4), max(2, n // 2), n])})
         if ns[0] < 2 or ns[-1] > n:
-            raise ValueError(f"fid_curve: sample counts must lie in [2, {n}] (got {ns})")
+            raise ConfigError(f"fid_curve: sample counts must lie in [2, n={n}] (got {ns})")
         sr = gaussian_stats(ref[layer])
         rng = np.random.default_rng(seed % (2**63))
         means, stds = [], []

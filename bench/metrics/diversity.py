@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from bench.errors import WeightsError
+from bench.errors import InputError, WeightsError
 from bench.features import Features
 from bench.images import match_channels
 from bench.metrics.base import Metric, MetricContext, MetricValue, Options, OutputInfo
@@ -94,14 +94,16 @@ def load_lpips(net: str, weights: str | None = None) -> torch.nn.Module:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torchvision's deprecation note about `pretrained=False` inside lpips
         model = lpips.LPIPS(net=net, pretrained=True, pnet_rand=True, verbose=False)
-    tv = torchvision.models.alexnet(weights=None) if net == "alex" else torchvision.models.vgg16(weights=None)
-    try:
-        tv.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    except Exception as exc:  # a file that is not this network's state dict
-        raise WeightsError(f"{path}: not a torchvision {spec.name} state dict ({exc.__class__.__name__})") from None
+    features = (torchvision.models.alexnet if net == "alex" else torchvision.models.vgg16)(weights=None).features
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:  # only the convolutional trunk is used by LPIPS; the classifier head may be absent
+        features.load_state_dict({k[len("features."):]: v for k, v in state.items() if k.startswith("features.")})
+    except (RuntimeError, AttributeError) as exc:
+        raise WeightsError(f"{path}: not a torchvision {spec.name} state dict "
+                           f"({str(exc).splitlines()[0][:200]})") from None
     for slice_ in model.net.children():  # lpips keeps torchvision's layer indices as child names
         for idx, child in slice_.named_children():
-            child.load_state_dict(tv.features[int(idx)].state_dict())
+            child.load_state_dict(features[int(idx)].state_dict())
     return model.eval()
 
 
@@ -123,7 +125,7 @@ def lpips_distance(model: torch.nn.Module, size: int) -> PairDistance:
 def pair_indices(n: int, pairs: int) -> tuple[np.ndarray, np.ndarray]:
     """``pairs`` seeded index pairs (i, j) with i ≠ j in [0, n): a fixed function of (n, pairs)."""
     if n < 2:
-        raise ValueError("pairwise diversity needs at least 2 samples")
+        raise InputError(f"pairwise diversity needs at least 2 samples (got {n})")
     rng = numpy_rng("lpips-pairs", n, pairs)
     i = rng.integers(0, n, pairs)
     j = (i + rng.integers(1, n, pairs)) % n  # uniform over j ≠ i

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from bench.errors import did_you_mean
+from bench.errors import InputError, did_you_mean
 from bench.features import Features
 from bench.images import make_grid, match_channels, save_png
 from bench.metrics.base import Metric, MetricContext, MetricValue, Options, OutputInfo
@@ -99,7 +99,7 @@ class Memorization(Metric):
             d, idx = knn(pixels(ctx.images), tr["pixels"], 1)
             spaces["pixels"] = {"nn": d[:, 0], "idx": idx[:, 0], "loo": tr["loo_pixels"]}
         if o.space not in spaces:
-            raise ValueError(f"memorization in pixel space needs samples shaped like '{o.train}' "
+            raise InputError(f"memorization in pixel space needs samples shaped like '{o.train}' "
                              f"({tuple(tr['images'].shape[1:])}), got {tuple(ctx.images.shape[1:])}")
         summary: dict[str, Any] = {}
         for name, s in spaces.items():
