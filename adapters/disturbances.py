@@ -84,7 +84,7 @@ def disturb_batch(images: torch.Tensor, kind: str, level: float, seeds: list[int
     elif kind == "swirl":
         x = _swirl(images.double(), 3.0 * level)
     else:
-        return torch.stack([disturb(img, kind, level, s) for img, s in zip(images, seeds)])
+        return torch.stack([disturb(img, kind, level, s) for img, s in zip(images, seeds, strict=True)])
     return to_uint8(x, (0.0, 255.0), what=f"disturbed ({kind})")
 
 

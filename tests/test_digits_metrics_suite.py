@@ -76,3 +76,17 @@ def test_memorization_train_dataset_is_validated(write_suite, capsys: pytest.Cap
     assert ".yaml:" in lines[0].split(": tasks")[0]
     code, _, err = run_cli(["validate", str(write_suite(text.replace("{train: digits-trian, ", "{")))], capsys)
     assert code == 2 and "memorization.train: required field is missing" in err
+
+
+def test_bad_metric_and_disturbance_options_point_at_lines(write_suite, capsys: pytest.CaptureFixture[str]) -> None:
+    text = (ROOT / "suites/digits-metrics.yaml").read_text()
+    text = text.replace("lpips_diversity: {distance: digits-features", "lpips_diversity: {distance: lpips-squeeze")
+    text = text.replace("fid_curve: {ns: [100,", "fid_curve: {ns: [1,").replace("fid: {bootstrap: 100}", "fid: {bootstrap: -1}")
+    code, _, err = run_cli(["validate", str(write_suite(text))], capsys)
+    assert code == 2
+    assert "metrics.lpips_diversity.distance: Input should be 'auto', 'digits-features', 'lpips-alex' or 'lpips-vgg'" in err
+    assert "metrics.fid_curve.ns.0: Input should be greater than or equal to 2 (got 1)" in err
+    assert "metrics.fid.bootstrap: Input should be greater than or equal to 0 (got -1)" in err
+    sanity = (ROOT / "suites/sanity.yaml").read_text().replace("kind: swirl, level: 1}", "kind: swril, level: 1}")
+    code, _, err = run_cli(["validate", str(write_suite(sanity, "sanity.yaml"))], capsys)
+    assert code == 2 and "models.swirl-1.args.kind: Input should be 'gaussian_noise'" in err

@@ -46,7 +46,7 @@ def test_density_coverage_metric_rows() -> None:
     real, fake = _feats(3, 200), _feats(4, 150)
     rows = {v.metric: v.value for v in DensityCoverage({"neighborhood": 5, "block": 13}).compute(
         {"pool": fake}, {"pool": real}, layer="pool", seed=0)}
-    assert rows == pytest.approx(dict(zip(("density", "coverage"), prdc_density_coverage(real, fake, 5))), abs=1e-9)
+    assert rows == pytest.approx(dict(zip(("density", "coverage"), prdc_density_coverage(real, fake, 5), strict=True)), abs=1e-9)
 
 
 def test_blockwise_knn_equals_brute_force() -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from bench.adapters.disturbances import KINDS, disturb, disturb_batch
+
 from bench.data import digits
 from bench.results import RunDir
 from tests.conftest import ROOT, run_cli
@@ -29,7 +29,7 @@ def _run(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str) -> dict[
 def _assert_monotone(values: dict[tuple[str, str], float], metric: str) -> None:
     for kind in KINDS:
         curve = [values[("clean", metric)]] + [values[(f"{kind.replace('_', '-')}-{lv}", metric)] for lv in LEVELS]
-        assert all(a < b for a, b in zip(curve, curve[1:])), f"{metric} not increasing for {kind}: {curve}"
+        assert all(a < b for a, b in zip(curve, curve[1:], strict=False)), f"{metric} not increasing for {kind}: {curve}"
 
 
 def test_fid_rises_with_every_disturbance(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -206,7 +206,7 @@ class FIDCurve(Metric):
                 means.append(float(np.mean(vals)))
                 stds.append(float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0)
         curve = {"n": ns, "fid": means, "std": stds, "repeats": o.repeats}
-        rows = [MetricValue(f"fid@n{k}", v, extras={"curve": curve}, n=k) for k, v in zip(ns, means)]
+        rows = [MetricValue(f"fid@n{k}", v, extras={"curve": curve}, n=k) for k, v in zip(ns, means, strict=True)]
         if len(ns) >= 2:
             a, _b = np.linalg.lstsq(np.stack([np.ones(len(ns)), 1.0 / np.array(ns, float)], 1), np.array(means), rcond=None)[0]
             rows.append(MetricValue("fid_inf", float(a), extras={"curve": curve, "fit": "fid = a + b/N"}))

@@ -4,7 +4,8 @@ Why: a model that replays its training set gets an excellent FID against data li
 comparison with the training images themselves exposes it. The training set is a suite dataset named in the
 options (``memorization: {train: digits-train}``), checked to exist by ``genbench validate``.
 
-Spaces (option ``space``, both are always computed when the image shapes allow it and reported in extras):
+Spaces (option ``space``; the other one is reported in extras too when it is cheap: pixel space is computed
+alongside features only for images of at most ``PIXEL_EXTRAS_MAX`` values, e.g. up to 64 × 64 grey):
 
 * ``features`` (default): Euclidean distance between the backbone's distribution features (the same layer FID
   reads). Robust to a pixel shift or re-quantisation of a copy.
@@ -38,6 +39,7 @@ from bench.metrics.base import Metric, MetricContext, MetricValue, Options, Outp
 from bench.metrics.neighbours import knn
 
 QUANTILES = (0.0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0)
+PIXEL_EXTRAS_MAX = 4096  # values per image; larger images get pixel distances only when space: pixels
 
 
 def pixels(images: torch.Tensor) -> np.ndarray:
@@ -78,12 +80,13 @@ class Memorization(Metric):
             runner, backbone = ctx.runner, ctx.task.backbone
             ds = runner.dataset(o.train)
             feats = runner.store.get(ds.images, backbone, label=f"[{o.train}]", images_hash=ds.hash)[layer]
-            px = pixels(ds.images)
             state[key] = {
                 "images": ds.images, "id": ds.id,
                 "features": feats, "loo_features": knn(feats, feats, 1, exclude_self=True)[0][:, 0],
-                "pixels": px, "loo_pixels": knn(px, px, 1, exclude_self=True)[0][:, 0],
             }
+            if o.space == "pixels" or ds.images[0].numel() <= PIXEL_EXTRAS_MAX:
+                px = pixels(ds.images)
+                state[key].update(pixels=px, loo_pixels=knn(px, px, 1, exclude_self=True)[0][:, 0])
         return state[key]  # type: ignore[no-any-return]
 
     def compute(self, gen: Features, ref: Features | None, *, layer: str, seed: int,
@@ -95,7 +98,7 @@ class Memorization(Metric):
         spaces: dict[str, dict[str, Any]] = {}
         d, idx = knn(gen[layer], tr["features"], 1)
         spaces["features"] = {"nn": d[:, 0], "idx": idx[:, 0], "loo": tr["loo_features"]}
-        if tuple(ctx.images.shape[1:]) == tuple(tr["images"].shape[1:]):
+        if "pixels" in tr and tuple(ctx.images.shape[1:]) == tuple(tr["images"].shape[1:]):
             d, idx = knn(pixels(ctx.images), tr["pixels"], 1)
             spaces["pixels"] = {"nn": d[:, 0], "idx": idx[:, 0], "loo": tr["loo_pixels"]}
         if o.space not in spaces:
@@ -107,7 +110,7 @@ class Memorization(Metric):
             s["fraction"] = float((s["nn"] <= tau).mean())
             s["ratio"] = float(np.median(s["nn"]) / max(float(np.median(s["loo"])), 1e-12))
             summary[name] = {"near_copy_fraction": s["fraction"], "nn_distance_ratio": s["ratio"], "tau": tau,
-                             "nn_quantiles": dict(zip(map(str, QUANTILES), np.quantile(s["nn"], QUANTILES).tolist())),
+                             "nn_quantiles": dict(zip(map(str, QUANTILES), np.quantile(s["nn"], QUANTILES).tolist(), strict=True)),
                              "train_nn_median": float(np.median(s["loo"]))}
         main = spaces[o.space]
         grid_path = self._save_grid(ctx, main["nn"], main["idx"], tr["images"]) if o.grid else None
