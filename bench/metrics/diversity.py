@@ -68,18 +68,20 @@ def digits_feature_distance(net: torch.nn.Module) -> PairDistance:
 
     from bench.backbones.digits import to_input
 
+    device = next(net.parameters()).device
+
     @torch.no_grad()
     def dist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        fa = net.features(to_input(a), spatial=True)  # type: ignore[operator]
-        fb = net.features(to_input(b), spatial=True)  # type: ignore[operator]
-        total = torch.zeros(a.shape[0], dtype=torch.float64)
+        fa = net.features(to_input(a).to(device), spatial=True)  # type: ignore[operator]
+        fb = net.features(to_input(b).to(device), spatial=True)  # type: ignore[operator]
+        total = torch.zeros(a.shape[0], dtype=torch.float64, device=device)
         for layer in ("conv1", "conv2", "pool"):
             xa, xb = fa[layer], fb[layer]
             if xa.ndim == 2:
                 xa, xb = xa[:, :, None, None], xb[:, :, None, None]
             d = (normalize_tensor(xa) - normalize_tensor(xb)) ** 2
             total += spatial_average(d.sum(1, keepdim=True)).flatten().double()
-        return total
+        return total.cpu()
 
     return dist
 
@@ -108,15 +110,17 @@ def load_lpips(net: str, weights: str | None = None) -> torch.nn.Module:
 
 
 def lpips_distance(model: torch.nn.Module, size: int) -> PairDistance:
+    device = next(model.parameters()).device
+
     @torch.no_grad()
     def dist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         def prep(x: torch.Tensor) -> torch.Tensor:
             y = match_channels(x, 3).float() / 255.0
             if y.shape[-2:] != (size, size):
                 y = F.interpolate(y, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-            return y * 2 - 1  # LPIPS expects [-1, 1]
+            return (y * 2 - 1).to(device)  # LPIPS expects [-1, 1]
 
-        return model(prep(a), prep(b)).flatten().double()
+        return model(prep(a), prep(b)).flatten().double().cpu()
 
     return dist
 
@@ -182,7 +186,7 @@ class LPIPSDiversity(Metric):
                 b.load()
                 net = b.net
             return choice, digits_feature_distance(net), extras
-        model = load_lpips(choice.split("-", 1)[1], o.weights)
+        model = load_lpips(choice.split("-", 1)[1], o.weights).to(getattr(backbone, "device", "cpu"))
         return choice, lpips_distance(model, o.size), {**extras, "size": o.size}
 
     def compute(self, gen: Features, ref: Features | None, *, layer: str, seed: int,
