@@ -58,7 +58,7 @@ def test_copier_good_fid_but_flagged_by_memorization(run: dict) -> None:
 def test_fid_intervals_and_curve(run: dict) -> None:
     for m in ("heldout-real", "gmm", "noise"):
         r = run[(m, "fid")]
-        assert r["ci_low"] < r["value"] < r["ci_high"] and r["extras"]["bootstrap"]["resamples"] == 100
+        assert r["ci_low"] < r["value"] < r["ci_high"] and r["extras"]["bootstrap"]["resamples"] == 50
     assert run[("gmm", "fid")]["ci_low"] > run[("heldout-real", "fid")]["ci_high"]
     curve = run[("heldout-real", "fid_inf")]["extras"]["curve"]
     assert curve["n"] == [100, 200, 300, 500] and curve["fid"] == sorted(curve["fid"], reverse=True)
@@ -81,7 +81,7 @@ def test_memorization_train_dataset_is_validated(write_suite, capsys: pytest.Cap
 def test_bad_metric_and_disturbance_options_point_at_lines(write_suite, capsys: pytest.CaptureFixture[str]) -> None:
     text = (ROOT / "suites/digits-metrics.yaml").read_text()
     text = text.replace("lpips_diversity: {distance: digits-features", "lpips_diversity: {distance: lpips-squeeze")
-    text = text.replace("fid_curve: {ns: [100,", "fid_curve: {ns: [1,").replace("fid: {bootstrap: 100}", "fid: {bootstrap: -1}")
+    text = text.replace("fid_curve: {ns: [100,", "fid_curve: {ns: [1,").replace("fid: {bootstrap: 50}", "fid: {bootstrap: -1}")
     code, _, err = run_cli(["validate", str(write_suite(text))], capsys)
     assert code == 2
     assert "metrics.lpips_diversity.distance: Input should be 'auto', 'digits-features', 'lpips-alex' or 'lpips-vgg'" in err

@@ -25,7 +25,7 @@ from bench.errors import ConfigError
 from bench.features import Features
 from bench.metrics.base import Metric, MetricContext, MetricValue, Options, OutputInfo
 from bench.metrics.bootstrap import bootstrap_interval
-from bench.metrics.frechet import frechet_distance, gaussian_stats
+from bench.metrics.frechet import frechet_distance, gaussian_stats, psd_sqrt
 
 
 class BootstrapOpts(Options):
@@ -59,9 +59,11 @@ class FID(Metric):
             warnings.warn(f"FID: {msg}", stacklevel=2)
         out = MetricValue("fid", res.value, extras={"clipped_eigenvalues": res.clipped_eigenvalues, "warnings": notes})
         if o.bootstrap:
+            root = psd_sqrt(sr.sigma)  # the reference is fixed: its square root is computed once
+
             def fid_of(x: np.ndarray, _b: int) -> float:
                 s = gaussian_stats(x)
-                return frechet_distance(s.mu, s.sigma, sr.mu, sr.sigma).value
+                return frechet_distance(sr.mu, sr.sigma, s.mu, s.sigma, sqrt_sigma1=root).value
 
             out.ci_low, out.ci_high, info = bootstrap_interval(fid_of, g, o.bootstrap, o.confidence, seed, res.value)
             out.extras.update(bootstrap=info, std=info["std"])  # std: shown as ± in tables
@@ -202,6 +204,8 @@ class FIDCurve(Metric):
                 vals = []
                 for _ in range(1 if k == n else o.repeats):
                     s = gaussian_stats(g[rng.choice(n, k, replace=False)] if k < n else g)
+                    # generated first, as in FID: fid@n<all> equals the fid row exactly (on singular
+                    # covariances the argument order changes round-off at ~1e-6 relative)
                     vals.append(frechet_distance(s.mu, s.sigma, sr.mu, sr.sigma).value)
                 means.append(float(np.mean(vals)))
                 stds.append(float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0)
