@@ -42,6 +42,19 @@ def test_density_coverage_equal_prdc_formulas(shift: float, k: int, block: int) 
         assert ours[1] < 0.2
 
 
+def test_density_coverage_ties_of_copied_samples_decided_like_prdc() -> None:
+    """A copier puts samples exactly at real points, hence exactly at the radius of their neighbours' balls:
+    systematic ties that a fast matrix-product distance would decide at random."""
+    real = _feats(11, 400, 32) * 30  # large norms: the most round-off in |x|² + |y|² − 2x·y
+    idx = np.random.default_rng(0).integers(0, 400, 300)
+    fake = real[idx]
+    ours = density_coverage(fake, real, 5, block=64)
+    ref = prdc_density_coverage(real, fake, 5)
+    assert ours == (pytest.approx(ref[0], abs=1e-12), pytest.approx(ref[1], abs=1e-12))
+    d, i = knn(fake, real, 1)
+    assert (d[:, 0] == 0).all() and (real[i[:, 0]] == fake).all()  # copies found at distance exactly 0
+
+
 def test_density_coverage_metric_rows() -> None:
     real, fake = _feats(3, 200), _feats(4, 150)
     rows = {v.metric: v.value for v in DensityCoverage({"neighborhood": 5, "block": 13}).compute(

@@ -16,23 +16,35 @@ distances are computed blockwise (:mod:`bench.metrics.neighbours`): no N × M ma
 from __future__ import annotations
 
 import numpy as np
+import torch
 from pydantic import Field
 
 from bench.features import Features
 from bench.metrics.base import Metric, MetricContext, MetricValue, Options, OutputInfo
-from bench.metrics.neighbours import DEFAULT_BLOCK, distance_blocks, kth_nn_radii
+from bench.metrics.neighbours import DEFAULT_BLOCK, distance_blocks, kth_nn_radii, pair_distances
 
 
 def density_coverage(gen: np.ndarray, real: np.ndarray, k: int = 5, block: int = DEFAULT_BLOCK) -> tuple[float, float]:
-    """(density, coverage) of generated features ``gen`` against real features ``real``."""
+    """(density, coverage) of generated features ``gen`` against real features ``real``.
+
+    Tiles come from the fast matrix-product distances; every entry within round-off of its radius is
+    recomputed directly (:func:`pair_distances`, as the radii are), so ties decide ``<`` exactly.
+    """
     radii = kth_nn_radii(real, k, block)
+    tg, tr = torch.from_numpy(np.ascontiguousarray(gen, np.float64)), torch.from_numpy(np.ascontiguousarray(real, np.float64))
+    sq_g, sq_r = tg.pow(2).sum(1), tr.pow(2).sum(1)
     inside = 0
     nearest_fake = np.full(len(real), np.inf)
-    for _, j0, d in distance_blocks(gen, real, block):  # d: [gen block, real block]
-        r = radii[j0: j0 + d.shape[1]]
+    for i0, j0, d in distance_blocks(gen, real, block):  # d: [gen block, real block]
+        rows, cols = d.shape
+        r = torch.from_numpy(radii[j0: j0 + cols])
+        band = 1e-12 * (sq_g[i0: i0 + rows, None] + sq_r[None, j0: j0 + cols]) + 1e-300  # ≫ matmul round-off
+        near = ((d.pow(2) - r.pow(2)[None, :]).abs() <= band).nonzero()
+        if len(near):
+            d[near[:, 0], near[:, 1]] = pair_distances(tg[i0 + near[:, 0]], tr[j0 + near[:, 1]])
         dn = d.numpy()
-        inside += int((dn < r[None, :]).sum())
-        np.minimum(nearest_fake[j0: j0 + d.shape[1]], dn.min(0), out=nearest_fake[j0: j0 + d.shape[1]])
+        inside += int((dn < r.numpy()[None, :]).sum())
+        np.minimum(nearest_fake[j0: j0 + cols], dn.min(0), out=nearest_fake[j0: j0 + cols])
     density = inside / (k * len(gen))
     coverage = float((nearest_fake < radii).mean())
     return float(density), coverage
