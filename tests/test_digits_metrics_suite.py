@@ -90,3 +90,32 @@ def test_bad_metric_and_disturbance_options_point_at_lines(write_suite, capsys: 
     sanity = (ROOT / "suites/sanity.yaml").read_text().replace("kind: swirl, level: 1}", "kind: swril, level: 1}")
     code, _, err = run_cli(["validate", str(write_suite(sanity, "sanity.yaml"))], capsys)
     assert code == 2 and "models.swirl-1.args.kind: Input should be 'gaussian_noise'" in err
+
+
+def test_near_copy_fraction_counts_a_partial_copier(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """200 training images among 300 held-out ones (an .npz made elsewhere): 40 % copies, plus the ~5 % of
+    fresh real images that fall under the threshold by design; the grid shows the copies first."""
+    import numpy as np
+
+    from bench.data import digits
+
+    train, test = digits.load("train")[0], digits.load("test")[0]
+    mix = np.concatenate([train[:200].numpy(), test[:300].numpy()])
+    np.savez(tmp_path / "mix.npz", images=mix[np.random.default_rng(0).permutation(500)])
+    (tmp_path / "s.yaml").write_text(
+        "name: partial\ndatasets:\n  digits-train: {kind: digits, split: train}\n"
+        "models:\n  partial:\n    adapter: npz\n    args: {path: mix.npz}\n"
+        "tasks:\n  - name: t\n    reference: digits-train\n    n: 500\n    backbone: digits\n"
+        "    metrics:\n      memorization: {train: digits-train, space: pixels, grid: 8}\n")
+    code, _, _ = run_cli(["run", str(tmp_path / "s.yaml"), "--out", str(tmp_path / "r"), "--quiet", "--no-cache"], capsys)
+    assert code == 0
+    (run_dir,) = (tmp_path / "r" / "partial").iterdir()
+    row = next(r for r in RunDir(run_dir).rows() if r["metric"] == "near_copy_fraction")
+    assert row["extras"]["space"] == "pixels" and 0.40 < row["value"] < 0.45
+    assert 0.40 < row["extras"]["spaces"]["features"]["near_copy_fraction"] < 0.45
+    assert row["extras"]["spaces"]["pixels"]["nn_quantiles"]["0.25"] == 0.0  # a quarter and more are exact copies
+    from PIL import Image
+
+    grid = np.asarray(Image.open(run_dir / "samples" / "t" / "partial-nn.png"))
+    assert grid.shape == (2 * (64 + 1) + 1, 8 * (64 + 1) + 1)  # 8 pairs, 4 per row, 8 px upscaled to 64
+    assert (grid[1:65, 1:65] == grid[1:65, 66:130]).all()  # the closest sample is its training image
