@@ -12,6 +12,7 @@ ADAPTERS.register("torchscript", "bench.adapters.sources:TorchScriptGenerator")
 ADAPTERS.register("dataset", "bench.adapters.baselines:DatasetSampler")
 ADAPTERS.register("noise", "bench.adapters.baselines:UniformNoise")
 ADAPTERS.register("digits-gmm", "bench.adapters.baselines:DigitsGMM")
+ADAPTERS.register("disturbed", "bench.adapters.disturbances:DisturbedDataset")
 
 __all__ = ["ADAPTERS", "AdapterContext", "GenerationRequest", "ImageGenerator", "build_adapter"]
 

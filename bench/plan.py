@@ -57,7 +57,7 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True) -> Plan:
             problems.extend(format_validation_errors(exc, cls.Args, str(loaded.path), loaded.lines, ("models", mname, "args")))
             continue
         ds = m.args.get("dataset")
-        if m.adapter in ("dataset", "random-target", "blurred-oracle") and ds not in s.datasets:
+        if "dataset" in m.args and ds not in s.datasets:  # any adapter naming a suite dataset
             problem(("models", mname, "args", "dataset"), f"unknown dataset '{ds}'{did_you_mean(str(ds), s.datasets)}")
 
     for ti, t in enumerate(s.tasks):
@@ -120,6 +120,8 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True) -> Plan:
             except ValidationError as exc:
                 problems.extend(format_validation_errors(exc, cls_m.Opts, str(loaded.path), loaded.lines, (*base, "metrics", mname)))
                 continue
+            for path, msg in metrics[mname].check(s.datasets):
+                problem((*base, "metrics", mname, *path), msg)
             if backbone is not None and cls_m.layer_kind == "logits" and backbone.logits_layer is None:
                 problem((*base, "metrics", mname), f"metric '{mname}' needs class logits; backbone '{bname}' has none")
         plan.tasks.append(TaskPlan(t.name, ti, kind, t.reference, [m for m in models if m in s.models], t.n,

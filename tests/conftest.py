@@ -46,6 +46,16 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
 
 os.environ.setdefault("TQDM_DISABLE", "1")
 
+# One BLAS/OpenMP thread per test process unless told otherwise: on the shared 2-core machine, 2-thread OpenBLAS
+# and torch spin-wait against the other users' processes; a digits-metrics run took 68 s of wall time (44 s of
+# CPU) with 2 threads against 18 s (11 s CPU) with 1, under the same load. GENBENCH_TEST_THREADS overrides.
+_threads = int(os.environ.get("GENBENCH_TEST_THREADS", "1"))
+if _threads > 0:
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(_threads)
+    threadpool_limits(_threads)
 
 TINY = """\
 name: tiny

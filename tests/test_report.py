@@ -103,12 +103,14 @@ def test_plots_for_sample_counts_and_latency() -> None:
     rows = [{**base, "model": m, "metric": "fid", "n": n, "value": v}
             for m, pts in {"a": [(100, 30.0), (200, 20.0), (400, 15.0)], "b": [(100, 50.0), (200, 45.0)]}.items()
             for n, v in pts]
-    rows += [{**base, "model": "a", "metric": "latency_p50", "n": 8, "value": 0.01 * bs, "extras": {"batch_size": bs}}
+    # as the perf task writes them: a variant per batch size, plus the single-stream summary (not plotted twice)
+    rows += [{**base, "model": "a", "metric": f"latency_p50@bs{bs}", "n": 8, "value": 0.01 * bs, "extras": {"batch_size": bs}}
              for bs in (1, 4, 16)]
+    rows += [{**base, "model": "a", "metric": "latency_p50", "n": 8, "value": 0.01, "extras": {"batch_size": 1}}]
     got = dict(plots(rows))
     fid_n = got["FID vs sample count (FID is biased in n)"]
     assert fid_n.count("<circle") == 5 and fid_n.count("<polyline") == 2
-    assert got["Latency vs batch size"].count("<circle") == 3
+    assert got["Latency (p50) vs batch size"].count("<circle") == 3
     assert "skipped" in got["Precision vs recall"]
 
 

@@ -33,11 +33,16 @@ class DigitsNet(nn.Module):
         self.fc1 = nn.Linear(64 * 4 * 4, 128)
         self.fc2 = nn.Linear(128, 10)
 
-    def features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        h = F.relu(self.conv1(x))
-        h = F.max_pool2d(F.relu(self.conv2(h)), 2)
-        pool = F.relu(self.fc1(h.flatten(1)))
-        return {"pool": pool, "logits": self.fc2(pool)}
+    def features(self, x: torch.Tensor, spatial: bool = False) -> dict[str, torch.Tensor]:
+        """``pool`` and ``logits``; with ``spatial`` also the ReLU maps ``conv1`` [32, 8, 8] and ``conv2``
+        [64, 8, 8] (what the LPIPS-style digits distance compares)."""
+        c1 = F.relu(self.conv1(x))
+        c2 = F.relu(self.conv2(c1))
+        pool = F.relu(self.fc1(F.max_pool2d(c2, 2).flatten(1)))
+        out = {"pool": pool, "logits": self.fc2(pool)}
+        if spatial:
+            out.update(conv1=c1, conv2=c2)
+        return out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)["logits"]

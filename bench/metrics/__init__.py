@@ -17,5 +17,10 @@ METRICS.register("cycle", "bench.metrics.translation:Cycle")
 METRICS.register("identity", "bench.metrics.translation:Identity")
 METRICS.register("diversity", "bench.metrics.translation:Diversity")
 METRICS.register("label_preservation", "bench.metrics.translation:LabelPreservation")
+METRICS.register("fid_curve", "bench.metrics.distribution:FIDCurve")
+METRICS.register("density_coverage", "bench.metrics.manifold:DensityCoverage")
+METRICS.register("class_coverage", "bench.metrics.classes:ClassCoverage")
+METRICS.register("lpips_diversity", "bench.metrics.diversity:LPIPSDiversity")
+METRICS.register("memorization", "bench.metrics.memorization:Memorization")
 
 __all__ = ["METRICS", "Metric", "MetricValue", "get_metric"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -31,6 +32,7 @@ class MetricValue:
     ci_low: float | None = None
     ci_high: float | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    n: int | None = None  # samples behind this value when not the task's n (e.g. fid@n100 of a curve)
 
 
 @dataclass
@@ -62,6 +64,11 @@ class Metric:
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         self.opts = self.Opts.model_validate(options or {})
+
+    def check(self, datasets: Collection[str]) -> list[tuple[tuple[Any, ...], str]]:
+        """Problems with the options that need the suite (e.g. a dataset named in them), as (option path,
+        message); ``genbench validate`` reports them at the option's file:line."""
+        return []
 
     def compute(self, gen: Features, ref: Features | None, *, layer: str, seed: int,
                 ctx: MetricContext | None = None) -> list[MetricValue]:

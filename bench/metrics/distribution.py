@@ -2,13 +2,17 @@
 
 KID, IS and precision/recall call torch-fidelity's own feature-to-metric functions (the reference); FID uses
 :mod:`bench.metrics.frechet` and is tested equal to torch-fidelity to 1e-6 relative. Conventions follow
-torch-fidelity: the first set is GENERATED, the second is REAL. Precision = fraction of generated samples inside
+torch-fidelity: the first set is GENERATED, the second is REAL. FID and KID take ``bootstrap: B`` (default 0,
+off) to fill ci_low/ci_high from B resamples of the generated features (:mod:`bench.metrics.bootstrap`); it is
+an option of the metric itself rather than a separate metric so the interval sits on the very row it
+qualifies, computed with the same options. Precision = fraction of generated samples inside
 the real manifold; recall = fraction of real samples inside the generated manifold.
 """
 
 from __future__ import annotations
 
 import warnings
+from typing import Annotated
 
 import numpy as np
 import torch
@@ -17,9 +21,20 @@ from torch_fidelity.metric_isc import isc_features_to_metric
 from torch_fidelity.metric_kid import kid_features_to_metric
 from torch_fidelity.metric_prc import prc_features_to_metric
 
+from bench.errors import ConfigError
 from bench.features import Features
 from bench.metrics.base import Metric, MetricContext, MetricValue, Options, OutputInfo
-from bench.metrics.frechet import frechet_distance, gaussian_stats
+from bench.metrics.bootstrap import bootstrap_interval
+from bench.metrics.frechet import frechet_distance, gaussian_stats, psd_sqrt
+
+
+class BootstrapOpts(Options):
+    bootstrap: int = Field(default=0, ge=0, description="bootstrap resamples for ci_low/ci_high (0: off)")
+    confidence: float = Field(default=0.95, gt=0, lt=1)
+
+
+class FIDOpts(BootstrapOpts):
+    pass
 
 
 class FID(Metric):
@@ -27,10 +42,12 @@ class FID(Metric):
     task_kinds = frozenset({"generation", "translation"})  # translation: translations vs the target domain
     description = "Fréchet distance between Gaussian fits of generated and reference features"
     outputs = {"fid": OutputInfo(higher_is_better=False)}
+    Opts = FIDOpts
 
     def compute(self, gen: Features, ref: Features | None, *, layer: str, seed: int,
                 ctx: MetricContext | None = None) -> list[MetricValue]:
         assert ref is not None
+        o: FIDOpts = self.opts  # type: ignore[assignment]
         g, r = gen[layer], ref[layer]
         sg, sr = gaussian_stats(g), gaussian_stats(r)
         res = frechet_distance(sg.mu, sg.sigma, sr.mu, sr.sigma)
@@ -41,10 +58,20 @@ class FID(Metric):
                 notes.append(f"{label} set has n={n} < feature dimension {d}: its covariance is singular")
         for msg in notes:
             warnings.warn(f"FID: {msg}", stacklevel=2)
-        return [MetricValue("fid", res.value, extras={"clipped_eigenvalues": res.clipped_eigenvalues, "warnings": notes})]
+        out = MetricValue("fid", res.value, extras={"clipped_eigenvalues": res.clipped_eigenvalues, "warnings": notes})
+        if o.bootstrap:
+            root = psd_sqrt(sr.sigma)  # the reference is fixed: its square root is computed once
+
+            def fid_of(x: np.ndarray, _b: int) -> float:
+                s = gaussian_stats(x)
+                return frechet_distance(sr.mu, sr.sigma, s.mu, s.sigma, sqrt_sigma1=root).value
+
+            out.ci_low, out.ci_high, info = bootstrap_interval(fid_of, g, o.bootstrap, o.confidence, seed, res.value)
+            out.extras.update(bootstrap=info, std=info["std"])  # std: shown as ± in tables
+        return [out]
 
 
-class KIDOpts(Options):
+class KIDOpts(BootstrapOpts):
     subsets: int = Field(default=100, gt=0)
     subset_size: int = Field(default=1000, gt=1)
     degree: int = 3
@@ -71,7 +98,17 @@ class KID(Metric):
             kid_kernel_poly_gamma=o.gamma, kid_kernel_poly_coef0=o.coef0, rng_seed=seed % (2**32), verbose=False,
         )
         mean, std = out["kernel_inception_distance_mean"], out["kernel_inception_distance_std"]
-        return [MetricValue("kid", mean, extras={"std": std, "subsets": o.subsets, "subset_size": size})]
+        value = MetricValue("kid", mean, extras={"std": std, "subsets": o.subsets, "subset_size": size})
+        if o.bootstrap:
+            def kid_of(x: np.ndarray, b: int) -> float:
+                return float(kid_features_to_metric(
+                    torch.from_numpy(x), torch.from_numpy(r), kid_subsets=o.subsets, kid_subset_size=size,
+                    kid_kernel="poly", kid_kernel_poly_degree=o.degree, kid_kernel_poly_gamma=o.gamma,
+                    kid_kernel_poly_coef0=o.coef0, rng_seed=(seed + 1 + b) % (2**32), verbose=False,
+                )["kernel_inception_distance_mean"])
+
+            value.ci_low, value.ci_high, value.extras["bootstrap"] = bootstrap_interval(kid_of, g, o.bootstrap, o.confidence, seed, mean)
+        return [value]
 
 
 class ISOpts(Options):
@@ -128,3 +165,56 @@ class PrecisionRecall(Metric):
 
 
 warnings.filterwarnings("default", message="FID: .*")
+
+
+class FIDCurveOpts(Options):
+    ns: list[Annotated[int, Field(ge=2)]] | None = Field(default=None, min_length=1,
+                                                         description="sample counts (default: n/8, n/4, n/2, n)")
+    repeats: int = Field(default=3, gt=0, description="seeded subsets averaged per sample count below n")
+
+
+class FIDCurve(Metric):
+    """FID against the number of generated samples, and its extrapolation to infinitely many (FID∞).
+
+    Why: FID is biased in N (ANCHORS.md), so a value is meaningful only with its sample count; the curve shows
+    how far a value is from converged, and FID∞ (Chong & Forsyth 2020: least-squares fit of FID = a + b/N over
+    the curve, reporting the intercept a) compares models evaluated at different N. Each point below n averages
+    ``repeats`` seeded subsets drawn without replacement; the reference is always the whole reference set.
+    Rows ``fid@n<N>`` (one per N, with ``n`` = N, so tables and plots read them directly) and ``fid_inf``; every
+    row's extras holds the whole curve as ``{"n": [...], "fid": [...], "std": [...]}``.
+    """
+
+    name = "fid_curve"
+    description = "FID at several sample counts (rows fid@n<N>) and the extrapolated FID∞"
+    outputs = {"fid_inf": OutputInfo(higher_is_better=False, description="FID extrapolated to N → ∞ (fit a + b/N)")}
+    Opts = FIDCurveOpts
+
+    def compute(self, gen: Features, ref: Features | None, *, layer: str, seed: int,
+                ctx: MetricContext | None = None) -> list[MetricValue]:
+        assert ref is not None
+        o: FIDCurveOpts = self.opts  # type: ignore[assignment]
+        g = gen[layer]
+        n = len(g)
+        ns = sorted({int(k) for k in (o.ns or [max(2, n // 8), max(2, n // 4), max(2, n // 2), n])})
+        if ns[0] < 2 or ns[-1] > n:
+            raise ConfigError(f"fid_curve: sample counts must lie in [2, n={n}] (got {ns})")
+        sr = gaussian_stats(ref[layer])
+        rng = np.random.default_rng(seed % (2**63))
+        means, stds = [], []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # small N: singular covariances are expected on the curve
+            for k in ns:
+                vals = []
+                for _ in range(1 if k == n else o.repeats):
+                    s = gaussian_stats(g[rng.choice(n, k, replace=False)] if k < n else g)
+                    # generated first, as in FID: fid@n<all> equals the fid row exactly (on singular
+                    # covariances the argument order changes round-off at ~1e-6 relative)
+                    vals.append(frechet_distance(s.mu, s.sigma, sr.mu, sr.sigma).value)
+                means.append(float(np.mean(vals)))
+                stds.append(float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0)
+        curve = {"n": ns, "fid": means, "std": stds, "repeats": o.repeats}
+        rows = [MetricValue(f"fid@n{k}", v, extras={"curve": curve}, n=k) for k, v in zip(ns, means, strict=True)]
+        if len(ns) >= 2:
+            a, _b = np.linalg.lstsq(np.stack([np.ones(len(ns)), 1.0 / np.array(ns, float)], 1), np.array(means), rcond=None)[0]
+            rows.append(MetricValue("fid_inf", float(a), extras={"curve": curve, "fit": "fid = a + b/N"}))
+        return rows

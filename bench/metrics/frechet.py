@@ -44,18 +44,36 @@ class FrechetResult:
     warnings: tuple[str, ...]
 
 
-def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> FrechetResult:
+@dataclass(frozen=True)
+class PSDSqrt:
+    """``sqrt(S)`` of a covariance by symmetric eigendecomposition, reusable when S is fixed (bootstrap)."""
+
+    a: np.ndarray
+    clipped: int
+    min_eigenvalue: float
+
+
+def psd_sqrt(sigma: np.ndarray) -> PSDSqrt:
+    s = np.asarray(sigma, np.float64)
+    w, v = np.linalg.eigh((s + s.T) / 2)
+    return PSDSqrt((v * np.sqrt(np.clip(w, 0, None))) @ v.T, int((w < 0).sum()), float(w.min()))
+
+
+def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray, *,
+                     sqrt_sigma1: PSDSqrt | None = None) -> FrechetResult:
+    """Fréchet distance; ``sqrt_sigma1`` (from :func:`psd_sqrt`) skips one eigendecomposition when
+    ``sigma1`` is reused across calls (the distance is symmetric: put the fixed set first)."""
     mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
     s1, s2 = np.asarray(sigma1, np.float64), np.asarray(sigma2, np.float64)
     if mu1.shape != mu2.shape or s1.shape != s2.shape or s1.shape != (mu1.shape[0],) * 2:
         raise ValueError(f"incompatible statistics: mu {mu1.shape} vs {mu2.shape}, sigma {s1.shape} vs {s2.shape}")
-    w1, v1 = np.linalg.eigh((s1 + s1.T) / 2)
-    clipped = int((w1 < 0).sum())
-    a = (v1 * np.sqrt(np.clip(w1, 0, None))) @ v1.T
+    root = sqrt_sigma1 if sqrt_sigma1 is not None else psd_sqrt(s1)
+    clipped = root.clipped
+    a = root.a
     m = a @ s2 @ a
     ev = np.linalg.eigvalsh((m + m.T) / 2)
     clipped += int((ev < 0).sum())
-    min_ev = float(min(w1.min(), ev.min()))
+    min_ev = float(min(root.min_eigenvalue, ev.min()))
     tr_covmean = float(np.sqrt(np.clip(ev, 0, None)).sum())
     diff = mu1 - mu2
     value = float(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * tr_covmean)

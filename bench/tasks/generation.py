@@ -81,7 +81,8 @@ class GenerationTask(TaskKind):
                                     seed=derive_seed(runner.suite.seed, task.name, model, mname),
                                     ctx=MetricContext(images=images, adapter=adapter, runner=runner, task=task, model=model))
             secs = time.time() - m0
-            rows += [runner.make_row(task, model, v, seconds=secs, protocol=proto,
+            rows += [runner.make_row(task, model, v, seconds=secs, n=v.n,
+                                     protocol=proto if v.n is None else {**proto, "n": v.n},
                                      extras={"generation_seconds": round(gen_seconds, 3),
                                              "feature_keys": feature_keys}) for v in values]
         return rows

@@ -1,0 +1,212 @@
+"""LPIPS diversity: mean perceptual distance between seeded pairs of samples, and its ratio to real data.
+
+Why: a collapsed generator produces near-identical samples that can each look fine, so sample-quality metrics
+miss it; the mean pairwise perceptual distance drops. The raw number depends on the data, so the headline is
+the **ratio** to the same statistic on the reference (real) images: ≈ 1 for real-like variety, well below 1 for
+mode collapse (above 1 for noise: diversity alone is not quality).
+
+Pairs: ``pairs`` index pairs (i, j), i ≠ j, drawn uniformly by a generator seeded only by the set size
+(``numpy_rng("lpips-pairs", n, pairs)``): the same pairs for every model of a task and every rerun. The interval
+is mean ± 1.96 standard errors over the pairs.
+
+Distances (option ``distance``):
+
+* ``lpips-alex`` / ``lpips-vgg``: the ``lpips`` package's own ``LPIPS`` module (learned linear weights, shipped in
+  its wheel) on torchvision's ImageNet backbone, whose weights are resolved by :mod:`bench.weights` (explicit
+  ``weights`` path, then the cache, then a verified download) and loaded offline (``pnet_rand=True`` builds the
+  net without torchvision's downloader; the file is then copied into its slices). Images are converted to RGB
+  and resized to ``size`` px (bilinear, antialias) before LPIPS' own [-1, 1] scaling; 8 px digits are far
+  below what AlexNet can see, hence the resize. A missing file is an error (exit 2) naming the URL and path.
+* ``digits-features``: an LPIPS-style distance on the embedded digits network, with *no learned weights*: the
+  ReLU maps ``conv1``, ``conv2`` and the ``pool`` vector are unit-normalised across channels at each position
+  (``lpips.normalize_tensor``), squared differences are summed over channels, averaged over positions
+  (``lpips.spatial_average``) and summed over the three layers — LPIPS' own ``lpips=False`` formulation with
+  the digits net as backbone. Works on every image (the digits preprocessing resizes to 8×8 grey).
+* ``auto`` (default): ``digits-features`` when the task's backbone is ``digits``; otherwise ``lpips-alex`` when
+  its weights are present, falling back to ``digits-features`` (the reason is in extras).
+
+Every row records the distance used in ``extras["distance"]``: values under different distances never compare.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+
+from bench.errors import InputError, WeightsError
+from bench.features import Features
+from bench.images import match_channels
+from bench.metrics.base import Metric, MetricContext, MetricValue, Options, OutputInfo
+from bench.seeding import numpy_rng
+from bench.weights import WeightsFile, resolve
+
+#: torchvision's ImageNet backbones behind LPIPS (URLs from torchvision's model registry; sha256 of the files)
+LPIPS_BACKBONES: dict[str, WeightsFile] = {
+    "alex": WeightsFile("torchvision-alexnet", "alexnet-owt-7be5be79.pth",
+                        "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
+                        "7be5be791159472b1fbf3c69796f7cb30dca7ad8466c2df70058c37116cdee02", 244408911,
+                        used_by="lpips_diversity (distance: lpips-alex)"),
+    "vgg": WeightsFile("torchvision-vgg16", "vgg16-397923af.pth",
+                       "https://download.pytorch.org/models/vgg16-397923af.pth",
+                       "397923af8e79cdbb6a7127f12361acd7a2f83e06b05044ddf496e83de57a5bf0", 553433881,
+                       used_by="lpips_diversity (distance: lpips-vgg)"),
+}
+
+PairDistance = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # uint8 NCHW × uint8 NCHW → [N] distances
+
+
+# -- the distances ---------------------------------------------------------------------------------------------
+def digits_feature_distance(net: torch.nn.Module) -> PairDistance:
+    """LPIPS(lpips=False)-style distance on the digits net's conv1, conv2 and pool activations."""
+    from lpips import normalize_tensor, spatial_average
+
+    from bench.backbones.digits import to_input
+
+    device = next(net.parameters()).device
+
+    @torch.no_grad()
+    def dist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        fa = net.features(to_input(a).to(device), spatial=True)  # type: ignore[operator]
+        fb = net.features(to_input(b).to(device), spatial=True)  # type: ignore[operator]
+        total = torch.zeros(a.shape[0], dtype=torch.float64, device=device)
+        for layer in ("conv1", "conv2", "pool"):
+            xa, xb = fa[layer], fb[layer]
+            if xa.ndim == 2:
+                xa, xb = xa[:, :, None, None], xb[:, :, None, None]
+            d = (normalize_tensor(xa) - normalize_tensor(xb)) ** 2
+            total += spatial_average(d.sum(1, keepdim=True)).flatten().double()
+        return total.cpu()
+
+    return dist
+
+
+def load_lpips(net: str, weights: str | None = None) -> torch.nn.Module:
+    """``lpips.LPIPS(net=...)`` with its torchvision backbone loaded from a resolved, verified file (offline)."""
+    import lpips
+    import torchvision
+
+    spec = LPIPS_BACKBONES[net]
+    path = resolve(spec, weights).path
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torchvision's deprecation note about `pretrained=False` inside lpips
+        model = lpips.LPIPS(net=net, pretrained=True, pnet_rand=True, verbose=False)
+    features = (torchvision.models.alexnet if net == "alex" else torchvision.models.vgg16)(weights=None).features
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:  # only the convolutional trunk is used by LPIPS; the classifier head may be absent
+        features.load_state_dict({k[len("features."):]: v for k, v in state.items() if k.startswith("features.")})
+    except (RuntimeError, AttributeError) as exc:
+        raise WeightsError(f"{path}: not a torchvision {spec.name} state dict "
+                           f"({str(exc).splitlines()[0][:200]})") from None
+    for slice_ in model.net.children():  # lpips keeps torchvision's layer indices as child names
+        for idx, child in slice_.named_children():
+            child.load_state_dict(features[int(idx)].state_dict())
+    return model.eval()
+
+
+def lpips_distance(model: torch.nn.Module, size: int) -> PairDistance:
+    device = next(model.parameters()).device
+
+    @torch.no_grad()
+    def dist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        def prep(x: torch.Tensor) -> torch.Tensor:
+            y = match_channels(x, 3).float() / 255.0
+            if y.shape[-2:] != (size, size):
+                y = F.interpolate(y, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+            return (y * 2 - 1).to(device)  # LPIPS expects [-1, 1]
+
+        return model(prep(a), prep(b)).flatten().double().cpu()
+
+    return dist
+
+
+# -- the statistic ---------------------------------------------------------------------------------------------
+def pair_indices(n: int, pairs: int) -> tuple[np.ndarray, np.ndarray]:
+    """``pairs`` seeded index pairs (i, j) with i ≠ j in [0, n): a fixed function of (n, pairs)."""
+    if n < 2:
+        raise InputError(f"pairwise diversity needs at least 2 samples (got {n})")
+    rng = numpy_rng("lpips-pairs", n, pairs)
+    i = rng.integers(0, n, pairs)
+    j = (i + rng.integers(1, n, pairs)) % n  # uniform over j ≠ i
+    return i, j
+
+
+def pairwise_distances(images: torch.Tensor, dist: PairDistance, pairs: int, batch: int = 512) -> np.ndarray:
+    i, j = pair_indices(int(images.shape[0]), pairs)
+    out = [dist(images[i[s: s + batch]], images[j[s: s + batch]]).numpy() for s in range(0, pairs, batch)]
+    return np.concatenate(out)
+
+
+def mean_ci(d: np.ndarray) -> tuple[float, float, float]:
+    m = float(d.mean())
+    half = 1.96 * float(d.std(ddof=1)) / np.sqrt(len(d)) if len(d) > 1 else 0.0
+    return m, m - half, m + half
+
+
+class DiversityOpts(Options):
+    distance: Literal["auto", "digits-features", "lpips-alex", "lpips-vgg"] = "auto"
+    pairs: int = Field(default=1000, gt=0, description="number of seeded sample pairs")
+    size: int = Field(default=64, ge=32, description="side in px that images are resized to for lpips-* nets")
+    weights: str | None = Field(default=None, description="explicit path of the torchvision backbone file (lpips-*)")
+
+
+class LPIPSDiversity(Metric):
+    name = "lpips_diversity"
+    description = "Mean perceptual distance over seeded sample pairs, and its ratio to the reference (mode collapse)"
+    outputs = {
+        "lpips_diversity": OutputInfo(higher_is_better=True, description="mean pairwise perceptual distance"),
+        "lpips_diversity_ratio": OutputInfo(higher_is_better=True, unit="× real",
+                                            description="≈1 like real data; well below 1 = mode collapse"),
+    }
+    Opts = DiversityOpts
+
+    def _distance(self, ctx: MetricContext) -> tuple[str, PairDistance, dict[str, Any]]:
+        o: DiversityOpts = self.opts  # type: ignore[assignment]
+        backbone = getattr(ctx.task, "backbone", None)
+        choice, extras = o.distance, {}
+        if choice == "auto":
+            choice = "digits-features" if getattr(backbone, "name", None) == "digits" else "lpips-alex"
+            if choice == "lpips-alex":
+                try:
+                    resolve(LPIPS_BACKBONES["alex"], o.weights, download=False)
+                except WeightsError as exc:
+                    choice, extras = "digits-features", {"fallback_reason": str(exc)}
+        if choice == "digits-features":
+            if getattr(backbone, "name", None) == "digits":
+                net = backbone.net  # type: ignore[union-attr]
+            else:
+                from bench.backbones.digits import DigitsBackbone
+
+                b = DigitsBackbone()
+                b.load()
+                net = b.net
+            return choice, digits_feature_distance(net), extras
+        model = load_lpips(choice.split("-", 1)[1], o.weights).to(getattr(backbone, "device", "cpu"))
+        return choice, lpips_distance(model, o.size), {**extras, "size": o.size}
+
+    def compute(self, gen: Features, ref: Features | None, *, layer: str, seed: int,
+                ctx: MetricContext | None = None) -> list[MetricValue]:
+        if ctx is None or ctx.images is None:
+            raise ValueError("lpips_diversity needs the generated images (MetricContext.images)")
+        o: DiversityOpts = self.opts  # type: ignore[assignment]
+        state = ctx.task.state if ctx.task is not None else {}
+        key = ("lpips_diversity", o.model_dump_json())
+        if key not in state:  # once per task: the distance and the reference statistic
+            name, dist, extras = self._distance(ctx)
+            ref_images = state["ref"].images if "ref" in state else None
+            ref_stat = mean_ci(pairwise_distances(ref_images, dist, o.pairs)) if ref_images is not None else None
+            state[key] = (name, dist, extras, ref_stat)
+        name, dist, extras, ref_stat = state[key]
+        m, lo, hi = mean_ci(pairwise_distances(ctx.images, dist, o.pairs))
+        ex = {"distance": name, "pairs": o.pairs, **extras}
+        rows = [MetricValue("lpips_diversity", m, lo, hi, extras=ex)]
+        if ref_stat is not None:
+            rm = ref_stat[0]
+            rows.append(MetricValue("lpips_diversity_ratio", m / rm, lo / rm, hi / rm,
+                                    extras={**ex, "reference_diversity": rm}))
+        return rows
