@@ -66,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--resume", metavar="RUN_DIR", help="continue a killed run in RUN_DIR")
     r.add_argument("--no-cache", action="store_true", help="do not read or write the on-disk feature cache")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
+    r.add_argument("--report", action="store_true", help="also write the HTML leaderboard to RUN_DIR/report/index.html")
 
     v = sub.add_parser("validate", help="check a suite: fields, names, adapter × metric compatibility, weights")
     v.add_argument("suite")
@@ -254,6 +255,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     outcome = Runner(plan, run_dir=run_dir, store=store, progress=not args.quiet).run(resume=bool(args.resume))
     print(f"# {loaded.suite.name} — {outcome.run_dir.path}\n")
     print(outcome.markdown)
+    if args.report:
+        from bench.report import build_report
+
+        print(f"leaderboard: {build_report([outcome.run_dir.path], outcome.run_dir.path / 'report')}")
     if outcome.errors:
         print(f"genbench: {len(outcome.errors)} error(s); results computed so far are kept in {outcome.run_dir.path}",
               file=sys.stderr)

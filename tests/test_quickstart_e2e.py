@@ -28,7 +28,7 @@ def quickstart_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from bench.cli import main
 
     out = tmp_path_factory.mktemp("results")
-    assert main(["run", str(ROOT / "suites/quickstart.yaml"), "--out", str(out), "--quiet", "--no-cache"]) == 0
+    assert main(["run", str(ROOT / "suites/quickstart.yaml"), "--out", str(out), "--quiet", "--no-cache", "--report"]) == 0
     return _only_run(out)
 
 
@@ -65,6 +65,8 @@ def test_quickstart_run_folder(quickstart_run: Path) -> None:
     assert "fid ↓" in table and "recall ↑" in table and "heldout-real" in table
     assert (quickstart_run / "table.csv").read_text().startswith("run_id,")
     assert (quickstart_run / "samples" / "unconditional" / "gmm.png").stat().st_size > 100
+    html = (quickstart_run / "report" / "index.html").read_text()
+    assert html.count("data:image/png;base64,") >= 4 and "Quality vs speed" in html
 
 
 def test_rerun_reproduces_exactly_and_batch_size_does_not_matter(quickstart_run: Path, tmp_path: Path,
