@@ -101,6 +101,9 @@ def test_kid_is_prc_equal_torch_fidelity() -> None:
     ref_pr = prc_features_to_metric(torch.from_numpy(g), torch.from_numpy(r), prc_neighborhood=3,
                                     prc_batch_size=10000, save_cpu_ram=False, verbose=False)
     assert pr["precision"] == ref_pr["precision"] and pr["recall"] == ref_pr["recall"]
+    # a small distance block (what large n gets by default, to bound memory) gives the same values
+    small = {v.metric: v.value for v in PrecisionRecall({"batch_size": 64}).compute({"pool": g}, {"pool": r}, layer="pool", seed=0)}
+    assert small["precision"] == ref_pr["precision"] and small["recall"] == ref_pr["recall"]
 
 
 def test_kid_subset_larger_than_set_is_clamped() -> None:

@@ -132,7 +132,20 @@ class InceptionScore(Metric):
 
 class PRCOpts(Options):
     neighborhood: int = Field(default=3, gt=0)
-    batch_size: int = Field(default=10000, gt=0)
+    batch_size: int | None = Field(default=None, gt=0, description="rows per distance block; default keeps a "
+                                   "block near 256 MiB (torch-fidelity's fixed 10000 needs 2 GB at n=50k)")
+
+
+def _prc_block(n1: int, n2: int, budget_bytes: int = 256 * 2**20) -> int:
+    """Rows per cdist block so that one float32 block of distances stays within ``budget_bytes``. The block size
+    does not change torch-fidelity's values (tests/test_frechet_and_metrics.py compares them)."""
+    return int(max(256, min(10000, budget_bytes // (4 * max(n1, n2)))))
+
+
+def _full_matrices_bytes(n1: int, n2: int) -> int:
+    """float32 bytes of torch-fidelity's "full" path: both within-set matrices and the cross matrix. Checking only
+    n1 x n2 (as before) let 50,000 samples against a small reference build a 50k x 50k matrix (10 GB, OOM)."""
+    return 4 * (n1 * n1 + n2 * n2 + n1 * n2)
 
 
 class PrecisionRecall(Metric):
@@ -153,8 +166,8 @@ class PrecisionRecall(Metric):
         g, r = gen[layer], ref[layer]
         out = prc_features_to_metric(
             torch.from_numpy(np.ascontiguousarray(g)), torch.from_numpy(np.ascontiguousarray(r)),
-            prc_neighborhood=o.neighborhood, prc_batch_size=o.batch_size,
-            save_cpu_ram=len(g) * len(r) > 20000 * 20000, verbose=False,
+            prc_neighborhood=o.neighborhood, prc_batch_size=o.batch_size or _prc_block(len(g), len(r)),
+            save_cpu_ram=_full_matrices_bytes(len(g), len(r)) > 512 * 2**20, verbose=False,
         )
         extras = {"neighborhood": o.neighborhood}
         return [
