@@ -6,5 +6,8 @@ METRICS.register("fid", "bench.metrics.distribution:FID")
 METRICS.register("kid", "bench.metrics.distribution:KID")
 METRICS.register("isc", "bench.metrics.distribution:InceptionScore")
 METRICS.register("prc", "bench.metrics.distribution:PrecisionRecall")
+METRICS.register("cond_acc", "bench.metrics.conditional:ClassAccuracy")
+METRICS.register("intra_fid", "bench.metrics.conditional:IntraClassFID")
+METRICS.register("ppl", "bench.metrics.ppl:PPL")
 
 __all__ = ["METRICS", "Metric", "MetricValue", "get_metric"]
