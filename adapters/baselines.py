@@ -55,7 +55,7 @@ class DatasetSampler(Adapter):
             pool, labels = self._pool(with_labels=True)
             assert labels is not None
             out = []
-            for c, s in zip(request.classes, request.seeds):
+            for c, s in zip(request.classes, request.seeds, strict=True):
                 idx = torch.nonzero(labels == int(c)).flatten()
                 if idx.numel() == 0:
                     raise InputError(f"dataset '{a.dataset}' holds no image of requested class {c}")

@@ -105,7 +105,10 @@ def digits_run(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str,
 def test_digits_suite_orderings(digits_run: dict[tuple[str, str, str], float | None]) -> None:
     v = digits_run
     fid = {m: val for (t, m, k), val in v.items() if t == "unconditional" and k == "fid"}
-    assert max(fid, key=fid.get) == "noise"  # type: ignore[arg-type]
+    # noise is the worst of every model that covers the data; the collapsed GAN is worse still: on the digits
+    # features even real images of one or two classes score a worse FID than noise (see train_collapsed_gan.py)
+    assert max((m for m in fid if m != "collapsed-gan"), key=fid.get) == "noise"  # type: ignore[arg-type]
+    assert fid["collapsed-gan"] > fid["dcgan"]
     # held-out real beats every model that does not copy the reference itself
     others = {m: f for m, f in fid.items() if m not in ("heldout-real", "copier")}
     assert fid["heldout-real"] < min(others.values())

@@ -206,6 +206,7 @@ class DDPM(ZooModel):
     η = 0 is a deterministic map from it, so the model has a latent space for interpolation metrics."""
 
     arch = "ddpm"
+    alpha_bar: torch.Tensor
 
     def __init__(self, ch: int = 32, T: int = 200, sample_steps: int = 20) -> None:
         super().__init__()
@@ -224,7 +225,7 @@ class DDPM(ZooModel):
     def decode(self, z: torch.Tensor, classes: torch.Tensor | None = None) -> torch.Tensor:
         x = z.view(-1, 1, 8, 8)
         ts = torch.linspace(self.T, 0, self.sample_steps + 1).round().long().tolist()
-        for t, t_next in zip(ts[:-1], ts[1:]):
+        for t, t_next in zip(ts[:-1], ts[1:], strict=True):
             ab, ab_next = self.alpha_bar[t], self.alpha_bar[t_next]
             eps = self.unet(x, torch.full((x.shape[0],), t, dtype=torch.long))
             x0 = ((x - (1 - ab).sqrt() * eps) / ab.sqrt()).clamp(-1, 1)

@@ -116,10 +116,11 @@ def train_gan(G: ZooModel, D: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
         z = torch.randn(batch_size, G.latent_dim, generator=g)
         yf = torch.randint(0, G.num_classes, (batch_size,), generator=g) if cond else None
         fake = G.decode(z, yf)
-        dr, cr = _disc(D, real, yr)
+        dr, cr = _disc(D, real, yr if cond else None)
         df, cf = _disc(D, fake.detach(), yf)
         loss_d = F.softplus(-dr).mean() + F.softplus(df).mean()
         if cond:
+            assert cr is not None and cf is not None and yf is not None
             loss_d = loss_d + aux_weight * (F.cross_entropy(cr, yr) + F.cross_entropy(cf, yf))
         opt_d.zero_grad()
         loss_d.backward()
@@ -127,6 +128,7 @@ def train_gan(G: ZooModel, D: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
         dg, cg = _disc(D, fake, yf)
         loss_g = F.softplus(-dg).mean()
         if cond:
+            assert cg is not None and yf is not None
             loss_g = loss_g + aux_weight * F.cross_entropy(cg, yf)
         opt_g.zero_grad()
         loss_g.backward()
