@@ -39,7 +39,9 @@ def test_shipped_weights_verify_against_manifest() -> None:
 def test_tampered_weights_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     shutil.copytree(zoo.ZOO_DIR, tmp_path / "zoo")
     p = tmp_path / "zoo" / "gan.pt"
-    p.write_bytes(p.read_bytes()[:-1] + b"\0")
+    data = bytearray(p.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte inside the tensor data
+    p.write_bytes(bytes(data))
     monkeypatch.setattr(zoo, "ZOO_DIR", tmp_path / "zoo")
     zoo._load.cache_clear()
     with pytest.raises(WeightsError, match="does not match"):
