@@ -25,8 +25,12 @@ class ZooArgs(AdapterArgs):
 
 
 class ZooGenerator(Adapter):
-    """Sample ``i`` decodes ``request.latents(latent_dim)[i]`` (from sample ``i``'s own seed), so outputs do not
-    depend on batch size. Exposes ``latent_dim`` and ``generate_from_latents`` (float [0, 1]) for PPL."""
+    """A shipped digits zoo generator (vae, gan, dcgan, cgan, ddpm, collapsed-gan), sha256-verified.
+
+    Sample ``i`` decodes ``request.latents(latent_dim)[i]`` (from sample ``i``'s own seed), so outputs do not
+    depend on batch size. Exposes ``latent_dim`` and ``generate_from_latents`` (float [0, 1]) for PPL. The
+    class-conditional ``cgan`` takes the request's classes; in an unconditional task it samples its marginal
+    (a class drawn from each sample's seed)."""
 
     Args = ZooArgs
 
