@@ -18,7 +18,7 @@ from bench.zoo.models import DDPM
 from bench.zoo.training import batches, quality, save, setup, train_data
 
 SEED = 5
-KWARGS = {"ch": 32, "T": 200, "sample_steps": 20}
+KWARGS = {"ch": 24, "T": 200, "sample_steps": 20}
 
 
 def main() -> None:
