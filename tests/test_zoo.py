@@ -162,6 +162,7 @@ def test_conditional_metrics_and_ppl_report_unavailable_instead_of_crashing() ->
 
 def test_ppl_is_seeded_and_orders_smooth_below_rough() -> None:
     from bench.adapters import build_adapter
+
     from bench.backbones.digits import DigitsBackbone
     from bench.metrics.base import MetricContext
     from bench.metrics.ppl import PPL
