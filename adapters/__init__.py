@@ -13,6 +13,9 @@ ADAPTERS.register("dataset", "bench.adapters.baselines:DatasetSampler")
 ADAPTERS.register("noise", "bench.adapters.baselines:UniformNoise")
 ADAPTERS.register("digits-gmm", "bench.adapters.baselines:DigitsGMM")
 ADAPTERS.register("disturbed", "bench.adapters.disturbances:DisturbedDataset")
+ADAPTERS.register("blur", "bench.adapters.baselines:BlurredReal")
+ADAPTERS.register("copier", "bench.adapters.baselines:TrainingCopier")
+ADAPTERS.register("zoo", "bench.adapters.zoo:ZooGenerator")
 
 __all__ = ["ADAPTERS", "AdapterContext", "GenerationRequest", "ImageGenerator", "build_adapter"]
 

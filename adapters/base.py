@@ -68,6 +68,13 @@ class Adapter:
         self.args = args
         self.ctx = ctx
 
+    @classmethod
+    def accepts_classes(cls, args: AdapterArgs) -> bool:
+        """Whether this adapter, with these arguments, honours ``GenerationRequest.classes``. Unconditional
+        generators (the default) are refused by class-conditional tasks at validate time: silently ignoring the
+        labels would make class accuracy and intra-class FID meaningless."""
+        return False
+
     def describe(self) -> dict[str, Any]:
         return {"adapter": type(self).__name__, "args": self.args.model_dump(mode="json")}
 

@@ -29,23 +29,39 @@ class DatasetSampler(Adapter):
     Args = DatasetArgs
     data_only = True
 
-    def _pool(self) -> torch.Tensor:
+    @classmethod
+    def accepts_classes(cls, args: AdapterArgs) -> bool:
+        return True  # real images of the requested class (the conditional real-data baseline)
+
+    def _pool(self, with_labels: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
         a: DatasetArgs = self.args  # type: ignore[assignment]
         if self.ctx.datasets is None:
             raise ConfigError("the dataset adapter needs the suite's datasets")
         ds = self.ctx.datasets(a.dataset)
-        images = ds.images
+        images, labels = ds.images, ds.labels
+        if (a.classes is not None or with_labels) and labels is None:
+            raise ConfigError(f"dataset '{a.dataset}' has no labels; 'classes' cannot be used")
         if a.classes is not None:
-            if ds.labels is None:
-                raise ConfigError(f"dataset '{a.dataset}' has no labels; 'classes' cannot be used")
-            images = images[torch.isin(ds.labels, torch.tensor(a.classes))]
+            keep = torch.isin(labels, torch.tensor(a.classes))
+            images, labels = images[keep], labels[keep]
         if images.shape[0] == 0:
             raise InputError(f"dataset '{a.dataset}': no images left after filtering classes {a.classes}")
-        return images
+        return images, labels
 
     def generate(self, request: GenerationRequest) -> torch.Tensor:
         a: DatasetArgs = self.args  # type: ignore[assignment]
-        pool = self._pool()
+        if request.classes is not None:
+            # class-conditional: sample i is an image of class classes[i], drawn with sample i's own seed
+            pool, labels = self._pool(with_labels=True)
+            assert labels is not None
+            out = []
+            for c, s in zip(request.classes, request.seeds, strict=True):
+                idx = torch.nonzero(labels == int(c)).flatten()
+                if idx.numel() == 0:
+                    raise InputError(f"dataset '{a.dataset}' holds no image of requested class {c}")
+                out.append(pool[int(idx[np.random.default_rng(s).integers(idx.numel())])])
+            return torch.stack(out)
+        pool, _ = self._pool()
         n = pool.shape[0]
         if a.replace:
             idx = [np.random.default_rng(s).integers(n) for s in request.seeds]
@@ -63,6 +79,46 @@ class DatasetSampler(Adapter):
 @lru_cache(maxsize=32)
 def _permutation(n: int, name: str) -> np.ndarray:
     return np.random.default_rng(derive_seed("dataset-permutation", name, n)).permutation(n)
+
+
+class BlurArgs(DatasetArgs):
+    sigma: float = Field(default=1.0, gt=0, description="Gaussian blur standard deviation in pixels")
+
+
+class BlurredReal(DatasetSampler):
+    """Real images passed through a Gaussian blur (kernel radius ceil(3 sigma), reflect padding): every mode is
+    present, the detail is gone. The baseline a blurry generator (a VAE) resembles: recall holds, FID suffers."""
+
+    Args = BlurArgs
+
+    def generate(self, request: GenerationRequest) -> torch.Tensor:
+        return gaussian_blur(super().generate(request), self.args.sigma)  # type: ignore[attr-defined]
+
+
+def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of uint8 NCHW images, rounded back to uint8."""
+    r = max(1, int(np.ceil(3 * sigma)))
+    k = torch.exp(-0.5 * (torch.arange(-r, r + 1, dtype=torch.float64) / sigma) ** 2)
+    k = (k / k.sum()).float()
+    x = images.float()
+    c = x.shape[1]
+    pad = min(r, x.shape[-1] - 1, x.shape[-2] - 1)
+    x = torch.nn.functional.pad(x, (r, r, r, r), mode="reflect") if pad == r else \
+        torch.nn.functional.pad(x, (r, r, r, r), mode="replicate")
+    x = torch.nn.functional.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    x = torch.nn.functional.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+    return x.round().clamp(0, 255).to(torch.uint8)
+
+
+class CopierArgs(DatasetArgs):
+    dataset: str = "digits-train"
+
+
+class TrainingCopier(DatasetSampler):
+    """A "generator" that returns training images verbatim: perfect FID against its own training set, and the
+    case memorization metrics (nearest training neighbour) must flag. Give it the suite's training dataset."""
+
+    Args = CopierArgs
 
 
 class NoiseArgs(AdapterArgs):
@@ -85,7 +141,6 @@ class UniformNoise(Adapter):
 class GMMArgs(AdapterArgs):
     components: int = Field(default=10, gt=0)
     covariance: str = Field(default="full", pattern="^(full|diag)$")
-    dataset: str = "digits-train"
     seed: int = 0
 
 

@@ -52,12 +52,15 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True) -> Plan:
             continue
         cls = ADAPTERS.get(m.adapter)
         try:
-            cls.Args.model_validate(m.args)
+            parsed = cls.Args.model_validate(m.args)
         except ValidationError as exc:
             problems.extend(format_validation_errors(exc, cls.Args, str(loaded.path), loaded.lines, ("models", mname, "args")))
             continue
-        ds = m.args.get("dataset")
-        if "dataset" in m.args and ds not in s.datasets:  # any adapter naming a suite dataset
+        except ConfigError as exc:  # an argument validator that looks a name up (e.g. a zoo model)
+            problem(("models", mname, "args"), str(exc))
+            continue
+        ds = getattr(parsed, "dataset", None)
+        if ds is not None and ds not in s.datasets:  # any adapter whose arguments name a suite dataset
             problem(("models", mname, "args", "dataset"), f"unknown dataset '{ds}'{did_you_mean(str(ds), s.datasets)}")
 
     for ti, t in enumerate(s.tasks):
@@ -77,7 +80,9 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True) -> Plan:
             problem((*base, "n"), f"a {t.kind} task needs 'n' (the number of samples)")
         if t.reference not in s.datasets:
             problem((*base, "reference"), f"unknown dataset '{t.reference}'{did_you_mean(t.reference, s.datasets)}")
-        models = t.models if t.models is not None else [m for m in s.models if _adapter_kind(s.models[m].adapter) in kind.adapter_kinds]
+        models = t.models if t.models is not None else [
+            m for m in s.models if _adapter_kind(s.models[m].adapter) in kind.adapter_kinds
+            and _model_misfit(kind, task_args, s.models[m]) is None]
         for mi, mname in enumerate(models):
             if mname not in s.models:
                 problem((*base, "models", mi), f"unknown model '{mname}'{did_you_mean(mname, s.models)}")
@@ -85,6 +90,8 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True) -> Plan:
                 akind = ADAPTERS.get(s.models[mname].adapter).kind
                 if akind not in kind.adapter_kinds:
                     problem((*base, "models", mi), f"model '{mname}' is a {akind}; a {t.kind} task needs {sorted(kind.adapter_kinds)}")
+                elif (why := _model_misfit(kind, task_args, s.models[mname])) is not None:
+                    problem((*base, "models", mi), f"model '{mname}' {why}")
         backbone: Backbone | None = None
         bname = t.backbone
         if kind.needs_backbone and t.protocol is not None:
@@ -140,6 +147,18 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True) -> Plan:
     if problems:
         raise ConfigError("\n".join(problems))
     return plan
+
+
+def _model_misfit(kind: TaskKind, task_args: Any, spec: Any) -> str | None:
+    """The task kind's objection to a model (e.g. unconditional model in a conditional task), or None."""
+    if spec.adapter not in ADAPTERS:
+        return None
+    cls = ADAPTERS.get(spec.adapter)
+    try:
+        parsed = cls.Args.model_validate(spec.args)
+    except (ValidationError, GenbenchError):
+        return None  # reported with the model itself
+    return kind.check_model(task_args, cls, parsed)
 
 
 def _adapter_kind(name: str) -> str | None:

@@ -73,9 +73,9 @@ def main() -> None:
     print(f"n = {args.n} images per folder, 32x32 RGB, Inception at 299x299 on {torch.get_num_threads()} CPU threads")
     print(f"{'situation':30s} {'tool':15s} {'seconds':>8s} {'speed-up':>9s}  values")
     for title, x, name in situations:
-        g, tg = _timed(lambda: genbench(x))
-        f, tf = _timed(lambda: fidelity(x, name))
-        cf, tc = _timed(lambda: cleanfid(x))
+        g, tg = _timed(lambda x=x: genbench(x))
+        f, tf = _timed(lambda x=x, name=name: fidelity(x, name))
+        cf, tc = _timed(lambda x=x: cleanfid(x))
         print(f"{title:30s} {'genbench':15s} {tg:8.1f} {'':>9s}  " + ", ".join(f"{k}={v:.6g}" for k, v in g.items()))
         print(f"{'':30s} {'torch-fidelity':15s} {tf:8.1f} {tf / tg:8.2f}x  " + ", ".join(f"{k}={v:.6g}" for k, v in f.items()))
         print(f"{'':30s} {'clean-fid':15s} {tc:8.1f} {tc / tg:8.2f}x  " + ", ".join(f"{k}={v:.6g}" for k, v in cf.items()))

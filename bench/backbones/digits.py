@@ -53,9 +53,22 @@ def to_input(images: torch.Tensor) -> torch.Tensor:
 
     Colour is reduced with PIL's luma rule; other sizes are resized with torch bilinear, antialias=True.
     """
-    x = match_channels(images, 1).float() / 255.0
+    return float_to_input(match_channels(images, 1).float() / 255.0)
+
+
+def float_to_input(x: torch.Tensor) -> torch.Tensor:
+    """Float images in [0, 1] (1 channel) → the network's input, without quantizing to uint8. Latent-space
+    metrics (PPL) need this: their epsilon-sized steps are far below one grey level."""
     if x.shape[-2:] != (8, 8):
         x = F.interpolate(x, size=(8, 8), mode="bilinear", align_corners=False, antialias=True)
+    return x
+
+
+def match_channels_float(x: torch.Tensor) -> torch.Tensor:
+    """Float NCHW with 1 or 3 channels → 1 channel by PIL's luma rule (as :func:`match_channels` does)."""
+    if x.shape[1] == 3:
+        w = torch.tensor([0.299, 0.587, 0.114], dtype=x.dtype).view(1, 3, 1, 1)
+        return (x * w).sum(1, keepdim=True)
     return x
 
 
@@ -91,6 +104,10 @@ class DigitsBackbone(Backbone):
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
         return to_input(images)
+
+    def preprocess_float(self, x: torch.Tensor) -> torch.Tensor:
+        """Float [0, 1] images in, network input out (no uint8 rounding); used by PPL."""
+        return float_to_input(match_channels_float(x))
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.net.features(x)

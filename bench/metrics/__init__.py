@@ -22,5 +22,8 @@ METRICS.register("density_coverage", "bench.metrics.manifold:DensityCoverage")
 METRICS.register("class_coverage", "bench.metrics.classes:ClassCoverage")
 METRICS.register("lpips_diversity", "bench.metrics.diversity:LPIPSDiversity")
 METRICS.register("memorization", "bench.metrics.memorization:Memorization")
+METRICS.register("cond_acc", "bench.metrics.conditional:ClassAccuracy")
+METRICS.register("intra_fid", "bench.metrics.conditional:IntraClassFID")
+METRICS.register("ppl", "bench.metrics.ppl:PPL")
 
 __all__ = ["METRICS", "Metric", "MetricValue", "get_metric"]

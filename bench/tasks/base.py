@@ -47,6 +47,11 @@ class TaskKind:
         """Extra problems with a task spec, as (field path within the task, message)."""
         return []
 
+    def check_model(self, args: Options, adapter_cls: Any, adapter_args: Any) -> str | None:
+        """Why a model (its adapter class and parsed arguments) cannot take part in a task with these kind
+        arguments, or None. Checked at validate time; models left out of ``models:`` default to those that fit."""
+        return None
+
     def prepare(self, runner: Runner, task: TaskPlan) -> None:
         """Once per task, before any model: load the reference and its features into ``task.state``."""
 

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
+from pydantic import Field
 from tqdm import tqdm
 
 from bench.adapters import GenerationRequest, build_adapter
-from bench.errors import InputError
+from bench.errors import ConfigError, InputError
 from bench.features import feature_key
 from bench.images import content_hash, to_uint8
-from bench.metrics.base import MetricContext
+from bench.metrics.base import MetricContext, Options
 from bench.protocol import make_protocol
 from bench.seeding import derive_seed, sample_seeds
 from bench.tasks.base import TaskKind, TaskPlan
@@ -22,8 +24,10 @@ if TYPE_CHECKING:
     from bench.runner import Runner
 
 
-def sample_images(runner: Runner, task: TaskPlan, model: str, n: int, adapter: Any = None, **request_kw: Any) -> torch.Tensor:
-    """Draw ``n`` samples from ``model`` in batches, with per-sample seeds; uint8 NCHW, shape-checked."""
+def sample_images(runner: Runner, task: TaskPlan, model: str, n: int, adapter: Any = None,
+                  classes: Sequence[int] | None = None, **request_kw: Any) -> torch.Tensor:
+    """Draw ``n`` samples from ``model`` in batches, with per-sample seeds (and, for a class-conditional task,
+    per-sample class labels ``classes[i]``); uint8 NCHW, shape-checked."""
     if adapter is None:
         spec = runner.suite.models[model]
         adapter = build_adapter(spec.adapter, spec.args, runner.ctx)
@@ -32,7 +36,8 @@ def sample_images(runner: Runner, task: TaskPlan, model: str, n: int, adapter: A
     with tqdm(total=n, desc=f"sample {model}", unit="img", disable=None if runner.progress else True, leave=False) as bar:
         for start in range(0, n, task.batch_size):
             stop = min(n, start + task.batch_size)
-            req = GenerationRequest(indices=range(start, stop), seeds=sample_seeds(base_seed, start, stop), **request_kw)
+            req = GenerationRequest(indices=range(start, stop), seeds=sample_seeds(base_seed, start, stop),
+                                    classes=None if classes is None else list(classes[start:stop]), **request_kw)
             out = to_uint8(adapter.generate(req), None, what=f"model '{model}' batch at sample {start}")  # type: ignore[attr-defined]
             if out.shape[0] != stop - start:
                 raise InputError(f"model '{model}': asked for {stop - start} samples at {start}, got {out.shape[0]}")
@@ -44,11 +49,30 @@ def sample_images(runner: Runner, task: TaskPlan, model: str, n: int, adapter: A
     return torch.cat(batches)
 
 
+class GenerationArgs(Options):
+    classes: int | None = Field(default=None, ge=2, description=(
+        "class-conditional generation: sample i is asked for class i % classes (balanced, batch-size invariant)"))
+
+
+def requested_classes(args: GenerationArgs, n: int) -> list[int] | None:
+    """The class label requested for each of ``n`` samples, or None for an unconditional task."""
+    return None if args.classes is None else [i % args.classes for i in range(n)]
+
+
 class GenerationTask(TaskKind):
-    """Sample n images per model; FID, KID, IS, precision/recall against the reference."""
+    """Sample n images per model; FID, KID, IS, precision/recall against the reference. With ``args: {classes:
+    K}`` the task is class-conditional: requests carry labels, metrics see them in ``MetricContext.classes``,
+    and only adapters that honour labels may take part."""
 
     name = "generation"
     adapter_kinds = frozenset({"image-generator"})
+    Args = GenerationArgs
+
+    def check_model(self, args: Options, adapter_cls: Any, adapter_args: Any) -> str | None:
+        if getattr(args, "classes", None) is not None and not adapter_cls.accepts_classes(adapter_args):
+            return ("is unconditional (its adapter ignores class labels); a class-conditional task "
+                    "(args.classes) needs a class-conditional model")
+        return None
 
     def prepare(self, runner: Runner, task: TaskPlan) -> None:
         assert task.backbone is not None
@@ -62,7 +86,10 @@ class GenerationTask(TaskKind):
         t0 = time.time()
         spec = runner.suite.models[model]
         adapter = build_adapter(spec.adapter, spec.args, runner.ctx)
-        images = sample_images(runner, task, model, task.n, adapter=adapter)
+        classes = requested_classes(task.args, task.n)  # type: ignore[arg-type]
+        if classes is not None and not type(adapter).accepts_classes(adapter.args):
+            raise ConfigError(f"model '{model}' {self.check_model(task.args, type(adapter), adapter.args)}")
+        images = sample_images(runner, task, model, task.n, adapter=adapter, classes=classes)
         gen_seconds = time.time() - t0
         runner.save_grid(task, model, images)
         images_hash = content_hash(images)
@@ -79,7 +106,8 @@ class GenerationTask(TaskKind):
             m0 = time.time()
             values = metric.compute(feats, task.state["ref_feats"] if metric.needs_reference else None, layer=layer,
                                     seed=derive_seed(runner.suite.seed, task.name, model, mname),
-                                    ctx=MetricContext(images=images, adapter=adapter, runner=runner, task=task, model=model))
+                                    ctx=MetricContext(images=images, classes=classes, adapter=adapter, runner=runner,
+                                                      task=task, model=model))
             secs = time.time() - m0
             rows += [runner.make_row(task, model, v, seconds=secs, n=v.n,
                                      protocol=proto if v.n is None else {**proto, "n": v.n},
