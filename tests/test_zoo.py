@@ -119,6 +119,16 @@ def test_digits_suite_orderings(digits_run: dict[tuple[str, str, str], float | N
     assert rec["collapsed-gan"] < 0.5 * rec["dcgan"]
     assert rec["mode-drop"] < rec["heldout-real"]
     assert fid["blurred-real"] > fid["heldout-real"]
+    # mode dropping and collapse are flagged by coverage and the LPIPS-diversity ratio (mode-drop keeps a high
+    # precision); the copier by memorization while its FID is the best of all
+    u = {(m, k): val for (t, m, k), val in v.items() if t == "unconditional"}
+    assert u[("mode-drop", "precision")] > 0.9
+    for m in ("mode-drop", "collapsed-gan"):
+        assert u[(m, "coverage")] < 0.5 * u[("heldout-real", "coverage")], m
+        assert u[(m, "lpips_diversity_ratio")] < 0.9 < u[("heldout-real", "lpips_diversity_ratio")], m
+        assert u[(m, "class_coverage")] < 0.5, m
+    assert u[("copier", "near_copy_fraction")] > 0.9
+    assert all(u[(m, "near_copy_fraction")] < 0.2 for m in fid if m != "copier")
     # class-conditional task: the cGAN honours its labels; real images of the class are the ceiling
     assert v[("conditional", "cgan", "cond_acc")] > 0.8  # type: ignore[operator]
     assert v[("conditional", "heldout-real", "cond_acc")] > 0.95  # type: ignore[operator]
