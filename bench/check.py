@@ -134,7 +134,8 @@ def evaluate(run_rows: list[dict[str, Any]], baseline: dict[str, Any], check: An
     base_pids = {(b["task"], b["metric"]): b.get("protocol_id") for b in baseline["rows"]}
     run_pids = {(r["task"], r["metric"]): r.get("protocol_id") for r in run_rows}
     bad = [f"task {t}, metric {m}: baseline protocol {p}, run protocol {run_pids[(t, m)]}"
-           for (t, m), p in base_pids.items() if (t, m) in run_pids and run_pids[(t, m)] != p]
+           for (t, m), p in base_pids.items()
+           if m in rules and (t, m) in run_pids and run_pids[(t, m)] != p]  # only what this gate compares
     if bad:
         raise ProtocolMismatchError("run and baseline were computed under different protocols "
                                     "(backbone, weights, preprocessing, reference or n differ); refusing to compare:\n"

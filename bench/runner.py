@@ -120,7 +120,8 @@ class Runner:
                     new = task.kind.run_model(self, task, model)
                     self.run_dir.append(*new)  # one write: resume never sees half a model
                     self.log(f"[{task.name}] {model}: " + ", ".join(
-                        f"{r.metric}={r.value:.4g}" if r.value is not None else f"{r.metric}=n/a" for r in new))
+                        f"{r.metric}={r.value:.4g}" if r.value is not None else f"{r.metric}=n/a"
+                        for r in new if "@" not in r.metric))  # variants (per batch size, per n) stay in the rows
                 except GenbenchError as exc:
                     errors.append(f"model '{model}' (task {task.name}): {exc}")
                     self.log(f"error: {errors[-1]}")

@@ -99,3 +99,11 @@ def test_resume_refuses_other_suite(quickstart_run: Path, tmp_path: Path, capsys
     shutil.copytree(quickstart_run, partial)
     code, _, err = run_cli(["run", str(suite), "--resume", str(partial), "--quiet"], capsys)
     assert code == 2 and "different suite" in err
+
+
+def test_committed_baseline_gates_a_fresh_quickstart_run(quickstart_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The committed baseline must stay comparable with what the code computes (same protocol ids): after a
+    change of protocol record it has to be regenerated with `genbench baseline save`."""
+    code, out, err = run_cli(["check", str(ROOT / "suites/quickstart.yaml"), "--baseline",
+                              str(ROOT / "results/baselines/quickstart.json"), "--run", str(quickstart_run)], capsys)
+    assert code == 0, out + err
