@@ -14,3 +14,12 @@ ADAPTERS.register("noise", "bench.adapters.baselines:UniformNoise")
 ADAPTERS.register("digits-gmm", "bench.adapters.baselines:DigitsGMM")
 
 __all__ = ["ADAPTERS", "AdapterContext", "GenerationRequest", "ImageGenerator", "build_adapter"]
+ADAPTERS.register("shapes-clip", "bench.adapters.vl:ShapesClipRetriever")
+ADAPTERS.register("open-clip", "bench.adapters.vl:OpenClipRetriever")
+ADAPTERS.register("python-retriever", "bench.adapters.vl:PythonRetriever")
+ADAPTERS.register("npy-embeddings", "bench.adapters.vl:NpyEmbeddings")
+ADAPTERS.register("random-retriever", "bench.adapters.vl:RandomRetriever")
+ADAPTERS.register("shapes-captioner", "bench.adapters.vl:ShapesCaptioner")
+ADAPTERS.register("blind-captioner", "bench.adapters.vl:BlindCaptioner")
+ADAPTERS.register("python-captioner", "bench.adapters.vl:PythonCaptioner")
+ADAPTERS.register("coco-results", "bench.adapters.vl:CocoResultsCaptioner")

@@ -42,6 +42,8 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True) -> Plan:
             problem(("datasets", dname, "kind"), f"unknown dataset kind '{d.kind}'{did_you_mean(d.kind, DATASET_KINDS)}")
         elif d.kind in ("folder", "npz") and not d.path:
             problem(("datasets", dname), f"kind '{d.kind}' needs 'path'")
+        elif d.kind in ("coco-captions", "karpathy") and not (d.path and d.images):
+            problem(("datasets", dname), f"kind '{d.kind}' needs 'path' (the captions JSON) and 'images' (the image folder)")
 
     for mname, m in s.models.items():
         if m.adapter not in ADAPTERS:

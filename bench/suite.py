@@ -24,9 +24,10 @@ class Strict(BaseModel):
 
 
 class DatasetSpec(Strict):
-    kind: str = Field(description="dataset kind: digits, folder, npz")
+    kind: str = Field(description="dataset kind: digits, folder, npz, shapes, coco-captions, karpathy")
     split: str | None = None
     path: str | None = None
+    images: str | None = Field(default=None, description="image folder of a captioned dataset (coco-captions, karpathy)")
     key: str | None = None
     classes: list[int] | None = None
 

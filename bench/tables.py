@@ -55,8 +55,11 @@ def comparison_tables(rows: list[dict[str, Any]], model_order: list[str] | None 
         proto = first.get("protocol") if isinstance(first.get("protocol"), dict) else None
         title = f"task {task}"
         if proto:
-            title += (f" — protocol {pid}: backbone {proto.get('backbone')} (weights {str(proto.get('weights_sha256'))[:12]}), "
-                      f"reference {proto.get('reference')}, n={proto.get('n')}")
+            if proto.get("backbone"):
+                title += (f" — protocol {pid}: backbone {proto.get('backbone')} (weights {str(proto.get('weights_sha256'))[:12]}), "
+                          f"reference {proto.get('reference')}, n={proto.get('n')}")
+            else:  # vision-language protocols without a feature network (retrieval, caption n-gram metrics)
+                title += f" — protocol {pid}: reference {proto.get('reference')}, n_images={proto.get('n_images')}"
         out.append((title, display.fillna("—"), numeric))
     return out
 

@@ -5,3 +5,5 @@ from bench.backbones.base import BACKBONES, Backbone, get_backbone
 BACKBONES.register("digits", "bench.backbones.digits:DigitsBackbone")
 
 __all__ = ["BACKBONES", "Backbone", "get_backbone"]
+BACKBONES.register("shapes-clip", "bench.backbones.textimage:ShapesClipBackbone")
+BACKBONES.register("clip-vit-b32", "bench.backbones.textimage:OpenAIClipB32Backbone")

@@ -18,6 +18,10 @@ class Dataset:
     images: torch.Tensor
     labels: torch.Tensor | None = None
     _hash: str | None = None
+    #: reference captions per image (vision-language datasets: shapes, COCO, Flickr30k)
+    captions: list[list[str]] | None = None
+    #: the text-to-image prompt of each image (shapes: its complete canonical caption)
+    prompts: list[str] | None = None
 
     @property
     def hash(self) -> str:
@@ -27,7 +31,7 @@ class Dataset:
 
 
 def load_dataset(name: str, kind: str, *, split: str | None = None, path: Path | None = None,
-                 key: str | None = None, classes: list[int] | None = None) -> Dataset:
+                 key: str | None = None, classes: list[int] | None = None, images: Path | None = None) -> Dataset:
     if kind == "digits":
         from bench.data import digits
 
@@ -40,6 +44,18 @@ def load_dataset(name: str, kind: str, *, split: str | None = None, path: Path |
             images, labels = images[keep], labels[keep]
         suffix = f"/classes={','.join(map(str, classes))}" if classes is not None else ""
         return Dataset(name, f"{digits.VERSION}:{split}{suffix}", images, labels)
+    if kind == "shapes":
+        from bench.shapes import world
+
+        split = split or "test"
+        if split not in world.SPLITS:
+            raise ConfigError(f"dataset '{name}': shapes split must be one of {', '.join(world.SPLITS)} (got '{split}')")
+        sp = world.load(split)
+        return Dataset(name, f"{world.VERSION}:{split}", sp.images, captions=sp.captions, prompts=sp.prompts)
+    if kind in ("coco-captions", "karpathy"):
+        from bench.data.captioned import load_captioned
+
+        return load_captioned(name, kind, path, split=split, images_dir=images)
     if kind in ("folder", "npz"):
         if path is None:
             raise ConfigError(f"dataset '{name}': kind '{kind}' needs a 'path'")
@@ -47,7 +63,7 @@ def load_dataset(name: str, kind: str, *, split: str | None = None, path: Path |
         ds = Dataset(name, f"{kind}:{path}", images)
         ds.id = f"{kind}:{path.name}@{ds.hash[:12]}"
         return ds
-    raise ConfigError(f"dataset '{name}': unknown kind '{kind}'; choose from digits, folder, npz")
+    raise ConfigError(f"dataset '{name}': unknown kind '{kind}'; choose from {', '.join(DATASET_KINDS)}")
 
 
-DATASET_KINDS = ("digits", "folder", "npz")
+DATASET_KINDS = ("digits", "folder", "npz", "shapes", "coco-captions", "karpathy")

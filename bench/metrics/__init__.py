@@ -6,5 +6,9 @@ METRICS.register("fid", "bench.metrics.distribution:FID")
 METRICS.register("kid", "bench.metrics.distribution:KID")
 METRICS.register("isc", "bench.metrics.distribution:InceptionScore")
 METRICS.register("prc", "bench.metrics.distribution:PrecisionRecall")
+METRICS.register("recall", "bench.metrics.vl:Recall")
+METRICS.register("coco-captions", "bench.metrics.vl:CaptionMetrics")
+METRICS.register("clipscore", "bench.metrics.vl:ClipScore")
+METRICS.register("clipscore-torchmetrics", "bench.metrics.vl:ClipScoreTM")
 
 __all__ = ["METRICS", "Metric", "MetricValue", "get_metric"]

@@ -8,5 +8,7 @@ resume and the run folder. A new kind registers here and plugs into suites, ``va
 from bench.tasks.base import TASKS, TaskKind, TaskPlan
 
 TASKS.register("generation", "bench.tasks.generation:GenerationTask")
+TASKS.register("retrieval", "bench.tasks.vl:RetrievalTask")
+TASKS.register("captioning", "bench.tasks.vl:CaptioningTask")
 
 __all__ = ["TASKS", "TaskKind", "TaskPlan"]
