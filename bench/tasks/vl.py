@@ -39,7 +39,11 @@ def _rows(runner: Runner, task: TaskPlan, model: str, values: list[Any], secs: f
           n: int, per_sample: dict[str, Any], extras: dict[str, Any]) -> list[Row]:
     for v in values:
         if "per_sample" in v.extras:
-            per_sample[v.metric] = v.extras.pop("per_sample")
+            ps = v.extras.pop("per_sample")
+            if isinstance(ps, dict):
+                per_sample.update(ps)  # several named per-sample arrays (retrieval ranks)
+            else:
+                per_sample[v.metric] = ps
     rel = runner.save_per_sample(task, model, per_sample)
     return [runner.make_row(task, model, v, seconds=secs, protocol=proto, n=n,
                             extras={**extras, "per_sample_file": rel}) for v in values]
