@@ -55,6 +55,7 @@ def retrieval_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return run
 
 
+@pytest.mark.slow
 def test_shapes_clip_beats_random_on_every_metric(retrieval_run: Path) -> None:
     rows = RunDir(retrieval_run).rows()
     v = {(r["model"], r["metric"]): r for r in rows}
