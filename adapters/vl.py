@@ -296,3 +296,69 @@ class CocoResultsCaptioner(Captioner):
         if missing:
             raise InputError(f"{p}: no caption for image_id {missing[0]!r} ({len(missing)} images missing)")
         return [got[i] for i in ids]
+
+
+# ============================================================================================ text-to-image
+class RetrievalT2IArgs(AdapterArgs):
+    dataset: str = Field(description="suite dataset the images are drawn from (the shapes train split)")
+    k: int = Field(default=8, gt=0, description="each sample is one of the k images ranked best for its prompt")
+
+
+class ShapesRetrievalT2I(Adapter):
+    """Shapes text-to-image reference model: the shapes dual encoder ranks the training images for the prompt and
+    each sample (by its own seed) is one of the top k. Real pixels, prompt-driven content, diversity from k.
+
+    Caveat, stated in every table that uses it: CLIP-score with the same dual encoder as scorer favours this model
+    (it optimises that very similarity); attribute accuracy (an independent reader) is the fairer fidelity check.
+    """
+
+    kind = "text-to-image"
+    Args = RetrievalT2IArgs
+
+    def __init__(self, args: AdapterArgs, ctx: Any) -> None:
+        super().__init__(args, ctx)
+        from bench.backbones.textimage import ShapesClipBackbone
+
+        if ctx.datasets is None:
+            raise ConfigError("shapes-t2i needs the suite's datasets")
+        self.pool = ctx.datasets(self.args.dataset).images  # type: ignore[attr-defined]
+        self.bb = ShapesClipBackbone()
+        e = self.bb.embed_images(self.pool)
+        self.pool_emb = e / np.linalg.norm(e, axis=1, keepdims=True)
+
+    def generate(self, request: Any) -> torch.Tensor:
+        if request.prompts is None:
+            raise ConfigError("shapes-t2i is a text-to-image model: it needs prompts")
+        t = self.bb.embed_texts(list(request.prompts))
+        sim = (t / np.linalg.norm(t, axis=1, keepdims=True)) @ self.pool_emb.T
+        k = self.args.k  # type: ignore[attr-defined]
+        top = np.argsort(-sim, axis=1, kind="stable")[:, :k]
+        pick = [int(top[i, np.random.default_rng(s).integers(k)]) for i, s in enumerate(request.seeds)]
+        return self.pool[pick]
+
+
+class RandomSceneT2I(Adapter):
+    """Weak baseline: a random shapes scene per seed, ignoring the prompt (right distribution, no alignment)."""
+
+    kind = "text-to-image"
+
+    def generate(self, request: Any) -> torch.Tensor:
+        import random
+
+        from bench.shapes import world
+
+        return torch.from_numpy(np.stack([world.render(world.sample_scene(random.Random(s))) for s in request.seeds]))
+
+
+def _python_t2i() -> type:
+    from bench.adapters.sources import PythonGenerator
+
+    class PythonT2I(PythonGenerator):
+        """A Python object answering ``generate(request)`` with ``request.prompts`` (one prompt per sample)."""
+
+        kind = "text-to-image"
+
+    return PythonT2I
+
+
+PythonT2I = _python_t2i()

@@ -50,12 +50,13 @@ def retrieval_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from bench.cli import main
 
     out = tmp_path_factory.mktemp("results")
-    assert main(["run", str(ROOT / "suites/retrieval.yaml"), "--out", str(out), "--quiet", "--no-cache"]) == 0
+    suite = out / "retrieval.yaml"  # the shipped suite on its first 200 scenes (the full one takes ~15 s)
+    suite.write_text((ROOT / "suites/retrieval.yaml").read_text().replace("batch_size: 500", "batch_size: 500\n    n: 200"))
+    assert main(["run", str(suite), "--out", str(out), "--quiet", "--no-cache"]) == 0
     (run,) = (out / "retrieval").iterdir()
     return run
 
 
-@pytest.mark.slow
 def test_shapes_clip_beats_random_on_every_metric(retrieval_run: Path) -> None:
     rows = RunDir(retrieval_run).rows()
     v = {(r["model"], r["metric"]): r for r in rows}
@@ -65,9 +66,9 @@ def test_shapes_clip_beats_random_on_every_metric(retrieval_run: Path) -> None:
         good, bad = v[("shapes-clip", m)], v[("random", m)]
         assert (good["value"] > bad["value"]) if good["higher_is_better"] else (good["value"] < bad["value"]), m
     assert v[("shapes-clip", "t2i_r1")]["value"] > 45 and v[("shapes-clip", "i2t_r10")]["value"] > 95
-    assert v[("random", "t2i_r10")]["value"] < 5  # chance is 10/500 = 2 %
+    assert v[("random", "t2i_r10")]["value"] < 12  # chance is 10/200 = 5 %
     per = json.loads((retrieval_run / v[("shapes-clip", "rsum")]["extras"]["per_sample_file"]).read_text())
-    assert len(per["t2i_rank"]) == 2500 and len(per["i2t_rank"]) == 500
+    assert len(per["t2i_rank"]) == 1000 and len(per["i2t_rank"]) == 200
 
 
 def _embeddings(tmp_path: Path, n: int = 60) -> tuple[Path, Path, Path]:

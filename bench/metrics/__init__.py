@@ -10,5 +10,7 @@ METRICS.register("recall", "bench.metrics.vl:Recall")
 METRICS.register("coco-captions", "bench.metrics.vl:CaptionMetrics")
 METRICS.register("clipscore", "bench.metrics.vl:ClipScore")
 METRICS.register("clipscore-torchmetrics", "bench.metrics.vl:ClipScoreTM")
+METRICS.register("attribute-accuracy", "bench.metrics.t2i:AttributeAccuracy")
+METRICS.register("prompt-diversity", "bench.metrics.t2i:PromptDiversity")
 
 __all__ = ["METRICS", "Metric", "MetricValue", "get_metric"]

@@ -26,6 +26,7 @@ class FID(Metric):
     name = "fid"
     description = "Fréchet distance between Gaussian fits of generated and reference features"
     outputs = {"fid": OutputInfo(higher_is_better=False)}
+    task_kinds = frozenset({"generation", "text-to-image"})
 
     def compute(self, gen: Features, ref: Features | None, *, layer: str, seed: int,
                 ctx: MetricContext | None = None) -> list[MetricValue]:

@@ -11,10 +11,12 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import torch
+from pydantic import Field
 
 from bench.adapters import build_adapter
 from bench.errors import ConfigError, InputError
-from bench.metrics.base import MetricContext
+from bench.metrics.base import MetricContext, Options
 from bench.seeding import derive_seed
 from bench.tasks.base import TaskKind, TaskPlan
 
@@ -155,4 +157,77 @@ class CaptioningTask(TaskKind):
             proto = text_proto if mname == "coco-captions" else clip_proto
             rows += _rows(runner, task, model, vals, time.time() - m0, proto, len(ids), per,
                           {"captioning_seconds": round(cap_s, 3)})
+        return rows
+
+
+class T2IArgs(Options):
+    samples_per_prompt: int = Field(default=2, ge=1, description="images per prompt (>= 2 for prompt-diversity)")
+
+
+class TextToImageTask(TaskKind):
+    """Prompts in, images out: each reference image's prompt is rendered ``samples_per_prompt`` times (one seed per
+    sample); FID against the prompts' reference images, CLIP-score, diversity per prompt, attribute accuracy."""
+
+    name = "text-to-image"
+    adapter_kinds = frozenset({"text-to-image"})
+    needs_n = False
+    Args = T2IArgs
+
+    def check(self, spec: TaskSpec) -> list[tuple[tuple[Any, ...], str]]:
+        return CaptioningTask().check(spec)
+
+    def prepare(self, runner: Runner, task: TaskPlan) -> None:
+        assert task.backbone is not None
+        ds = runner.dataset(task.reference)
+        if not ds.prompts:
+            raise ConfigError(f"dataset '{task.reference}' has no prompts; a text-to-image task needs a captioned dataset")
+        n = min(task.n or ds.images.shape[0], ds.images.shape[0])
+        task.state.update(ds=ds, prompts=ds.prompts[:n], images=ds.images[:n])
+        task.state["ref_feats"] = runner.store.get(ds.images[:n], task.backbone, label=f"[{task.reference}]")
+
+    def run_model(self, runner: Runner, task: TaskPlan, model: str) -> list[Row]:
+        from bench.adapters import GenerationRequest
+        from bench.images import to_uint8
+        from bench.protocol import make_protocol
+        from bench.seeding import sample_seeds
+
+        assert task.backbone is not None
+        st = task.state
+        spp = task.args.samples_per_prompt  # type: ignore[attr-defined]
+        prompt_index = np.repeat(np.arange(len(st["prompts"])), spp)
+        prompts = [st["prompts"][i] for i in prompt_index]
+        spec = runner.suite.models[model]
+        t0 = time.time()
+        adapter = build_adapter(spec.adapter, spec.args, runner.ctx)
+        base = derive_seed(runner.suite.seed, task.name, model)
+        out = []
+        for s in range(0, len(prompts), task.batch_size):
+            e = min(len(prompts), s + task.batch_size)
+            req = GenerationRequest(indices=range(s, e), seeds=sample_seeds(base, s, e), prompts=prompts[s:e])
+            b = to_uint8(adapter.generate(req), None, what=f"model '{model}' batch at sample {s}")  # type: ignore[attr-defined]
+            if b.shape[0] != e - s:
+                raise InputError(f"model '{model}': asked for {e - s} images at {s}, got {b.shape[0]}")
+            out.append(b)
+        images = torch.cat(out)
+        gen_s = time.time() - t0
+        runner.save_grid(task, model, images)
+        bb = task.backbone
+        feats = dict(runner.store.get(images, bb, label=f"[{model}]"))
+        feats["image_embed"] = feats[bb.embed_layer]  # type: ignore[attr-defined]
+        feats["prompt_index"] = prompt_index
+        ref = st["ref_feats"]
+        rows: list[Row] = []
+        per: dict[str, Any] = {"prompt_index": prompt_index.tolist()}
+        for mname, metric in task.metrics.items():
+            layer = bb.default_layer
+            proto = {**make_protocol(bb, layer if mname == "fid" else bb.embed_layer, st["ds"].id, len(prompts),  # type: ignore[attr-defined]
+                                     int(st["images"].shape[0])), "samples_per_prompt": spp,
+                     "scorer": getattr(bb, "scorer", bb.name)}
+            m0 = time.time()
+            vals = metric.compute(feats, ref if metric.needs_reference else None, layer=layer,
+                                  seed=derive_seed(runner.suite.seed, task.name, model, mname),
+                                  ctx=MetricContext(images=images, adapter=adapter, runner=runner, task=task, model=model,
+                                                    hypotheses=prompts))
+            rows += _rows(runner, task, model, vals, time.time() - m0, proto, len(prompts), per,
+                          {"generation_seconds": round(gen_s, 3)})
         return rows
