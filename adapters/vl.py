@@ -70,7 +70,12 @@ class OpenClipRetriever(Retriever):
         super().__init__(args, ctx)
         import open_clip
 
-        from bench.backbones.textimage import OpenAIClipB32Backbone, is_torchscript, load_open_clip, quickgelu_name
+        from bench.backbones.textimage import (
+            OpenAIClipB32Backbone,
+            is_torchscript,
+            load_open_clip,
+            quickgelu_name,
+        )
 
         spec: str = self.args.model  # type: ignore[attr-defined]
         if "@" not in spec:

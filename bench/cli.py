@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-
-import numpy as np
 from collections.abc import Sequence
 from pathlib import Path
+
+import numpy as np
 
 from bench.errors import EXIT_BAD_INPUT, EXIT_OK, GenbenchError
 

@@ -62,7 +62,7 @@ class Runner:
             self._datasets[name] = load_dataset(
                 name, d.kind, split=d.split, path=self.plan.loaded.resolve_path(d.path) if d.path else None,
                 key=d.key, classes=d.classes,
-                images=self.plan.loaded.resolve_path(d.images) if d.images else None)
+                images_dir=self.plan.loaded.resolve_path(d.images) if d.images else None)
         return self._datasets[name]
 
     # ------------------------------------------------------------------------------------------------

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from bench.adapters import AdapterContext, build_adapter
+
 from bench.backbones.textimage import is_torchscript, quickgelu_name
 from bench.errors import GenbenchError
 

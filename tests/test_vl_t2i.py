@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from bench.results import RunDir
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -73,9 +73,9 @@ def test_world_is_deterministic_and_fixed() -> None:
 
 
 def test_t2i_needs_canonical_prompts_for_attributes(tmp_path: Path, capsys) -> None:
-    from bench.metrics.t2i import AttributeAccuracy
     from bench.errors import InputError
     from bench.metrics.base import MetricContext
+    from bench.metrics.t2i import AttributeAccuracy
 
     with pytest.raises(InputError, match="not a shapes canonical caption"):
         AttributeAccuracy().compute({}, None, layer="", seed=0, ctx=MetricContext(hypotheses=["a dog on a bench"]))

@@ -75,11 +75,11 @@ class ShapesClipBackbone(TextImageBackbone):
         return to_input(images)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        pool, emb = self.net.image_features(x)
+        pool, emb = self.net.image_features(x)  # type: ignore[operator]
         return {"pool": pool, "embed": emb}
 
     def _texts(self, texts: list[str]) -> torch.Tensor:
-        return self.net.encode_texts(texts)  # type: ignore[no-any-return]
+        return self.net.encode_texts(texts)  # type: ignore[no-any-return,operator]
 
 
 OPENAI_B32 = WeightsFile(
@@ -171,7 +171,7 @@ class OpenAIClipB32Backbone(TextImageBackbone):
         return (x - mean) / std
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {"embed": self.model.encode_image(x)}
+        return {"embed": self.model.encode_image(x)}  # type: ignore[operator]
 
     def _texts(self, texts: list[str]) -> torch.Tensor:
-        return self.model.encode_text(self.tokenizer(texts))  # type: ignore[no-any-return]
+        return self.model.encode_text(self.tokenizer(texts))  # type: ignore[no-any-return,operator]

@@ -29,7 +29,7 @@ def _image(path: Path) -> np.ndarray:
             im = im.convert("RGB")
             w, h = im.size
             s = SIDE / min(w, h)
-            im = im.resize((max(SIDE, round(w * s)), max(SIDE, round(h * s))), Image.BICUBIC)
+            im = im.resize((max(SIDE, round(w * s)), max(SIDE, round(h * s))), Image.Resampling.BICUBIC)
             w, h = im.size
             left, top = (w - SIDE) // 2, (h - SIDE) // 2
             return np.asarray(im.crop((left, top, left + SIDE, top + SIDE))).transpose(2, 0, 1)

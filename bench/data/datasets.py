@@ -31,7 +31,7 @@ class Dataset:
 
 
 def load_dataset(name: str, kind: str, *, split: str | None = None, path: Path | None = None,
-                 key: str | None = None, classes: list[int] | None = None, images: Path | None = None) -> Dataset:
+                 key: str | None = None, classes: list[int] | None = None, images_dir: Path | None = None) -> Dataset:
     if kind == "digits":
         from bench.data import digits
 
@@ -55,7 +55,7 @@ def load_dataset(name: str, kind: str, *, split: str | None = None, path: Path |
     if kind in ("coco-captions", "karpathy"):
         from bench.data.captioned import load_captioned
 
-        return load_captioned(name, kind, path, split=split, images_dir=images)
+        return load_captioned(name, kind, path, split=split, images_dir=images_dir)
     if kind in ("folder", "npz"):
         if path is None:
             raise ConfigError(f"dataset '{name}': kind '{kind}' needs a 'path'")

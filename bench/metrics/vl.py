@@ -7,6 +7,8 @@ run folder's ``per_sample/`` (not into rows) so intervals and paired tests can b
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+
 import numpy as np
 from pydantic import Field
 
@@ -74,8 +76,8 @@ class CaptionMetrics(Metric):
 
         assert ctx is not None
         o: CaptionOpts = self.opts  # type: ignore[assignment]
-        refs = {i: list(r) for i, r in enumerate(ctx.references)}
-        hyps = {i: h for i, h in enumerate(ctx.hypotheses)}
+        refs: dict[Hashable, list[str]] = {i: list(r) for i, r in enumerate(ctx.references)}
+        hyps: dict[Hashable, str] = dict(enumerate(ctx.hypotheses))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", CaptionMetricWarning)
             res = score_captions(refs, hyps, meteor=o.meteor, spice=o.spice)

@@ -109,7 +109,7 @@ def render(scene: Scene) -> np.ndarray:
     canvas = np.empty((SIZE * _SS, SIZE * _SS, 3), dtype=np.float32)
     canvas[:] = BACKGROUND
     yy, xx = _grid()
-    for o, (dy, dx) in zip(scene.objects, scene.jitter):
+    for o, (dy, dx) in zip(scene.objects, scene.jitter, strict=True):
         cy, cx = cell_centre(o.cell)
         cy, cx = cy + dy, cx + dx
         # only the window around the shape is tested (5x faster than the whole canvas)

@@ -73,7 +73,8 @@ class RetrievalTask(TaskKind):
         proto = {"task": "retrieval", "reference": st["ds"].id, "n_images": len(st["ids"]), "n_texts": len(st["texts"]),
                  "similarity": "cosine, float32", "ties": "against the query (rank = 1 + wrong candidates with sim >= correct)",
                  "i2t": "rank of the best-ranked of the image's captions"}
-        rows, per = [], {}
+        rows: list[Row] = []
+        per: dict[str, Any] = {}
         for mname, metric in task.metrics.items():
             m0 = time.time()
             vals = metric.compute(feats, None, layer="", seed=derive_seed(runner.suite.seed, task.name, model, mname),
