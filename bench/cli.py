@@ -23,6 +23,9 @@ EXAMPLES = """examples:
   genbench ls metrics                           list adapters, metrics, backbones, suites
   genbench score captions --gt ann.json --res res.json --json
                                                 score COCO-format captions (BLEU, METEOR, ROUGE-L, CIDEr-D, SPICE)
+  genbench score retrieval --images img.npy --texts txt.npy --pairs pairs.json --json
+                                                text-image recall@K, RSUM and ranks from embeddings
+  genbench run suites/retrieval.yaml            shapes retrieval (also captioning.yaml, t2i.yaml), offline
 """
 
 SCORE_CAPTIONS_EPILOG = """Numbers equal pycocoevalcap 1.2's (COCOEvalCap): PTB tokenisation, BLEU-1..4 (closest ref length),
@@ -75,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
 def _add_score(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """``genbench score <kind>``: score outputs made elsewhere. Each kind is one sub-command with a ``func``;
     add ``score images`` / ``score pairs`` here the same way."""
-    score = sub.add_parser("score", help="one-shot scoring of outputs made elsewhere: images, captions")
+    score = sub.add_parser("score", help="one-shot scoring of outputs made elsewhere: images, captions, retrieval embeddings")
     kinds = score.add_subparsers(dest="score_kind", required=True)
     c = kinds.add_parser("captions", help="COCO caption metrics, equal to pycocoevalcap's",
                          epilog=SCORE_CAPTIONS_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
