@@ -11,6 +11,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from bench.errors import EXIT_BAD_INPUT, EXIT_OK, GenbenchError
 
 EXAMPLES = """examples:
@@ -32,6 +34,9 @@ EXAMPLES = """examples:
   genbench score pairs translated/ truth/       paired translation metrics (L1, PSNR, SSIM, LPIPS)
   genbench score cycle inputs/ reconstructed/   cycle-consistency of reconstructions
   genbench run suites/translation.yaml          pix2pix/CycleGAN zoo vs identity, copier and oracle baselines
+  genbench score retrieval --images img.npy --texts txt.npy --pairs pairs.json --json
+                                                text-image recall@K, RSUM and ranks from embeddings
+  genbench run suites/retrieval.yaml            shapes retrieval (also captioning.yaml, t2i.yaml), offline
 """
 
 SCORE_CAPTIONS_EPILOG = """Numbers equal pycocoevalcap 1.2's (COCOEvalCap): PTB tokenisation, BLEU-1..4 (closest ref length),
@@ -119,7 +124,7 @@ def _parser() -> argparse.ArgumentParser:
 def _add_score(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """``genbench score <kind>``: score outputs made elsewhere. Each kind is one sub-command with a ``func``;
     add ``score images`` / ``score pairs`` here the same way."""
-    score = sub.add_parser("score", help="one-shot scoring of outputs made elsewhere: images, captions, translations")
+    score = sub.add_parser("score", help="one-shot scoring of outputs made elsewhere: images, translations, captions, retrieval embeddings")
     kinds = score.add_subparsers(dest="score_kind", required=True)
     c = kinds.add_parser("captions", help="COCO caption metrics, equal to pycocoevalcap's",
                          epilog=SCORE_CAPTIONS_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -200,6 +205,23 @@ with "inputs" and "reconstructed" in place of "outputs" and "ground_truth".""")
     sc.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     sc.add_argument("--no-cache", action="store_true")
     sc.set_defaults(func=cmd_score_cycle)
+    sr = kinds.add_parser(
+        "retrieval", help="text↔image recall@K, RSUM and ranks from precomputed embeddings",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="""PAIRS.json gives the image of every text, in text order: either a list of image indices
+  [0, 0, 0, 0, 0, 1, 1, ...]   or a list of [text, image] pairs covering every text once.
+Every image needs at least one text (5 per image in COCO/Flickr30k). Same code as the retrieval task
+(bench.metrics.retrieval): cosine in float32, ties counted against the query, image→text uses the best-ranked
+of the image's captions. --json prints one object:
+  {"n_images", "n_texts", "metrics": {"t2i_r1", "t2i_r5", "t2i_r10", "t2i_medr", "t2i_meanr",
+   "i2t_r1", "i2t_r5", "i2t_r10", "i2t_medr", "i2t_meanr", "rsum"}, "conventions": {...}}
+exit codes: 0 ok; 2 bad input (missing files, wrong shapes, NaN, bad pairs)""")
+    sr.add_argument("--images", required=True, metavar="IMG.npy", help="image embeddings [N_images, D]")
+    sr.add_argument("--texts", required=True, metavar="TXT.npy", help="text embeddings [N_texts, D]")
+    sr.add_argument("--pairs", required=True, metavar="PAIRS.json", help="the image index of each text")
+    sr.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    sr.add_argument("--per-query", metavar="FILE", help="write the 1-based rank of every text and image query (JSON)")
+    sr.set_defaults(func=cmd_score_retrieval)
 
 
 def cmd_score_captions(args: argparse.Namespace) -> int:
@@ -491,6 +513,53 @@ def cmd_score_cycle(args: argparse.Namespace) -> int:
                       cache=not args.no_cache)
     _print_translation_scores(res, f"{args.reconstructed} vs {args.inputs}", args.json)
     return EXIT_OK
+
+
+
+def cmd_score_retrieval(args: argparse.Namespace) -> int:
+    """``genbench score retrieval``: the retrieval task's metric on embeddings made elsewhere."""
+    import json
+
+    from bench.adapters.vl import load_npy
+    from bench.errors import InputError
+    from bench.metrics.vl import Recall
+    from bench.results import atomic_write_text
+    from bench.text.coco_files import _load_json
+
+    im = load_npy(Path(args.images), "image embeddings")
+    tx = load_npy(Path(args.texts), "text embeddings")
+    raw = _load_json(args.pairs)
+    if isinstance(raw, dict) and "text_to_image" in raw:
+        raw = raw["text_to_image"]
+    if not isinstance(raw, list) or not raw:
+        raise InputError(f"{args.pairs}: expected a non-empty list of image indices (one per text) or [text, image] pairs")
+    if all(isinstance(p, list) and len(p) == 2 for p in raw):
+        t2i = [-1] * tx.shape[0]
+        for t, i in raw:
+            if not isinstance(t, int) or not 0 <= t < tx.shape[0]:
+                raise InputError(f"{args.pairs}: text index {t!r} out of range (there are {tx.shape[0]} texts)")
+            if t2i[t] != -1:
+                raise InputError(f"{args.pairs}: text {t} is paired twice (each text has exactly one image)")
+            t2i[t] = i
+        if -1 in t2i:
+            raise InputError(f"{args.pairs}: text {t2i.index(-1)} has no image")
+        raw = t2i
+    if not all(isinstance(p, int) and not isinstance(p, bool) for p in raw):
+        raise InputError(f"{args.pairs}: every entry must be an integer image index or a [text, image] pair")
+    vals = Recall().compute({"images": im, "texts": tx, "pairs": np.asarray(raw, dtype=np.int64)}, None, layer="", seed=0)
+    metrics = {v.metric: v.value for v in vals}
+    if args.per_query:
+        atomic_write_text(args.per_query, json.dumps(vals[0].extras["per_sample"]) + "\n")
+    if args.json:
+        print(json.dumps({"n_images": int(im.shape[0]), "n_texts": int(tx.shape[0]), "metrics": metrics,
+                          "conventions": {"similarity": "cosine, float32", "ties": "against the query",
+                                          "i2t": "best-ranked correct caption", "recall_unit": "%"}}))
+    else:
+        print(f"{im.shape[0]} images, {tx.shape[0]} texts")
+        for k, v in metrics.items():
+            print(f"  {k:10s} {v:.4f}")
+    return EXIT_OK
+
 
 
 

@@ -45,6 +45,8 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True) -> Plan:
             problem(("datasets", dname), f"kind '{d.kind}' needs 'path'")
         elif d.kind in ("paired-folder", "unpaired-folder") and not d.path and not (d.a and d.b):
             problem(("datasets", dname), f"kind '{d.kind}' needs 'path' (holding A/ and B/) or both 'a' and 'b'")
+        elif d.kind in ("coco-captions", "karpathy") and not (d.path and d.images):
+            problem(("datasets", dname), f"kind '{d.kind}' needs 'path' (the captions JSON) and 'images' (the image folder)")
 
     for mname, m in s.models.items():
         if m.adapter not in ADAPTERS:

@@ -62,7 +62,8 @@ class Runner:
             self._datasets[name] = load_dataset(
                 name, d.kind, split=d.split, path=self.plan.loaded.resolve_path(d.path) if d.path else None,
                 key=d.key, classes=d.classes, a=self.plan.loaded.resolve_path(d.a) if d.a else None,
-                b=self.plan.loaded.resolve_path(d.b) if d.b else None)
+                b=self.plan.loaded.resolve_path(d.b) if d.b else None,
+                images_dir=self.plan.loaded.resolve_path(d.images) if d.images else None)
         return self._datasets[name]
 
     # ------------------------------------------------------------------------------------------------
@@ -150,6 +151,17 @@ class Runner:
         folder = self.run_dir.path / "samples" / task.name
         folder.mkdir(parents=True, exist_ok=True)
         save_png(make_grid(g, ncol=8, scale=scale), folder / f"{model}.png")
+
+    def save_per_sample(self, task: TaskPlan, model: str, data: dict[str, Any]) -> str:
+        """Per-sample values (ranks, per-image scores, captions) as ``per_sample/<task>/<model>.json``, so
+        intervals and paired tests can be computed after the run; returns the path relative to the run folder."""
+        import json
+
+        from bench.results import atomic_write_text
+
+        rel = f"per_sample/{task.name}/{model}.json"
+        atomic_write_text(self.run_dir.path / rel, json.dumps(data, default=float) + "\n")
+        return rel
 
     def make_row(self, task: TaskPlan, model: str, v: MetricValue, *, seconds: float,
                  protocol: dict[str, Any] | None = None, n: int | None = None, extras: dict[str, Any] | None = None) -> Row:

@@ -25,11 +25,12 @@ class Strict(BaseModel):
 
 class DatasetSpec(Strict):
     kind: str = Field(description="dataset kind: digits, folder, npz; translation: digits-edges, digits-strokes, "
-                                  "paired-folder, unpaired-folder")
+                                  "paired-folder, unpaired-folder; vision-language: shapes, coco-captions, karpathy")
     split: str | None = None
     path: str | None = None
     a: str | None = Field(default=None, description="translation folders: domain A folder (default: path/A)")
     b: str | None = Field(default=None, description="translation folders: domain B folder (default: path/B)")
+    images: str | None = Field(default=None, description="image folder of a captioned dataset (coco-captions, karpathy)")
     key: str | None = None
     classes: list[int] | None = None
 

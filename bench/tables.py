@@ -69,10 +69,12 @@ def comparison_tables(rows: list[dict[str, Any]], model_order: list[str] | None 
         title = f"task {task}"
         if proto and proto.get("kind") == "perf":
             title += f" — protocol {pid}: {proto.get('device')} ({proto.get('device_type')}), {proto.get('dtype')}, {proto.get('threads')} threads"
-        elif proto:
+        elif proto and proto.get("backbone"):
             named = f" '{proto['name']}'" if proto.get("name") else ""
             title += (f" — protocol{named} {pid}: backbone {proto.get('backbone')} (weights {str(proto.get('weights_sha256'))[:12]}), "
                       f"reference {proto.get('reference')}, n={proto.get('n')}")
+        elif proto:  # vision-language protocols without a feature network (retrieval, caption n-gram metrics)
+            title += f" — protocol {pid}: reference {proto.get('reference')}, n_images={proto.get('n_images')}"
         out.append((title, display.fillna("—"), numeric))
     return out
 

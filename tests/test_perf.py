@@ -104,9 +104,12 @@ def test_perf_task_rows_through_the_cli(tmp_path: Path, capsys) -> None:
     assert code == 0, err
     run = next((tmp_path / "r" / "perf").iterdir())
     rows = {(r["model"], r["metric"]): r for r in RunDir(run).rows()}
-    assert rows[("sleepy", "latency_p50@bs1")]["value"] == pytest.approx(10.0, rel=0.03)
-    # a fixed per-call cost: 4x the items per call is 4x the throughput
-    assert rows[("sleepy", "throughput@bs4")]["value"] == pytest.approx(4 * rows[("sleepy", "throughput@bs1")]["value"], rel=0.05)
+    # a 10 ms sleep cannot take less than 10 ms; OS wake-up lateness under load only adds (the 3% honesty
+    # checks are the interleaved tests above, which share the machine's load between both measurements)
+    assert 10.0 <= rows[("sleepy", "latency_p50@bs1")]["value"] < 13.0
+    # a fixed per-call cost: 4x the items per call is about 4x the throughput
+    ratio = rows[("sleepy", "throughput@bs4")]["value"] / rows[("sleepy", "throughput@bs1")]["value"]
+    assert 3.0 < ratio < 5.0
     assert rows[("sleepy", "throughput")]["value"] == rows[("sleepy", "throughput@bs4")]["value"]
     r = rows[("sleepy", "latency_p99")]
     assert r["higher_is_better"] is False and r["unit"] == "ms" and r["protocol"]["kind"] == "perf"

@@ -10,3 +10,5 @@ BACKBONES.register("inception-v3-legacy-tf", "bench.backbones.inception:Inceptio
 BACKBONES.register("inception-v3-legacy-pytorch", "bench.backbones.inception:InceptionLegacyPytorch")
 
 __all__ = ["BACKBONES", "Backbone", "get_backbone"]
+BACKBONES.register("shapes-clip", "bench.backbones.textimage:ShapesClipBackbone")
+BACKBONES.register("clip-vit-b32", "bench.backbones.textimage:OpenAIClipB32Backbone")

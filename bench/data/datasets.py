@@ -18,6 +18,10 @@ class Dataset:
     images: torch.Tensor
     labels: torch.Tensor | None = None
     _hash: str | None = None
+    #: reference captions per image (vision-language datasets: shapes, COCO, Flickr30k)
+    captions: list[list[str]] | None = None
+    #: the text-to-image prompt of each image (shapes: its complete canonical caption)
+    prompts: list[str] | None = None
 
     @property
     def hash(self) -> str:
@@ -28,7 +32,7 @@ class Dataset:
 
 def load_dataset(name: str, kind: str, *, split: str | None = None, path: Path | None = None,
                  key: str | None = None, classes: list[int] | None = None, a: Path | None = None,
-                 b: Path | None = None) -> Dataset:
+                 b: Path | None = None, images_dir: Path | None = None) -> Dataset:
     """A suite dataset; translation kinds return a :class:`bench.translation.data.DomainPair`."""
     from bench.translation import data as translation_data
 
@@ -46,6 +50,18 @@ def load_dataset(name: str, kind: str, *, split: str | None = None, path: Path |
             images, labels = images[keep], labels[keep]
         suffix = f"/classes={','.join(map(str, classes))}" if classes is not None else ""
         return Dataset(name, f"{digits.VERSION}:{split}{suffix}", images, labels)
+    if kind == "shapes":
+        from bench.shapes import world
+
+        split = split or "test"
+        if split not in world.SPLITS:
+            raise ConfigError(f"dataset '{name}': shapes split must be one of {', '.join(world.SPLITS)} (got '{split}')")
+        sp = world.load(split)
+        return Dataset(name, f"{world.VERSION}:{split}", sp.images, captions=sp.captions, prompts=sp.prompts)
+    if kind in ("coco-captions", "karpathy"):
+        from bench.data.captioned import load_captioned
+
+        return load_captioned(name, kind, path, split=split, images_dir=images_dir)
     if kind in ("folder", "npz"):
         if path is None:
             raise ConfigError(f"dataset '{name}': kind '{kind}' needs a 'path'")
@@ -56,4 +72,5 @@ def load_dataset(name: str, kind: str, *, split: str | None = None, path: Path |
     raise ConfigError(f"dataset '{name}': unknown kind '{kind}'; choose from {', '.join(DATASET_KINDS)}")
 
 
-DATASET_KINDS = ("digits", "folder", "npz", "digits-edges", "digits-strokes", "paired-folder", "unpaired-folder")
+DATASET_KINDS = ("digits", "folder", "npz", "digits-edges", "digits-strokes", "paired-folder", "unpaired-folder",
+                 "shapes", "coco-captions", "karpathy")

@@ -25,5 +25,11 @@ METRICS.register("memorization", "bench.metrics.memorization:Memorization")
 METRICS.register("cond_acc", "bench.metrics.conditional:ClassAccuracy")
 METRICS.register("intra_fid", "bench.metrics.conditional:IntraClassFID")
 METRICS.register("ppl", "bench.metrics.ppl:PPL")
+METRICS.register("recall", "bench.metrics.vl:Recall")
+METRICS.register("coco-captions", "bench.metrics.vl:CaptionMetrics")
+METRICS.register("clipscore", "bench.metrics.vl:ClipScore")
+METRICS.register("clipscore-torchmetrics", "bench.metrics.vl:ClipScoreTM")
+METRICS.register("attribute-accuracy", "bench.metrics.t2i:AttributeAccuracy")
+METRICS.register("prompt-diversity", "bench.metrics.t2i:PromptDiversity")
 
 __all__ = ["METRICS", "Metric", "MetricValue", "get_metric"]

@@ -47,6 +47,10 @@ class MetricContext:
     runner: Any = None
     task: Any = None
     model: str = ""
+    #: vision-language tasks: the text scored against each image (a captioner's output, a t2i prompt) and the
+    #: reference captions of each image
+    hypotheses: Any = None
+    references: Any = None
 
 
 class Metric:

@@ -39,7 +39,7 @@ class FIDOpts(BootstrapOpts):
 
 class FID(Metric):
     name = "fid"
-    task_kinds = frozenset({"generation", "translation"})  # translation: translations vs the target domain
+    task_kinds = frozenset({"generation", "translation", "text-to-image"})  # translation: vs the target domain
     description = "Fréchet distance between Gaussian fits of generated and reference features"
     outputs = {"fid": OutputInfo(higher_is_better=False)}
     Opts = FIDOpts

@@ -10,5 +10,8 @@ from bench.tasks.base import TASKS, TaskKind, TaskPlan
 TASKS.register("generation", "bench.tasks.generation:GenerationTask")
 TASKS.register("perf", "bench.tasks.perf:PerfTask")
 TASKS.register("translation", "bench.tasks.translation:TranslationTask")
+TASKS.register("retrieval", "bench.tasks.vl:RetrievalTask")
+TASKS.register("captioning", "bench.tasks.vl:CaptioningTask")
+TASKS.register("text-to-image", "bench.tasks.vl:TextToImageTask")
 
 __all__ = ["TASKS", "TaskKind", "TaskPlan"]

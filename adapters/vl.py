@@ -1,0 +1,369 @@
+"""Vision-language adapters: retrievers (``embed_images``/``embed_texts``) and captioners (``caption(images)``).
+
+Sources: the shapes zoo, open_clip ``name@pretrained`` (a tag or a local weights file), Python ``module:attr``
+factories, and data only (``.npy`` embeddings made elsewhere, a COCO results JSON): evaluating a submission of data
+never runs its code. Data-only adapters receive the dataset's item ids instead of pixels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from bench.adapters.base import Adapter, AdapterArgs
+from pydantic import Field
+
+from bench.errors import ConfigError, InputError
+from bench.registry import import_object
+
+
+# ============================================================================================ retrievers
+class Retriever(Adapter):
+    kind = "retriever"
+
+    def embed_images(self, images: torch.Tensor, ids: list[Any] | None = None) -> np.ndarray:
+        raise NotImplementedError
+
+    def embed_texts(self, texts: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
+
+class BackboneArgs(AdapterArgs):
+    weights: str | None = Field(default=None, description="explicit weights file (default: the bundled/published one)")
+
+
+class ShapesClipRetriever(Retriever):
+    """The shapes dual encoder (zoo): the offline "CLIP"."""
+
+    Args = BackboneArgs
+    backbone_name = "shapes-clip"
+
+    def __init__(self, args: AdapterArgs, ctx: Any) -> None:
+        super().__init__(args, ctx)
+        from bench.backbones import BACKBONES
+
+        w = self.args.weights  # type: ignore[attr-defined]
+        self.backbone = BACKBONES.get(self.backbone_name)(weights=str(ctx.resolve_path(w)) if w else None)
+
+    def embed_images(self, images: torch.Tensor, ids: list[Any] | None = None) -> np.ndarray:
+        return self.backbone.embed_images(images)  # type: ignore[attr-defined,no-any-return]
+
+    def embed_texts(self, texts: list[str]) -> np.ndarray:
+        return self.backbone.embed_texts(texts)  # type: ignore[attr-defined,no-any-return]
+
+
+class OpenClipArgs(AdapterArgs):
+    model: str = Field(description="'name@pretrained': an open_clip model name and a pretrained tag or weights file")
+    device: str = "cpu"
+
+
+class OpenClipRetriever(Retriever):
+    """open_clip ``name@pretrained``; OpenAI weights (tag ``openai`` or an OpenAI .pt file) get the QuickGELU model."""
+
+    Args = OpenClipArgs
+
+    def __init__(self, args: AdapterArgs, ctx: Any) -> None:
+        super().__init__(args, ctx)
+        import open_clip
+
+        from bench.backbones.textimage import (
+            OpenAIClipB32Backbone,
+            is_torchscript,
+            load_open_clip,
+            quickgelu_name,
+        )
+
+        spec: str = self.args.model  # type: ignore[attr-defined]
+        if "@" not in spec:
+            raise ConfigError(f"open-clip model '{spec}': use 'name@pretrained' (e.g. ViT-B-32@openai or ViT-B-32@/path/ViT-B-32.pt)")
+        name, pretrained = spec.split("@", 1)
+        if name not in open_clip.list_models() and name.removesuffix("-quickgelu") not in open_clip.list_models():
+            raise ConfigError(f"open-clip: unknown model '{name}' (open_clip.list_models() lists the names)")
+        p = ctx.resolve_path(pretrained)
+        looks_like_file = "/" in pretrained or pretrained.endswith((".pt", ".bin", ".pth", ".safetensors"))
+        if looks_like_file:
+            if not p.is_file():
+                raise InputError(f"open-clip '{spec}': weights file {p} does not exist")
+            self.model = load_open_clip(quickgelu_name(name, is_torchscript(p)), p)
+            name = quickgelu_name(name, is_torchscript(p))
+        else:
+            name = quickgelu_name(name, pretrained == "openai")
+            try:
+                self.model = open_clip.create_model(name, pretrained=pretrained).eval()
+            except Exception as exc:  # offline hub download, unknown tag
+                raise InputError(f"open-clip '{spec}': cannot load pretrained '{pretrained}' "
+                                 f"({exc.__class__.__name__}: {str(exc).splitlines()[0][:200]}); offline, download the "
+                                 f"weights elsewhere and give their path: '{name}@/path/to/file'") from None
+        self.tokenizer = open_clip.get_tokenizer(name)
+        self._pre = OpenAIClipB32Backbone()
+
+    @torch.no_grad()
+    def embed_images(self, images: torch.Tensor, ids: list[Any] | None = None) -> np.ndarray:
+        out = [self.model.encode_image(self._pre.preprocess(images[s: s + 64])).float().numpy() for s in range(0, len(images), 64)]
+        return np.concatenate(out)
+
+    @torch.no_grad()
+    def embed_texts(self, texts: list[str]) -> np.ndarray:
+        out = [self.model.encode_text(self.tokenizer(texts[s: s + 256])).float().numpy() for s in range(0, len(texts), 256)]
+        return np.concatenate(out)
+
+
+class PythonRetrieverArgs(AdapterArgs):
+    target: str = Field(description="'module:attr' of a factory or object with embed_images/embed_texts")
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+
+
+def _instantiate(target: str, kwargs: dict[str, Any]) -> Any:
+    obj = import_object(target)
+    model = obj(**kwargs) if isinstance(obj, type) or (callable(obj) and kwargs) else obj
+    if isinstance(model, torch.nn.Module):
+        model = model.eval()
+    return model
+
+
+class PythonRetriever(Retriever):
+    """A Python object answering ``embed_images(uint8 NCHW)`` and ``embed_texts(list[str])``."""
+
+    Args = PythonRetrieverArgs
+
+    def __init__(self, args: AdapterArgs, ctx: Any) -> None:
+        super().__init__(args, ctx)
+        self.model = _instantiate(self.args.target, self.args.kwargs)  # type: ignore[attr-defined]
+        for m in ("embed_images", "embed_texts"):
+            if not hasattr(self.model, m):
+                raise ConfigError(f"{self.args.target}: has no {m}()")  # type: ignore[attr-defined]
+
+    def embed_images(self, images: torch.Tensor, ids: list[Any] | None = None) -> np.ndarray:
+        with torch.no_grad():
+            return np.asarray(torch.as_tensor(self.model.embed_images(images)).float().cpu())
+
+    def embed_texts(self, texts: list[str]) -> np.ndarray:
+        with torch.no_grad():
+            return np.asarray(torch.as_tensor(self.model.embed_texts(texts)).float().cpu())
+
+
+class NpyArgs(AdapterArgs):
+    images: str = Field(description=".npy of image embeddings [N_images, D], in the dataset's image order")
+    texts: str = Field(description=".npy of text embeddings [N_texts, D], in the dataset's caption order")
+
+
+def load_npy(path: Path, what: str) -> np.ndarray:
+    if not path.is_file():
+        raise InputError(f"{path}: {what} file does not exist")
+    try:
+        a = np.load(path, allow_pickle=False)
+    except Exception as exc:
+        raise InputError(f"{path}: cannot read {what} ({exc.__class__.__name__}: {exc})") from None
+    if not isinstance(a, np.ndarray) or a.ndim != 2:
+        raise InputError(f"{path}: {what} must be a 2-d array [N, D], got shape {getattr(a, 'shape', '?')}")
+    return a
+
+
+class NpyEmbeddings(Retriever):
+    """Embeddings computed elsewhere (data only): image rows in dataset order, text rows in caption order."""
+
+    Args = NpyArgs
+    data_only = True
+
+    def embed_images(self, images: torch.Tensor, ids: list[Any] | None = None) -> np.ndarray:
+        p = self.ctx.resolve_path(self.args.images)  # type: ignore[attr-defined]
+        a = load_npy(p, "image embeddings")
+        if a.shape[0] != images.shape[0]:
+            raise InputError(f"{p}: holds {a.shape[0]} image embeddings, the dataset has {images.shape[0]} images")
+        return a
+
+    def embed_texts(self, texts: list[str]) -> np.ndarray:
+        p = self.ctx.resolve_path(self.args.texts)  # type: ignore[attr-defined]
+        a = load_npy(p, "text embeddings")
+        if a.shape[0] != len(texts):
+            raise InputError(f"{p}: holds {a.shape[0]} text embeddings, the dataset has {len(texts)} captions")
+        return a
+
+
+class RandomArgs(AdapterArgs):
+    dim: int = Field(default=64, gt=0)
+    seed: int = 0
+
+
+def _hash_seed(seed: int, blob: bytes) -> int:
+    return int.from_bytes(hashlib.sha256(str(seed).encode() + blob).digest()[:8], "little")
+
+
+class RandomRetriever(Retriever):
+    """Chance baseline: a Gaussian vector per item, seeded by the item's content (same item, same vector)."""
+
+    Args = RandomArgs
+
+    def _vec(self, blob: bytes) -> np.ndarray:
+        a: RandomArgs = self.args  # type: ignore[assignment]
+        return np.random.default_rng(_hash_seed(a.seed, blob)).standard_normal(a.dim).astype(np.float32)
+
+    def embed_images(self, images: torch.Tensor, ids: list[Any] | None = None) -> np.ndarray:
+        return np.stack([self._vec(im.numpy().tobytes()) for im in images])
+
+    def embed_texts(self, texts: list[str]) -> np.ndarray:
+        return np.stack([self._vec(t.encode()) for t in texts])
+
+
+# ============================================================================================ captioners
+class Captioner(Adapter):
+    kind = "captioner"
+
+    def caption(self, images: torch.Tensor, ids: list[Any] | None = None) -> list[str]:
+        raise NotImplementedError
+
+
+class ShapesCaptionerArgs(AdapterArgs):
+    weights: str | None = None
+
+
+class ShapesCaptioner(Captioner):
+    """The shapes zoo captioner (conv encoder + GRU decoder, greedy)."""
+
+    Args = ShapesCaptionerArgs
+
+    def __init__(self, args: AdapterArgs, ctx: Any) -> None:
+        super().__init__(args, ctx)
+        from bench.shapes import zoo
+
+        w = self.args.weights  # type: ignore[attr-defined]
+        self.net, self.sha256 = zoo.load("captioner", ctx.resolve_path(w) if w else None)
+
+    def caption(self, images: torch.Tensor, ids: list[Any] | None = None) -> list[str]:
+        return self.net.caption(images)  # type: ignore[no-any-return,operator]
+
+
+class BlindArgs(AdapterArgs):
+    dataset: str = Field(description="suite dataset whose most frequent reference caption is always answered")
+
+
+class BlindCaptioner(Captioner):
+    """Blind baseline: the most frequent reference caption of a (training) dataset, whatever the image.
+    Ties go to the caption seen first, so the answer is fixed."""
+
+    Args = BlindArgs
+
+    def __init__(self, args: AdapterArgs, ctx: Any) -> None:
+        super().__init__(args, ctx)
+        if ctx.datasets is None:
+            raise ConfigError("the blind captioner needs the suite's datasets")
+        ds = ctx.datasets(self.args.dataset)  # type: ignore[attr-defined]
+        if not ds.captions:
+            raise ConfigError(f"dataset '{self.args.dataset}' has no captions")  # type: ignore[attr-defined]
+        self.answer = Counter(c for cs in ds.captions for c in cs).most_common(1)[0][0]
+
+    def caption(self, images: torch.Tensor, ids: list[Any] | None = None) -> list[str]:
+        return [self.answer] * images.shape[0]
+
+
+class PythonCaptionerArgs(AdapterArgs):
+    target: str
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+
+
+class PythonCaptioner(Captioner):
+    """A Python object answering ``caption(uint8 NCHW images) -> list[str]``."""
+
+    Args = PythonCaptionerArgs
+
+    def __init__(self, args: AdapterArgs, ctx: Any) -> None:
+        super().__init__(args, ctx)
+        self.model = _instantiate(self.args.target, self.args.kwargs)  # type: ignore[attr-defined]
+        if not hasattr(self.model, "caption"):
+            raise ConfigError(f"{self.args.target}: has no caption()")  # type: ignore[attr-defined]
+
+    def caption(self, images: torch.Tensor, ids: list[Any] | None = None) -> list[str]:
+        with torch.no_grad():
+            return [str(c) for c in self.model.caption(images)]
+
+
+class CocoResultsArgs(AdapterArgs):
+    path: str = Field(description='COCO results JSON: [{"image_id", "caption"}], image ids as in the dataset')
+
+
+class CocoResultsCaptioner(Captioner):
+    """Captions made elsewhere (data only), as a COCO results file. Shapes image ids are 0-based indices."""
+
+    Args = CocoResultsArgs
+    data_only = True
+
+    def caption(self, images: torch.Tensor, ids: list[Any] | None = None) -> list[str]:
+        from bench.text.coco_files import load_results
+
+        assert ids is not None
+        p = self.ctx.resolve_path(self.args.path)  # type: ignore[attr-defined]
+        got = load_results(p, {i: [] for i in ids})
+        missing = [i for i in ids if i not in got]
+        if missing:
+            raise InputError(f"{p}: no caption for image_id {missing[0]!r} ({len(missing)} images missing)")
+        return [got[i] for i in ids]
+
+
+# ============================================================================================ text-to-image
+class RetrievalT2IArgs(AdapterArgs):
+    dataset: str = Field(description="suite dataset the images are drawn from (the shapes train split)")
+    k: int = Field(default=8, gt=0, description="each sample is one of the k images ranked best for its prompt")
+
+
+class ShapesRetrievalT2I(Adapter):
+    """Shapes text-to-image reference model: the shapes dual encoder ranks the training images for the prompt and
+    each sample (by its own seed) is one of the top k. Real pixels, prompt-driven content, diversity from k.
+
+    Caveat, stated in every table that uses it: CLIP-score with the same dual encoder as scorer favours this model
+    (it optimises that very similarity); attribute accuracy (an independent reader) is the fairer fidelity check.
+    """
+
+    kind = "text-to-image"
+    Args = RetrievalT2IArgs
+
+    def __init__(self, args: AdapterArgs, ctx: Any) -> None:
+        super().__init__(args, ctx)
+        from bench.backbones.textimage import ShapesClipBackbone
+
+        if ctx.datasets is None:
+            raise ConfigError("shapes-t2i needs the suite's datasets")
+        self.pool = ctx.datasets(self.args.dataset).images  # type: ignore[attr-defined]
+        self.bb = ShapesClipBackbone()
+        e = self.bb.embed_images(self.pool)
+        self.pool_emb = e / np.linalg.norm(e, axis=1, keepdims=True)
+
+    def generate(self, request: Any) -> torch.Tensor:
+        if request.prompts is None:
+            raise ConfigError("shapes-t2i is a text-to-image model: it needs prompts")
+        t = self.bb.embed_texts(list(request.prompts))
+        sim = (t / np.linalg.norm(t, axis=1, keepdims=True)) @ self.pool_emb.T
+        k = self.args.k  # type: ignore[attr-defined]
+        top = np.argsort(-sim, axis=1, kind="stable")[:, :k]
+        pick = [int(top[i, np.random.default_rng(s).integers(k)]) for i, s in enumerate(request.seeds)]
+        return self.pool[pick]
+
+
+class RandomSceneT2I(Adapter):
+    """Weak baseline: a random shapes scene per seed, ignoring the prompt (right distribution, no alignment)."""
+
+    kind = "text-to-image"
+
+    def generate(self, request: Any) -> torch.Tensor:
+        import random
+
+        from bench.shapes import world
+
+        return torch.from_numpy(np.stack([world.render(world.sample_scene(random.Random(s))) for s in request.seeds]))
+
+
+def _python_t2i() -> type:
+    from bench.adapters.sources import PythonGenerator
+
+    class PythonT2I(PythonGenerator):
+        """A Python object answering ``generate(request)`` with ``request.prompts`` (one prompt per sample)."""
+
+        kind = "text-to-image"
+
+    return PythonT2I
+
+
+PythonT2I = _python_t2i()

@@ -1,0 +1,177 @@
+"""Text-image backbones (CLIP-like): image features like any backbone, plus ``embed_texts``.
+
+One class per scorer serves CLIPScore/RefCLIPScore, text-to-image CLIP-score and (through the retriever
+adapters) retrieval, so the weights resolution and preprocessing of each model live in one place.
+
+- ``shapes-clip``: the embedded shapes dual encoder (offline default; NOT OpenAI CLIP: numbers made with it are
+  comparable only with other shapes-clip numbers, and the protocol says so).
+- ``clip-vit-b32``: OpenAI CLIP ViT-B/32 through open_clip, as Hessel et al. 2021 use it. The OpenAI weights file
+  needs open_clip's ``ViT-B-32-quickgelu`` architecture (plain ``ViT-B-32`` uses GELU and is silently wrong);
+  the file is resolved explicit path → cache → verified download, and offline the error names both.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from bench.backbones.base import Backbone
+from bench.errors import WeightsError
+from bench.weights import WeightsFile, resolve
+
+
+class TextImageBackbone(Backbone):
+    """Adds :meth:`embed_texts`; the ``embed`` layer is the joint image-text space (L2-normalise before use)."""
+
+    embed_layer = "embed"
+    #: short protocol label shown next to CLIP-based numbers
+    scorer: str = ""
+
+    @torch.no_grad()
+    def embed_texts(self, texts: list[str]) -> np.ndarray:
+        if self.weights_sha256 is None:
+            self.load()
+        out = [self._texts(list(texts[s: s + self.batch_size])).float().cpu().numpy() for s in range(0, len(texts), self.batch_size)]
+        return np.concatenate(out) if out else np.zeros((0, 1), np.float32)
+
+    def _texts(self, texts: list[str]) -> torch.Tensor:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def embed_images(self, images: torch.Tensor) -> np.ndarray:
+        return self.extract(images)[self.embed_layer]
+
+
+class ShapesClipBackbone(TextImageBackbone):
+    """The shapes dual encoder: ``pool`` (128-d image features, for FID) and ``embed`` (64-d joint space)."""
+
+    name = "shapes-clip"
+    layers = ("pool", "embed")
+    default_layer = "pool"
+    batch_size = 512
+    scorer = "shapes dual encoder (bench/assets/shapes/dual_encoder.pt), not OpenAI CLIP"
+
+    def check_weights(self) -> list[str]:
+        from bench.shapes import zoo
+
+        return zoo.check("dual-encoder", self.weights_arg)
+
+    def load(self) -> None:
+        from bench.shapes import zoo
+
+        self.net, self.weights_sha256 = zoo.load("dual-encoder", self.weights_arg)
+
+    def preprocessing(self) -> dict[str, Any]:
+        return {"input": "uint8 RGB", "resize": "32x32 torch-bilinear antialias (if not 32x32)", "scale": "x/255",
+                "text": "bench.shapes.world.encode (lowercase words)", "scorer": self.scorer}
+
+    def preprocess(self, images: torch.Tensor) -> torch.Tensor:
+        from bench.shapes.models import to_input
+
+        return to_input(images)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        pool, emb = self.net.image_features(x)  # type: ignore[operator]
+        return {"pool": pool, "embed": emb}
+
+    def _texts(self, texts: list[str]) -> torch.Tensor:
+        return self.net.encode_texts(texts)  # type: ignore[no-any-return,operator]
+
+
+OPENAI_B32 = WeightsFile(
+    name="clip-vit-b32-openai", filename="ViT-B-32.pt",
+    url="https://openaipublic.azureedge.net/clip/models/40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af/ViT-B-32.pt",
+    sha256="40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af", size=353976522,
+    used_by="CLIPScore / RefCLIPScore (Hessel et al. 2021)")
+
+
+def quickgelu_name(name: str, openai_weights: bool) -> str:
+    """OpenAI's CLIP weights were trained with QuickGELU: use open_clip's ``-quickgelu`` variant for them."""
+    return name if (not openai_weights or name.endswith("-quickgelu")) else f"{name}-quickgelu"
+
+
+def is_torchscript(path: Path) -> bool:
+    """OpenAI's release files are TorchScript archives (zip with a ``constants.pkl``/``code/`` entry)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            return any(n.endswith("constants.pkl") or "/code/" in n for n in z.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+def load_open_clip(name: str, path: Path) -> torch.nn.Module:
+    """An open_clip model with weights from a local file: OpenAI TorchScript releases (state dict read from the
+    archive, architecture forced to QuickGELU) or open_clip checkpoints (``torch.load(weights_only=True)``)."""
+    import open_clip
+
+    if is_torchscript(path):
+        sd = torch.jit.load(str(path), map_location="cpu").state_dict()
+        model = open_clip.model.build_model_from_openai_state_dict(sd, quick_gelu=True)
+        return model.float().eval()
+    model = open_clip.create_model(name, pretrained=None)
+    sd = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(sd, dict) and "state_dict" in sd:
+        sd = sd["state_dict"]
+    sd = {k[len("module."):] if k.startswith("module.") else k: v for k, v in sd.items()}
+    try:
+        model.load_state_dict(sd)
+    except RuntimeError as exc:
+        raise WeightsError(f"{path}: does not fit open_clip model '{name}': {str(exc).splitlines()[0]}") from None
+    return model.eval()
+
+
+class OpenAIClipB32Backbone(TextImageBackbone):
+    """OpenAI CLIP ViT-B/32 (open_clip ViT-B-32-quickgelu): CLIPScore's reference scorer."""
+
+    name = "clip-vit-b32"
+    layers = ("embed",)
+    default_layer = "embed"
+    batch_size = 64
+    scorer = "OpenAI CLIP ViT-B/32"
+    arch = "ViT-B-32"
+
+    def check_weights(self) -> list[str]:
+        # only an explicit file can be checked offline: the cache/download path is resolved at run time
+        if self.weights_arg and not Path(self.weights_arg).is_file():
+            return [f"{self.weights_arg}: weights file for '{OPENAI_B32.name}' does not exist"]
+        return []
+
+    def load(self) -> None:
+        r = resolve(OPENAI_B32, self.weights_arg)
+        self.model = load_open_clip(quickgelu_name(self.arch, True), r.path)
+        import open_clip
+
+        self.tokenizer = open_clip.get_tokenizer(quickgelu_name(self.arch, True))
+        self.weights_sha256 = r.sha256
+
+    def preprocessing(self) -> dict[str, Any]:
+        return {"input": "uint8 RGB", "resize": "224 shorter side PIL-bicubic + centre crop 224",
+                "normalise": "OpenAI CLIP mean/std", "text": "open_clip tokenizer, context 77",
+                "architecture": quickgelu_name(self.arch, True), "scorer": self.scorer}
+
+    def preprocess(self, images: torch.Tensor) -> torch.Tensor:
+        from bench.images import match_channels
+
+        x = match_channels(images, 3).float() / 255.0
+        h, w = x.shape[-2:]
+        if (h, w) != (224, 224):
+            s = 224 / min(h, w)
+            x = F.interpolate(x, size=(max(224, round(h * s)), max(224, round(w * s))), mode="bicubic",
+                              align_corners=False, antialias=True).clamp(0, 1)
+            top, left = (x.shape[-2] - 224) // 2, (x.shape[-1] - 224) // 2
+            x = x[..., top: top + 224, left: left + 224]
+        mean = torch.tensor([0.48145466, 0.4578275, 0.40821073]).view(1, 3, 1, 1)
+        std = torch.tensor([0.26862954, 0.26130258, 0.27577711]).view(1, 3, 1, 1)
+        return (x - mean) / std
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"embed": self.model.encode_image(x)}  # type: ignore[operator]
+
+    def _texts(self, texts: list[str]) -> torch.Tensor:
+        return self.model.encode_text(self.tokenizer(texts))  # type: ignore[no-any-return,operator]

@@ -1,0 +1,77 @@
+"""Real captioned image sets supplied by the user: COCO captions files and Karpathy-split JSON (Flickr30k, COCO).
+
+They cannot ship with genbench, so suites name the files and this module reports a missing or malformed one in
+one line at run time (``genbench validate`` accepts the suite offline without them).
+
+Images are decoded to RGB and brought to one tensor by a recorded rule: shorter side resized to 224 with PIL
+bicubic, then centre-cropped to 224x224 (CLIP's own preprocessing, so CLIP backbones see the same pixels).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from bench.errors import ConfigError, InputError
+
+SIDE = 224
+
+
+def _image(path: Path) -> np.ndarray:
+    if not path.is_file():
+        raise InputError(f"{path}: image file does not exist")
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            w, h = im.size
+            s = SIDE / min(w, h)
+            im = im.resize((max(SIDE, round(w * s)), max(SIDE, round(h * s))), Image.Resampling.BICUBIC)
+            w, h = im.size
+            left, top = (w - SIDE) // 2, (h - SIDE) // 2
+            return np.asarray(im.crop((left, top, left + SIDE, top + SIDE))).transpose(2, 0, 1)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot decode image ({exc})") from None
+
+
+def load_captioned(name: str, kind: str, path: Path | None, *, split: str | None, images_dir: Path | None):  # type: ignore[no-untyped-def]
+    """A :class:`bench.data.datasets.Dataset` with ``captions`` (and ``prompts`` = each image's first caption)."""
+    from bench.data.datasets import Dataset
+
+    if path is None or images_dir is None:
+        raise ConfigError(f"dataset '{name}': kind '{kind}' needs 'path' and 'images'")
+    if not path.is_file():
+        raise InputError(f"dataset '{name}': {path}: captions file does not exist (download it and point 'path' at it)")
+    if not images_dir.is_dir():
+        raise InputError(f"dataset '{name}': {images_dir}: image folder does not exist")
+    files: list[Path] = []
+    caps: list[list[str]] = []
+    if kind == "coco-captions":
+        from bench.text.coco_files import load_annotations
+
+        refs = load_annotations(path)
+        data = json.loads(path.read_text(encoding="utf-8"))
+        names = {im["id"]: im.get("file_name") for im in data.get("images", [])}
+        for iid, rs in refs.items():
+            if not names.get(iid):
+                raise InputError(f"{path}: image id {iid!r} has no 'file_name' in 'images'")
+            files.append(images_dir / names[iid])
+            caps.append(rs)
+    else:  # karpathy: {"images": [{"filename", "split", "sentences": [{"raw"}]}]}
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            items = [im for im in data["images"] if split is None or im["split"] == split]
+            for im in items:
+                files.append(images_dir / im.get("filepath", "") / im["filename"])
+                caps.append([s["raw"] for s in im["sentences"]])
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise InputError(f"{path}: not a Karpathy-split JSON ({exc.__class__.__name__}: {exc})") from None
+        if not files:
+            raise InputError(f"{path}: no images in split '{split}'")
+    images = torch.from_numpy(np.stack([_image(f) for f in files]))
+    ds = Dataset(name, f"{kind}:{path.name}:{split or 'all'}", images, captions=caps, prompts=[c[0] for c in caps])
+    ds.id = f"{kind}:{path.name}:{split or 'all'}@{ds.hash[:12]}/resize{SIDE}-bicubic-centrecrop"
+    return ds

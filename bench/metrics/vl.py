@@ -1,0 +1,161 @@
+"""Vision-language metrics: retrieval recall, COCO caption metrics, CLIPScore/RefCLIPScore, text-to-image scores.
+
+They follow the metric interface: ``gen`` holds the arrays the task kind prepared (embeddings, captions' per-image
+scores, ...), never a model. Per-sample values go back in ``extras["per_sample"]``; the task writes them to the
+run folder's ``per_sample/`` (not into rows) so intervals and paired tests can be computed later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+
+import numpy as np
+from pydantic import Field
+
+from bench.features import Features
+from bench.metrics.base import Metric, MetricContext, MetricValue, Options, OutputInfo
+from bench.metrics.retrieval import KS, retrieval_ranks
+
+
+def bootstrap_ci(x: np.ndarray, seed: int, reps: int = 1000, level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of per-sample values (seeded: same suite, same interval)."""
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(x), size=(reps, len(x)))
+    means = x[idx].mean(1)
+    a = (1 - level) / 2
+    return float(np.quantile(means, a)), float(np.quantile(means, 1 - a))
+
+
+# ================================================================================================ retrieval
+class Recall(Metric):
+    name = "recall"
+    description = "text↔image retrieval: R@1/5/10 both directions (%), RSUM, median/mean rank; float32, ties against"
+    task_kinds = frozenset({"retrieval"})
+    needs_reference = False
+    outputs = {
+        **{f"{d}_r{k}": OutputInfo(True, "%", f"{'text→image' if d == 't2i' else 'image→text'} recall@{k}")
+           for d in ("t2i", "i2t") for k in KS},
+        "rsum": OutputInfo(True, "%", "sum of the six recalls"),
+        "t2i_medr": OutputInfo(False, "rank"), "i2t_medr": OutputInfo(False, "rank"),
+        "t2i_meanr": OutputInfo(False, "rank"), "i2t_meanr": OutputInfo(False, "rank"),
+    }
+
+    def compute(self, gen: Features, ref: Features | None, *, layer: str, seed: int,
+                ctx: MetricContext | None = None) -> list[MetricValue]:
+        res = retrieval_ranks(gen["images"], gen["texts"], gen["pairs"])
+        m = res.metrics()
+        per = {"t2i_rank": res.t2i_ranks.tolist(), "i2t_rank": res.i2t_ranks.tolist()}
+        out = [MetricValue(k, v) for k, v in m.items()]
+        out[0].extras["per_sample"] = per
+        return out
+
+
+# ================================================================================================ captions
+CAPTION_OUTPUTS = {"BLEU-1": "bleu1", "BLEU-2": "bleu2", "BLEU-3": "bleu3", "BLEU-4": "bleu4", "METEOR": "meteor",
+                   "ROUGE-L": "rouge_l", "CIDEr-D": "cider_d", "SPICE": "spice"}
+
+
+class CaptionOpts(Options):
+    meteor: bool = Field(default=True, description="METEOR needs Java (~6 s JVM start-up)")
+    spice: bool = Field(default=True, description="SPICE needs the Stanford CoreNLP jars (offline: unavailable)")
+
+
+class CaptionMetrics(Metric):
+    name = "coco-captions"
+    description = "BLEU-1..4, METEOR, ROUGE-L, CIDEr-D, SPICE as pycocoevalcap 1.2 computes them (bench.text)"
+    task_kinds = frozenset({"captioning"})
+    needs_reference = False
+    Opts = CaptionOpts
+    outputs = {v: OutputInfo(True, "", k) for k, v in CAPTION_OUTPUTS.items()}
+
+    def compute(self, gen: Features, ref: Features | None, *, layer: str, seed: int,
+                ctx: MetricContext | None = None) -> list[MetricValue]:
+        import warnings
+
+        from bench.text.caption_scores import CaptionMetricWarning, score_captions
+
+        assert ctx is not None
+        o: CaptionOpts = self.opts  # type: ignore[assignment]
+        refs: dict[Hashable, list[str]] = {i: list(r) for i, r in enumerate(ctx.references)}
+        hyps: dict[Hashable, str] = dict(enumerate(ctx.hypotheses))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CaptionMetricWarning)
+            res = score_captions(refs, hyps, meteor=o.meteor, spice=o.spice)
+        out = []
+        for name, short in CAPTION_OUTPUTS.items():
+            mv = res.metrics[name]
+            extras: dict[str, object] = {"warnings": res.warnings} if name == "CIDEr-D" and res.warnings else {}
+            if not mv.available:
+                extras["reason"] = mv.reason
+            else:
+                extras["per_sample"] = [res.per_image[i][name] for i in res.image_ids]
+            out.append(MetricValue(short, mv.value, extras=extras))
+        return out
+
+
+# ================================================================================================ CLIP scores
+def _cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a = a.astype(np.float32) / np.linalg.norm(a, axis=1, keepdims=True)
+    b = b.astype(np.float32) / np.linalg.norm(b, axis=1, keepdims=True)
+    return (a * b).sum(1)  # type: ignore[no-any-return]
+
+
+class ClipScoreOpts(Options):
+    prefix: str = Field(default="A photo depicts ", description="Hessel et al.'s text prefix")
+    w: float = Field(default=2.5, description="rescaling weight w in w * max(cos, 0)")
+
+
+class ClipScore(Metric):
+    """Hessel et al. 2021: CLIP-S = w * max(cos(image, prefix + caption), 0), mean over images; RefCLIP-S = harmonic
+    mean of CLIP-S and max(cos(caption, reference), 0) over the references (references also get the prefix, as in
+    the authors' code). The scorer is the task's backbone: OpenAI ViT-B/32 (``clip-vit-b32``) for the published
+    protocol, ``shapes-clip`` offline; the protocol names it."""
+
+    name = "clipscore"
+    description = "CLIPScore and RefCLIPScore (Hessel et al. 2021: 2.5*max(cos,0), prefix 'A photo depicts ')"
+    task_kinds = frozenset({"captioning"})
+    needs_reference = False
+    Opts = ClipScoreOpts
+    outputs = {"clip_s": OutputInfo(True, "", "CLIPScore"), "refclip_s": OutputInfo(True, "", "RefCLIPScore")}
+
+    def compute(self, gen: Features, ref: Features | None, *, layer: str, seed: int,
+                ctx: MetricContext | None = None) -> list[MetricValue]:
+        assert ctx is not None
+        o: ClipScoreOpts = self.opts  # type: ignore[assignment]
+        bb = ctx.task.backbone
+        img = gen["image_embed"]
+        cand = bb.embed_texts([o.prefix + h for h in ctx.hypotheses])
+        clip_s = o.w * np.clip(_cos(img, cand), 0, None)
+        flat = [o.prefix + r for rs in ctx.references for r in rs]
+        owner = np.repeat(np.arange(len(ctx.references)), [len(rs) for rs in ctx.references])
+        ref_emb = bb.embed_texts(flat)
+        ref_cos = _cos(np.repeat(cand, [len(rs) for rs in ctx.references], axis=0), ref_emb)
+        best = np.full(len(ctx.references), -np.inf, dtype=np.float32)
+        np.maximum.at(best, owner, ref_cos)
+        best = np.clip(best, 0, None)
+        a = clip_s
+        refclip = np.where(a + best > 0, 2 * a * best / np.maximum(a + best, 1e-12), 0.0)
+        out = []
+        for name, per in (("clip_s", clip_s), ("refclip_s", refclip)):
+            lo, hi = bootstrap_ci(per, seed)
+            out.append(MetricValue(name, float(per.mean()), lo, hi,
+                                   extras={"per_sample": per.tolist(), "scorer": bb.scorer, "prefix": o.prefix, "w": o.w}))
+        return out
+
+
+class ClipScoreTM(Metric):
+    """torchmetrics' ``CLIPScore`` convention: 100 * cos, no prefix, clamp at 0 after averaging (its default model
+    is ViT-L/14; here the scorer is the task's backbone, named in the protocol)."""
+
+    name = "clipscore-torchmetrics"
+    description = "torchmetrics CLIPScore convention: max(100 * mean cos, 0), no prefix"
+    task_kinds = frozenset({"captioning", "text-to-image"})
+    needs_reference = False
+    outputs = {"clip_score_tm": OutputInfo(True, "", "torchmetrics-convention CLIP score")}
+
+    def compute(self, gen: Features, ref: Features | None, *, layer: str, seed: int,
+                ctx: MetricContext | None = None) -> list[MetricValue]:
+        assert ctx is not None
+        per = 100 * _cos(gen["image_embed"], ctx.task.backbone.embed_texts(list(ctx.hypotheses)))
+        return [MetricValue("clip_score_tm", max(float(per.mean()), 0.0),
+                            extras={"per_sample": per.tolist(), "scorer": ctx.task.backbone.scorer})]
