@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from bench.adapters import ADAPTERS
 from bench.backbones import BACKBONES, Backbone
-from bench.errors import ConfigError, GenbenchError, did_you_mean
+from bench.errors import ConfigError, GenbenchError, ProtocolMismatchError, did_you_mean
 from bench.metrics import METRICS, Metric
 from bench.protocol import get_preset
 from bench.suite import LoadedSuite, format_validation_errors
@@ -37,10 +37,24 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True) -> Plan:
         problems.append(f"{loaded.where(*path)}: {msg}")
 
     from bench.data.datasets import DATASET_KINDS
+    from bench.refstats import peek_protocol
+
+    stats_protocols: dict[str, dict[str, Any]] = {}  # statistics-only datasets: their recorded protocol
+    mismatches: list[str] = []
 
     for dname, d in s.datasets.items():
         if d.kind not in DATASET_KINDS:
             problem(("datasets", dname, "kind"), f"unknown dataset kind '{d.kind}'{did_you_mean(d.kind, DATASET_KINDS)}")
+        elif d.kind == "stats" and not (d.path or d.ref):
+            problem(("datasets", dname), "kind 'stats' needs 'path' (an .npz/.pt statistics file) or 'ref' (a named reference)")
+        elif d.kind == "stats":
+            spec = str(loaded.resolve_path(d.path)) if d.path else str(d.ref)
+            try:
+                stats_protocols[dname] = peek_protocol(spec, d.protocol)
+            except ProtocolMismatchError as exc:
+                mismatches.append(f"{loaded.where('datasets', dname)}: {exc}")
+            except GenbenchError as exc:
+                problem(("datasets", dname), str(exc))
         elif d.kind in ("folder", "npz") and not d.path:
             problem(("datasets", dname), f"kind '{d.kind}' needs 'path'")
         elif d.kind in ("paired-folder", "unpaired-folder") and not d.path and not (d.a and d.b):
@@ -105,6 +119,11 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True) -> Plan:
                     weights = str(loaded.resolve_path(t.weights)) if t.weights else None
                     plan.backbones[bkey] = BACKBONES.get(bname)(weights=weights)
                 backbone = plan.backbones[bkey]
+        ref_proto = stats_protocols.get(t.reference)
+        if ref_proto is not None and kind.needs_backbone and ref_proto.get("backbone") not in (None, bname):
+            mismatches.append(f"{loaded.where(*base, 'reference')}: reference '{t.reference}' holds statistics made under "
+                              f"protocol '{ref_proto.get('name')}' (backbone {ref_proto.get('backbone')}); this task uses "
+                              f"backbone '{bname}'")
         metrics: dict[str, Metric] = {}
         for mname, opts in t.metrics.items():
             if mname not in METRICS:
@@ -119,6 +138,10 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True) -> Plan:
                 metrics[mname] = cls_m(opts)
             except ValidationError as exc:
                 problems.extend(format_validation_errors(exc, cls_m.Opts, str(loaded.path), loaded.lines, (*base, "metrics", mname)))
+                continue
+            if t.reference in stats_protocols and cls_m.needs_reference and not cls_m.reference_stats_ok:
+                problem((*base, "metrics", mname), f"metric '{mname}' needs the reference's features, but reference "
+                        f"'{t.reference}' is statistics only (mu, sigma); use a folder or image .npz reference for it")
                 continue
             if backbone is not None and cls_m.layer_kind == "logits" and backbone.logits_layer is None:
                 problem((*base, "metrics", mname), f"metric '{mname}' needs class logits; backbone '{bname}' has none")
@@ -135,6 +158,8 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True) -> Plan:
         for bname, b in plan.backbones.items():
             for msg in b.check_weights():
                 problems.append(f"{loaded.path}: backbone '{bname.split('@')[0]}': {msg}")
+    if mismatches:  # comparing across protocols is its own error (ProtocolMismatchError), listed first
+        raise ProtocolMismatchError("\n".join(mismatches + problems))
     if problems:
         raise ConfigError("\n".join(problems))
     return plan

@@ -24,7 +24,7 @@ class Strict(BaseModel):
 
 
 class DatasetSpec(Strict):
-    kind: str = Field(description="dataset kind: digits, folder, npz; translation: digits-edges, digits-strokes, "
+    kind: str = Field(description="dataset kind: digits, folder, npz, stats; translation: digits-edges, digits-strokes, "
                                   "paired-folder, unpaired-folder")
     split: str | None = None
     path: str | None = None
@@ -32,6 +32,9 @@ class DatasetSpec(Strict):
     b: str | None = Field(default=None, description="translation folders: domain B folder (default: path/B)")
     key: str | None = None
     classes: list[int] | None = None
+    ref: str | None = Field(default=None, description="kind stats: a named reference ($GENBENCH_CACHE/refs/NAME.npz)")
+    protocol: str | None = Field(default=None, description="kind stats: the protocol preset the statistics were made "
+                                 "under (required for a tool's bare .npz without a genbench sidecar)")
 
 
 class ModelSpec(Strict):

@@ -28,8 +28,9 @@ class Dataset:
 
 def load_dataset(name: str, kind: str, *, split: str | None = None, path: Path | None = None,
                  key: str | None = None, classes: list[int] | None = None, a: Path | None = None,
-                 b: Path | None = None) -> Dataset:
-    """A suite dataset; translation kinds return a :class:`bench.translation.data.DomainPair`."""
+                 b: Path | None = None, protocol: str | None = None, ref: str | None = None) -> Dataset:
+    """A suite dataset; translation kinds return a :class:`bench.translation.data.DomainPair`, kind ``stats`` a
+    :class:`bench.refstats.RefStats` (a Gaussian fit only: usable by FID, not by metrics needing features)."""
     from bench.translation import data as translation_data
 
     if kind in translation_data.KINDS:
@@ -46,6 +47,13 @@ def load_dataset(name: str, kind: str, *, split: str | None = None, path: Path |
             images, labels = images[keep], labels[keep]
         suffix = f"/classes={','.join(map(str, classes))}" if classes is not None else ""
         return Dataset(name, f"{digits.VERSION}:{split}{suffix}", images, labels)
+    if kind == "stats":
+        from bench.refstats import load_reference
+
+        spec = str(path) if path is not None else ref
+        if spec is None:
+            raise ConfigError(f"dataset '{name}': kind 'stats' needs 'path' (an .npz/.pt file) or 'ref' (a named reference)")
+        return load_reference(spec, protocol)  # type: ignore[return-value]
     if kind in ("folder", "npz"):
         if path is None:
             raise ConfigError(f"dataset '{name}': kind '{kind}' needs a 'path'")
@@ -56,4 +64,4 @@ def load_dataset(name: str, kind: str, *, split: str | None = None, path: Path |
     raise ConfigError(f"dataset '{name}': unknown kind '{kind}'; choose from {', '.join(DATASET_KINDS)}")
 
 
-DATASET_KINDS = ("digits", "folder", "npz", "digits-edges", "digits-strokes", "paired-folder", "unpaired-folder")
+DATASET_KINDS = ("digits", "folder", "npz", "stats", "digits-edges", "digits-strokes", "paired-folder", "unpaired-folder")

@@ -27,12 +27,17 @@ class FID(Metric):
     task_kinds = frozenset({"generation", "translation"})  # translation: translations vs the target domain
     description = "Fréchet distance between Gaussian fits of generated and reference features"
     outputs = {"fid": OutputInfo(higher_is_better=False)}
+    reference_stats_ok = True
 
     def compute(self, gen: Features, ref: Features | None, *, layer: str, seed: int,
                 ctx: MetricContext | None = None) -> list[MetricValue]:
-        assert ref is not None
-        g, r = gen[layer], ref[layer]
-        sg, sr = gaussian_stats(g), gaussian_stats(r)
+        g = gen[layer]
+        if ref is None:  # a statistics-only reference (bench.refstats): its Gaussian fit is all FID needs
+            assert ctx is not None and ctx.ref_stats is not None
+            sr = ctx.ref_stats
+        else:
+            sr = gaussian_stats(ref[layer])
+        sg = gaussian_stats(g)
         res = frechet_distance(sg.mu, sg.sigma, sr.mu, sr.sigma)
         notes = list(res.warnings)
         d = g.shape[1]
