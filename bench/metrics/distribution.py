@@ -42,7 +42,7 @@ class FID(Metric):
         notes = list(res.warnings)
         d = g.shape[1]
         for label, n in (("generated", sg.n), ("reference", sr.n)):
-            if n < d:
+            if 0 < n < d:  # n = 0: a statistics reference that did not record its sample count
                 notes.append(f"{label} set has n={n} < feature dimension {d}: its covariance is singular")
         for msg in notes:
             warnings.warn(f"FID: {msg}", stacklevel=2)
