@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bench.adapters import ADAPTERS
-from bench.backbones import BACKBONES, Backbone
+from bench.backbones import BACKBONES, Backbone, get_backbone, is_backbone
 from bench.errors import ConfigError, GenbenchError, ProtocolMismatchError, did_you_mean
 from bench.metrics import METRICS, Metric
 from bench.protocol import get_preset
@@ -111,13 +111,17 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True) -> Plan:
                 problem((*base, "backbone"), f"backbone '{t.backbone}' contradicts protocol '{t.protocol}' (backbone '{bname}')")
                 continue
         if kind.needs_backbone:
-            if bname not in BACKBONES:
+            if not is_backbone(bname):
                 problem((*base, "backbone"), f"unknown backbone '{bname}'{did_you_mean(bname, BACKBONES.names())}")
             else:
                 bkey = bname if t.weights is None else f"{bname}@{t.weights}"
                 if bkey not in plan.backbones:
                     weights = str(loaded.resolve_path(t.weights)) if t.weights else None
-                    plan.backbones[bkey] = BACKBONES.get(bname)(weights=weights)
+                    try:
+                        plan.backbones[bkey] = get_backbone(bname, weights=weights)
+                    except GenbenchError as exc:
+                        problem((*base, "backbone"), str(exc))
+                        continue
                 backbone = plan.backbones[bkey]
         ref_proto = stats_protocols.get(t.reference)
         if ref_proto is not None and kind.needs_backbone and ref_proto.get("backbone") not in (None, bname):

@@ -185,15 +185,13 @@ def backbone_protocol(backbone: Any) -> dict[str, Any]:
 def declared_protocol(preset: str) -> dict[str, Any]:
     """What a user declares for a tool's bare statistics file: the preset, its backbone and preprocessing, and
     the published weights sha256 where one is pinned (the tools' statistics were made with the published file)."""
-    from bench.backbones import BACKBONES
+    from bench.backbones import get_backbone
     from bench.protocol import get_preset
 
     p = get_preset(preset)
-    cls = BACKBONES.get(p.backbone)
-    b = cls()
-    spec = getattr(cls, "weights_spec", None)
-    return {"name": p.name, "backbone": p.backbone, "weights_sha256": getattr(spec, "sha256", None),
-            "preprocessing": b.preprocessing(), "layer": cls.default_layer}
+    b = get_backbone(p.backbone)
+    return {"name": p.name, "backbone": p.backbone, "weights_sha256": b.published_weights_sha256(),
+            "preprocessing": b.preprocessing(), "layer": b.default_layer}
 
 
 def compare_protocols(ref: dict[str, Any], ours: dict[str, Any], what: str) -> None:

@@ -21,7 +21,7 @@ def test_every_preset_names_a_registered_backbone() -> None:
 
 def test_planned_and_unknown_presets_are_refused() -> None:
     with pytest.raises(ConfigError, match="not implemented"):
-        get_preset("fd-dinov2")
+        get_preset("fd-dinov2")  # until the DINOv2 backbone lands
     with pytest.raises(ConfigError, match="did you mean 'tf-compat'"):
         get_preset("tf-compt")
 
