@@ -157,9 +157,10 @@ def is_present(spec: WeightsFile, explicit: str | os.PathLike[str] | None = None
 def manifest() -> dict[str, WeightsFile]:
     """Every third-party weights file genbench knows, by name (the backbones' own declarations, gathered)."""
     from bench.backbones.clip import WEIGHTS_FILES as CLIP_FILES
+    from bench.backbones.dinov2 import WEIGHTS_FILES as DINO_FILES
     from bench.backbones.inception import WEIGHTS_FILES
 
-    return {w.name: w for w in (*WEIGHTS_FILES, *CLIP_FILES)}
+    return {w.name: w for w in (*WEIGHTS_FILES, *CLIP_FILES, *DINO_FILES)}
 
 
 def get_weights_file(name: str) -> WeightsFile:

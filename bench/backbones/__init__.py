@@ -9,5 +9,6 @@ BACKBONES.register("inception-v3-clean", "bench.backbones.inception:InceptionCle
 BACKBONES.register("inception-v3-legacy-tf", "bench.backbones.inception:InceptionLegacyTF")
 BACKBONES.register("inception-v3-legacy-pytorch", "bench.backbones.inception:InceptionLegacyPytorch")
 BACKBONES.register("clip", "bench.backbones.clip:ClipBackbone")
+BACKBONES.register("dinov2", "bench.backbones.dinov2:DINOv2Backbone")
 
 __all__ = ["BACKBONES", "Backbone", "backbone_class", "get_backbone", "is_backbone"]
