@@ -70,9 +70,13 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--resume", metavar="RUN_DIR", help="continue a killed run in RUN_DIR")
     r.add_argument("--no-cache", action="store_true", help="do not read or write the on-disk feature cache")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
+    r.add_argument("--dry-run", action="store_true", help="print the weights files and datasets a run would download "
+                   "(URL, target path, sha256) and the local files it would read; run nothing")
 
     v = sub.add_parser("validate", help="check a suite: fields, names, adapter × metric compatibility, weights")
     v.add_argument("suite")
+    v.add_argument("--no-weights", action="store_true", help="do not require weights files to be present (a run would "
+                   "download them; see `genbench run --dry-run`)")
 
     t = sub.add_parser("table", help="print the comparison table of one or more runs")
     t.add_argument("runs", nargs="+")
@@ -270,6 +274,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bench.suite import load_suite
 
     loaded = load_suite(args.suite)
+    if args.dry_run:
+        from bench.plan import dry_run_lines
+
+        print("\n".join(dry_run_lines(check_suite(loaded, check_weights=False))))
+        return EXIT_OK
     plan = check_suite(loaded)
     run_dir = None
     if args.resume:
@@ -296,7 +305,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from bench.suite import load_suite
 
     loaded = load_suite(args.suite)
-    plan = check_suite(loaded)
+    plan = check_suite(loaded, check_weights=not args.no_weights)
     s = loaded.suite
     print(f"{loaded.path}: ok — {len(s.models)} models, {len(s.datasets)} datasets, {len(plan.tasks)} tasks "
           f"({', '.join(f'{t.name}: {len(t.models)} models x {len(t.metrics)} metrics, n={t.n}' for t in plan.tasks)})")

@@ -37,7 +37,7 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True) -> Plan:
         problems.append(f"{loaded.where(*path)}: {msg}")
 
     from bench.data.datasets import DATASET_KINDS
-    from bench.refstats import peek_protocol
+    from bench.refstats import declared_protocol, find_reference, peek_protocol
 
     stats_protocols: dict[str, dict[str, Any]] = {}  # statistics-only datasets: their recorded protocol
     mismatches: list[str] = []
@@ -50,11 +50,21 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True) -> Plan:
         elif d.kind == "stats":
             spec = str(loaded.resolve_path(d.path)) if d.path else str(d.ref)
             try:
-                stats_protocols[dname] = peek_protocol(spec, d.protocol)
+                if find_reference(spec) is None and d.protocol is not None:
+                    # data, like a folder, need not exist to validate; the declared protocol is still checked
+                    stats_protocols[dname] = declared_protocol(d.protocol)
+                else:
+                    stats_protocols[dname] = peek_protocol(spec, d.protocol)
             except ProtocolMismatchError as exc:
                 mismatches.append(f"{loaded.where('datasets', dname)}: {exc}")
             except GenbenchError as exc:
                 problem(("datasets", dname), str(exc))
+        elif d.kind == "torch-fidelity":
+            from bench.data.datasets import TORCH_FIDELITY_DATASETS
+
+            if d.split not in TORCH_FIDELITY_DATASETS:
+                problem(("datasets", dname, "split"), f"torch-fidelity dataset '{d.split}' is not in its registry"
+                        f"{did_you_mean(str(d.split), TORCH_FIDELITY_DATASETS)}")
         elif d.kind in ("folder", "npz") and not d.path:
             problem(("datasets", dname), f"kind '{d.kind}' needs 'path'")
         elif d.kind in ("paired-folder", "unpaired-folder") and not d.path and not (d.a and d.b):
@@ -167,6 +177,51 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True) -> Plan:
     if problems:
         raise ConfigError("\n".join(problems))
     return plan
+
+
+def dry_run_lines(plan: Plan) -> list[str]:
+    """What a run would fetch and read, and where, without loading or downloading anything."""
+    import os
+
+    from bench.data.datasets import torch_fidelity_source
+    from bench.weights import ENV_OFFLINE
+
+    s = plan.loaded.suite
+    offline = os.environ.get(ENV_OFFLINE, "") in ("1", "true", "yes")
+    lines = [f"# dry run of {plan.loaded.path}: nothing is loaded, downloaded or computed"
+             + (" (GENBENCH_OFFLINE=1: missing files would fail, not download)" if offline else "")]
+    lines.append("weights:")
+    for bkey, b in plan.backbones.items():
+        wf = b.required_weights()
+        if b.weights_arg is not None:
+            state = "present" if os.path.isfile(b.weights_arg) else "MISSING"
+            lines.append(f"  {bkey}: explicit file {b.weights_arg} [{state}]")
+        elif wf is None:
+            lines.append(f"  {bkey}: bundled with genbench (nothing to download)")
+        else:
+            state = "present" if wf.cache_path().is_file() else "would download"
+            lines.append(f"  {bkey}: {wf.filename} [{state}]\n      from {wf.url or '(no public URL)'}\n"
+                         f"      to   {wf.cache_path()}\n      sha256 {wf.sha256 or 'not pinned (hash recorded in results)'}")
+    lines.append("datasets:")
+    used = {t.reference for t in s.tasks} | {str(m.args.get("dataset")) for m in s.models.values() if "dataset" in m.args}
+    for dname, d in s.datasets.items():
+        if dname not in used:
+            continue
+        if d.kind == "torch-fidelity":
+            url, filename, root = torch_fidelity_source(d.split)
+            lines.append(f"  {dname}: torch-fidelity registry '{d.split}'\n      from {url}\n      to   {root / filename}")
+        elif d.kind in ("folder", "npz", "stats") and (d.path or d.ref):
+            p = plan.loaded.resolve_path(d.path) if d.path else None
+            where = str(p) if p is not None else f"named reference '{d.ref}'"
+            state = "" if p is None else (" [present]" if p.exists() else " [MISSING: provide it; genbench downloads no datasets of this kind]")
+            lines.append(f"  {dname}: {d.kind} {where}{state}")
+        else:
+            lines.append(f"  {dname}: {d.kind} (embedded, nothing to download)")
+    for m, spec in s.models.items():
+        if spec.adapter in ("folder", "npz", "torchscript") and "path" in spec.args:
+            p = plan.loaded.resolve_path(str(spec.args["path"]))
+            lines.append(f"model {m}: {spec.adapter} {p} [{'present' if p.exists() else 'MISSING'}]")
+    return lines
 
 
 def _adapter_kind(name: str) -> str | None:

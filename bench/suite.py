@@ -24,7 +24,7 @@ class Strict(BaseModel):
 
 
 class DatasetSpec(Strict):
-    kind: str = Field(description="dataset kind: digits, folder, npz, stats; translation: digits-edges, digits-strokes, "
+    kind: str = Field(description="dataset kind: digits, folder, npz, stats, torch-fidelity (split: a registry name); translation: digits-edges, digits-strokes, "
                                   "paired-folder, unpaired-folder")
     split: str | None = None
     path: str | None = None

@@ -52,6 +52,11 @@ class Backbone:
         """Resize, quantization and normalisation as data (recorded in every result's protocol)."""
         raise NotImplementedError
 
+    def required_weights(self) -> Any:
+        """The third-party :class:`bench.weights.WeightsFile` :meth:`load` resolves when no explicit path is given
+        (None: bundled with genbench). ``genbench run --dry-run`` lists it with its URL and cache path."""
+        return None
+
     def published_weights_sha256(self) -> str | None:
         """sha256 of the published default weights file, where pinned (what a tool's statistics were made with)."""
         return None

@@ -186,6 +186,9 @@ class ClipBackbone(Backbone):
             return [f"CLIP spec '{self.spec_str}': no pretrained tag and no weights file"]
         return [] if is_present(wf) else [missing_message(wf)]
 
+    def required_weights(self) -> WeightsFile | None:
+        return clip_weights_file(self.spec)
+
     def published_weights_sha256(self) -> str | None:
         wf = clip_weights_file(self.spec)
         return wf.sha256 if wf is not None else None

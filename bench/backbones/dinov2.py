@@ -98,6 +98,9 @@ class DINOv2Backbone(Backbone):
             return [f"DINOv2 '{self.arch}' has no official weights file; pass its path explicitly"]
         return [] if is_present(self.weights_spec) else [missing_message(self.weights_spec)]
 
+    def required_weights(self) -> WeightsFile | None:
+        return self.weights_spec
+
     def published_weights_sha256(self) -> str | None:
         return self.weights_spec.sha256 if self.weights_spec is not None else None
 
