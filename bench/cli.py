@@ -397,7 +397,8 @@ def cmd_weights(args: argparse.Namespace) -> int:
         for s in specs:
             size = f"{s.size:,} B" if s.size else "size unknown"
             state = "present" if s.cache_path().is_file() else "missing"
-            print(f"{s.name}  [{state}]  {size}  sha256 {s.sha256 or '(not pinned)'}")
+            sha = s.sha256 or (f"prefix {s.sha256_prefix}" if s.sha256_prefix else "(not pinned)")
+            print(f"{s.name}  [{state}]  {size}  sha256 {sha}")
             print(f"    backbones: {', '.join(s.backbones)}")
             print(f"    url:       {s.url}")
             print(f"    cache:     {s.cache_path()}")
