@@ -17,7 +17,13 @@ import torch
 from bench.backbones import get_backbone
 from bench.data import digits
 from bench.metrics.frechet import frechet_distance, gaussian_stats
-from bench.refstats import build_reference, import_reference, load_reference, read_stats_file, write_stats_file
+from bench.refstats import (
+    build_reference,
+    import_reference,
+    load_reference,
+    read_stats_file,
+    write_stats_file,
+)
 from bench.score import score_images
 from tests.conftest import run_cli
 
