@@ -29,6 +29,10 @@ EXAMPLES = """examples:
   genbench score images samples/ real/ --fid --kid --json
                                                 FID/KID/IS/PR between two folders or .npz files
   genbench weights list                         third-party weights: URL, sha256, where they go
+  genbench ref build cifar10-train --from real/ --protocol tf-compat
+                                                reference statistics + protocol sidecar ($GENBENCH_CACHE/refs)
+  genbench ref import ffhq ffhq_clean_trainval70k_1024.npz --protocol clean --tool clean-fid
+  genbench score images samples/ cifar10-train  FID against a named reference
   genbench score captions --gt ann.json --res res.json --json
                                                 score COCO-format captions (BLEU, METEOR, ROUGE-L, CIDEr-D, SPICE)
   genbench score pairs translated/ truth/       paired translation metrics (L1, PSNR, SSIM, LPIPS)
@@ -72,9 +76,13 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--no-cache", action="store_true", help="do not read or write the on-disk feature cache")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     r.add_argument("--report", action="store_true", help="also write the HTML leaderboard to RUN_DIR/report/index.html")
+    r.add_argument("--dry-run", action="store_true", help="print the weights files and datasets a run would download "
+                   "(URL, target path, sha256) and the local files it would read; run nothing")
 
     v = sub.add_parser("validate", help="check a suite: fields, names, adapter × metric compatibility, weights")
     v.add_argument("suite")
+    v.add_argument("--no-weights", action="store_true", help="do not require weights files to be present (a run would "
+                   "download them; see `genbench run --dry-run`)")
 
     t = sub.add_parser("table", help="print the comparison table of one or more runs")
     t.add_argument("runs", nargs="+")
@@ -107,6 +115,25 @@ def _parser() -> argparse.ArgumentParser:
     bs.add_argument("--dir", default=None, help="baselines folder (default: results/baselines)")
 
     _add_score(sub)
+    rf = sub.add_parser("ref", help="reference statistics (mu, sigma): build, import a tool's file, export, list")
+    rsub = rf.add_subparsers(dest="ref_command", required=True)
+    rb = rsub.add_parser("build", help="features of a folder under a protocol -> NAME.npz + NAME.json (protocol record)")
+    rb.add_argument("name")
+    rb.add_argument("--from", dest="source", required=True, metavar="FOLDER", help="folder or .npz of real images")
+    rb.add_argument("--protocol", required=True, help="protocol preset (genbench ls protocols)")
+    rb.add_argument("--weights", help="explicit weights file for the protocol's backbone")
+    rb.add_argument("--out", help="write here instead of $GENBENCH_CACHE/refs/NAME.npz (.pt: torch-fidelity format)")
+    rb.add_argument("--quiet", action="store_true")
+    ri = rsub.add_parser("import", help="register a clean-fid / pytorch-fid .npz or torch-fidelity .pt under a protocol")
+    ri.add_argument("name")
+    ri.add_argument("file")
+    ri.add_argument("--protocol", required=True, help="the protocol the file was made under (you vouch for it)")
+    ri.add_argument("--n", type=int, help="number of images behind the statistics, when known")
+    ri.add_argument("--tool", default="", help="provenance note: clean-fid, torch-fidelity, pytorch-fid, ...")
+    re_ = rsub.add_parser("export", help="write a named reference in a tool's format (.npz: clean-fid/pytorch-fid, .pt: torch-fidelity)")
+    re_.add_argument("name")
+    re_.add_argument("out")
+    rsub.add_parser("list", help="named references: name, protocol, n, dimension, content hash")
     w = sub.add_parser("weights", help="third-party weights files: list, path, fetch (verified download), verify")
     wsub = w.add_subparsers(dest="weights_command", required=True)
     wsub.add_parser("list", help="every known file: name, size, sha256, backbones, URL, cache path, library paths")
@@ -144,7 +171,10 @@ def _add_score(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         epilog="""example:
   genbench score images samples/ real/ --fid --kid --json
 
-A and B are folders of images or .npz/.npy files (uint8 NHWC or NCHW). A is scored against B (B is "real").
+A and B are folders of images or .npz/.npy files (uint8 NHWC or NCHW), or statistics: an .npz with mu and
+sigma (clean-fid, pytorch-fid, `genbench ref build`), a torch-fidelity .pt, or a named reference
+(`genbench ref list`). With statistics only FID is possible, under the protocol the statistics record (a
+contradicting --backbone/--protocol is refused, exit 2). A is scored against B (B is "real").
 Without metric flags, FID is computed. --json prints one object:
   {"input1", "input2", "n", "n_ref", "protocol_id", "protocol": {...},
    "metrics": {NAME: {"value", "higher_is_better", "ci_low", "ci_high", "extras"}}, "run_dir"}
@@ -154,7 +184,9 @@ where NAME is fid, kid, isc, precision, recall, f_score.""")
     for flag, what in (("fid", "Fréchet distance"), ("kid", "kernel distance"), ("isc", "Inception Score (of A)"),
                        ("prc", "precision and recall")):
         si.add_argument(f"--{flag}", action="store_true", help=what)
-    si.add_argument("--backbone", default="digits", help="feature network (genbench ls backbones)")
+    si.add_argument("--backbone", default=None, help="feature network (genbench ls backbones; default digits, or "
+                    "the one statistics record)")
+    si.add_argument("--protocol", default=None, help="protocol preset (tf-compat, clean, ...; genbench ls protocols)")
     si.add_argument("--weights", help="explicit weights file for the backbone")
     si.add_argument("--n", type=int, help="use the first N samples of A (default: all)")
     si.add_argument("--seed", type=int, default=0)
@@ -265,6 +297,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bench.suite import load_suite
 
     loaded = load_suite(args.suite)
+    if args.dry_run:
+        from bench.plan import dry_run_lines
+
+        print("\n".join(dry_run_lines(check_suite(loaded, check_weights=False))))
+        return EXIT_OK
     plan = check_suite(loaded)
     run_dir = None
     if args.resume:
@@ -295,7 +332,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from bench.suite import load_suite
 
     loaded = load_suite(args.suite)
-    plan = check_suite(loaded)
+    plan = check_suite(loaded, check_weights=not args.no_weights)
     s = loaded.suite
     print(f"{loaded.path}: ok — {len(s.models)} models, {len(s.datasets)} datasets, {len(plan.tasks)} tasks "
           f"({', '.join(f'{t.name}: {len(t.models)} models x {len(t.metrics)} metrics, n={t.n}' for t in plan.tasks)})")
@@ -365,7 +402,7 @@ def cmd_score_images(args: argparse.Namespace) -> int:
 
     metrics = [m for m in ("fid", "kid", "isc", "prc") if getattr(args, m)] or ["fid"]
     res = score_images(args.input1, args.input2, metrics, backbone=args.backbone, weights=args.weights, n=args.n,
-                       out=args.out, seed=args.seed, progress=not args.json, cache=not args.no_cache)
+                       out=args.out, seed=args.seed, progress=not args.json, cache=not args.no_cache, protocol=args.protocol)
     if args.json:
         print(json.dumps(res, indent=2, sort_keys=True))
     else:
@@ -387,7 +424,8 @@ def cmd_weights(args: argparse.Namespace) -> int:
         for s in specs:
             size = f"{s.size:,} B" if s.size else "size unknown"
             state = "present" if s.cache_path().is_file() else "missing"
-            print(f"{s.name}  [{state}]  {size}  sha256 {s.sha256 or '(not pinned)'}")
+            sha = s.sha256 or (f"prefix {s.sha256_prefix}" if s.sha256_prefix else "(not pinned)")
+            print(f"{s.name}  [{state}]  {size}  sha256 {sha}")
             print(f"    backbones: {', '.join(s.backbones)}")
             print(f"    url:       {s.url}")
             print(f"    cache:     {s.cache_path()}")
@@ -412,6 +450,36 @@ def cmd_weights(args: argparse.Namespace) -> int:
             print(msg)
             bad += not ok
         return EXIT_BAD_INPUT if bad else EXIT_OK
+    return EXIT_OK
+
+
+def cmd_ref(args: argparse.Namespace) -> int:
+    """``genbench ref``: named, hashed reference statistics with their protocol record (bench.refstats)."""
+    from bench import refstats as R
+
+    if args.ref_command == "build":
+        fmt = "torch-fidelity" if args.out and args.out.endswith(".pt") else "npz"
+        path, ref = R.build_reference(args.name, args.source, args.protocol, weights=args.weights, out=args.out, fmt=fmt,
+                                      progress=not args.quiet)
+        print(f"{path}  n={ref.n}  protocol {ref.protocol['name']} (backbone {ref.protocol['backbone']}, weights "
+              f"{str(ref.protocol['weights_sha256'])[:12]})  sha256 {ref.sha256[:12]}")
+    elif args.ref_command == "import":
+        path = R.import_reference(args.name, args.file, args.protocol, n=args.n, tool=args.tool)
+        print(path)
+    elif args.ref_command == "export":
+        ref = R.load_reference(args.name)
+        fmt = "torch-fidelity" if args.out.endswith(".pt") else "npz"
+        R.write_stats_file(args.out, ref.mu, ref.sigma, fmt)
+        print(f"{args.out} ({fmt}; protocol {ref.protocol.get('name')}, n={ref.n})")
+    elif args.ref_command == "list":
+        refs = R.list_references()
+        if not refs:
+            print(f"no named references in {R.refs_dir()} (genbench ref build NAME --from FOLDER --protocol P)")
+        for m in refs:
+            p = m.get("protocol", {})
+            print(f"{m.get('name')}  protocol {p.get('name')} (backbone {p.get('backbone')}, weights "
+                  f"{str(p.get('weights_sha256'))[:12]})  n={m.get('n')}  dim={m.get('dim')}  sha256 "
+                  f"{str(m.get('stats_sha256'))[:12]}  {m['path']}")
     return EXIT_OK
 
 
@@ -563,7 +631,7 @@ def cmd_score_retrieval(args: argparse.Namespace) -> int:
 
 
 
-COMMANDS = {"weights": cmd_weights, "run": cmd_run, "validate": cmd_validate, "table": cmd_table, "ls": cmd_ls, "report": cmd_report,
+COMMANDS = {"ref": cmd_ref, "weights": cmd_weights, "run": cmd_run, "validate": cmd_validate, "table": cmd_table, "ls": cmd_ls, "report": cmd_report,
             "compare": cmd_compare, "check": cmd_check, "baseline": cmd_baseline}
 
 

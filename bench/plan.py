@@ -13,8 +13,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from bench.adapters import ADAPTERS
-from bench.backbones import BACKBONES, Backbone
-from bench.errors import ConfigError, GenbenchError, did_you_mean
+from bench.backbones import BACKBONES, Backbone, get_backbone, is_backbone
+from bench.errors import ConfigError, GenbenchError, ProtocolMismatchError, did_you_mean
 from bench.metrics import METRICS, Metric
 from bench.protocol import get_preset
 from bench.suite import LoadedSuite, format_validation_errors
@@ -37,10 +37,34 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True) -> Plan:
         problems.append(f"{loaded.where(*path)}: {msg}")
 
     from bench.data.datasets import DATASET_KINDS
+    from bench.refstats import declared_protocol, find_reference, peek_protocol
+
+    stats_protocols: dict[str, dict[str, Any]] = {}  # statistics-only datasets: their recorded protocol
+    mismatches: list[str] = []
 
     for dname, d in s.datasets.items():
         if d.kind not in DATASET_KINDS:
             problem(("datasets", dname, "kind"), f"unknown dataset kind '{d.kind}'{did_you_mean(d.kind, DATASET_KINDS)}")
+        elif d.kind == "stats" and not (d.path or d.ref):
+            problem(("datasets", dname), "kind 'stats' needs 'path' (an .npz/.pt statistics file) or 'ref' (a named reference)")
+        elif d.kind == "stats":
+            spec = str(loaded.resolve_path(d.path)) if d.path else str(d.ref)
+            try:
+                if find_reference(spec) is None and d.protocol is not None:
+                    # data, like a folder, need not exist to validate; the declared protocol is still checked
+                    stats_protocols[dname] = declared_protocol(d.protocol)
+                else:
+                    stats_protocols[dname] = peek_protocol(spec, d.protocol)
+            except ProtocolMismatchError as exc:
+                mismatches.append(f"{loaded.where('datasets', dname)}: {exc}")
+            except GenbenchError as exc:
+                problem(("datasets", dname), str(exc))
+        elif d.kind == "torch-fidelity":
+            from bench.data.datasets import TORCH_FIDELITY_DATASETS
+
+            if d.split not in TORCH_FIDELITY_DATASETS:
+                problem(("datasets", dname, "split"), f"torch-fidelity dataset '{d.split}' is not in its registry"
+                        f"{did_you_mean(str(d.split), TORCH_FIDELITY_DATASETS)}")
         elif d.kind in ("folder", "npz") and not d.path:
             problem(("datasets", dname), f"kind '{d.kind}' needs 'path'")
         elif d.kind in ("paired-folder", "unpaired-folder") and not d.path and not (d.a and d.b):
@@ -106,14 +130,23 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True) -> Plan:
                 problem((*base, "backbone"), f"backbone '{t.backbone}' contradicts protocol '{t.protocol}' (backbone '{bname}')")
                 continue
         if kind.needs_backbone:
-            if bname not in BACKBONES:
+            if not is_backbone(bname):
                 problem((*base, "backbone"), f"unknown backbone '{bname}'{did_you_mean(bname, BACKBONES.names())}")
             else:
                 bkey = bname if t.weights is None else f"{bname}@{t.weights}"
                 if bkey not in plan.backbones:
                     weights = str(loaded.resolve_path(t.weights)) if t.weights else None
-                    plan.backbones[bkey] = BACKBONES.get(bname)(weights=weights)
+                    try:
+                        plan.backbones[bkey] = get_backbone(bname, weights=weights)
+                    except GenbenchError as exc:
+                        problem((*base, "backbone"), str(exc))
+                        continue
                 backbone = plan.backbones[bkey]
+        ref_proto = stats_protocols.get(t.reference)
+        if ref_proto is not None and kind.needs_backbone and ref_proto.get("backbone") not in (None, bname):
+            mismatches.append(f"{loaded.where(*base, 'reference')}: reference '{t.reference}' holds statistics made under "
+                              f"protocol '{ref_proto.get('name')}' (backbone {ref_proto.get('backbone')}); this task uses "
+                              f"backbone '{bname}'")
         metrics: dict[str, Metric] = {}
         for mname, opts in t.metrics.items():
             if mname not in METRICS:
@@ -131,6 +164,10 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True) -> Plan:
                 continue
             for path, msg in metrics[mname].check(s.datasets):
                 problem((*base, "metrics", mname, *path), msg)
+            if t.reference in stats_protocols and cls_m.needs_reference and not cls_m.reference_stats_ok:
+                problem((*base, "metrics", mname), f"metric '{mname}' needs the reference's features, but reference "
+                        f"'{t.reference}' is statistics only (mu, sigma); use a folder or image .npz reference for it")
+                continue
             if backbone is not None and cls_m.layer_kind == "logits" and backbone.logits_layer is None:
                 problem((*base, "metrics", mname), f"metric '{mname}' needs class logits; backbone '{bname}' has none")
         plan.tasks.append(TaskPlan(t.name, ti, kind, t.reference, [m for m in models if m in s.models], t.n,
@@ -146,6 +183,8 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True) -> Plan:
         for bname, b in plan.backbones.items():
             for msg in b.check_weights():
                 problems.append(f"{loaded.path}: backbone '{bname.split('@')[0]}': {msg}")
+    if mismatches:  # comparing across protocols is its own error (ProtocolMismatchError), listed first
+        raise ProtocolMismatchError("\n".join(mismatches + problems))
     if problems:
         raise ConfigError("\n".join(problems))
     return plan
@@ -161,6 +200,49 @@ def _model_misfit(kind: TaskKind, task_args: Any, spec: Any) -> str | None:
     except (ValidationError, GenbenchError):
         return None  # reported with the model itself
     return kind.check_model(task_args, cls, parsed)
+def dry_run_lines(plan: Plan) -> list[str]:
+    """What a run would fetch and read, and where, without loading or downloading anything."""
+    import os
+
+    from bench.data.datasets import torch_fidelity_source
+    from bench.weights import ENV_OFFLINE
+
+    s = plan.loaded.suite
+    offline = os.environ.get(ENV_OFFLINE, "") in ("1", "true", "yes")
+    lines = [f"# dry run of {plan.loaded.path}: nothing is loaded, downloaded or computed"
+             + (" (GENBENCH_OFFLINE=1: missing files would fail, not download)" if offline else "")]
+    lines.append("weights:")
+    for bkey, b in plan.backbones.items():
+        wf = b.required_weights()
+        if b.weights_arg is not None:
+            state = "present" if os.path.isfile(b.weights_arg) else "MISSING"
+            lines.append(f"  {bkey}: explicit file {b.weights_arg} [{state}]")
+        elif wf is None:
+            lines.append(f"  {bkey}: bundled with genbench (nothing to download)")
+        else:
+            state = "present" if wf.cache_path().is_file() else "would download"
+            lines.append(f"  {bkey}: {wf.filename} [{state}]\n      from {wf.url or '(no public URL)'}\n"
+                         f"      to   {wf.cache_path()}\n      sha256 {wf.sha256 or 'not pinned (hash recorded in results)'}")
+    lines.append("datasets:")
+    used = {t.reference for t in s.tasks} | {str(m.args.get("dataset")) for m in s.models.values() if "dataset" in m.args}
+    for dname, d in s.datasets.items():
+        if dname not in used:
+            continue
+        if d.kind == "torch-fidelity":
+            url, filename, root = torch_fidelity_source(d.split)
+            lines.append(f"  {dname}: torch-fidelity registry '{d.split}'\n      from {url}\n      to   {root / filename}")
+        elif d.kind in ("folder", "npz", "stats") and (d.path or d.ref):
+            p = plan.loaded.resolve_path(d.path) if d.path else None
+            where = str(p) if p is not None else f"named reference '{d.ref}'"
+            state = "" if p is None else (" [present]" if p.exists() else " [MISSING: provide it; genbench downloads no datasets of this kind]")
+            lines.append(f"  {dname}: {d.kind} {where}{state}")
+        else:
+            lines.append(f"  {dname}: {d.kind} (embedded, nothing to download)")
+    for m, spec in s.models.items():
+        if spec.adapter in ("folder", "npz", "torchscript") and "path" in spec.args:
+            p = plan.loaded.resolve_path(str(spec.args["path"]))
+            lines.append(f"model {m}: {spec.adapter} {p} [{'present' if p.exists() else 'MISSING'}]")
+    return lines
 
 
 def _adapter_kind(name: str) -> str | None:

@@ -41,10 +41,14 @@ PRESETS: dict[str, ProtocolPreset] = {p.name: p for p in (
     ProtocolPreset("tm-antialias", "inception-v3-tm-antialias", "torchmetrics>=1.8 FrechetInceptionDistance() default",
                    "torch bilinear antialias=True resize, torch-fidelity weights"),
     ProtocolPreset("digits", "digits", "genbench embedded digits network", "offline stand-in, 8x8 digits"),
+    ProtocolPreset("clip-fd", "clip", "clean-fid 0.1.35 model_name=clip_vit_b_32 (open_clip ViT-B-32 openai, QuickGELU)",
+                   "open_clip's own transform (bicubic shortest side 224, centre crop), encode_image, 512-d"),
+    ProtocolPreset("fd-dinov2", "dinov2", "dgm-eval FD_DINOv2 (Stein et al. 2023), DINOv2 ViT-L/14 via timm",
+                   "PIL bicubic resize to 224x224, ImageNet normalisation, CLS token after final norm, 1024-d"),
 )}
 
-#: issue 3 lists these; their backbones are not implemented yet (asking for them says so rather than guessing)
-PLANNED_PRESETS = {"fd-dinov2": "DINOv2 ViT-L/14", "clip-fd": "open_clip ViT-B-32 (openai, -quickgelu)"}
+#: presets named in issues whose backbones are not implemented yet (asking for them says so rather than guessing)
+PLANNED_PRESETS: dict[str, str] = {}
 
 
 def get_preset(name: str) -> ProtocolPreset:

@@ -19,7 +19,7 @@ import torch
 from bench import __version__
 from bench.adapters import AdapterContext
 from bench.data.datasets import Dataset, load_dataset
-from bench.errors import ConfigError, GenbenchError
+from bench.errors import ConfigError, GenbenchError, ProtocolMismatchError
 from bench.features import FeatureStore
 from bench.images import make_grid, save_png
 from bench.metrics.base import MetricValue, output_info
@@ -62,7 +62,7 @@ class Runner:
             self._datasets[name] = load_dataset(
                 name, d.kind, split=d.split, path=self.plan.loaded.resolve_path(d.path) if d.path else None,
                 key=d.key, classes=d.classes, a=self.plan.loaded.resolve_path(d.a) if d.a else None,
-                b=self.plan.loaded.resolve_path(d.b) if d.b else None,
+                b=self.plan.loaded.resolve_path(d.b) if d.b else None, protocol=d.protocol, ref=d.ref,
                 images_dir=self.plan.loaded.resolve_path(d.images) if d.images else None)
         return self._datasets[name]
 
@@ -109,6 +109,8 @@ class Runner:
         for task in self.plan.tasks:
             try:
                 task.kind.prepare(self, task)
+            except ProtocolMismatchError:
+                raise  # comparing across protocols is refused outright, not recorded as one failed task
             except GenbenchError as exc:
                 errors.append(f"task {task.name}: reference '{task.reference}': {exc}")
                 self.log(f"error: {errors[-1]}")

@@ -13,15 +13,23 @@ from typing import Any
 
 import numpy as np
 
-from bench.errors import InputError
+from bench.errors import InputError, ProtocolMismatchError
 from bench.images import list_image_files
 
 METRIC_FLAGS = {"fid": "fid", "kid": "kid", "isc": "isc", "prc": "prc"}
 
 
 def _source(spec: str) -> tuple[str, dict[str, Any], int]:
-    """(kind, args, number of samples) for a folder or .npz/.npy path."""
+    """(kind, args, number of samples) for a folder, an .npz/.npy of images, or statistics (an .npz with mu and
+    sigma, a torch-fidelity .pt, or a named reference): kind ``stats``, n from its sidecar (0 when unknown)."""
+    from bench.refstats import find_reference, is_stats_file, load_reference
+
     p = Path(spec).expanduser()
+    stats = find_reference(spec) if (p.suffix == ".pt" or is_stats_file(p) or not p.exists()) else None
+    if stats is not None:
+        side = stats.with_suffix(".json")
+        n_stats = load_reference(str(stats)).n if side.is_file() else None
+        return "stats", {"path": str(stats.resolve())}, int(n_stats or 0)
     if p.is_dir():
         return "folder", {"path": str(p.resolve())}, len(list_image_files(p))
     if p.suffix in (".npz", ".npy"):
@@ -38,29 +46,83 @@ def _source(spec: str) -> tuple[str, dict[str, Any], int]:
             raise InputError(f"{p}: cannot read ({exc.__class__.__name__}: {exc})") from None
         return "npz", {"path": str(p.resolve())}, n
     if not p.exists():
-        raise InputError(f"{p}: no such folder or file")
-    raise InputError(f"{p}: not a folder of images or an .npz/.npy file")
+        raise InputError(f"{p}: no such folder or file, and no named reference '{spec}' (genbench ref list)")
+    raise InputError(f"{p}: not a folder of images, an .npz/.npy file or statistics")
 
 
-def score_images(input1: str, input2: str, metrics: list[str], *, backbone: str = "digits", weights: str | None = None,
+def _stats_backbone(args: dict[str, Any], backbone: str | None, protocol: str | None) -> str:
+    """The backbone a statistics input implies, refusing an explicit --backbone/--protocol that contradicts it."""
+    from bench.protocol import get_preset
+    from bench.refstats import peek_protocol
+
+    rec = peek_protocol(args["path"], protocol)
+    want = get_preset(protocol).backbone if protocol else backbone
+    if want is not None and rec.get("backbone") != want:
+        raise ProtocolMismatchError(f"{args['path']}: statistics made under protocol '{rec.get('name')}' (backbone "
+                                    f"{rec.get('backbone')}) cannot be compared with features of backbone '{want}'")
+    return str(rec["backbone"])
+
+
+def _score_two_stats(input1: str, input2: str, args1: dict[str, Any], args2: dict[str, Any], metrics: list[str],
+                     protocol: str | None) -> dict[str, Any]:
+    """FID between two statistics files: nothing to extract, so no run; the protocols must agree."""
+    from bench.metrics.frechet import frechet_distance
+    from bench.protocol import protocol_id
+    from bench.refstats import compare_protocols, load_reference
+
+    if metrics != ["fid"]:
+        raise InputError("two statistics inputs give FID only (KID, IS and precision/recall need features)")
+    a, b = load_reference(args1["path"], protocol), load_reference(args2["path"], protocol)
+    compare_protocols(b.protocol, a.protocol, f"{input2} vs {input1}")
+    res = frechet_distance(a.mu, a.sigma, b.mu, b.sigma)
+    proto = {**a.protocol, "reference": b.id, "n": a.n, "n_ref": b.n}
+    return {"input1": input1, "input2": input2, "n": a.n, "n_ref": b.n, "protocol_id": protocol_id(proto), "protocol": proto,
+            "metrics": {"fid": {"value": res.value, "higher_is_better": False, "ci_low": None, "ci_high": None,
+                                "extras": {"clipped_eigenvalues": res.clipped_eigenvalues, "warnings": list(res.warnings)}}},
+            "run_dir": None}
+
+
+def score_images(input1: str, input2: str, metrics: list[str], *, backbone: str | None = None, weights: str | None = None,
                  n: int | None = None, out: str | None = None, seed: int = 0, progress: bool = True,
-                 cache: bool = True) -> dict[str, Any]:
-    """Score generated samples ``input1`` against reference ``input2``; returns the documented JSON shape."""
+                 cache: bool = True, protocol: str | None = None) -> dict[str, Any]:
+    """Score generated samples ``input1`` against reference ``input2``; returns the documented JSON shape.
+
+    Either input may be statistics (a tool's .npz, a torch-fidelity .pt, a named reference): then only FID is
+    possible, the backbone is the one the statistics record, and a contradicting --backbone/--protocol is refused.
+    FID is symmetric, so statistics as A are scored by running B's images against them (n and n_ref stay A's/B's).
+    """
     from bench.features import FeatureStore
     from bench.plan import check_suite
+    from bench.protocol import get_preset
     from bench.results import RunDir
     from bench.runner import Runner
     from bench.suite import LoadedSuite, Suite
 
     kind1, args1, n1 = _source(input1)
-    kind2, args2, _ = _source(input2)
+    kind2, args2, n2 = _source(input2)
+    swapped = False
+    if kind1 == "stats" and kind2 == "stats":
+        return _score_two_stats(input1, input2, args1, args2, metrics, protocol)
+    if kind1 == "stats":
+        if n is not None:
+            raise InputError("--n selects samples of A; A is statistics here")
+        (kind1, args1, n1), (kind2, args2, n2), swapped = (kind2, args2, n2), (kind1, args1, n1), True
+    if kind2 == "stats":
+        backbone = _stats_backbone(args2, backbone, protocol)
+        protocol = None
+    elif protocol is not None:
+        pb = get_preset(protocol).backbone
+        if backbone is not None and backbone != pb:
+            raise InputError(f"--backbone {backbone} contradicts --protocol {protocol} (backbone {pb})")
+        backbone = pb
+    backbone = backbone or "digits"
     n = n or n1
     if n > n1:
         raise InputError(f"{input1}: holds {n1} samples, fewer than --n {n}")
     suite = Suite.model_validate({
         "name": "score-images",
         "seed": seed,
-        "datasets": {"input2": {"kind": kind2, "path": args2["path"]}},
+        "datasets": {"input2": {"kind": kind2, "path": args2["path"]}},  # a stats path carries its own protocol
         "models": {"input1": {"adapter": kind1, "args": args1}},
         "tasks": [{"name": "score", "reference": "input2", "n": n, "batch_size": max(1, min(n, 1000)),
                    "backbone": backbone, "weights": weights, "metrics": {m: {} for m in metrics}}],
@@ -76,11 +138,14 @@ def score_images(input1: str, input2: str, metrics: list[str], *, backbone: str 
         raise InputError("; ".join(outcome.errors))
     rows = outcome.rows
     first = rows[0]
+    n_out, n_ref_out = first["n"], first["protocol"]["n_ref"]
+    if swapped:
+        n_out, n_ref_out = n_ref_out, n_out
     return {
         "input1": input1,
         "input2": input2,
-        "n": first["n"],
-        "n_ref": first["protocol"]["n_ref"],
+        "n": n_out,
+        "n_ref": n_ref_out,
         "protocol_id": first["protocol_id"],
         "protocol": first["protocol"],
         "metrics": {r["metric"]: {"value": r["value"], "higher_is_better": r["higher_is_better"],

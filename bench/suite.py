@@ -24,8 +24,9 @@ class Strict(BaseModel):
 
 
 class DatasetSpec(Strict):
-    kind: str = Field(description="dataset kind: digits, folder, npz; translation: digits-edges, digits-strokes, "
-                                  "paired-folder, unpaired-folder; vision-language: shapes, coco-captions, karpathy")
+    kind: str = Field(description="dataset kind: digits, folder, npz, stats, torch-fidelity (split: a registry name); "
+                                  "translation: digits-edges, digits-strokes, paired-folder, unpaired-folder; "
+                                  "vision-language: shapes, coco-captions, karpathy")
     split: str | None = None
     path: str | None = None
     a: str | None = Field(default=None, description="translation folders: domain A folder (default: path/A)")
@@ -33,6 +34,9 @@ class DatasetSpec(Strict):
     images: str | None = Field(default=None, description="image folder of a captioned dataset (coco-captions, karpathy)")
     key: str | None = None
     classes: list[int] | None = None
+    ref: str | None = Field(default=None, description="kind stats: a named reference ($GENBENCH_CACHE/refs/NAME.npz)")
+    protocol: str | None = Field(default=None, description="kind stats: the protocol preset the statistics were made "
+                                 "under (required for a tool's bare .npz without a genbench sidecar)")
 
 
 class ModelSpec(Strict):

@@ -62,6 +62,14 @@ class WeightsFile:
     backbones: tuple[str, ...] = ()
     #: where the reference library itself looks for this file (documentation for users copying files around)
     library_paths: tuple[str, ...] = ()
+    #: leading hex digits of the sha256 where only those are published (torchvision's ``name-<8 hex>.pth``)
+    sha256_prefix: str | None = None
+
+    def hash_ok(self, digest: str) -> bool:
+        """Whether ``digest`` matches what is published: the full sha256, else its published prefix."""
+        if self.sha256 is not None:
+            return digest == self.sha256
+        return self.sha256_prefix is None or digest.startswith(self.sha256_prefix)
 
     def cache_path(self) -> Path:
         return weights_dir() / self.filename
@@ -76,7 +84,8 @@ class ResolvedWeights:
 
 def missing_message(spec: WeightsFile) -> str:
     url = spec.url or "(no public URL)"
-    sha = f"sha256 {spec.sha256[:16]}..." if spec.sha256 else "sha256 not pinned"
+    sha = (f"sha256 {spec.sha256[:16]}..." if spec.sha256 else
+           f"sha256 prefix {spec.sha256_prefix}" if spec.sha256_prefix else "sha256 not pinned")
     return (
         f"weights '{spec.name}' not found: download {url} ({sha}) and place it at "
         f"{spec.cache_path()}, or pass its path explicitly (run `genbench weights fetch {spec.name}` where there is a network)"
@@ -93,10 +102,10 @@ def resolve(spec: WeightsFile, explicit: str | os.PathLike[str] | None = None, *
     cached = spec.cache_path()
     if cached.is_file():
         digest = sha256_file(cached)
-        if spec.sha256 is not None and digest != spec.sha256:
+        if not spec.hash_ok(digest):
             raise WeightsError(
-                f"{cached}: sha256 {digest[:16]}... does not match the published {spec.sha256[:16]}... for '{spec.name}'; "
-                "delete the file and fetch it again"
+                f"{cached}: sha256 {digest[:16]}... does not match the published {(spec.sha256 or spec.sha256_prefix or '')[:16]}... "
+                f"for '{spec.name}'; delete the file and fetch it again"
             )
         return ResolvedWeights(cached, digest, "cache")
     if download is None:
@@ -129,7 +138,7 @@ def fetch(spec: WeightsFile, *, progress: bool = True, timeout: float = 30.0) ->
                     out.write(chunk)
                     h.update(chunk)
                     bar.update(len(chunk))
-        if spec.sha256 is not None and h.hexdigest() != spec.sha256:
+        if not spec.hash_ok(h.hexdigest()):
             raise WeightsError(f"downloaded '{spec.name}' from {spec.url} has sha256 {h.hexdigest()[:16]}..., expected {(spec.sha256 or '')[:16]}...")
         os.replace(tmp, target)
     finally:
@@ -156,9 +165,12 @@ def is_present(spec: WeightsFile, explicit: str | os.PathLike[str] | None = None
 
 def manifest() -> dict[str, WeightsFile]:
     """Every third-party weights file genbench knows, by name (the backbones' own declarations, gathered)."""
+    from bench.backbones.clip import WEIGHTS_FILES as CLIP_FILES
+    from bench.backbones.dinov2 import WEIGHTS_FILES as DINO_FILES
     from bench.backbones.inception import WEIGHTS_FILES
+    from bench.backbones.lpips_nets import WEIGHTS_FILES as LPIPS_FILES
 
-    return {w.name: w for w in WEIGHTS_FILES}
+    return {w.name: w for w in (*WEIGHTS_FILES, *CLIP_FILES, *DINO_FILES, *LPIPS_FILES)}
 
 
 def get_weights_file(name: str) -> WeightsFile:
@@ -180,6 +192,10 @@ def verify(spec: WeightsFile) -> tuple[bool, str]:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     digest = h.hexdigest()
+    if spec.sha256 is None and spec.sha256_prefix is not None:
+        if not digest.startswith(spec.sha256_prefix):
+            return False, f"{spec.name}: sha256 MISMATCH at {p}: {digest} does not start with published {spec.sha256_prefix}"
+        return True, f"{spec.name}: ok, sha256 prefix {spec.sha256_prefix} ({p})"
     if spec.sha256 is None:
         return True, f"{spec.name}: present, sha256 {digest} (no published sha256 pinned; recorded as is)"
     if digest != spec.sha256:

@@ -25,6 +25,8 @@ class Backbone:
     logits_layer: str | None = None
     #: layer used for distribution metrics (FID, KID, PR)
     default_layer: str = ""
+    #: whether ``NAME:SPEC`` selects a variant (``clip:ViT-L-14@openai``); SPEC is passed as ``spec=``
+    accepts_spec: bool = False
 
     def __init__(self, weights: str | None = None, device: str = "cpu") -> None:
         self.weights_arg = weights
@@ -49,6 +51,15 @@ class Backbone:
     def preprocessing(self) -> dict[str, Any]:
         """Resize, quantization and normalisation as data (recorded in every result's protocol)."""
         raise NotImplementedError
+
+    def required_weights(self) -> Any:
+        """The third-party :class:`bench.weights.WeightsFile` :meth:`load` resolves when no explicit path is given
+        (None: bundled with genbench). ``genbench run --dry-run`` lists it with its URL and cache path."""
+        return None
+
+    def published_weights_sha256(self) -> str | None:
+        """sha256 of the published default weights file, where pinned (what a tool's statistics were made with)."""
+        return None
 
     # -- shared ------------------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
@@ -78,5 +89,23 @@ class Backbone:
 BACKBONES: Registry[type[Backbone]] = Registry("backbone")
 
 
+def backbone_class(name: str) -> type[Backbone]:
+    """The registered class for ``NAME`` or ``NAME:SPEC`` (did-you-mean on unknown names)."""
+    return BACKBONES.get(name.split(":", 1)[0])
+
+
+def is_backbone(name: str) -> bool:
+    return name.split(":", 1)[0] in BACKBONES
+
+
 def get_backbone(name: str, **kwargs: Any) -> Backbone:
-    return BACKBONES.get(name)(**kwargs)
+    """Instantiate ``NAME`` or ``NAME:SPEC`` (a variant of a backbone family, e.g. ``clip:ViT-L-14@openai``)."""
+    from bench.errors import ConfigError
+
+    base, sep, spec = name.partition(":")
+    cls = BACKBONES.get(base)
+    if sep:
+        if not cls.accepts_spec:
+            raise ConfigError(f"backbone '{base}' has no variants (got '{name}')")
+        return cls(spec=spec, **kwargs)  # type: ignore[call-arg]
+    return cls(**kwargs)

@@ -89,6 +89,12 @@ class _InceptionBase(Backbone):
         self.weights_sha256 = r.sha256
         return r.path
 
+    def published_weights_sha256(self) -> str | None:
+        return self.weights_spec.sha256
+
+    def required_weights(self) -> WeightsFile:
+        return self.weights_spec
+
     def describe(self) -> dict[str, Any]:
         d = super().describe()
         d["weights_file"] = self.weights_spec.name

@@ -51,6 +51,8 @@ class MetricContext:
     #: reference captions of each image
     hypotheses: Any = None
     references: Any = None
+    #: the reference as a Gaussian fit (bench.metrics.frechet.GaussianStats) when it is statistics only
+    ref_stats: Any = None
 
 
 class Metric:
@@ -62,6 +64,8 @@ class Metric:
     #: "default" (the backbone's distribution layer) or "logits"
     layer_kind: ClassVar[str] = "default"
     needs_reference: ClassVar[bool] = True
+    #: whether the metric can use a statistics-only reference (mu, sigma) in place of reference features
+    reference_stats_ok: ClassVar[bool] = False
     description: ClassVar[str] = ""
     #: task kinds (bench.tasks) whose runs this metric can score
     task_kinds: ClassVar[frozenset[str]] = frozenset({"generation"})

@@ -43,18 +43,23 @@ class FID(Metric):
     description = "Fréchet distance between Gaussian fits of generated and reference features"
     outputs = {"fid": OutputInfo(higher_is_better=False)}
     Opts = FIDOpts
+    reference_stats_ok = True
 
     def compute(self, gen: Features, ref: Features | None, *, layer: str, seed: int,
                 ctx: MetricContext | None = None) -> list[MetricValue]:
-        assert ref is not None
         o: FIDOpts = self.opts  # type: ignore[assignment]
-        g, r = gen[layer], ref[layer]
-        sg, sr = gaussian_stats(g), gaussian_stats(r)
+        g = gen[layer]
+        if ref is None:  # a statistics-only reference (bench.refstats): its Gaussian fit is all FID needs
+            assert ctx is not None and ctx.ref_stats is not None
+            sr = ctx.ref_stats
+        else:
+            sr = gaussian_stats(ref[layer])
+        sg = gaussian_stats(g)
         res = frechet_distance(sg.mu, sg.sigma, sr.mu, sr.sigma)
         notes = list(res.warnings)
         d = g.shape[1]
         for label, n in (("generated", sg.n), ("reference", sr.n)):
-            if n < d:
+            if 0 < n < d:  # n = 0: a statistics reference that did not record its sample count
                 notes.append(f"{label} set has n={n} < feature dimension {d}: its covariance is singular")
         for msg in notes:
             warnings.warn(f"FID: {msg}", stacklevel=2)

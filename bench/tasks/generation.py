@@ -15,7 +15,9 @@ from bench.errors import ConfigError, InputError
 from bench.features import feature_key
 from bench.images import content_hash, to_uint8
 from bench.metrics.base import MetricContext, Options
+from bench.metrics.frechet import GaussianStats
 from bench.protocol import make_protocol
+from bench.refstats import RefStats, backbone_protocol, compare_protocols
 from bench.seeding import derive_seed, sample_seeds
 from bench.tasks.base import TaskKind, TaskPlan
 
@@ -78,6 +80,14 @@ class GenerationTask(TaskKind):
         assert task.backbone is not None
         ref = runner.dataset(task.reference)
         task.state["ref"] = ref
+        if isinstance(ref, RefStats):
+            # statistics only: refuse them under any other protocol (weights hash included, now the backbone is loaded)
+            if task.backbone.weights_sha256 is None:
+                task.backbone.load()
+            compare_protocols(ref.protocol, backbone_protocol(task.backbone), f"reference '{task.reference}' ({ref.path})")
+            task.state["ref_feats"] = None
+            task.state["ref_stats"] = GaussianStats(ref.mu, ref.sigma, ref.n or 0)
+            return
         task.state["ref_feats"] = runner.store.get(ref.images, task.backbone, label=f"[{task.reference}]",
                                                    images_hash=ref.hash)
 
@@ -96,18 +106,21 @@ class GenerationTask(TaskKind):
         feats = runner.store.get(images, task.backbone, label=f"[{model}]", images_hash=images_hash)
         ref = task.state["ref"]
         # cache keys of both feature sets, so `genbench compare` can bootstrap set-level metrics later
-        feature_keys = {"generated": feature_key(images_hash, task.backbone), "reference": feature_key(ref.hash, task.backbone)}
+        is_stats = isinstance(ref, RefStats)
+        feature_keys = {"generated": feature_key(images_hash, task.backbone),
+                        "reference": None if is_stats else feature_key(ref.hash, task.backbone)}
+        n_ref = ref.n if is_stats else int(ref.images.shape[0])
         backbone = task.backbone
         rows: list[Row] = []
         for mname, metric in task.metrics.items():
             layer = backbone.logits_layer if metric.layer_kind == "logits" else backbone.default_layer
             assert layer is not None
-            proto = make_protocol(backbone, layer, ref.id, task.n, int(ref.images.shape[0]))
+            proto = make_protocol(backbone, layer, ref.id, task.n, n_ref)
             m0 = time.time()
             values = metric.compute(feats, task.state["ref_feats"] if metric.needs_reference else None, layer=layer,
                                     seed=derive_seed(runner.suite.seed, task.name, model, mname),
                                     ctx=MetricContext(images=images, classes=classes, adapter=adapter, runner=runner,
-                                                      task=task, model=model))
+                                                      task=task, model=model, ref_stats=task.state.get("ref_stats")))
             secs = time.time() - m0
             rows += [runner.make_row(task, model, v, seconds=secs, n=v.n,
                                      protocol=proto if v.n is None else {**proto, "n": v.n},

@@ -1,0 +1,47 @@
+"""Real-benchmark suites validate offline (weights not required) and `run --dry-run` lists exactly what a run
+would download (URL, target path, sha256) and which local files it needs, without running anything."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, run_cli
+
+SUITES = ["cifar10-fid", "ffhq-fid", "imagenet-cond"]
+
+
+@pytest.mark.parametrize("name", SUITES)
+def test_benchmark_suites_validate_offline(name: str, empty_cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(["validate", "--no-weights", str(ROOT / "suites" / f"{name}.yaml")], capsys)
+    assert code == 0, err
+    code, _, err = run_cli(["validate", str(ROOT / "suites" / f"{name}.yaml")], capsys)
+    assert code == 2 and "not found: download" in err  # without --no-weights, missing weights are problems
+
+
+def test_dry_run_prints_downloads_and_targets(empty_cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(["run", "--dry-run", str(ROOT / "suites" / "cifar10-fid.yaml")], capsys)
+    assert code == 0
+    w = empty_cache / "weights"
+    for expected in (
+        "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth",
+        f"to   {w / 'weights-inception-2015-12-05-6726825d.pth'}",
+        "https://dl.fbaipublicfiles.com/dinov2/dinov2_vitl14/dinov2_vitl14_pretrain.pth",
+        f"to   {w / 'dinov2_vitl14_pretrain.pth'}",
+        f"to   {w / 'clip-openai-ViT-B-32.pt'}",
+        "sha256 40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af",
+        "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+        f"to   {empty_cache / 'datasets' / 'torch-fidelity' / 'cifar-10-python.tar.gz'}",
+        "samples/cifar10 [MISSING]",
+    ):
+        assert expected in out, expected
+    assert not w.exists() and not (empty_cache / "datasets").exists()  # nothing fetched or created
+
+
+def test_unknown_torch_fidelity_dataset_is_refused(write_suite, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    s = write_suite("datasets: {r: {kind: torch-fidelity, split: cifar10-trian}}\n"
+                    "models: {m: {adapter: noise, args: {shape: [3, 32, 32]}}}\n"
+                    "tasks: [{name: a, reference: r, n: 10, metrics: [fid]}]\n")
+    code, _, err = run_cli(["validate", str(s)], capsys)
+    assert code == 2 and "did you mean 'cifar10-train'" in err
