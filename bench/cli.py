@@ -332,7 +332,18 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from bench.suite import load_suite
 
     loaded = load_suite(args.suite)
-    plan = check_suite(loaded, check_weights=not args.no_weights)
+    plan = check_suite(loaded, check_weights=False)
+    if not args.no_weights:
+        # an explicit weights path that does not exist is an error; a published file not downloaded yet is not:
+        # `run` fetches it (or, offline, stops before sampling with the same message)
+        missing_explicit, to_fetch = [], []
+        for bname, b in plan.backbones.items():
+            for msg in b.check_weights():
+                (missing_explicit if b.weights_arg else to_fetch).append(f"backbone '{bname.split('@')[0]}': {msg}")
+        if missing_explicit:
+            raise GenbenchError("\n".join(f"{loaded.path}: {m}" for m in missing_explicit))
+        for m in to_fetch:
+            print(f"genbench: warning: {loaded.path}: {m}", file=sys.stderr)
     s = loaded.suite
     print(f"{loaded.path}: ok — {len(s.models)} models, {len(s.datasets)} datasets, {len(plan.tasks)} tasks "
           f"({', '.join(f'{t.name}: {len(t.models)} models x {len(t.metrics)} metrics, n={t.n}' for t in plan.tasks)})")
