@@ -336,7 +336,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if not args.no_weights:
         # an explicit weights path that does not exist is an error; a published file not downloaded yet is not:
         # `run` fetches it (or, offline, stops before sampling with the same message)
-        missing_explicit, to_fetch = [], []
+        missing_explicit: list[str] = []
+        to_fetch: list[str] = []
         for bname, b in plan.backbones.items():
             for msg in b.check_weights():
                 (missing_explicit if b.weights_arg else to_fetch).append(f"backbone '{bname.split('@')[0]}': {msg}")
