@@ -64,6 +64,32 @@ def _load(run: str | Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     return rd.rows(), manifest
 
 
+def per_sample_scores(run: str | Path, row: dict[str, Any]) -> list[float] | None:
+    """A row's per-sample scores wherever the task kept them: ``extras.per_sample``, the JSON file named in
+    ``extras.per_sample_file`` (vision-language tasks), or the translation task's ``per_image/<task>/<model>.csv``."""
+    import csv
+    import json
+
+    extras = row.get("extras") or {}
+    if extras.get("per_sample") is not None:
+        return [float(x) for x in extras["per_sample"]]
+    metric = row["metric"]
+    if extras.get("per_sample_file"):
+        p = Path(run) / extras["per_sample_file"]
+        if p.is_file():
+            data = json.loads(p.read_text(encoding="utf-8"))
+            vals = data.get(metric) if isinstance(data, dict) else None
+            if isinstance(vals, list) and vals and all(isinstance(x, int | float) for x in vals):
+                return [float(x) for x in vals]
+    p = Path(run) / "per_image" / row["task"] / f"{row['model']}.csv"
+    if p.is_file():
+        with open(p, newline="", encoding="utf-8") as f:
+            table = list(csv.DictReader(f))
+        if table and metric in table[0]:
+            return [float(r[metric]) for r in table]
+    return None
+
+
 def _metric_options(manifest: dict[str, Any], task: str, metric: str) -> dict[str, Any]:
     for t in (manifest.get("suite_spec") or {}).get("tasks", []):
         if t.get("name") == task:
@@ -169,7 +195,7 @@ def compare_runs(run_a: str | Path, run_b: str | Path, n_boot: int = 200, alpha:
         if ra.get("value") is None or rb.get("value") is None:
             continue
         d = Delta(*k, a=float(ra["value"]), b=float(rb["value"]), higher_is_better=bool(ra["higher_is_better"]), test="none")
-        pa, pb = (ra.get("extras") or {}).get("per_sample"), (rb.get("extras") or {}).get("per_sample")
+        pa, pb = per_sample_scores(run_a, ra), per_sample_scores(run_b, rb)
         if pa is not None and pb is not None and len(pa) == len(pb) and len(pa) > 5:
             from scipy.stats import wilcoxon
 

@@ -67,3 +67,37 @@ def test_compare_refuses_other_protocol(tiny_run: tuple[Path, Path], tmp_path: P
     assert main(["compare", str(run), str(b)]) == 2
     assert "different protocols" in capsys.readouterr().err
     assert main(["compare", str(run), str(tmp_path / "missing")]) == 2
+
+
+def test_paired_test_reads_per_image_scores_of_real_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Two `score pairs` runs of the same ground truth: slightly vs heavily corrupted outputs. compare finds the
+    translation task's per-image scores on disk and runs the paired Wilcoxon test on them."""
+    import numpy as np
+    import torch
+
+    from bench.data import digits
+    from bench.images import save_png
+    from tests.conftest import run_cli
+
+    x, _ = digits.load("test")
+    rng = np.random.default_rng(0)
+    for name, sd in (("gt", 0), ("small", 8), ("large", 60)):
+        for i in range(40):
+            img = x[i].numpy().astype(float) + rng.normal(0, sd, x[i].shape) if sd else x[i].numpy()
+            save_png(torch.from_numpy(np.clip(img, 0, 255).astype(np.uint8)), _mk(tmp_path / name) / f"{i:03d}.png")
+    runs = []
+    for name in ("small", "large"):
+        code, _, err = run_cli(["score", "pairs", str(tmp_path / name), str(tmp_path / "gt"), "--l1",
+                                "--out", str(tmp_path / f"runs-{name}"), "--json"], capsys)
+        assert code == 0, err
+        runs.append(next((tmp_path / f"runs-{name}").glob("*/*")))
+    deltas = {d.metric: d for d in compare_runs(runs[0], runs[1])}
+    assert deltas["l1"].test == "paired Wilcoxon"
+    assert deltas["l1"].p_value is not None and deltas["l1"].p_value < 1e-6 and deltas["l1"].b > deltas["l1"].a
+    code, out, _ = run_cli(["compare", str(runs[0]), str(runs[1])], capsys)
+    assert code in (0, 1) and "paired Wilcoxon" in out
+
+
+def _mk(p: Path) -> Path:
+    p.mkdir(parents=True, exist_ok=True)
+    return p
