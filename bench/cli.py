@@ -43,7 +43,10 @@ EXAMPLES = """examples:
   genbench run suites/retrieval.yaml            shapes retrieval (also captioning.yaml, t2i.yaml), offline
 """
 
-SCORE_CAPTIONS_EPILOG = """Numbers equal pycocoevalcap 1.2's (COCOEvalCap): PTB tokenisation, BLEU-1..4 (closest ref length),
+SCORE_CAPTIONS_EPILOG = """example:
+  genbench score captions --gt captions_val2014.json --res my_results.json --json --per-image scores.json
+
+Numbers equal pycocoevalcap 1.2's (COCOEvalCap): PTB tokenisation, BLEU-1..4 (closest ref length),
 METEOR 1.5, ROUGE-L, CIDEr-D (idf from the evaluated images only: warns under 100 images), SPICE when its
 CoreNLP jars are installed. Images scored: those in the results file. A metric that cannot run (no Java, no
 SPICE jars) is reported unavailable with the reason; the others still run.
@@ -240,7 +243,10 @@ with "inputs" and "reconstructed" in place of "outputs" and "ground_truth".""")
     sr = kinds.add_parser(
         "retrieval", help="text↔image recall@K, RSUM and ranks from precomputed embeddings",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="""PAIRS.json gives the image of every text, in text order: either a list of image indices
+        epilog="""example:
+  genbench score retrieval --images img.npy --texts txt.npy --pairs pairs.json --json
+
+PAIRS.json gives the image of every text, in text order: either a list of image indices
   [0, 0, 0, 0, 0, 1, 1, ...]   or a list of [text, image] pairs covering every text once.
 Every image needs at least one text (5 per image in COCO/Flickr30k). Same code as the retrieval task
 (bench.metrics.retrieval): cosine in float32, ties counted against the query, image→text uses the best-ranked

@@ -61,3 +61,14 @@ def test_score_images_bad_inputs(sets: tuple[Path, Path], tmp_path: Path, capsys
     (tmp_path / "empty").mkdir()
     code, _, err = run_cli(["score", "images", str(tmp_path / "empty"), str(real)], capsys)
     assert code == 2 and "empty: no image files" in err
+
+
+@pytest.mark.parametrize("kind", ["images", "pairs", "cycle", "captions", "retrieval"])
+def test_every_score_command_help_shows_an_example(kind: str, capsys) -> None:
+    from bench.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["score", kind, "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "example:" in out and f"genbench score {kind} " in out and "--json" in out
