@@ -102,8 +102,12 @@ def test_offline_missing_weights_name_the_file(empty_cache: Path, tmp_path: Path
     suite.write_text("models: {real: {adapter: dataset, args: {dataset: d}}}\n"
                      "datasets: {d: {kind: digits, split: test}}\n"
                      "tasks: [{name: a, reference: d, n: 10, protocol: clip-fd, metrics: [fid]}]\n")
+    # validate: valid, with a warning naming the file; run: stops before any sampling, naming it
     code, _, err = run_cli(["validate", str(suite)], capsys)
+    assert code == 0 and "warning" in err and "clip-openai-ViT-B-32.pt" in err and "40d365715913c9da" in err
+    code, _, err = run_cli(["run", str(suite), "--out", str(tmp_path / "r"), "--quiet"], capsys)
     assert code == 2 and "clip-openai-ViT-B-32.pt" in err and "40d365715913c9da" in err
+    assert not (tmp_path / "r").exists()
 
 
 def test_clip_fd_suite_runs_with_a_local_weights_file(tiny_weights: Path, tmp_path: Path,

@@ -70,4 +70,6 @@ def test_missing_official_weights_named_offline(empty_cache: Path, tmp_path: Pat
                      "datasets: {d: {kind: digits, split: test}}\n"
                      "tasks: [{name: a, reference: d, n: 10, protocol: fd-dinov2, metrics: [fid]}]\n")
     code, _, err = run_cli(["validate", str(suite)], capsys)
-    assert code == 2 and "dinov2_vitl14_pretrain.pth" in err
+    assert code == 0 and "warning" in err and "dinov2_vitl14_pretrain.pth" in err
+    code, _, err = run_cli(["run", str(suite), "--out", str(tmp_path / "r"), "--quiet"], capsys)
+    assert code == 2 and "dinov2_vitl14_pretrain.pth" in err and not (tmp_path / "r").exists()
