@@ -165,6 +165,23 @@ def load_folder(folder: str | os.PathLike[str]) -> torch.Tensor:
     return load_image_files(list_image_files(Path(folder)))
 
 
+NPZ_SAMPLE_KEYS = ("samples", "images", "arr_0", "x")
+
+
+def npz_sample_key(path: Path, keys: list[str], key: str | None = None) -> str:
+    """Which array of an ``.npz`` holds the samples: ``key`` if given, else the first of NPZ_SAMPLE_KEYS present,
+    else the only array."""
+    if key is None:
+        key = next((k for k in NPZ_SAMPLE_KEYS if k in keys), None)
+        if key is None:
+            if len(keys) != 1:
+                raise InputError(f"{path}: holds arrays {keys}; name the one to use with 'key'")
+            key = keys[0]
+    if key not in keys:
+        raise InputError(f"{path}: no array '{key}' (it holds {keys})")
+    return key
+
+
 def load_npz(path: str | os.PathLike[str], key: str | None = None, value_range: tuple[float, float] | None = None) -> torch.Tensor:
     """Load samples from an ``.npz`` (or ``.npy``): uint8 NHWC/NCHW, or float with an explicit range."""
     p = Path(path)
@@ -175,19 +192,7 @@ def load_npz(path: str | os.PathLike[str], key: str | None = None, value_range: 
             arr = np.load(p, allow_pickle=False)
         else:
             with np.load(p, allow_pickle=False) as z:
-                keys = list(z.keys())
-                if key is None:
-                    for k in ("samples", "images", "arr_0", "x"):
-                        if k in keys:
-                            key = k
-                            break
-                    else:
-                        if len(keys) != 1:
-                            raise InputError(f"{p}: holds arrays {keys}; name the one to use with 'key'")
-                        key = keys[0]
-                if key not in keys:
-                    raise InputError(f"{p}: no array '{key}' (it holds {keys})")
-                arr = z[key]
+                arr = z[npz_sample_key(p, list(z.keys()), key)]
     except InputError:
         raise
     except Exception as exc:  # zipfile.BadZipFile, ValueError, EOFError, pickle refusal, ...

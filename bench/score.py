@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from bench.errors import InputError, ProtocolMismatchError
-from bench.images import list_image_files
+from bench.images import list_image_files, npz_sample_key
 
 METRIC_FLAGS = {"fid": "fid", "kid": "kid", "isc": "isc", "prc": "prc"}
 
@@ -40,8 +40,9 @@ def _source(spec: str) -> tuple[str, dict[str, Any], int]:
                 n = int(np.load(p, mmap_mode="r", allow_pickle=False).shape[0])
             else:
                 with np.load(p, allow_pickle=False) as z:
-                    key = next((k for k in ("samples", "images", "arr_0", "x") if k in z.files), z.files[0])
-                    n = int(z[key].shape[0])
+                    n = int(z[npz_sample_key(p, list(z.files))].shape[0])
+        except InputError:
+            raise
         except Exception as exc:
             raise InputError(f"{p}: cannot read ({exc.__class__.__name__}: {exc})") from None
         return "npz", {"path": str(p.resolve())}, n
