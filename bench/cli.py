@@ -196,6 +196,8 @@ where NAME is fid, kid, isc, precision, recall, f_score.""")
     si.add_argument("--out", help="keep the run folder under OUT (default: a temporary folder)")
     si.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     si.add_argument("--no-cache", action="store_true")
+    si.add_argument("--fast", action="store_true", help="inference: fast (Inception backbones: BatchNorm folded, "
+                    "channels_last; ~1.7x on CPU, features equal to ~1e-6 relative, cached apart from exact ones)")
     si.set_defaults(func=cmd_score_images)
 
     sp = kinds.add_parser(
@@ -420,7 +422,8 @@ def cmd_score_images(args: argparse.Namespace) -> int:
 
     metrics = [m for m in ("fid", "kid", "isc", "prc") if getattr(args, m)] or ["fid"]
     res = score_images(args.input1, args.input2, metrics, backbone=args.backbone, weights=args.weights, n=args.n,
-                       out=args.out, seed=args.seed, progress=not args.json, cache=not args.no_cache, protocol=args.protocol)
+                       out=args.out, seed=args.seed, progress=not args.json, cache=not args.no_cache, protocol=args.protocol,
+                       inference="fast" if args.fast else "exact")
     if args.json:
         print(json.dumps(res, indent=2, sort_keys=True))
     else:

@@ -26,8 +26,7 @@ Features = dict[str, np.ndarray]
 
 
 def feature_key(images_hash: str, backbone: Backbone) -> str:
-    if backbone.weights_sha256 is None:
-        backbone.load()
+    backbone.resolve_weights()
     blob = json.dumps({"images": images_hash, "v": FORMAT_VERSION, **backbone.describe()}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
 

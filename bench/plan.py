@@ -133,13 +133,14 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True) -> Plan:
             if not is_backbone(bname):
                 problem((*base, "backbone"), f"unknown backbone '{bname}'{did_you_mean(bname, BACKBONES.names())}")
             else:
-                bkey = bname if t.weights is None else f"{bname}@{t.weights}"
+                bkey = (bname if t.weights is None else f"{bname}@{t.weights}") + \
+                    ("" if t.inference == "exact" else f"[{t.inference}]")
                 if bkey not in plan.backbones:
                     weights = str(loaded.resolve_path(t.weights)) if t.weights else None
                     try:
-                        plan.backbones[bkey] = get_backbone(bname, weights=weights)
+                        plan.backbones[bkey] = get_backbone(bname, weights=weights, inference=t.inference)
                     except GenbenchError as exc:
-                        problem((*base, "backbone"), str(exc))
+                        problem((*base, "inference" if "inference" in str(exc) else "backbone"), str(exc))
                         continue
                 backbone = plan.backbones[bkey]
         ref_proto = stats_protocols.get(t.reference)

@@ -103,7 +103,7 @@ class Runner:
         rd.write_json("manifest.json", self.manifest("running", errors, started))
         for bname, b in self.plan.backbones.items():
             try:
-                b.load()
+                b.resolve_weights()  # fails on missing weights before any sampling; the network is built on first use
             except GenbenchError as exc:
                 raise GenbenchError(f"backbone '{bname}': {exc}") from None
         for task in self.plan.tasks:

@@ -85,7 +85,7 @@ def _score_two_stats(input1: str, input2: str, args1: dict[str, Any], args2: dic
 
 def score_images(input1: str, input2: str, metrics: list[str], *, backbone: str | None = None, weights: str | None = None,
                  n: int | None = None, out: str | None = None, seed: int = 0, progress: bool = True,
-                 cache: bool = True, protocol: str | None = None) -> dict[str, Any]:
+                 cache: bool = True, protocol: str | None = None, inference: str = "exact") -> dict[str, Any]:
     """Score generated samples ``input1`` against reference ``input2``; returns the documented JSON shape.
 
     Either input may be statistics (a tool's .npz, a torch-fidelity .pt, a named reference): then only FID is
@@ -126,7 +126,8 @@ def score_images(input1: str, input2: str, metrics: list[str], *, backbone: str 
         "datasets": {"input2": {"kind": kind2, "path": args2["path"]}},  # a stats path carries its own protocol
         "models": {"input1": {"adapter": kind1, "args": args1}},
         "tasks": [{"name": "score", "reference": "input2", "n": n, "batch_size": max(1, min(n, 1000)),
-                   "backbone": backbone, "weights": weights, "metrics": {m: {} for m in metrics}}],
+                   "backbone": backbone, "weights": weights, "inference": inference,
+                   "metrics": {m: {} for m in metrics}}],
         "output": {"grid": 0},
     })
     loaded = LoadedSuite(suite, Path.cwd() / "<genbench score images>", {})

@@ -11,7 +11,7 @@ import hashlib
 import json
 import typing
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -56,6 +56,9 @@ class TaskSpec(Strict):
     weights: str | None = Field(default=None, description="explicit weights file for the backbone (relative to the suite)")
     #: a named protocol preset (bench.protocol.PRESETS); selects the backbone that reproduces that tool
     protocol: str | None = None
+    inference: Literal["exact", "fast"] = Field(
+        default="exact", description="exact: the reference network as it ships; fast: same network with faster "
+        "kernels (BatchNorm folded, channels_last), features equal to ~1e-6 relative (Inception backbones)")
     metrics: dict[str, dict[str, Any]]
     args: dict[str, Any] = Field(default_factory=dict, description="options of the task kind")
 

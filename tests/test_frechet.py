@@ -39,3 +39,30 @@ def test_equals_sqrtm_formulation(d: int) -> None:
 def test_identical_gaussians_give_zero() -> None:
     mu, s, _, _ = well_conditioned_stats(128, seed=1)
     assert abs(frechet_distance(mu, s, mu, s).value) < 1e-9
+
+
+@pytest.mark.parametrize("n1,n2,d", [(40, 60, 256), (300, 200, 512)])
+def test_cross_product_path_equals_torch_fidelity_and_the_dxd_path(n1: int, n2: int, d: int) -> None:
+    """Small sets (n1*n2 <= d^2): the nuclear norm of the n1 x n2 cross-product gives the same FID as the d x d
+    eigendecomposition and as torch-fidelity's eigvals formulation, on singular covariances (n < d)."""
+    from torch_fidelity.metric_fid import fid_statistics_to_metric
+
+    from bench.metrics.frechet import frechet_distance_from_features, gaussian_stats
+
+    rng = np.random.default_rng(n1)
+    x = np.maximum(rng.standard_normal((n1, d)), 0).astype(np.float32)  # ReLU-like features, as Inception's pool
+    y = (np.maximum(rng.standard_normal((n2, d)), 0) * 1.2 + 0.1).astype(np.float32)
+    small = frechet_distance_from_features(x, y)
+    assert small is not None and small.clipped_eigenvalues == 0
+    sx, sy = gaussian_stats(x), gaussian_stats(y)
+    dxd = frechet_distance(sx.mu, sx.sigma, sy.mu, sy.sigma).value
+    tf = fid_statistics_to_metric({"mu": sx.mu, "sigma": sx.sigma}, {"mu": sy.mu, "sigma": sy.sigma}, False)
+    assert small.value == pytest.approx(dxd, rel=1e-7)
+    assert small.value == pytest.approx(tf["frechet_inception_distance"], rel=1e-7)
+
+
+def test_cross_product_path_is_skipped_for_large_sets() -> None:
+    from bench.metrics.frechet import frechet_distance_from_features
+
+    x = np.zeros((100, 8), np.float32)
+    assert frechet_distance_from_features(x, x) is None  # 100*100 > 8*8: the d x d path is cheaper

@@ -27,8 +27,18 @@ class Backbone:
     default_layer: str = ""
     #: whether ``NAME:SPEC`` selects a variant (``clip:ViT-L-14@openai``); SPEC is passed as ``spec=``
     accepts_spec: bool = False
+    #: whether ``inference="fast"`` (same network, faster kernels, features equal to float32 round-off) exists
+    supports_fast_inference: bool = False
 
-    def __init__(self, weights: str | None = None, device: str = "cpu") -> None:
+    def __init__(self, weights: str | None = None, device: str = "cpu", inference: str = "exact") -> None:
+        from bench.errors import ConfigError
+
+        if inference not in INFERENCE_MODES:
+            raise ConfigError(f"inference '{inference}': expected one of {', '.join(INFERENCE_MODES)}")
+        if inference == "fast" and not self.supports_fast_inference:
+            raise ConfigError(f"backbone '{self.name}' has no fast inference mode (inference: fast is available for "
+                              f"{', '.join(n for n in BACKBONES.names() if BACKBONES.get(n).supports_fast_inference)})")
+        self.inference = inference
         self.weights_arg = weights
         self.device = torch.device(device)
         self.weights_sha256: str | None = None
@@ -61,19 +71,33 @@ class Backbone:
         """sha256 of the published default weights file, where pinned (what a tool's statistics were made with)."""
         return None
 
+    def resolve_weights(self) -> None:
+        """Resolve and hash the weights: all that cache keys and protocols need, and where missing files fail
+        early. By default this builds the network too; backbones whose network is costly to build override it
+        together with :meth:`ensure_built`, so a fully cached re-score never builds one."""
+        if self.weights_sha256 is None:
+            self.load()
+
+    def ensure_built(self) -> None:
+        """Build the network before the first forward pass."""
+        if self.weights_sha256 is None:
+            self.load()
+
     # -- shared ------------------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
-        return {
+        d = {
             "backbone": self.name,
             "weights_sha256": self.weights_sha256,
             "preprocessing": self.preprocessing(),
         }
+        if self.inference != "exact":  # part of the feature-cache key, not of the protocol (same numbers to ~1e-6)
+            d["inference"] = self.inference
+        return d
 
     @torch.no_grad()
     def extract(self, images: torch.Tensor, progress: Any = None) -> dict[str, np.ndarray]:
         """All layers for a whole uint8 image set, in batches of ``batch_size``."""
-        if self.weights_sha256 is None:
-            self.load()
+        self.ensure_built()
         self.passes += 1
         outs: dict[str, list[np.ndarray]] = {k: [] for k in self.layers}
         for start in range(0, images.shape[0], self.batch_size):
@@ -87,6 +111,9 @@ class Backbone:
 
 
 BACKBONES: Registry[type[Backbone]] = Registry("backbone")
+#: ``exact``: the reference library's network as it ships; ``fast``: same weights and preprocessing with kernels
+#: that change float32 round-off only (see bench.backbones.inception.fold_batchnorm_channels_last)
+INFERENCE_MODES = ("exact", "fast")
 
 
 def backbone_class(name: str) -> type[Backbone]:

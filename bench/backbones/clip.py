@@ -168,8 +168,9 @@ class ClipBackbone(Backbone):
     batch_size = 64
     accepts_spec = True
 
-    def __init__(self, weights: str | None = None, device: str = "cpu", spec: str | None = None) -> None:
-        super().__init__(weights, device)
+    def __init__(self, weights: str | None = None, device: str = "cpu", spec: str | None = None,
+                 inference: str = "exact") -> None:
+        super().__init__(weights, device, inference)
         self.spec_str = spec or DEFAULT_SPEC
         self.spec = parse_spec(self.spec_str)
         if self.spec_str != DEFAULT_SPEC:

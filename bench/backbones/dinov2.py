@@ -76,8 +76,9 @@ class DINOv2Backbone(Backbone):
     batch_size = 32
     accepts_spec = True
 
-    def __init__(self, weights: str | None = None, device: str = "cpu", spec: str | None = None) -> None:
-        super().__init__(weights, device)
+    def __init__(self, weights: str | None = None, device: str = "cpu", spec: str | None = None,
+                 inference: str = "exact") -> None:
+        super().__init__(weights, device, inference)
         spec = spec or DEFAULT_ARCH
         if spec in ARCHS:
             self.timm_name, self.weights_spec = ARCHS[spec]

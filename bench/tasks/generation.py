@@ -82,8 +82,7 @@ class GenerationTask(TaskKind):
         task.state["ref"] = ref
         if isinstance(ref, RefStats):
             # statistics only: refuse them under any other protocol (weights hash included, now the backbone is loaded)
-            if task.backbone.weights_sha256 is None:
-                task.backbone.load()
+            task.backbone.resolve_weights()
             compare_protocols(ref.protocol, backbone_protocol(task.backbone), f"reference '{task.reference}' ({ref.path})")
             task.state["ref_feats"] = None
             task.state["ref_stats"] = GaussianStats(ref.mu, ref.sigma, ref.n or 0)
