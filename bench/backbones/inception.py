@@ -77,7 +77,7 @@ class _InceptionBase(Backbone):
     batch_size = 32  # 299x299 float activations: keep peak memory modest on CPU
     weights_spec: ClassVar[WeightsFile]
 
-    net: torch.nn.Module | None = None
+    net: Any = None  # built on first use (ensure_built)
 
     def resolve_weights(self) -> None:
         # hashing the file is enough for cache keys and protocols: a fully cached re-score never builds the network
