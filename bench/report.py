@@ -192,6 +192,8 @@ table.leaderboard th:first-child,table.leaderboard td:first-child{text-align:lef
 table.leaderboard th{cursor:pointer;background:#f4f4f4;user-select:none}
 table.leaderboard th[data-sorted]::after{content:" ⇅"}
 td.best{font-weight:bold}
+tr.flagged td{color:#888}
+td.flags{color:#a14d00;text-align:left}
 .ci{color:#777;font-size:85%}
 .grids{display:flex;flex-wrap:wrap;gap:16px}
 figure{margin:0}

@@ -81,11 +81,12 @@ def comparison_tables(rows: list[dict[str, Any]], model_order: list[str] | None 
 
 def to_markdown(rows: list[dict[str, Any]], model_order: list[str] | None = None) -> str:
     parts = []
-    for title, display, numeric in comparison_tables(rows, model_order):
-        higher = directions(rows)
-        display = display.copy()
-        display["mean win rate ↑"] = [f"{w:.2f}" if not pd.isna(w) else "—" for w in win_rates(numeric, higher)]
-        parts.append(f"### {title}\n\n{display.to_markdown() if _has_tabulate() else _plain_markdown(display)}\n")
+    for lb in leaderboards(rows, model_order):
+        display = lb["display"].copy()
+        display["mean win rate ↑"] = [f"{w:.2f}" if not pd.isna(w) else "—" for w in lb["win_rate"].reindex(display.index)]
+        if lb["flags"]:
+            display["flags (not ranked)"] = ["; ".join(lb["flags"].get(m, [])) or "" for m in display.index]
+        parts.append(f"### {lb['title']}\n\n{display.to_markdown() if _has_tabulate() else _plain_markdown(display)}\n")
     return "\n".join(parts)
 
 
@@ -192,20 +193,30 @@ def best_models(numeric: pd.DataFrame, higher: dict[str, bool]) -> dict[str, set
 
 
 def leaderboards(rows: list[dict[str, Any]], model_order: list[str] | None = None) -> list[dict[str, Any]]:
-    """Structured tables for rendering: one dict per (task, protocol) with the numeric frame, intervals,
-    directions, best cells and mean win rate. Every renderer (LaTeX, HTML, report) reads this one shape."""
+    """Structured tables for rendering: one dict per (task, protocol) with the numeric and display frames,
+    intervals, directions, best cells, mean win rate and flags. Every renderer (Markdown, LaTeX, HTML, report)
+    reads this one shape. Flagged models (:mod:`bench.flags`) are listed last and not ranked: they hold no best
+    cell and no win rate, and the ranked models' win rates are computed among themselves."""
+    from bench.flags import model_flags
+
     df = rows_frame(rows)
     out: list[dict[str, Any]] = []
     if df.empty:
         return out
     for (task, pid), part in df.groupby(["task", "protocol_id"], sort=False):
-        title, _display, numeric = comparison_tables(part.to_dict("records"), model_order)[0]
+        records = part.to_dict("records")
+        flags = model_flags(records)
+        title, display, numeric = comparison_tables(records, model_order)[0]
+        order = [m for m in numeric.index if m not in flags] + [m for m in numeric.index if m in flags]
+        numeric, display = numeric.loc[order], display.loc[order]
+        ranked = numeric.loc[[m for m in order if m not in flags]]
         higher = {m: bool(part[part["metric"] == m]["higher_is_better"].iloc[0]) for m in numeric.columns}
         ivals: dict[tuple[Any, str], tuple[float, float] | None] = {}
         for _, r in part.iterrows():
             ivals[(r["model"], r["metric"])] = interval(r)
-        out.append({"title": title, "task": task, "protocol_id": pid, "numeric": numeric, "higher": higher,
-                    "intervals": ivals, "best": best_models(numeric, higher), "win_rate": win_rates(numeric, higher)})
+        out.append({"title": title, "task": task, "protocol_id": pid, "numeric": numeric, "display": display,
+                    "higher": higher, "intervals": ivals, "best": best_models(ranked, higher),
+                    "win_rate": win_rates(ranked, higher).reindex(numeric.index), "flags": flags})
     return out
 
 
@@ -232,7 +243,10 @@ def to_latex(rows: list[dict[str, Any]], model_order: list[str] | None = None) -
         arrow = {True: r"$\uparrow$", False: r"$\downarrow$"}
         head = ["model"] + [f"{_latex_escape(c)} {arrow[lb['higher'][c]]}" for c in cols]
         head.append(r"win rate $\uparrow$")
-        lines = [f"% {_latex_escape(lb['title'])}", r"\begin{tabular}{l" + "r" * (len(cols) + 1) + "}", r"\toprule",
+        if lb["flags"]:
+            head.append("flags (not ranked)")
+        lines = [f"% {_latex_escape(lb['title'])}", r"\begin{tabular}{l" + "r" * (len(cols) + 1) + ("l" if lb["flags"] else "") + "}",
+                 r"\toprule",
                  " & ".join(head) + r" \\", r"\midrule"]
         for model in num.index:
             cells = [_latex_escape(str(model))]
@@ -245,6 +259,8 @@ def to_latex(rows: list[dict[str, Any]], model_order: list[str] | None = None) -
                 cells.append(rf"\textbf{{{txt}}}" if model in lb["best"].get(c, set()) else txt)
             wr = lb["win_rate"].get(model)
             cells.append("--" if wr is None or pd.isna(wr) else f"{wr:.2f}")
+            if lb["flags"]:
+                cells.append(_latex_escape("; ".join(lb["flags"].get(model, []))))
             lines.append(" & ".join(cells) + r" \\")
         lines += [r"\bottomrule", r"\end{tabular}", ""]
         parts.append("\n".join(lines))
@@ -267,6 +283,9 @@ def html_tables(rows: list[dict[str, Any]], model_order: list[str] | None = None
                       f'title="{"higher" if lb["higher"][c] else "lower"} is better">{escape(c)} {arrow}</th>')
         th.append(f'<th data-col="{len(cols) + 1}" data-metric="win_rate" data-higher="1" '
                   'title="mean over metrics of the fraction of other models beaten">win rate ↑</th>')
+        if lb["flags"]:
+            th.append(f'<th data-col="{len(cols) + 2}" data-metric="flags" data-higher="0" title="models whose FID '
+                      'cannot be read as quality (bench.flags): not ranked">flags</th>')
         body = []
         for model in num.index:
             tds = [f'<td data-value="{escape(str(model))}">{escape(str(model))}</td>']
@@ -284,7 +303,11 @@ def html_tables(rows: list[dict[str, Any]], model_order: list[str] | None = None
             wr = lb["win_rate"].get(model)
             tds.append(f'<td data-value="{"" if wr is None or pd.isna(wr) else repr(float(wr))}">'
                        f'{"—" if wr is None or pd.isna(wr) else f"{wr:.2f}"}</td>')
-            body.append(f'<tr data-model="{escape(str(model))}">' + "".join(tds) + "</tr>")
+            if lb["flags"]:
+                fl = "; ".join(lb["flags"].get(model, []))
+                tds.append(f'<td data-value="{escape(fl)}" class="flags">{escape(fl)}</td>')
+            flagged = ' class="flagged"' if model in lb["flags"] else ""
+            body.append(f'<tr data-model="{escape(str(model))}"{flagged}>' + "".join(tds) + "</tr>")
         parts.append(f'<h3>{escape(lb["title"])}</h3>\n<table class="leaderboard" id="lb-{i}" '
                      f'data-task="{escape(lb["task"])}" data-protocol="{escape(str(lb["protocol_id"]))}">'
                      f'<thead><tr>{"".join(th)}</tr></thead>\n<tbody>\n' + "\n".join(body) + "\n</tbody></table>")

@@ -10,7 +10,9 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import pandas as pd
 import pytest
 import torch
 
@@ -94,13 +96,42 @@ tasks: [{name: t, reference: train, n: 20, metrics: [fid]}]
 
 
 @pytest.fixture(scope="module")
-def digits_run(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str, str], float | None]:
+def digits_rows(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     from bench.cli import main
 
     out = tmp_path_factory.mktemp("results")
     assert main(["run", str(ROOT / "suites/digits.yaml"), "--out", str(out), "--quiet", "--no-cache"]) == 0
     (run,) = sorted((out / "digits").iterdir())
-    return {(r["task"], r["model"], r["metric"]): r["value"] for r in RunDir(run).rows()}
+    return list(RunDir(run).rows())
+
+
+@pytest.fixture(scope="module")
+def digits_run(digits_rows: list[dict[str, Any]]) -> dict[tuple[str, str, str], float | None]:
+    return {(r["task"], r["model"], r["metric"]): r["value"] for r in digits_rows}
+
+
+@pytest.mark.slow
+def test_digits_leaderboard_flags_pathologies_and_ranks_the_rest(digits_rows: list[dict[str, Any]]) -> None:
+    """The leaderboard as the issue asks: held-out real best on FID, noise worst; the copier flagged by
+    memorization although its FID is the lowest of all, mode-drop and the collapsed GAN flagged by coverage and
+    diversity although mode-drop's precision is high. Flagged models are listed with their values, unranked."""
+    from bench.tables import leaderboards, to_markdown
+
+    lb = next(t for t in leaderboards(digits_rows) if t["task"] == "unconditional")
+    flags = lb["flags"]
+    assert set(flags) == {"copier", "collapsed-gan", "mode-drop"}, flags
+    assert flags["copier"] == ["memorizes training data (near-copies 100%)"]
+    assert any(f.startswith("mode collapse") for f in flags["collapsed-gan"])
+    assert flags["mode-drop"] == ["drops modes (class coverage 0.3)"]
+    fid = lb["numeric"]["fid"]
+    ranked = [m for m in lb["numeric"].index if m not in flags]
+    assert lb["best"]["fid"] == {"heldout-real"}
+    assert fid[ranked].idxmax() == "noise"
+    assert fid.idxmin() == "copier"  # the value is shown: FID alone would have crowned the copier
+    assert list(lb["numeric"].index[-3:]) == [m for m in lb["numeric"].index if m in flags]  # listed last
+    assert all(pd.isna(lb["win_rate"][m]) for m in flags)
+    md = to_markdown(digits_rows)
+    assert "flags (not ranked)" in md and "memorizes training data (near-copies 100%)" in md
 
 
 @pytest.mark.slow
