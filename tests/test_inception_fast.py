@@ -90,3 +90,15 @@ tasks:
     assert code == 2 and "inference" in err and "no fast inference mode" in err and "inception-v3-compat" in err
     with pytest.raises(ConfigError):
         get_backbone("digits", inference="fast")
+
+
+@pytest.mark.parametrize("size", [8, 32, 64, 299, 400])
+def test_tf1_resize_matrix_equals_torch_fidelity_resize(size: int) -> None:
+    from torch_fidelity.interpolate_compat_tensorflow import interpolate_bilinear_2d_like_tensorflow1x
+
+    from bench.backbones.inception import tf1_bilinear_matrix
+
+    x = (torch.rand(2, 3, size, size + 3, generator=torch.Generator().manual_seed(size)) * 255).round()
+    theirs = interpolate_bilinear_2d_like_tensorflow1x(x, size=(299, 299), align_corners=False)
+    ours = (tf1_bilinear_matrix(size) @ x.double() @ tf1_bilinear_matrix(size + 3).T).float()
+    assert (ours - theirs).abs().max().item() < 1e-4  # float32 round-off on a 0..255 scale

@@ -146,7 +146,10 @@ class InceptionCompat(_InceptionBase):
         return match_channels(images, 3)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        pool, logits = self.net(x)
+        if self.inference == "fast":
+            pool, logits = _tf_forward_separable_resize(self.net, x)
+        else:
+            pool, logits = self.net(x)
         return {"pool": pool, "logits": logits}
 
 
@@ -257,7 +260,8 @@ def fold_batchnorm_channels_last(net: torch.nn.Module) -> torch.nn.Module:
     torch-fidelity's (and torchmetrics') ``BasicConv2d`` is conv (no bias) -> BatchNorm (eval) -> ReLU. In eval mode
     the BatchNorm is an affine map per channel, so it folds exactly into the conv: w' = w * g / sqrt(v + eps),
     b' = beta - mean * g / sqrt(v + eps). With the weights in channels_last layout oneDNN picks its NHWC kernels,
-    the main speed-up on CPU (cuDNN prefers NHWC too). The forward pass, resize and heads stay the library's.
+    the main speed-up on CPU (cuDNN prefers NHWC too). The blocks and heads stay the library's; for
+    inception-v3-compat the TF1 resize runs as two matrix products (:func:`tf1_bilinear_matrix`).
     Outputs differ from the unfolded network only by float32 round-off (~5e-7 relative, asserted against
     torch-fidelity in tests/test_inception_fast.py); the network must be in eval mode. Opt-in (``inference: fast``):
     KID on small sets amplifies that round-off to ~1e-5 relative, above the 1e-6 parity genbench guarantees by default.
@@ -272,6 +276,43 @@ def fold_batchnorm_channels_last(net: torch.nn.Module) -> torch.nn.Module:
         conv.bias = torch.nn.Parameter(bn.bias - bn.running_mean * scale, requires_grad=False)
         block.bn = torch.nn.Identity()
     return net.to(memory_format=torch.channels_last)
+
+
+#: torch-fidelity FeatureExtractorInceptionV3.forward's blocks between the resize and the 2048-d pool, in order
+_TF_BLOCKS = ("Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "MaxPool_1", "Conv2d_3b_1x1", "Conv2d_4a_3x3",
+              "MaxPool_2", "Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d",
+              "Mixed_6e", "Mixed_7a", "Mixed_7b", "Mixed_7c", "AvgPool")
+
+
+def tf1_bilinear_matrix(n_in: int, n_out: int = 299) -> torch.Tensor:
+    """(n_out, n_in) float64 matrix of torch-fidelity's TF1 bilinear resize along one axis (align_corners=False).
+
+    Source positions and weights are computed exactly as ``interpolate_bilinear_2d_like_tensorflow1x``'s
+    ``resample_manually`` does, in float32 (so floor() lands on the same pixels); only the weighted sums move
+    into a matrix product, ~15x faster than its four gathers on CPU and equal to float32 round-off.
+    """
+    grid = torch.arange(0, n_out, 1, dtype=torch.float32) * torch.tensor(n_in / n_out, dtype=torch.float32)
+    lo = grid.long()
+    hi = (lo + 1).clamp_max(n_in - 1)
+    frac = (grid - lo.float()).double()
+    m = torch.zeros(n_out, n_in, dtype=torch.float64)
+    rows = torch.arange(n_out)
+    m.index_put_((rows, lo), 1 - frac, accumulate=True)
+    m.index_put_((rows, hi), frac, accumulate=True)
+    return m
+
+
+def _tf_forward_separable_resize(net: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """torch-fidelity's forward for ("2048", "logits_unbiased") with the TF1 resize as two matrix products and
+    NHWC activations; tests/test_inception_fast.py holds the features equal to torch-fidelity's own forward."""
+    mh = tf1_bilinear_matrix(x.shape[2]).to(x.device)
+    mw = tf1_bilinear_matrix(x.shape[3]).to(x.device)
+    y = (mh @ x.double() @ mw.T).float()
+    y = ((y - 128) / 128).contiguous(memory_format=torch.channels_last)
+    for name in _TF_BLOCKS:
+        y = getattr(net, name)(y)
+    pool = torch.flatten(y, 1)
+    return pool, pool.mm(net.fc.weight.T)  # type: ignore[union-attr,operator]
 
 
 def _clean_fid_torchscript(path: Path, resize_inside: bool) -> torch.nn.Module:
