@@ -312,7 +312,8 @@ def _tf_forward_separable_resize(net: torch.nn.Module, x: torch.Tensor) -> tuple
     for name in _TF_BLOCKS:
         y = getattr(net, name)(y)
     pool = torch.flatten(y, 1)
-    return pool, pool.mm(net.fc.weight.T)  # type: ignore[union-attr,operator]
+    fc: torch.nn.Linear = net.fc  # type: ignore[assignment]
+    return pool, pool.mm(fc.weight.T)
 
 
 def _clean_fid_torchscript(path: Path, resize_inside: bool) -> torch.nn.Module:
