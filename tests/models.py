@@ -86,8 +86,6 @@ class ColourCaptioner(nn.Module):
     pixels, as token ids ``[N, 4]`` ("a <colour> shape <eos>") in the shapes vocabulary (its ``vocab`` attribute);
     ``caption()`` decodes the same ids for the python-captioner adapter."""
 
-    vocab: list[str]
-
     def __init__(self) -> None:
         super().__init__()
         from bench.shapes import world

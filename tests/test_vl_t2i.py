@@ -94,7 +94,7 @@ def test_prompt_diversity_is_zero_for_a_seed_ignoring_model() -> None:
     x = ims[[0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3]]
     per = [float(np.mean([d(x[[a]], x[[b]]).item() for a, b in ((3 * p, 3 * p + 1), (3 * p, 3 * p + 2), (3 * p + 1, 3 * p + 2))]))
            for p in range(4)]
-    assert r2.value == pytest.approx(np.mean(per), rel=1e-9)
+    assert r2.value == pytest.approx(np.mean(per), rel=1e-6)  # float32 features: batch vs one pair
     with torch.no_grad():
         assert d(ims[:2], ims[:2]).abs().max() == 0
 
@@ -146,7 +146,7 @@ def test_t2i_training_script_reproduces_manifest(tmp_path: Path) -> None:
     from bench.weights import sha256_file
 
     e = zoo.manifest()["t2i_generator.pt"]
-    out = tmp_path / "t2i.pt"
+    out = tmp_path / "t2i_generator.pt"  # torch.save names its archive folder after the file: same name, same bytes
     proc = subprocess.run([sys.executable, str(ROOT / "scripts/shapes/train_t2i.py"), "--out", str(out),
                            "--epochs", str(e["epochs"])], capture_output=True, text=True, cwd=ROOT, timeout=900)
     assert proc.returncode == 0, proc.stderr
