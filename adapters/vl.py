@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -281,6 +281,84 @@ class PythonCaptioner(Captioner):
             return [str(c) for c in self.model.caption(images)]
 
 
+class TorchScriptCaptionerArgs(AdapterArgs):
+    path: str = Field(description="TorchScript file (torch.jit.save) whose forward(images) returns the captions")
+    vocab: str | None = Field(default=None, description="JSON list of words for token-id output (default: the "
+                                                        "module's own `vocab` attribute)")
+    input: Literal["uint8", "float"] = Field(default="uint8", description="uint8 [0, 255] or float32 [0, 1] NCHW RGB")
+
+
+class TorchScriptCaptioner(Captioner):
+    """A TorchScript captioner. Contract: ``forward(images)`` takes one batch, ``[N, 3, H, W]`` RGB (uint8, or
+    float32 in [0, 1] with ``input: float``) and returns either ``List[str]`` (N captions) or an integer tensor
+    ``[N, T]`` of token ids, decoded with a vocabulary (the ``vocab`` JSON file, else the module's ``vocab:
+    List[str]`` attribute): words joined by spaces, stopping at ``<eos>``, skipping ``<pad>``/``<bos>``/``<unk>``."""
+
+    Args = TorchScriptCaptionerArgs
+    SPECIAL = ("<pad>", "<bos>", "<eos>", "<unk>")
+
+    def __init__(self, args: AdapterArgs, ctx: Any) -> None:
+        super().__init__(args, ctx)
+        a: TorchScriptCaptionerArgs = self.args  # type: ignore[assignment]
+        self.path = p = ctx.resolve_path(a.path)
+        if not p.is_file():
+            raise InputError(f"{p}: TorchScript captioner file does not exist")
+        try:
+            self.model = torch.jit.load(str(p), map_location="cpu").eval()
+        except Exception as exc:
+            raise InputError(f"{p}: cannot load TorchScript ({exc.__class__.__name__}: {str(exc).splitlines()[0][:200]})") from None
+        self.vocab: list[str] | None = None
+        if a.vocab is not None:
+            import json
+
+            vp = ctx.resolve_path(a.vocab)
+            try:
+                self.vocab = json.loads(vp.read_text())
+            except (OSError, ValueError) as exc:
+                raise InputError(f"{vp}: cannot read the vocabulary ({exc.__class__.__name__}: {exc})") from None
+        elif hasattr(self.model, "vocab"):
+            self.vocab = list(self.model.vocab)
+        if self.vocab is not None and not (isinstance(self.vocab, list) and all(isinstance(w, str) for w in self.vocab)):
+            raise InputError(f"{a.vocab or p}: the vocabulary must be a list of strings")
+
+    def _decode(self, ids: torch.Tensor) -> list[str]:
+        if self.vocab is None:
+            raise InputError(f"{self.path}: forward() returned token ids but there is no vocabulary "
+                             "(give args.vocab or a `vocab: List[str]` attribute on the module)")
+        vocab, out = self.vocab, []
+        for row in ids.tolist():
+            words = []
+            for i in row:
+                if not 0 <= i < len(vocab):
+                    raise InputError(f"{self.path}: token id {i} is outside the vocabulary ({len(vocab)} words)")
+                if vocab[i] == "<eos>":
+                    break
+                if vocab[i] not in self.SPECIAL:
+                    words.append(vocab[i])
+            out.append(" ".join(words))
+        return out
+
+    def caption(self, images: torch.Tensor, ids: list[Any] | None = None) -> list[str]:
+        x = images if self.args.input == "uint8" else images.float() / 255.0  # type: ignore[attr-defined]
+        try:
+            with torch.no_grad():
+                got = self.model(x)
+        except Exception as exc:
+            raise InputError(f"{self.path}: forward() failed on a batch {tuple(x.shape)} {x.dtype} "
+                             f"({exc.__class__.__name__}: {str(exc).strip().splitlines()[-1][:200]})") from None
+        if isinstance(got, torch.Tensor) and not got.is_floating_point() and got.ndim == 2:
+            caps = self._decode(got)
+        elif isinstance(got, list | tuple) and all(isinstance(c, str) for c in got):
+            caps = list(got)
+        else:
+            what = f"a {got.dtype} tensor {tuple(got.shape)}" if isinstance(got, torch.Tensor) else type(got).__name__
+            raise InputError(f"{self.path}: forward() returned {what}; expected a list of {len(x)} strings or an "
+                             f"integer tensor [{len(x)}, T] of token ids")
+        if len(caps) != len(x):
+            raise InputError(f"{self.path}: forward() returned {len(caps)} captions for a batch of {len(x)} images")
+        return caps
+
+
 class CocoResultsArgs(AdapterArgs):
     path: str = Field(description='COCO results JSON: [{"image_id", "caption"}], image ids as in the dataset')
 
@@ -304,42 +382,59 @@ class CocoResultsCaptioner(Captioner):
 
 
 # ============================================================================================ text-to-image
-class RetrievalT2IArgs(AdapterArgs):
-    dataset: str = Field(description="suite dataset the images are drawn from (the shapes train split)")
-    k: int = Field(default=8, gt=0, description="each sample is one of the k images ranked best for its prompt")
+class ShapesT2IArgs(AdapterArgs):
+    weights: str | None = Field(default=None, description="explicit weights file (default: the bundled, sha256-checked one)")
 
 
-class ShapesRetrievalT2I(Adapter):
-    """Shapes text-to-image reference model: the shapes dual encoder ranks the training images for the prompt and
-    each sample (by its own seed) is one of the top k. Real pixels, prompt-driven content, diversity from k.
-
-    Caveat, stated in every table that uses it: CLIP-score with the same dual encoder as scorer favours this model
-    (it optimises that very similarity); attribute accuracy (an independent reader) is the fairer fidelity check.
-    """
+class ShapesT2I(Adapter):
+    """The shapes zoo text-to-image generator (``bench.shapes.models.TextToImage``, a conditional VAE trained by
+    ``scripts/shapes/train_t2i.py``). Sample ``i`` decodes its prompt with the latent drawn from its own seed, one
+    sample at a time, so the images do not depend on batch size or on which prompts share a batch."""
 
     kind = "text-to-image"
-    Args = RetrievalT2IArgs
+    Args = ShapesT2IArgs
 
     def __init__(self, args: AdapterArgs, ctx: Any) -> None:
         super().__init__(args, ctx)
-        from bench.backbones.textimage import ShapesClipBackbone
+        from bench.shapes import zoo
 
-        if ctx.datasets is None:
-            raise ConfigError("shapes-t2i needs the suite's datasets")
-        self.pool = ctx.datasets(self.args.dataset).images  # type: ignore[attr-defined]
-        self.bb = ShapesClipBackbone()
-        e = self.bb.embed_images(self.pool)
-        self.pool_emb = e / np.linalg.norm(e, axis=1, keepdims=True)
+        w = self.args.weights  # type: ignore[attr-defined]
+        self.net, self.sha256 = zoo.load("t2i-generator", ctx.resolve_path(w) if w else None)
+        self.latent_dim: int = self.net.latent_dim  # type: ignore[assignment]
 
     def generate(self, request: Any) -> torch.Tensor:
         if request.prompts is None:
             raise ConfigError("shapes-t2i is a text-to-image model: it needs prompts")
-        t = self.bb.embed_texts(list(request.prompts))
-        sim = (t / np.linalg.norm(t, axis=1, keepdims=True)) @ self.pool_emb.T
-        k = self.args.k  # type: ignore[attr-defined]
-        top = np.argsort(-sim, axis=1, kind="stable")[:, :k]
-        pick = [int(top[i, np.random.default_rng(s).integers(k)]) for i, s in enumerate(request.seeds)]
-        return self.pool[pick]
+        z = request.latents(self.latent_dim)
+        return torch.cat([self.net.generate([p], z[i: i + 1])  # type: ignore[operator]
+                          for i, p in enumerate(request.prompts)])
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "sha256": self.sha256}
+
+
+class ShapesRenderOracle(Adapter):
+    """Ceiling: parses each (canonical) prompt and renders that scene with the world's own renderer, with a
+    fresh sub-cell jitter per seed: real pixels, exact content, the world's own per-prompt variation."""
+
+    kind = "text-to-image"
+
+    def generate(self, request: Any) -> torch.Tensor:
+        import random
+
+        from bench.shapes import world
+
+        if request.prompts is None:
+            raise ConfigError("shapes-oracle is a text-to-image model: it needs prompts")
+        out = []
+        for p, s in zip(request.prompts, request.seeds, strict=True):
+            scene = world.parse_prompt(p)
+            if scene is None:
+                raise InputError(f"shapes-oracle: prompt {p!r} is not a shapes canonical caption")
+            rng = random.Random(s)
+            jit = tuple((rng.uniform(-1.2, 1.2), rng.uniform(-1.2, 1.2)) for _ in scene.objects)
+            out.append(world.render(world.Scene(scene.objects, jit)))
+        return torch.from_numpy(np.stack(out))
 
 
 class RandomSceneT2I(Adapter):

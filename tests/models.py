@@ -79,3 +79,49 @@ class NegModule(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return -x
+
+
+class ColourCaptioner(nn.Module):
+    """A tiny captioner with a TorchScript-able forward: the colour nearest to the mean of each image's bright
+    pixels, as token ids ``[N, 4]`` ("a <colour> shape <eos>") in the shapes vocabulary (its ``vocab`` attribute);
+    ``caption()`` decodes the same ids for the python-captioner adapter."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from bench.shapes import world
+
+        self.vocab = list(world.VOCAB)
+        self.register_buffer("palette", torch.tensor([world.COLOURS[c] for c in world.COLOUR_NAMES], dtype=torch.float32))
+        self.register_buffer("colour_ids", torch.tensor([world.VOCAB.index(c) for c in world.COLOUR_NAMES]))
+        self.register_buffer("frame", torch.tensor([world.VOCAB.index("a"), 0, world.VOCAB.index("shape"), world.EOS]))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x = images.float()
+        bright = (x.sum(1, keepdim=True) > 150).float()
+        mean = (x * bright).sum((2, 3)) / bright.sum((2, 3)).clamp(min=1.0)
+        colour = torch.cdist(mean, self.palette).argmin(1)
+        out = self.frame.repeat(images.shape[0], 1)
+        out[:, 1] = self.colour_ids[colour]
+        return out
+
+    def caption(self, images: torch.Tensor) -> list[str]:
+        from bench.shapes import world
+
+        return [world.decode(row) for row in self.forward(images).tolist()]
+
+
+class StringCaptioner(nn.Module):
+    """TorchScript-able, returns ``List[str]``; ``short`` drops one caption (a wrong-length output)."""
+
+    def __init__(self, short: bool = False) -> None:
+        super().__init__()
+        self.short = short
+
+    def forward(self, images: torch.Tensor) -> list[str]:
+        n = images.shape[0] - 1 if self.short else images.shape[0]
+        return ["a red circle" for _ in range(n)]
+
+
+class FloatOutput(nn.Module):
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return images.float().mean((1, 2, 3))

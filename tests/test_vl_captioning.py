@@ -109,3 +109,81 @@ def test_missing_coco_files_reported_at_run_time(tmp_path: Path, capsys) -> None
     suite.write_text(suite.read_text().replace("backbone: clip-vit-b32", "backbone: shapes-clip"))
     code, _, err = run_cli(["run", str(suite), "--out", str(tmp_path / "r"), "--quiet"], capsys)
     assert code == 2 and "captions_val2014.json: captions file does not exist" in err and "Traceback" not in err
+
+
+TS_SUITE = """
+name: captioning
+seed: 0
+datasets:
+  shapes-test: {{kind: shapes, split: test}}
+models:
+{models}
+tasks:
+  - name: caps
+    kind: captioning
+    reference: shapes-test
+    n: 60
+    batch_size: 25
+    backbone: shapes-clip
+    metrics:
+      coco-captions: {{meteor: false, spice: false}}
+      clipscore-torchmetrics: {{}}
+"""
+
+
+def test_torchscript_captioner_equals_python_captioner(tmp_path: Path, capsys) -> None:
+    """Token ids + the module's vocab, a vocab JSON file, and List[str] output all score like the live model."""
+    import torch
+
+    from tests.models import ColourCaptioner, StringCaptioner
+
+    torch.jit.script(ColourCaptioner()).save(str(tmp_path / "ids.pt"))
+    torch.jit.script(StringCaptioner()).save(str(tmp_path / "strings.pt"))
+    from bench.shapes import world
+
+    (tmp_path / "vocab.json").write_text(json.dumps(list(world.VOCAB)))
+    models = (f"  live: {{adapter: python-captioner, args: {{target: 'tests.models:ColourCaptioner'}}}}\n"
+              f"  scripted: {{adapter: torchscript-captioner, args: {{path: {tmp_path / 'ids.pt'}}}}}\n"
+              f"  scripted-vocab: {{adapter: torchscript-captioner, args: {{path: {tmp_path / 'ids.pt'}, "
+              f"vocab: {tmp_path / 'vocab.json'}}}}}\n"
+              f"  strings: {{adapter: torchscript-captioner, args: {{path: {tmp_path / 'strings.pt'}}}}}")
+    rows = _run(tmp_path, capsys, TS_SUITE.format(models=models))
+    v = {(r["model"], r["metric"]): r["value"] for r in rows}
+    metrics = {r["metric"] for r in rows if r["value"] is not None}
+    assert {"cider_d", "bleu4", "clip_score_tm"} <= metrics
+    for m in metrics:
+        assert v[("scripted", m)] == v[("live", m)] == v[("scripted-vocab", m)], m
+    assert v[("live", "bleu1")] > 0.2 and v[("strings", "bleu1")] > 0
+    per = json.loads((next((tmp_path / "res" / "captioning").iterdir()) / "per_sample/caps/scripted.json").read_text())
+    assert per["captions"][0].startswith("a ") and per["captions"][0].endswith(" shape")
+
+
+@pytest.mark.parametrize("case, needle", [
+    ("missing", "TorchScript captioner file does not exist"),
+    ("float", "returned a torch.float32 tensor (25,); expected a list of 25 strings"),
+    ("short", "returned 24 captions for a batch of 25 images"),
+    ("novocab", "returned token ids but there is no vocabulary"),
+])
+def test_torchscript_captioner_bad_input_is_one_line(tmp_path: Path, capsys, case: str, needle: str) -> None:
+    import torch
+
+    from tests.models import ColourCaptioner, FloatOutput, StringCaptioner
+
+    path = tmp_path / f"{case}.pt"
+    if case == "float":
+        torch.jit.script(FloatOutput()).save(str(path))
+    elif case == "short":
+        torch.jit.script(StringCaptioner(short=True)).save(str(path))
+    elif case == "novocab":
+        m = ColourCaptioner()
+        torch.jit.trace(m, torch.zeros(2, 3, 32, 32, dtype=torch.uint8)).save(str(path))  # a trace keeps no vocab
+    models = ("  good: {adapter: python-captioner, args: {target: 'tests.models:ColourCaptioner'}}\n"
+              f"  bad: {{adapter: torchscript-captioner, args: {{path: {path}}}}}")
+    suite = tmp_path / "captioning.yaml"
+    suite.write_text(TS_SUITE.format(models=models))
+    code, _, err = run_cli(["run", str(suite), "--out", str(tmp_path / "res"), "--quiet", "--no-cache"], capsys)
+    assert code == 2 and "Traceback" not in err
+    line = next(ln for ln in err.splitlines() if needle in ln)
+    assert str(path) in line
+    (run,) = (tmp_path / "res" / "captioning").iterdir()
+    assert {r["model"] for r in RunDir(run).rows()} == {"good"}

@@ -1,5 +1,7 @@
-"""Text-to-image through the CLI: the shapes t2i model beats the prompt-ignoring baseline on every fidelity and
-alignment metric; the baseline is (correctly) more diverse; the reader is accurate on real images."""
+"""Text-to-image through the CLI: the learned shapes generator beats the prompt-ignoring baseline on every fidelity
+and alignment metric; the baseline is (correctly) more diverse, the generator's per-prompt diversity is close to the
+real (oracle) one; the generator honours per-sample seeds; the reader is accurate on real images; the training
+script reproduces the shipped weights."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ def t2i_rows(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict], Path
     from bench.cli import main
 
     out = tmp_path_factory.mktemp("results")
-    suite = out / "t2i.yaml"  # the shipped suite on 60 prompts x 2 samples (the full one takes ~40 s)
+    suite = out / "t2i.yaml"  # the shipped suite on 60 prompts x 2 samples
     suite.write_text((ROOT / "suites/t2i.yaml").read_text().replace("n: 200", "n: 60")
                      .replace("samples_per_prompt: 4", "samples_per_prompt: 2"))
     assert main(["run", str(suite), "--out", str(out), "--quiet", "--no-cache"]) == 0
@@ -26,22 +28,75 @@ def t2i_rows(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict], Path
     return RunDir(run).rows(), run
 
 
-@pytest.mark.slow
-def test_learned_beats_prompt_ignoring_baseline(t2i_rows) -> None:
+def test_learned_generator_beats_prompt_ignoring_baseline(t2i_rows) -> None:
     rows, run = t2i_rows
     v = {(r["model"], r["metric"]): r for r in rows}
     metrics = {r["metric"] for r in rows}
-    assert metrics == {"fid", "clip_score_tm", "prompt_diversity", "attr_count", "attr_colour", "attr_shape",
+    div = "prompt_perceptual_shapes" if "prompt_perceptual_shapes" in metrics else "prompt_lpips"
+    assert metrics == {"fid", "clip_score_tm", div, "attr_count", "attr_colour", "attr_shape",
                        "attr_position", "attr_all"}
-    for m in metrics - {"prompt_diversity"}:
+    for m in metrics - {div}:
         g, b = v[("shapes-t2i", m)], v[("random-scene", m)]
         assert (g["value"] > b["value"]) if g["higher_is_better"] else (g["value"] < b["value"]), m
-    # ignoring the prompt makes a model maximally diverse: diversity must be read next to alignment
-    assert v[("random-scene", "prompt_diversity")]["value"] > v[("shapes-t2i", "prompt_diversity")]["value"] > 0
+        # the oracle renders the prompt exactly: nothing beats it on attributes
+        if m.startswith("attr_"):
+            assert v[("shapes-oracle", m)]["value"] >= g["value"], m
+    # diversity: ignoring the prompt is maximally diverse; the right per-prompt variation is the oracle's (only
+    # sub-cell jitter is left open by a prompt). The learned model's seeds matter (> 0) and it is closer to the
+    # oracle's diversity than the baseline is.
+    gd, bd, od = (v[(m, div)]["value"] for m in ("shapes-t2i", "random-scene", "shapes-oracle"))
+    assert bd > od > 0 and gd > 0 and abs(gd - od) < abs(bd - od), (gd, bd, od)
+    assert v[("shapes-t2i", div)]["extras"]["distance"] in ("shapes-features", "lpips-alex")
+    assert v[("shapes-t2i", div)]["extras"]["pairs_per_prompt"] == 1
     assert v[("shapes-t2i", "attr_count")]["value"] > 0.8
     assert v[("shapes-t2i", "fid")]["protocol"]["backbone"] == "shapes-clip"
     per = json.loads((run / v[("shapes-t2i", "attr_all")]["extras"]["per_sample_file"]).read_text())
-    assert len(per["attr_all"]) == 120 and len(per["prompt_index"]) == 120
+    assert len(per["attr_all"]) == 120 and len(per["prompt_index"]) == 120 and len(per[div]) == 60
+
+
+def test_shapes_t2i_is_batch_size_invariant_and_seeded() -> None:
+    import torch
+    from bench.adapters import GenerationRequest, build_adapter
+
+    from bench.shapes import world
+
+    a = build_adapter("shapes-t2i", {}, None)  # type: ignore[arg-type]
+    prompts = world.load("test", 6).prompts * 2
+    seeds = list(range(500, 512))
+    whole = a.generate(GenerationRequest(range(12), seeds, prompts=prompts))  # type: ignore[attr-defined]
+    parts = torch.cat([a.generate(GenerationRequest(range(s, s + 5), seeds[s:s + 5], prompts=prompts[s:s + 5]))  # type: ignore[attr-defined]
+                       for s in (0, 5, 10)])
+    assert whole.dtype == torch.uint8 and whole.shape == (12, 3, 32, 32)
+    assert torch.equal(whole, parts)
+    assert not torch.equal(whole[:6], whole[6:])  # same prompts, other seeds: other images
+
+
+def test_prompt_diversity_is_zero_for_a_seed_ignoring_model() -> None:
+    import torch
+
+    from bench.metrics.base import MetricContext
+    from bench.metrics.t2i import PromptDiversity
+    from bench.shapes import world
+
+    ims = world.load("test", 4).images
+    same = ims.repeat_interleave(3, 0)  # 4 prompts x 3 identical samples
+    m = PromptDiversity({"distance": "shapes-features"})
+    pi = np.repeat(np.arange(4), 3)
+    (r,) = m.compute({"prompt_index": pi}, None, layer="", seed=0, ctx=MetricContext(images=same))
+    assert r.metric == "prompt_perceptual_shapes" and r.value == 0 and r.extras["pairs_per_prompt"] == 3
+    (r2,) = m.compute({"prompt_index": pi}, None, layer="", seed=0, ctx=MetricContext(images=ims[[0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3]]))
+    assert r2.value > 0.1 and r2.extras["distance"] == "shapes-features"
+    # the distance is the per-prompt mean over every pair, averaged over prompts
+    from bench.metrics.t2i import shapes_feature_distance
+    from bench.shapes import zoo
+
+    d = shapes_feature_distance(zoo.load("dual-encoder")[0])
+    x = ims[[0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3]]
+    per = [float(np.mean([d(x[[a]], x[[b]]).item() for a, b in ((3 * p, 3 * p + 1), (3 * p, 3 * p + 2), (3 * p + 1, 3 * p + 2))]))
+           for p in range(4)]
+    assert r2.value == pytest.approx(np.mean(per), rel=1e-6)  # float32 features: batch vs one pair
+    with torch.no_grad():
+        assert d(ims[:2], ims[:2]).abs().max() == 0
 
 
 def test_attribute_reader_on_real_images() -> None:
@@ -79,3 +134,22 @@ def test_t2i_needs_canonical_prompts_for_attributes(tmp_path: Path, capsys) -> N
 
     with pytest.raises(InputError, match="not a shapes canonical caption"):
         AttributeAccuracy().compute({}, None, layer="", seed=0, ctx=MetricContext(hypotheses=["a dog on a bench"]))
+
+
+@pytest.mark.slow
+def test_t2i_training_script_reproduces_manifest(tmp_path: Path) -> None:
+    """scripts/shapes/train_t2i.py (fixed seed, one thread, deterministic kernels) writes the shipped bytes."""
+    import subprocess
+    import sys
+
+    from bench.shapes import zoo
+    from bench.weights import sha256_file
+
+    e = zoo.manifest()["t2i_generator.pt"]
+    out = tmp_path / "t2i_generator.pt"  # torch.save names its archive folder after the file: same name, same bytes
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts/shapes/train_t2i.py"), "--out", str(out),
+                           "--epochs", str(e["epochs"])], capture_output=True, text=True, cwd=ROOT, timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("quality "))
+    assert json.loads(line[len("quality "):]) == e["quality"]
+    assert sha256_file(out) == e["sha256"]

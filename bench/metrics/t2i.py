@@ -5,21 +5,25 @@ attribute, the *set* read back with the set the prompt asked for (count; colours
 ``attr_all`` needs all four right. Its ceiling is the reader's own accuracy on real images (in the MANIFEST).
 Prompts must be shapes canonical captions (``bench.shapes.world.parse_prompt``).
 
-Prompt diversity is the mean pairwise cosine distance, in the task backbone's embedding, between the samples of
-one prompt, averaged over prompts. Higher means more varied outputs for the same prompt; a model that ignores the
-prompt is trivially diverse, so read it only next to CLIP-score and attribute accuracy.
+Prompt diversity is per-prompt LPIPS diversity: the mean perceptual distance between the samples of one prompt
+(every pair of them, or seeded pairs when there are many), averaged over prompts, with the interval over prompts.
+Higher means more varied outputs for the same prompt; 0 means the model ignores its seeds. A model that ignores
+the prompt is trivially diverse, so read it only next to CLIP-score and attribute accuracy.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from pydantic import Field
 
-from bench.errors import InputError
+from bench.errors import InputError, WeightsError
 from bench.features import Features
-from bench.metrics.base import Metric, MetricContext, MetricValue, OutputInfo
+from bench.metrics.base import Metric, MetricContext, MetricValue, Options, OutputInfo
+from bench.metrics.diversity import PairDistance
 from bench.shapes import world
 
 ATTRS = ("count", "colour", "shape", "position")
@@ -69,25 +73,110 @@ class AttributeAccuracy(Metric):
         return out
 
 
+def shapes_feature_distance(net: torch.nn.Module) -> PairDistance:
+    """LPIPS(lpips=False)-style distance on the shapes dual encoder's image tower: the ReLU maps of its three conv
+    blocks (32, 16 and 8 px) and its 128-d vector, each unit-normalised across channels at every position
+    (``lpips.normalize_tensor``), squared differences summed over channels, averaged over positions and summed
+    over the four layers. No learned linear weights: the digits analogue is ``diversity.digits_feature_distance``."""
+    from lpips import normalize_tensor, spatial_average
+
+    from bench.shapes.models import ConvTower, to_input
+
+    tower = net.image_tower
+    assert isinstance(tower, ConvTower)
+
+    def acts(x: torch.Tensor) -> list[torch.Tensor]:
+        h1 = F.relu(tower.c1(to_input(x)))
+        h2 = F.relu(tower.c2(F.max_pool2d(h1, 2)))
+        h3 = F.relu(tower.c3(F.max_pool2d(h2, 2)))
+        v = F.relu(tower.fc(F.max_pool2d(h3, 2).flatten(1)))
+        return [h1, h2, h3, v[:, :, None, None]]
+
+    @torch.no_grad()
+    def dist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        total = torch.zeros(a.shape[0], dtype=torch.float64)
+        for xa, xb in zip(acts(a), acts(b), strict=True):
+            d = (normalize_tensor(xa) - normalize_tensor(xb)) ** 2
+            total += spatial_average(d.sum(1, keepdim=True)).flatten().double()
+        return total
+
+    return dist
+
+
+class PromptDiversityOpts(Options):
+    distance: Literal["auto", "shapes-features", "lpips-alex", "lpips-vgg"] = Field(
+        default="auto", description="auto: lpips-alex when torchvision's AlexNet weights are present, else shapes-features")
+    max_pairs: int = Field(default=16, ge=1, description="per prompt: every pair of its samples when there are at most "
+                                                         "this many, else this many seeded pairs")
+    size: int = Field(default=64, ge=32, description="side in px that images are resized to for lpips-* nets")
+    weights: str | None = Field(default=None, description="explicit path of the torchvision backbone file (lpips-*)")
+
+
+DISTANCE_OUTPUT = {"lpips-alex": "prompt_lpips", "lpips-vgg": "prompt_lpips", "shapes-features": "prompt_perceptual_shapes"}
+
+
 class PromptDiversity(Metric):
+    """Per-prompt LPIPS diversity: the mean perceptual distance between samples of the same prompt, averaged over
+    prompts. The distance is ``lpips_diversity``'s machinery (:mod:`bench.metrics.diversity`: the lpips package on
+    resolved torchvision weights) or, offline, an LPIPS-style distance on the shapes dual encoder reported under its
+    own name (``prompt_perceptual_shapes``); ``extras.distance`` says which, ``extras.fallback_reason`` why."""
+
     name = "prompt-diversity"
-    description = "mean pairwise cosine distance between samples of the same prompt (backbone embedding)"
+    description = "mean pairwise LPIPS (or the shapes LPIPS-style distance) between samples of the same prompt"
     task_kinds = frozenset({"text-to-image"})
     needs_reference = False
-    outputs = {"prompt_diversity": OutputInfo(True, "", "per-prompt perceptual diversity")}
+    outputs = {
+        "prompt_lpips": OutputInfo(True, "", "mean pairwise LPIPS among samples of one prompt, averaged over prompts"),
+        "prompt_perceptual_shapes": OutputInfo(True, "", "the same with an LPIPS-style distance on the shapes dual "
+                                                         "encoder (no learned weights): offline stand-in for LPIPS"),
+    }
+    Opts = PromptDiversityOpts
+
+    def _distance(self) -> tuple[str, PairDistance, dict[str, Any]]:
+        from bench.metrics.diversity import LPIPS_BACKBONES, load_lpips, lpips_distance
+        from bench.weights import resolve
+
+        o: PromptDiversityOpts = self.opts  # type: ignore[assignment]
+        choice, extras = o.distance, {}
+        if choice == "auto":
+            try:
+                resolve(LPIPS_BACKBONES["alex"], o.weights, download=False)
+                choice = "lpips-alex"
+            except WeightsError as exc:
+                choice, extras = "shapes-features", {"fallback_reason": str(exc)}
+        if choice == "shapes-features":
+            from bench.shapes import zoo
+
+            net, sha = zoo.load("dual-encoder")
+            return choice, shapes_feature_distance(net), {**extras, "weights_sha256": sha}
+        return choice, lpips_distance(load_lpips(choice.split("-", 1)[1], o.weights), o.size), {**extras, "size": o.size}
 
     def compute(self, gen: Features, ref: Features | None, *, layer: str, seed: int,
                 ctx: MetricContext | None = None) -> list[MetricValue]:
-        e = gen["image_embed"].astype(np.float32)
-        e = e / np.linalg.norm(e, axis=1, keepdims=True)
-        prompt_of = gen["prompt_index"]
-        per: list[float] = []
+        from bench.metrics.diversity import mean_ci, pair_indices
+
+        if ctx is None or ctx.images is None:
+            raise ValueError("prompt-diversity needs the generated images (MetricContext.images)")
+        o: PromptDiversityOpts = self.opts  # type: ignore[assignment]
+        name, dist, extras = self._distance()
+        prompt_of = np.asarray(gen["prompt_index"])
+        ia, ib, owner = [], [], []
         for p in np.unique(prompt_of):
-            x = e[prompt_of == p]
-            if len(x) < 2:
+            idx = np.flatnonzero(prompt_of == p)
+            k = len(idx)
+            if k < 2:
                 raise InputError("prompt-diversity needs samples_per_prompt >= 2")
-            s = x @ x.T
-            k = len(x)
-            per.append(float(1 - (s.sum() - np.trace(s)) / (k * (k - 1))))
-        extras: dict[str, Any] = {"per_sample": per}
-        return [MetricValue("prompt_diversity", float(np.mean(per)), extras=extras)]
+            if k * (k - 1) // 2 <= o.max_pairs:
+                i, j = np.triu_indices(k, 1)
+            else:
+                i, j = pair_indices(k, o.max_pairs)  # seeded by (k, pairs) only: the same pairs for every model
+            ia.append(idx[i])
+            ib.append(idx[j])
+            owner.append(np.full(len(i), p))
+        a, b, own = np.concatenate(ia), np.concatenate(ib), np.concatenate(owner)
+        d = np.concatenate([dist(ctx.images[a[s: s + 512]], ctx.images[b[s: s + 512]]).numpy()
+                            for s in range(0, len(a), 512)])
+        per = np.array([d[own == p].mean() for p in np.unique(prompt_of)])
+        m, lo, hi = mean_ci(per)
+        extras.update(distance=name, pairs_per_prompt=int(len(a) // len(per)), per_sample=per.tolist())
+        return [MetricValue(DISTANCE_OUTPUT[name], m, lo, hi, extras=extras)]

@@ -153,3 +153,73 @@ class AttributeNet(nn.Module):
         """count [N] (1-3), colours [N, 6], shapes [N, 3], cells [N, 9] (bool presence)."""
         z = self(to_input(images))
         return {"count": z[:, :3].argmax(1) + 1, "colours": z[:, 3:9] > 0, "shapes": z[:, 9:12] > 0, "cells": z[:, 12:] > 0}
+
+
+class TextToImage(nn.Module):
+    """Prompt → 32x32 RGB image: a conditional VAE whose decoder reads the prompt through cross-attention.
+
+    Text: word embeddings and a bidirectional GRU give one state per token (trained jointly with the decoder; no
+    parsing, no shared weights with the shapes-clip scorer). Image: each cell of a learned 8x8 query grid attends
+    over the token states (so 'red' binds to the place its phrase names), a linear map of the whole prompt's summary
+    gives a second 8x8 layout map (it learns where things are much faster than attention alone), the latent ``z`` (``latent_dim``,
+    standard normal at sampling time) is added everywhere, and transposed convolutions upsample 8 → 16 → 32. The
+    posterior encoder ``q(z | image, prompt)`` is used only in training; what ``z`` learns is what the prompt does
+    not say (each object's sub-cell jitter), so samples of one prompt differ the way real scenes of it do.
+    """
+
+    latent_dim = 8
+    grid = 8
+
+    def __init__(self, width: int = 48, hidden: int = 64, emb: int = 32, layout: int = 16) -> None:
+        super().__init__()
+        self.width, self.layout_ch = width, layout
+        self.emb = nn.Embedding(len(world.VOCAB), emb, padding_idx=world.PAD)
+        self.gru = nn.GRU(emb, hidden, batch_first=True, bidirectional=True)
+        self.key = nn.Linear(2 * hidden, width)
+        self.value = nn.Linear(2 * hidden, width)
+        self.queries = nn.Parameter(torch.randn(self.grid * self.grid, width) * 0.5)
+        self.z_in = nn.Linear(self.latent_dim, width)
+        self.layout = nn.Linear(2 * hidden, layout * self.grid * self.grid)
+        self.d8 = nn.Conv2d(2 * width + layout, 2 * width, 3, padding=1)
+        self.up16 = nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1)
+        self.d16 = nn.Conv2d(width, width, 3, padding=1)
+        self.up32 = nn.ConvTranspose2d(width, 3, 4, stride=2, padding=1)
+        # posterior q(z | x, text): training only
+        self.e1 = nn.Conv2d(3, 32, 4, stride=2, padding=1)  # 16
+        self.e2 = nn.Conv2d(32, 48, 4, stride=2, padding=1)  # 8
+        self.e3 = nn.Conv2d(48, 48, 4, stride=2, padding=1)  # 4
+        self.post = nn.Linear(48 * 16 + 2 * hidden, 2 * self.latent_dim)
+
+    def encode_text(self, ids: torch.Tensor, lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(token states [N, T, 2H], padding mask [N, T], summary [N, 2H])."""
+        packed = nn.utils.rnn.pack_padded_sequence(self.emb(ids), lens.cpu(), batch_first=True, enforce_sorted=False)
+        out, h = self.gru(packed)
+        states, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=ids.shape[1])
+        mask = torch.arange(ids.shape[1])[None, :] < lens[:, None]
+        return states, mask, torch.cat([h[0], h[1]], dim=1)
+
+    def decode(self, states: torch.Tensor, mask: torch.Tensor, summary: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """Float images in [0, 1], [N, 3, 32, 32]."""
+        k, v = self.key(states), self.value(states)
+        att = torch.einsum("qc,ntc->nqt", self.queries, k) / self.width ** 0.5
+        att = att.masked_fill(~mask[:, None, :], float("-inf")).softmax(-1)
+        ctx = torch.einsum("nqt,ntc->nqc", att, v)  # [N, 64, C]
+        n = z.shape[0]
+        ctx = ctx.transpose(1, 2).reshape(n, self.width, self.grid, self.grid)
+        zz = self.z_in(z)[:, :, None, None].expand(-1, -1, self.grid, self.grid)
+        lay = self.layout(summary).reshape(n, self.layout_ch, self.grid, self.grid)
+        h = F.relu(self.d8(torch.cat([ctx, lay, zz], 1)))
+        h = F.relu(self.d16(F.relu(self.up16(h))))
+        return torch.sigmoid(self.up32(h))
+
+    def posterior(self, x: torch.Tensor, summary: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = F.relu(self.e3(F.relu(self.e2(F.relu(self.e1(x))))))
+        mu, logvar = self.post(torch.cat([h.flatten(1), summary], 1)).chunk(2, dim=1)
+        return mu, logvar
+
+    @torch.no_grad()
+    def generate(self, prompts: list[str], z: torch.Tensor) -> torch.Tensor:
+        """uint8 [N, 3, 32, 32]: one image per (prompt, latent row)."""
+        ids, lens = pad_tokens(prompts)
+        states, mask, summary = self.encode_text(ids, lens)
+        return torch.round(self.decode(states, mask, summary, z.float()) * 255).to(torch.uint8)

@@ -21,13 +21,15 @@ from bench.weights import sha256_file
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets" / "shapes"
 MANIFEST = ASSETS / "MANIFEST.json"
-FILES = {"dual-encoder": "dual_encoder.pt", "captioner": "captioner.pt", "attribute-net": "attribute_net.pt"}
+FILES = {"dual-encoder": "dual_encoder.pt", "captioner": "captioner.pt", "attribute-net": "attribute_net.pt",
+         "t2i-generator": "t2i_generator.pt"}
 
 
 def _classes() -> dict[str, type[nn.Module]]:
-    from bench.shapes.models import AttributeNet, Captioner, DualEncoder
+    from bench.shapes.models import AttributeNet, Captioner, DualEncoder, TextToImage
 
-    return {"dual-encoder": DualEncoder, "captioner": Captioner, "attribute-net": AttributeNet}
+    return {"dual-encoder": DualEncoder, "captioner": Captioner, "attribute-net": AttributeNet,
+            "t2i-generator": TextToImage}
 
 
 def manifest() -> dict[str, Any]:
@@ -63,13 +65,15 @@ def load(name: str, path: str | Path | None = None) -> tuple[nn.Module, str]:
     return _load_cached(name, str(p.resolve()), digest), digest
 
 
-def save(name: str, net: nn.Module, info: dict[str, Any]) -> str:
-    """Write the weights and record sha256 + quality in MANIFEST.json (used by the training scripts)."""
-    ASSETS.mkdir(parents=True, exist_ok=True)
-    p = weights_path(name)
+def save(name: str, net: nn.Module, info: dict[str, Any], out: str | Path | None = None) -> str:
+    """Write the weights; at the shipped location (``out`` None) also record sha256 + quality in MANIFEST.json
+    (used by the training scripts; ``out`` elsewhere is how the tests check that a script reproduces)."""
+    p = Path(out) if out else weights_path(name)
+    p.parent.mkdir(parents=True, exist_ok=True)
     torch.save(net.state_dict(), p)
     digest = hashlib.sha256(p.read_bytes()).hexdigest()
-    m = manifest()
-    m[FILES[name]] = {"sha256": digest, **info}
-    MANIFEST.write_text(json.dumps(m, indent=2, sort_keys=True) + "\n")
+    if p.resolve() == weights_path(name).resolve():
+        m = manifest()
+        m[FILES[name]] = {"sha256": digest, **info}
+        MANIFEST.write_text(json.dumps(m, indent=2, sort_keys=True) + "\n")
     return digest
