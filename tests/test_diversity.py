@@ -11,13 +11,13 @@ import pytest
 import torch
 
 from bench.backbones.digits import DigitsBackbone, to_input
+from bench.backbones.lpips_nets import load_lpips
 from bench.data import digits
 from bench.errors import WeightsError
 from bench.metrics.base import MetricContext
 from bench.metrics.diversity import (
     LPIPSDiversity,
     digits_feature_distance,
-    load_lpips,
     lpips_distance,
     pair_indices,
     pairwise_distances,

@@ -79,18 +79,27 @@ def test_lpips_needs_its_weights(monkeypatch: pytest.MonkeyPatch, tmp_path) -> N
 
 
 def test_lpips_equals_the_lpips_package(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
-    """With (randomly initialised) AlexNet weights in the hub cache, our lpips path equals lpips.LPIPS itself."""
+    """With (randomly initialised) AlexNet weights in genbench's weights cache, our lpips path equals lpips.LPIPS
+    itself built on the same trunk (torch hub's cache pointed at the same file)."""
+    import dataclasses
     import warnings
 
     import lpips
     import torchvision
 
-    warnings.simplefilter("ignore", UserWarning)  # torchvision's pretrained= deprecation, inside lpips
+    from bench.backbones import lpips_nets
 
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    (tmp_path / "hub" / "checkpoints").mkdir(parents=True)
+    warnings.simplefilter("ignore", UserWarning)  # torchvision's pretrained= deprecation, inside lpips
+    monkeypatch.setenv("GENBENCH_CACHE", str(tmp_path / "cache"))
+    ctor, spec = lpips_nets.NETS["alex"]
+    # a random trunk cannot carry the published sha256 prefix: the test's file is accepted without that check
+    monkeypatch.setitem(lpips_nets.NETS, "alex", (ctor, dataclasses.replace(spec, sha256_prefix=None)))
     torch.manual_seed(0)
-    torch.save(torchvision.models.alexnet().state_dict(), tmp_path / "hub" / "checkpoints" / measures.ALEXNET_FILE)
+    sd = torchvision.models.alexnet().state_dict()
+    for path in (spec.cache_path(), tmp_path / "hub" / "checkpoints" / spec.filename):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(sd, path)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     measures._lpips_model.cache_clear()
     p = measures.perceptual("auto")
     assert p.name == "lpips"

@@ -10,11 +10,12 @@ carry the first 8 hex digits of the file's sha256 (its own ``check_hash`` conven
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
 
-from bench.errors import ConfigError
+from bench.errors import ConfigError, WeightsError
 from bench.weights import WeightsFile, resolve, sha256_file
 
 
@@ -50,10 +51,14 @@ def load_lpips(net: str = "alex", weights: str | None = None, device: str | torc
     ctor, spec = NETS[net]
     r = resolve(spec, weights)  # checks the published sha256 prefix for cached and downloaded files
     sd = torch.load(r.path, map_location="cpu", weights_only=True)
-    feats = {k[len("features."):]: v for k, v in sd.items() if k.startswith("features.")}
     trunk = getattr(torchvision.models, ctor)(weights=None).features
-    trunk.load_state_dict(feats)
-    model = lpips.LPIPS(net=net, pnet_rand=True, verbose=False)
+    try:  # only the convolutional trunk is used by LPIPS; the classifier head may be absent
+        trunk.load_state_dict({k[len("features."):]: v for k, v in sd.items() if k.startswith("features.")})
+    except (RuntimeError, AttributeError) as exc:
+        raise WeightsError(f"{r.path}: not a torchvision {ctor} state dict ({str(exc).splitlines()[0][:200]})") from None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torchvision's deprecation note about `pretrained=False` inside lpips
+        model = lpips.LPIPS(net=net, pnet_rand=True, verbose=False)
     for sl in (getattr(model.net, f"slice{i}") for i in range(1, model.net.N_slices + 1)):
         for idx, module in sl.named_children():
             module.load_state_dict(trunk[int(idx)].state_dict())

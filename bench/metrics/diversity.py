@@ -30,7 +30,6 @@ Every row records the distance used in ``extras["distance"]``: values under diff
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -39,24 +38,13 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
+from bench.backbones.lpips_nets import NETS, load_lpips
 from bench.errors import InputError, WeightsError
 from bench.features import Features
 from bench.images import match_channels
 from bench.metrics.base import Metric, MetricContext, MetricValue, Options, OutputInfo
 from bench.seeding import numpy_rng
-from bench.weights import WeightsFile, resolve
-
-#: torchvision's ImageNet backbones behind LPIPS (URLs from torchvision's model registry; sha256 of the files)
-LPIPS_BACKBONES: dict[str, WeightsFile] = {
-    "alex": WeightsFile("torchvision-alexnet", "alexnet-owt-7be5be79.pth",
-                        "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
-                        "7be5be791159472b1fbf3c69796f7cb30dca7ad8466c2df70058c37116cdee02", 244408911,
-                        used_by="lpips_diversity (distance: lpips-alex)"),
-    "vgg": WeightsFile("torchvision-vgg16", "vgg16-397923af.pth",
-                       "https://download.pytorch.org/models/vgg16-397923af.pth",
-                       "397923af8e79cdbb6a7127f12361acd7a2f83e06b05044ddf496e83de57a5bf0", 553433881,
-                       used_by="lpips_diversity (distance: lpips-vgg)"),
-}
+from bench.weights import resolve
 
 PairDistance = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # uint8 NCHW × uint8 NCHW → [N] distances
 
@@ -84,29 +72,6 @@ def digits_feature_distance(net: torch.nn.Module) -> PairDistance:
         return total.cpu()
 
     return dist
-
-
-def load_lpips(net: str, weights: str | None = None) -> torch.nn.Module:
-    """``lpips.LPIPS(net=...)`` with its torchvision backbone loaded from a resolved, verified file (offline)."""
-    import lpips
-    import torchvision
-
-    spec = LPIPS_BACKBONES[net]
-    path = resolve(spec, weights).path
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torchvision's deprecation note about `pretrained=False` inside lpips
-        model = lpips.LPIPS(net=net, pretrained=True, pnet_rand=True, verbose=False)
-    features = (torchvision.models.alexnet if net == "alex" else torchvision.models.vgg16)(weights=None).features
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    try:  # only the convolutional trunk is used by LPIPS; the classifier head may be absent
-        features.load_state_dict({k[len("features."):]: v for k, v in state.items() if k.startswith("features.")})
-    except (RuntimeError, AttributeError) as exc:
-        raise WeightsError(f"{path}: not a torchvision {spec.name} state dict "
-                           f"({str(exc).splitlines()[0][:200]})") from None
-    for slice_ in model.net.children():  # lpips keeps torchvision's layer indices as child names
-        for idx, child in slice_.named_children():
-            child.load_state_dict(features[int(idx)].state_dict())
-    return model.eval()
 
 
 def lpips_distance(model: torch.nn.Module, size: int) -> PairDistance:
@@ -173,7 +138,7 @@ class LPIPSDiversity(Metric):
             choice = "digits-features" if getattr(backbone, "name", None) == "digits" else "lpips-alex"
             if choice == "lpips-alex":
                 try:
-                    resolve(LPIPS_BACKBONES["alex"], o.weights, download=False)
+                    resolve(NETS["alex"][1], o.weights, download=False)
                 except WeightsError as exc:
                     choice, extras = "digits-features", {"fallback_reason": str(exc)}
         if choice == "digits-features":

@@ -133,14 +133,15 @@ class PromptDiversity(Metric):
     Opts = PromptDiversityOpts
 
     def _distance(self) -> tuple[str, PairDistance, dict[str, Any]]:
-        from bench.metrics.diversity import LPIPS_BACKBONES, load_lpips, lpips_distance
+        from bench.backbones.lpips_nets import NETS, load_lpips
+        from bench.metrics.diversity import lpips_distance
         from bench.weights import resolve
 
         o: PromptDiversityOpts = self.opts  # type: ignore[assignment]
         choice, extras = o.distance, {}
         if choice == "auto":
             try:
-                resolve(LPIPS_BACKBONES["alex"], o.weights, download=False)
+                resolve(NETS["alex"][1], o.weights, download=False)
                 choice = "lpips-alex"
             except WeightsError as exc:
                 choice, extras = "shapes-features", {"fallback_reason": str(exc)}

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,7 +39,6 @@ PSNR_CAP = 100.0
 SSIM_SIGMA = 1.5
 SSIM_K1, SSIM_K2 = 0.01, 0.03
 MS_SSIM_MIN_SIZE = 176  # torchmetrics: side // 2**4 must exceed the window's 10
-ALEXNET_FILE = "alexnet-owt-7be5be79.pth"  # torchvision's published AlexNet weights (what lpips loads)
 
 
 def check_aligned(out: torch.Tensor, gt: torch.Tensor, what: str = "outputs", names: list[str] | None = None) -> None:
@@ -140,13 +138,13 @@ def ms_ssim(out: torch.Tensor, gt: torch.Tensor, sigma: float = SSIM_SIGMA) -> n
 # ----------------------------------------------------------------------------------------- perceptual
 
 
-def torch_hub_checkpoints() -> Path:
-    return Path(torch.hub.get_dir()) / "checkpoints"
-
-
 def lpips_available() -> bool:
-    """True when the lpips package can build AlexNet-LPIPS offline (torchvision's AlexNet weights are cached)."""
-    return (torch_hub_checkpoints() / ALEXNET_FILE).is_file()
+    """True when AlexNet-LPIPS can be built offline: torchvision's AlexNet file is in genbench's weights cache
+    (``genbench weights path torchvision-alexnet``; resolved and hash-checked by bench.backbones.lpips_nets)."""
+    from bench.backbones.lpips_nets import NETS
+    from bench.weights import is_present
+
+    return is_present(NETS["alex"][1])
 
 
 @dataclass(frozen=True)
@@ -168,13 +166,13 @@ def perceptual(net: str = "auto") -> Perceptual:
     if net == "auto":
         net = "lpips" if lpips_available() else "digits"
     if net == "lpips":
-        if not lpips_available():
-            raise WeightsError(f"LPIPS (AlexNet) needs torchvision's AlexNet weights: place {ALEXNET_FILE} "
-                               f"(https://download.pytorch.org/models/{ALEXNET_FILE}) at {torch_hub_checkpoints() / ALEXNET_FILE}")
-        from bench.weights import sha256_file
+        from bench.backbones.lpips_nets import NETS
+        from bench.weights import missing_message
 
+        if not lpips_available():
+            raise WeightsError(f"LPIPS (AlexNet): {missing_message(NETS['alex'][1])}")
         return Perceptual("lpips", {"perceptual": "lpips 0.1 alex (lpips package)", "resize": "64x64 bilinear align_corners=False",
-                                    "alexnet_sha256": sha256_file(torch_hub_checkpoints() / ALEXNET_FILE)})
+                                    "alexnet_sha256": _lpips_model().weights_sha256})
     if net == "digits":
         from bench.backbones.digits import bundled_sha256
 
@@ -218,13 +216,9 @@ def _digits_perceptual(x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
 
 @lru_cache(maxsize=1)
 def _lpips_model() -> Any:
-    import contextlib
-    import io
+    from bench.backbones.lpips_nets import load_lpips
 
-    import lpips
-
-    with contextlib.redirect_stdout(io.StringIO()):  # lpips prints its set-up
-        return lpips.LPIPS(net="alex", verbose=False).eval()
+    return load_lpips("alex")
 
 
 def lpips_input(images: torch.Tensor) -> torch.Tensor:
