@@ -70,35 +70,24 @@ class OpenClipRetriever(Retriever):
         super().__init__(args, ctx)
         import open_clip
 
-        from bench.backbones.textimage import (
-            OpenAIClipB32Backbone,
-            is_torchscript,
-            load_open_clip,
-            quickgelu_name,
-        )
+        from bench.backbones.clip import load_open_clip
+        from bench.backbones.textimage import OpenAIClipB32Backbone, is_torchscript, quickgelu_name
 
         spec: str = self.args.model  # type: ignore[attr-defined]
         if "@" not in spec:
             raise ConfigError(f"open-clip model '{spec}': use 'name@pretrained' (e.g. ViT-B-32@openai or ViT-B-32@/path/ViT-B-32.pt)")
         name, pretrained = spec.split("@", 1)
-        if name not in open_clip.list_models() and name.removesuffix("-quickgelu") not in open_clip.list_models():
-            raise ConfigError(f"open-clip: unknown model '{name}' (open_clip.list_models() lists the names)")
         p = ctx.resolve_path(pretrained)
         looks_like_file = "/" in pretrained or pretrained.endswith((".pt", ".bin", ".pth", ".safetensors"))
-        if looks_like_file:
-            if not p.is_file():
-                raise InputError(f"open-clip '{spec}': weights file {p} does not exist")
-            self.model = load_open_clip(quickgelu_name(name, is_torchscript(p)), p)
-            name = quickgelu_name(name, is_torchscript(p))
-        else:
-            name = quickgelu_name(name, pretrained == "openai")
-            try:
-                self.model = open_clip.create_model(name, pretrained=pretrained).eval()
-            except Exception as exc:  # offline hub download, unknown tag
-                raise InputError(f"open-clip '{spec}': cannot load pretrained '{pretrained}' "
-                                 f"({exc.__class__.__name__}: {str(exc).splitlines()[0][:200]}); offline, download the "
-                                 f"weights elsewhere and give their path: '{name}@/path/to/file'") from None
-        self.tokenizer = open_clip.get_tokenizer(name)
+        if looks_like_file and not p.is_file():
+            raise InputError(f"open-clip '{spec}': weights file {p} does not exist")
+        # one loader for every open_clip model (bench.backbones.clip): a pretrained tag resolves through the weights
+        # manifest (cache, verified download, offline message naming URL and path); OpenAI TorchScript files get
+        # the QuickGELU architecture they were trained with
+        clip = load_open_clip(quickgelu_name(name, is_torchscript(p)) if looks_like_file else spec,
+                              str(p) if looks_like_file else None)
+        self.model = clip.model
+        self.tokenizer = open_clip.get_tokenizer(clip.spec.arch)
         self._pre = OpenAIClipB32Backbone()
 
     @torch.no_grad()

@@ -206,7 +206,10 @@ def leaderboards(rows: list[dict[str, Any]], model_order: list[str] | None = Non
     for (task, pid), part in df.groupby(["task", "protocol_id"], sort=False):
         records = part.to_dict("records")
         flags = model_flags(records)
-        title, display, numeric = comparison_tables(records, model_order)[0]
+        tables = comparison_tables(records, model_order)
+        if not tables:  # only variant values (fid@n100, throughput@bs8) in this group: CSV and rows keep them
+            continue
+        title, display, numeric = tables[0]
         order = [m for m in numeric.index if m not in flags] + [m for m in numeric.index if m in flags]
         numeric, display = numeric.loc[order], display.loc[order]
         ranked = numeric.loc[[m for m in order if m not in flags]]

@@ -37,4 +37,4 @@ def test_clip_backbone_offline_error_names_url_and_path() -> None:
     with pytest.raises(GenbenchError) as exc:
         OpenAIClipB32Backbone().load()
     msg = str(exc.value)
-    assert "https://openaipublic.azureedge.net/clip/models/40d36571" in msg and "weights/ViT-B-32.pt" in msg
+    assert "https://openaipublic.azureedge.net/clip/models/40d36571" in msg and "weights/clip-openai-ViT-B-32.pt" in msg

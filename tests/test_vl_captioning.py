@@ -104,7 +104,7 @@ def test_missing_coco_files_reported_at_run_time(tmp_path: Path, capsys) -> None
     code, _, err = run_cli(["run", str(suite), "--out", str(tmp_path / "r"), "--quiet"], capsys)
     # offline, the OpenAI CLIP weights are the first thing missing: the error names the URL and where to put the file
     assert code == 2 and "Traceback" not in err
-    assert "openaipublic.azureedge.net" in err and "weights/ViT-B-32.pt" in err
+    assert "openaipublic.azureedge.net" in err and "weights/clip-openai-ViT-B-32.pt" in err
     # with the backbone served, the missing annotations file is the next clear line
     suite.write_text(suite.read_text().replace("backbone: clip-vit-b32", "backbone: shapes-clip"))
     code, _, err = run_cli(["run", str(suite), "--out", str(tmp_path / "r"), "--quiet"], capsys)

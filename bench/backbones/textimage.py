@@ -20,8 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from bench.backbones.base import Backbone
-from bench.errors import WeightsError
-from bench.weights import WeightsFile, resolve
+from bench.backbones.clip import CLIP_VIT_B_32_OPENAI
 
 
 class TextImageBackbone(Backbone):
@@ -82,13 +81,6 @@ class ShapesClipBackbone(TextImageBackbone):
         return self.net.encode_texts(texts)  # type: ignore[no-any-return,operator]
 
 
-OPENAI_B32 = WeightsFile(
-    name="clip-vit-b32-openai", filename="ViT-B-32.pt",
-    url="https://openaipublic.azureedge.net/clip/models/40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af/ViT-B-32.pt",
-    sha256="40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af", size=353976522,
-    used_by="CLIPScore / RefCLIPScore (Hessel et al. 2021)")
-
-
 def quickgelu_name(name: str, openai_weights: bool) -> str:
     """OpenAI's CLIP weights were trained with QuickGELU: use open_clip's ``-quickgelu`` variant for them."""
     return name if (not openai_weights or name.endswith("-quickgelu")) else f"{name}-quickgelu"
@@ -105,27 +97,6 @@ def is_torchscript(path: Path) -> bool:
         return False
 
 
-def load_open_clip(name: str, path: Path) -> torch.nn.Module:
-    """An open_clip model with weights from a local file: OpenAI TorchScript releases (state dict read from the
-    archive, architecture forced to QuickGELU) or open_clip checkpoints (``torch.load(weights_only=True)``)."""
-    import open_clip
-
-    if is_torchscript(path):
-        sd = torch.jit.load(str(path), map_location="cpu").state_dict()
-        model = open_clip.model.build_model_from_openai_state_dict(sd, quick_gelu=True)
-        return model.float().eval()
-    model = open_clip.create_model(name, pretrained=None)
-    sd = torch.load(path, map_location="cpu", weights_only=True)
-    if isinstance(sd, dict) and "state_dict" in sd:
-        sd = sd["state_dict"]
-    sd = {k[len("module."):] if k.startswith("module.") else k: v for k, v in sd.items()}
-    try:
-        model.load_state_dict(sd)
-    except RuntimeError as exc:
-        raise WeightsError(f"{path}: does not fit open_clip model '{name}': {str(exc).splitlines()[0]}") from None
-    return model.eval()
-
-
 class OpenAIClipB32Backbone(TextImageBackbone):
     """OpenAI CLIP ViT-B/32 (open_clip ViT-B-32-quickgelu): CLIPScore's reference scorer."""
 
@@ -139,16 +110,17 @@ class OpenAIClipB32Backbone(TextImageBackbone):
     def check_weights(self) -> list[str]:
         # only an explicit file can be checked offline: the cache/download path is resolved at run time
         if self.weights_arg and not Path(self.weights_arg).is_file():
-            return [f"{self.weights_arg}: weights file for '{OPENAI_B32.name}' does not exist"]
+            return [f"{self.weights_arg}: weights file for '{CLIP_VIT_B_32_OPENAI.name}' does not exist"]
         return []
 
     def load(self) -> None:
-        r = resolve(OPENAI_B32, self.weights_arg)
-        self.model = load_open_clip(quickgelu_name(self.arch, True), r.path)
         import open_clip
 
-        self.tokenizer = open_clip.get_tokenizer(quickgelu_name(self.arch, True))
-        self.weights_sha256 = r.sha256
+        from bench.backbones.clip import load_open_clip
+
+        clip = load_open_clip(f"{self.arch}@openai", self.weights_arg)  # the one open_clip loader, same weights file
+        self.model, self.weights_sha256 = clip.model, clip.sha256
+        self.tokenizer = open_clip.get_tokenizer(clip.spec.arch)
 
     def preprocessing(self) -> dict[str, Any]:
         return {"input": "uint8 RGB", "resize": "224 shorter side PIL-bicubic + centre crop 224",
