@@ -87,3 +87,59 @@ def test_parity_300_images_with_meteor() -> None:
     assert ours.metrics["METEOR"].value == pytest.approx(corpus["METEOR"], abs=1e-12, rel=0)
     for i in s.refs:
         assert ours.per_image[i] == {k: per[i][PYCOCOEVALCAP_NAMES[k]] for k in ours.per_image[i]}
+
+
+def test_paraphrase_filter_keeps_only_entries_within_the_vocabulary_in_table_order(tmp_path, monkeypatch) -> None:
+    import gzip
+
+    from bench.text.meteor import filter_paraphrases, paraphrase_index
+
+    monkeypatch.setenv("GENBENCH_CACHE", str(tmp_path / "cache"))
+    entries = [("0.5", "big dog", "large dog"), ("0.1", "dog", "puppy"), ("0.2", "the cat", "a cat"),
+               ("0.3", "dog", "hound"), ("0.4", "sofa", "couch")]
+    table = tmp_path / "para.gz"
+    with gzip.open(table, "wt", encoding="utf-8") as f:
+        f.write("".join(f"{p}\n{a}\n{b}\n" for p, a, b in entries))
+    index = paraphrase_index(table)
+    assert index is not None and index.is_file() and paraphrase_index(table, build=False) == index
+    out = tmp_path / "cut.gz"
+    assert filter_paraphrases(index, {"dog", "puppy", "big", "large", "hound", "cat", "the"}, out) == 3
+    with gzip.open(out, "rt", encoding="utf-8") as f:
+        assert f.read() == "0.5\nbig dog\nlarge dog\n0.1\ndog\npuppy\n0.3\ndog\nhound\n"
+
+
+def test_meteor_jvm_failure_reported_unavailable_and_other_metrics_run(monkeypatch) -> None:
+    import bench.text.meteor as m
+
+    started: list = []
+    real = m.MeteorProcess.__init__
+
+    def init(self, *a, **k) -> None:
+        real(self, *a, **k)
+        started.append(self._p)
+
+    monkeypatch.setattr(m.MeteorProcess, "__init__", init)
+    monkeypatch.setattr(m, "DRIVER_JVM_FLAGS", ("-XX:+NoSuchJvmFlagForGenbench",))
+    monkeypatch.setattr(m, "JAVA_MEMORY", "-XX:+NoSuchJvmFlagForGenbench")  # the plain-jar fallback fails too
+    s = synthetic_captions(5, seed=1)
+    with pytest.warns(CaptionMetricWarning):
+        out = score_captions(s.refs, s.hyps, spice=False)
+    met = out.metrics["METEOR"]
+    assert not met.available and met.value is None and "NoSuchJvmFlagForGenbench" in met.reason
+    assert out.metrics["BLEU-4"].available and out.metrics["CIDEr-D"].available
+    assert started and all(p.poll() is not None for p in started)  # no JVM left behind
+
+
+@pytest.mark.slow
+def test_meteor_fast_driver_equals_the_jars_stdio_mode_with_any_thread_count() -> None:
+    from bench.text.meteor import MeteorProcess
+
+    s = synthetic_captions(200, seed=5)
+    refs, hyps = tokenize_sets(list(s.refs.values()), [s.hyps[i] for i in s.refs])
+    plain = MeteorProcess(fast=False)
+    assert not plain.fast
+    expected = plain.score(refs, hyps)
+    for threads in (1, 3):
+        p = MeteorProcess(threads=threads)
+        assert p.fast and p.score(refs, hyps) == expected
+        assert p.paraphrases_loaded is not None and p._p.poll() is not None

@@ -1,21 +1,64 @@
-"""METEOR 1.5 through pycocoevalcap's jar, one JVM started early and fed in one batch.
+"""METEOR 1.5 through pycocoevalcap's jar: same classes, same options, same numbers, a fraction of the time.
 
-pycocoevalcap's ``Meteor`` starts the JVM (~8 s here, mostly parsing the paraphrase table) when the scorer is
-built, then does one write/flush/read round trip per image. We start the same jar with the same arguments before
-tokenising, so its start-up overlaps tokenisation and the Python metrics; a writer thread sends every ``SCORE``
-line while the caller reads the statistics, then one ``EVAL`` line as pycocoevalcap builds it. The line format
-(``|||`` removed from the hypothesis only, double spaces collapsed once) is pycocoevalcap's, so the scores are its.
-Measured: the round trips are not the cost (batching alone saves ~nothing); the jar's per-segment alignment is.
+pycocoevalcap's ``Meteor`` starts ``java -jar -Xmx2G meteor-1.5.jar - - -stdio -l en -norm``, which parses the
+whole 5.3-million-entry English paraphrase table (~8.5 s of CPU) before it answers, then aligns one image per
+round trip on one core (~2 ms each) and finally replays every statistics line in one ``EVAL``. Measured on 5,000
+COCO-style images (``scripts/bench_captions.py``), start-up and alignment are the whole cost; the round trips are
+not.
+
+Here (:class:`MeteorProcess`):
+
+* **Only the paraphrases that can match are loaded.** A paraphrase entry ``p1 → p2`` can only produce a match
+  when every word of ``p1`` occurs in one sentence and every word of ``p2`` in the other
+  (``ParaphraseMatcher`` looks ``p1`` up in the transducer along the sentence's words and then compares ``p2``
+  word by word). The driver reports every token the scorer can see (raw, normalised both ways, lower-cased:
+  a superset of what the aligner gets), and the table is cut to the entries whose words all lie in that set,
+  kept in their original order (so the transducer emits the surviving entries in the same order); the jar loads
+  the cut table with its own ``-a`` option. This is what the jar's own ``FilterParaphrase`` tool is for; the
+  scores are identical (tests/test_text_scoring.py compares with pycocoevalcap per image and corpus). To find
+  those entries without reading 270 MB per run, the table is indexed once into genbench's cache
+  (:func:`paraphrase_index`, ~1 min the first time): each entry is filed under its rarest word.
+* **Alignment runs in parallel** in one JVM (``threads``, default ``os.cpu_count()``), each thread with a
+  ``MeteorScorer(MeteorScorer)`` copy (the jar's constructor for multi-threaded use); statistics are independent
+  per segment.
+* **EVAL is replayed in the driver** exactly as ``Meteor.scoreStdio`` does it: each statistics line parsed back
+  from its text form, scored, and summed in image order; the corpus METEOR is the score of that sum (not a mean
+  of the per-image scores).
+
+The driver is ``GenbenchMeteor.java`` (next to this file), compiled once with ``javac`` into the cache. Without a
+JDK, or if the cache cannot be written, the jar's own ``-stdio`` mode is used, fed in one batch (same numbers,
+pycocoevalcap's speed).
 """
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import os
+import re
+import shutil
+import sqlite3
 import subprocess
+import sys
+import tempfile
 import threading
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from bench.text.ptb import JavaUnavailable, java_executable
+
+#: pycocoevalcap's METEOR options (``Meteor.meteor_cmd``), never changed.
+METEOR_OPTIONS = ("-", "-", "-stdio", "-l", "en", "-norm")
+JAVA_MEMORY = "-Xmx2G"
+#: JIT flags for the driver: the client compiler only (C1). The run is too short for C2 to pay for its compile
+#: time (measured: alignment of 5,000 images 6.3 s → 5.0 s); Java arithmetic is strict, so scores do not change.
+DRIVER_JVM_FLAGS = ("-XX:TieredStopAtLevel=1",)
+#: Bumped when the index layout changes.
+_INDEX_VERSION = 1
+#: java.util.StringTokenizer's default delimiters: the paraphrase table's word separator.
+_WORD_SPLIT = re.compile("[ \t\n\r\f]+")
+_DRIVER = Path(__file__).with_name("GenbenchMeteor.java")
 
 
 def meteor_jar() -> Path:
@@ -24,65 +67,265 @@ def meteor_jar() -> Path:
     return Path(m.__file__).with_name(m.METEOR_JAR)
 
 
-class MeteorProcess:
-    """A running METEOR jar in ``-stdio`` mode; create it early, call :meth:`score` once, then it exits."""
+def paraphrase_table() -> Path:
+    """The English paraphrase table the jar loads by default (``data/paraphrase-en.gz`` beside it)."""
+    return meteor_jar().parent / "data" / "paraphrase-en.gz"
 
-    def __init__(self) -> None:
+
+def default_threads() -> int:
+    """Alignment threads: ``GENBENCH_METEOR_THREADS`` or the number of CPUs (at most 16)."""
+    env = os.environ.get("GENBENCH_METEOR_THREADS")
+    if env and env.strip().isdigit() and int(env) > 0:
+        return int(env)
+    return max(1, min(16, os.cpu_count() or 1))
+
+
+def _cache_dir() -> Path:
+    from bench.weights import cache_root
+
+    return cache_root() / "meteor"
+
+
+def _words(phrase: str) -> list[str]:
+    return [w for w in _WORD_SPLIT.split(phrase) if w]
+
+
+def _read_table(path: Path) -> Iterable[tuple[str, str, str]]:
+    """(probability line, phrase, paraphrase) triples, split into lines as Java's ``BufferedReader`` does."""
+    with gzip.open(path, "rt", encoding="utf-8", errors="replace", newline=None) as f:
+        it = (line.rstrip("\r\n") for line in f)
+        for prob in it:
+            yield prob, next(it, ""), next(it, "")
+
+
+def _table_key(table: Path) -> str:
+    st = table.stat()
+    return hashlib.sha256(f"{table.resolve()}|{st.st_size}|{st.st_mtime_ns}|{_INDEX_VERSION}".encode()).hexdigest()[:16]
+
+
+def paraphrase_index(table: Path | None = None, *, build: bool = True) -> Path | None:
+    """The SQLite index of ``table`` in the cache (built now when missing and ``build``), or ``None``.
+
+    Each entry is stored, as ``index<TAB>prob<TAB>phrase<TAB>paraphrase``, under the rarest of its words: an
+    entry whose words all lie in a vocabulary is found by looking up only that vocabulary's words.
+    """
+    table = table or paraphrase_table()
+    out = _cache_dir() / f"paraphrase-{_table_key(table)}.sqlite"
+    if out.is_file():
+        return out
+    if not build:
+        return None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    freq: Counter[str] = Counter()
+    for _, p1, p2 in _read_table(table):
+        freq.update(set(_words(p1)) | set(_words(p2)))
+    groups: dict[str, list[str]] = {}
+    for k, (prob, p1, p2) in enumerate(_read_table(table)):
+        ws = set(_words(p1)) | set(_words(p2))
+        key = min(ws, key=lambda w: (freq[w], w)) if ws else ""
+        groups.setdefault(key, []).append(f"{k}\t{prob}\t{p1}\t{p2}")
+    fd, tmp = tempfile.mkstemp(prefix=out.name, suffix=".tmp", dir=out.parent)
+    os.close(fd)
+    try:
+        con = sqlite3.connect(tmp)
+        con.execute("CREATE TABLE groups (word TEXT PRIMARY KEY, data BLOB) WITHOUT ROWID")
+        con.executemany("INSERT INTO groups VALUES (?, ?)",
+                        ((w, "\n".join(lines).encode()) for w, lines in groups.items()))
+        con.commit()
+        con.close()
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return out
+
+
+def filter_paraphrases(index: Path, vocab: set[str], dest: Path) -> int:
+    """Write to ``dest`` (gzip, the jar's format) the entries whose words all lie in ``vocab``, in table order."""
+    con = sqlite3.connect(f"file:{index}?mode=ro", uri=True)
+    try:
+        words = sorted(vocab)
+        kept: list[tuple[int, str]] = []
+        for s in range(0, len(words), 500):
+            chunk = words[s:s + 500]
+            rows = con.execute(f"SELECT data FROM groups WHERE word IN ({','.join('?' * len(chunk))})", chunk)
+            for (data,) in rows:
+                for entry in data.decode().split("\n"):
+                    k, prob, p1, p2 = entry.split("\t", 3)
+                    if all(w in vocab for w in _words(p1)) and all(w in vocab for w in _words(p2)):
+                        kept.append((int(k), f"{prob}\n{p1}\n{p2}\n"))
+    finally:
+        con.close()
+    kept.sort()
+    with gzip.open(dest, "wt", encoding="utf-8", compresslevel=1, newline="\n") as f:
+        f.write("".join(t for _, t in kept))
+    return len(kept)
+
+
+def _javac(java: str) -> str | None:
+    sibling = Path(java).resolve().parent / "javac"
+    if sibling.is_file():
+        return str(sibling)
+    return shutil.which("javac")
+
+
+def driver_classes(java: str) -> Path | None:
+    """Folder holding the compiled ``GenbenchMeteor`` driver (compiled now if needed), or ``None`` (no JDK...)."""
+    jar = meteor_jar()
+    src = _DRIVER.read_bytes()
+    key = hashlib.sha256(src + str(jar.resolve()).encode() + str(jar.stat().st_size).encode()).hexdigest()[:16]
+    out = _cache_dir() / f"driver-{key}"
+    if (out / "GenbenchMeteor.class").is_file():
+        return out
+    javac = _javac(java)
+    if javac is None:
+        return None
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix="driver-", dir=out.parent))
+        proc = subprocess.run([javac, "-nowarn", "--release", "8", "-cp", str(jar), "-d", str(tmp), str(_DRIVER)],
+                              capture_output=True)
+        if proc.returncode != 0 or not (tmp / "GenbenchMeteor.class").is_file():
+            shutil.rmtree(tmp, ignore_errors=True)
+            return None
+        try:
+            os.replace(tmp, out)
+        except OSError:  # another process got there first
+            shutil.rmtree(tmp, ignore_errors=True)
+        return out if (out / "GenbenchMeteor.class").is_file() else None
+    except OSError:
+        return None
+
+
+def _score_lines(refs: Sequence[Sequence[str]], hyps: Sequence[str]) -> list[str]:
+    """pycocoevalcap's ``Meteor._stat`` lines: ``|||`` removed from the hypothesis only, double spaces once."""
+    return [" ||| ".join(("SCORE", " ||| ".join(rs), h.replace("|||", "").replace("  ", " "))) + "\n"
+            for rs, h in zip(refs, hyps, strict=True)]
+
+
+class MeteorProcess:
+    """A running METEOR JVM; create it early (its start-up overlaps the caller's work), :meth:`score` once.
+
+    ``threads``: alignment threads (default :func:`default_threads`); ``fast=False`` runs the jar's own
+    ``-stdio`` mode exactly as pycocoevalcap does (the driver is also skipped when it cannot be compiled).
+    """
+
+    def __init__(self, threads: int | None = None, *, fast: bool = True) -> None:
         java = java_executable()
         jar = meteor_jar()
         if not jar.is_file():
             raise JavaUnavailable(f"{jar}: METEOR jar missing from the pycocoevalcap install")
-        # Same command line as pycocoevalcap.meteor.meteor.Meteor.
-        self._p = subprocess.Popen([java, "-jar", "-Xmx2G", jar.name, "-", "-", "-stdio", "-l", "en", "-norm"],
-                                   cwd=jar.parent, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE)
+        self.threads = threads if threads and threads > 0 else default_threads()
+        classes = driver_classes(java) if fast else None
+        self.fast = classes is not None
+        if classes is not None:
+            cmd = [java, *DRIVER_JVM_FLAGS, JAVA_MEMORY, "-cp", os.pathsep.join((str(classes), jar.name)), "GenbenchMeteor",
+                   str(self.threads), *METEOR_OPTIONS]
+        else:  # pycocoevalcap.meteor.meteor.Meteor's command line
+            cmd = [java, "-jar", JAVA_MEMORY, jar.name, *METEOR_OPTIONS]
+        # GENBENCH_METEOR_TIMING=1: the driver prints its stage times on the terminal (stderr not captured).
+        timing = bool(os.environ.get("GENBENCH_METEOR_TIMING"))
+        self._p = subprocess.Popen(cmd, cwd=jar.parent, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=None if timing else subprocess.PIPE)
+        self._tmp: Path | None = None
+        #: Paraphrase entries loaded (fast mode with the index; ``None`` when the whole table was loaded).
+        self.paraphrases_loaded: int | None = None
 
     def score(self, refs: Sequence[Sequence[str]], hyps: Sequence[str]) -> tuple[float, list[float]]:
         """Corpus METEOR and per-image METEOR for tokenised captions, as ``Meteor().compute_score``."""
-        p = self._p
-        assert p.stdin is not None and p.stdout is not None
-        lines = [" ||| ".join(("SCORE", " ||| ".join(rs), h.replace("|||", "").replace("  ", " "))) + "\n"
-                 for rs, h in zip(refs, hyps, strict=True)]
-        error: list[BaseException] = []
-
-        def write() -> None:
-            try:
-                assert p.stdin is not None
-                p.stdin.write("".join(lines).encode())
-                p.stdin.flush()
-            except BaseException as exc:  # a dead JVM: reported by the reader below
-                error.append(exc)
-
-        writer = threading.Thread(target=write, daemon=True)
-        writer.start()
         try:
-            stats = []
-            for _ in lines:
-                line = p.stdout.readline()
-                if not line:
-                    raise JavaUnavailable(f"METEOR jar exited: {self._stderr_tail()}")
-                stats.append(line.decode().strip())
-            writer.join()
-            p.stdin.write(("EVAL" + "".join(f" ||| {s}" for s in stats) + "\n").encode())
-            p.stdin.flush()
-            per = [float(p.stdout.readline().strip()) for _ in lines]
-            corpus = float(p.stdout.readline().strip())
+            lines = _score_lines(refs, hyps)
+            if self.fast:
+                return self._score_fast(lines)
+            return self._score_stdio(lines)
+        except (OSError, ValueError) as exc:  # a dead JVM or garbage on its stdout
+            raise JavaUnavailable(f"METEOR failed: {self._stderr_tail() or exc}") from exc
         finally:
             self.close()
-        return corpus, per
+
+    def _write_async(self, data: bytes) -> threading.Thread:
+        def write() -> None:
+            try:
+                assert self._p.stdin is not None
+                self._p.stdin.write(data)
+                self._p.stdin.flush()
+            except OSError:  # a dead JVM: reported by the reader
+                pass
+
+        th = threading.Thread(target=write, daemon=True)
+        th.start()
+        return th
+
+    def _readline(self) -> bytes:
+        assert self._p.stdout is not None
+        line = self._p.stdout.readline()
+        if not line:
+            raise JavaUnavailable(f"METEOR jar exited: {self._stderr_tail()}")
+        return line
+
+    def _score_fast(self, lines: list[str]) -> tuple[float, list[float]]:
+        writer = self._write_async(("".join(lines) + "VOCAB\n").encode())
+        vocab: set[str] = set()
+        while True:
+            w = self._readline().decode().rstrip("\n")
+            if w == "END":
+                break
+            vocab.add(w)
+        writer.join()
+        para = "-"
+        index = None
+        try:
+            index = paraphrase_index()
+        except (OSError, sqlite3.Error, EOFError) as exc:  # unreadable table or unwritable cache: load it whole
+            print(f"genbench: METEOR paraphrase index unavailable ({exc}); loading the whole table", file=sys.stderr)
+        if index is not None:
+            fd, tmp = tempfile.mkstemp(prefix="genbench-meteor-para-", suffix=".gz")
+            os.close(fd)
+            self._tmp = Path(tmp)
+            self.paraphrases_loaded = filter_paraphrases(index, vocab, self._tmp)
+            para = str(self._tmp)
+        assert self._p.stdin is not None
+        self._p.stdin.write(f"PARA {para}\n".encode())
+        self._p.stdin.flush()
+        per = [float(self._readline()) for _ in lines]
+        return float(self._readline()), per
+
+    def _score_stdio(self, lines: list[str]) -> tuple[float, list[float]]:
+        writer = self._write_async("".join(lines).encode())
+        stats = [self._readline().decode().strip() for _ in lines]
+        writer.join()
+        assert self._p.stdin is not None
+        self._p.stdin.write(("EVAL" + "".join(f" ||| {s}" for s in stats) + "\n").encode())
+        self._p.stdin.flush()
+        per = [float(self._readline()) for _ in lines]
+        return float(self._readline()), per
 
     def _stderr_tail(self) -> str:
-        self._p.kill()
-        err = self._p.stderr.read().decode(errors="replace").strip().splitlines() if self._p.stderr else []
-        return err[-1] if err else f"exit code {self._p.wait()}"
-
-    def close(self) -> None:
-        """Stop the JVM (also called after :meth:`score`)."""
         if self._p.poll() is None:
-            try:
-                if self._p.stdin:
-                    self._p.stdin.close()
-            except OSError:
-                pass
             self._p.kill()
         self._p.wait()
+        err = self._p.stderr.read().decode(errors="replace").strip().splitlines() if self._p.stderr else []
+        return "; ".join(x.strip() for x in err[-3:]) if err else f"exit code {self._p.returncode}"
+
+    def close(self) -> None:
+        """Stop the JVM (also called after :meth:`score`) and remove the cut paraphrase table."""
+        try:
+            if self._p.stdin:
+                self._p.stdin.close()
+        except OSError:
+            pass
+        if self._p.poll() is None:
+            self._p.kill()
+        self._p.wait()
+        for stream in (self._p.stdout, self._p.stderr):
+            if stream:
+                stream.close()
+        if self._tmp is not None:
+            self._tmp.unlink(missing_ok=True)
+            self._tmp = None
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown
+            pass
