@@ -140,15 +140,31 @@ def list_image_files(folder: Path) -> list[Path]:
     return files
 
 
+#: below this many pixels per image, decoding in threads costs more than it saves (PIL holds the GIL for most of a
+#: tiny PNG's decode: 1,000 32x32 PNGs take 0.05 s in one thread, 0.12 s in four; 256x256 ones 0.51 s vs 0.27 s)
+PARALLEL_DECODE_MIN_PIXELS = 64 * 64
+
+
+def _decode_all(files: list[Path], workers: int) -> list[np.ndarray]:
+    """Decode in file order: sequentially for small images, else in ``workers`` threads, one contiguous chunk
+    each (per-file futures cost more than a small image's decode)."""
+    first = _decode(files[0])
+    if workers <= 1 or len(files) < 2 * workers or first.shape[0] * first.shape[1] < PARALLEL_DECODE_MIN_PIXELS:
+        return [first] + [_decode(f) for f in files[1:]]
+    rest = files[1:]
+    step = -(-len(rest) // workers)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        parts = list(pool.map(lambda i: [_decode(f) for f in rest[i: i + step]], range(0, len(rest), step)))
+    return [first] + [a for part in parts for a in part]
+
+
 def load_image_files(files: Sequence[Path], *, workers: int | None = None) -> torch.Tensor:
     """Decode files in parallel into one uint8 NCHW tensor.
 
     All images must share one size (resizing is a backbone's business, never a loader's). Grayscale images in a
     folder that also holds colour images are expanded to RGB.
     """
-    workers = workers or min(8, (os.cpu_count() or 1) * 2)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        arrays = list(pool.map(_decode, files))
+    arrays = _decode_all(list(files), workers or min(8, os.cpu_count() or 1))
     size = arrays[0].shape[:2]
     for p, a in zip(files, arrays, strict=False):
         if a.shape[:2] != size:

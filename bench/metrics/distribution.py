@@ -119,7 +119,8 @@ def kid_subsets(g: np.ndarray, r: np.ndarray, o: KIDOpts, size: int, seed: int) 
     for i in range(o.subsets):  # the draws in torch-fidelity's order: subset of set 1, then of set 2
         a = rng.choice(n1, size, replace=False)
         b = rng.choice(n2, size, replace=False)
-        mmds[i] = mmd2(kxx[np.ix_(a, a)], kxy[np.ix_(a, b)], kyy[np.ix_(b, b)])
+        # take rows, then columns: the same C-ordered block as np.ix_ (so mmd2 sums in the same order), ~3x faster
+        mmds[i] = mmd2(kxx.take(a, 0).take(a, 1), kxy.take(a, 0).take(b, 1), kyy.take(b, 0).take(b, 1))
     return float(np.mean(mmds)), float(np.std(mmds))
 
 
