@@ -47,7 +47,11 @@ def main() -> None:
     ap.add_argument("--no-clean-fid", action="store_true", help="skip clean-fid (two full passes per situation)")
     ap.add_argument("--clean-fid-once", action="store_true", help="time clean-fid in the cold situation only: it has "
                     "no feature cache for folders, so it does the same work in the other two")
+    ap.add_argument("--rescore-only", action="store_true", help="time only the fully cached re-score, reusing the "
+                    "caches a previous run left in --workdir")
     args = ap.parse_args()
+    if args.rescore_only and not args.workdir:
+        ap.error("--rescore-only needs the --workdir of a previous run")
     work = Path(args.workdir or tempfile.mkdtemp(prefix="genbench-sbs-"))
     os.environ["GENBENCH_CACHE"] = str(work / "genbench-cache")
     import torch_fidelity
@@ -99,6 +103,8 @@ def main() -> None:
     print(f"n = {args.n} images per folder, 32x32 RGB, Inception at 299x299 on {torch.get_num_threads()} CPU threads; "
           f"speed-up = torch-fidelity seconds / tool seconds")
     print(f"{'situation':30s} {'tool':17s} {'seconds':>8s} {'speed-up':>9s}  values (relative difference to torch-fidelity)")
+    if args.rescore_only:
+        situations = situations[2:]
     cold_clean: tuple[str, dict[str, float], float] | None = None
     for k, (title, x, name) in enumerate(situations):
         f, tf = _timed(lambda x=x, name=name: fidelity(x, b, name))  # type: ignore[misc]
