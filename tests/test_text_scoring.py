@@ -131,6 +131,7 @@ def test_meteor_jvm_failure_reported_unavailable_and_other_metrics_run(monkeypat
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(shutil.which("javac") is None, reason="the fast METEOR driver is compiled with javac (a JDK)")
 def test_meteor_fast_driver_equals_the_jars_stdio_mode_with_any_thread_count() -> None:
     from bench.text.meteor import MeteorProcess
 
