@@ -9,7 +9,7 @@ from pycocoevalcap.bleu.bleu import Bleu
 from pycocoevalcap.cider.cider import Cider
 from pycocoevalcap.rouge.rouge import Rouge, my_lcs
 
-from bench.text.ngram_metrics import bleu, cider_d, lcs_length, rouge_l
+from bench.text.ngram_metrics import CaptionNgrams, bleu, cider_d, lcs_length, rouge_l
 from bench.text.synthetic import synthetic_captions
 
 
@@ -58,3 +58,16 @@ def test_cider_identical(tokenised) -> None:
 def test_cider_single_image_is_zero_as_in_pycocoevalcap() -> None:
     corpus, per = cider_d([["a dog runs", "a dog is running"]], ["a dog runs"])
     assert corpus == Cider().compute_score({1: ["a dog runs", "a dog is running"]}, {1: ["a dog runs"]})[0] == 0.0
+
+
+def test_corner_cases_identical_with_a_shared_table() -> None:
+    """Empty and one-word captions, repeated n-grams, unequal reference counts: where array code can slip."""
+    gts = {0: ["a a a a a", "a a"], 1: ["", "dog"], 2: ["the cat sat on the mat the cat", "a cat", "cat the"],
+           3: ["x"], 4: ["a dog runs", "a dog is running", "dog"]}
+    res = {0: ["a a a"], 1: [""], 2: ["the cat the cat sat"], 3: ["y y"], 4: ["a dog runs a dog"]}
+    refs, hyps = list(gts.values()), [res[i][0] for i in gts]
+    ngrams = CaptionNgrams.build(refs, hyps)
+    b_corpus, b_per = Bleu(4).compute_score(gts, res, verbose=0)
+    assert bleu(refs, hyps, ngrams=ngrams) == bleu(refs, hyps) == (list(b_corpus), [list(x) for x in b_per])
+    c_corpus, c_per = Cider().compute_score(gts, res)
+    assert cider_d(refs, hyps, ngrams=ngrams) == cider_d(refs, hyps) == (c_corpus, list(c_per))

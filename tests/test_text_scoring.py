@@ -137,6 +137,9 @@ def test_meteor_fast_driver_equals_the_jars_stdio_mode_with_any_thread_count() -
 
     s = synthetic_captions(200, seed=5)
     refs, hyps = tokenize_sets(list(s.refs.values()), [s.hyps[i] for i in s.refs])
+    # the driver's plain-line shortcut past the jar's normaliser: extra spaces, its DOTMULTI markers, digits
+    refs += [["a  dog runs ", "dotmulti dog 2"], ["the dog 's bone", "a b c 1 2"]]
+    hyps += ["a dog  runs 3", "dotdotmulti dog . 7"]
     plain = MeteorProcess(fast=False)
     assert not plain.fast
     expected = plain.score(refs, hyps)

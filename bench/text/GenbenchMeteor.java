@@ -14,6 +14,7 @@
 import edu.cmu.meteor.scorer.MeteorConfiguration;
 import edu.cmu.meteor.scorer.MeteorScorer;
 import edu.cmu.meteor.scorer.MeteorStats;
+import edu.cmu.meteor.util.Constants;
 import edu.cmu.meteor.util.Normalizer;
 
 import java.io.BufferedReader;
@@ -38,6 +39,53 @@ public class GenbenchMeteor {
                 vocab.add(tok.nextToken());
             }
         }
+    }
+
+    // Normalizer.normalizeLine(s, LANG_EN, keepPunctuation) costs ~75 us a line (a dozen regular expressions over
+    // large Unicode classes): as much CPU as aligning. For a line made only of [a-z0-9] and spaces (most PTB
+    // output) none of its steps changes anything but the spacing: every pattern needs a character outside that
+    // set (. , ' ` - quotes, upper case for its DOTMULTI markers, a non-alphanumeric), and its token loop only
+    // rewrites tokens ending in "."; what is left is tokens joined by single spaces, trimmed. plainNormalize does
+    // exactly that for such lines and hands every other line to the jar; checkPlain compares the two at start-up.
+    private static boolean plain(String s) {
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == ' ')) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static String plainNormalize(String s) {
+        StringTokenizer tok = new StringTokenizer(s, " ");
+        StringBuilder b = new StringBuilder(s.length());
+        while (tok.hasMoreTokens()) {
+            if (b.length() > 0) {
+                b.append(' ');
+            }
+            b.append(tok.nextToken());
+        }
+        return b.toString();
+    }
+
+    private static boolean checkPlain(ArrayList<String> hyps, int langID, boolean keepPunctuation) {
+        if (langID != Constants.LANG_EN) {
+            return false;
+        }
+        ArrayList<String> probes = new ArrayList<String>(Arrays.asList(
+            "", " ", "a", " a  b ", "dotmulti dotdotmulti x1 9 0", "a 1 2 3 b  c   d", "s n t ll re ve m d"));
+        for (int i = 0; i < hyps.size() && probes.size() < 200; i++) {
+            if (plain(hyps.get(i))) {
+                probes.add(hyps.get(i));
+            }
+        }
+        for (String p : probes) {
+            if (!plainNormalize(p).equals(Normalizer.normalizeLine(p, langID, keepPunctuation))) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static final boolean TIMING = System.getenv("GENBENCH_METEOR_TIMING") != null;
@@ -94,6 +142,8 @@ public class GenbenchMeteor {
         }
         mark("read segments");
         final int n = hyps.size();
+        final boolean fastPlain = normalize && checkPlain(hyps, langID, keepPunctuation);
+        mark("plain-line check: " + fastPlain);
         int nThreads = Math.min(Math.max(1, threads), Math.max(1, n));
         // Every token the aligner can see (normalised as the scorer does it), plus the raw tokens: a superset.
         final ArrayList<HashSet<String>> vocabs = new ArrayList<HashSet<String>>();
@@ -113,7 +163,8 @@ public class GenbenchMeteor {
                             String s = r.get(k);
                             addTokens(v, s);
                             if (normalize) {
-                                s = Normalizer.normalizeLine(s, langID, keepPunctuation);
+                                s = fastPlain && plain(s) ? plainNormalize(s)
+                                        : Normalizer.normalizeLine(s, langID, keepPunctuation);
                                 addTokens(v, s);
                                 r.set(k, s);
                             }
@@ -121,7 +172,8 @@ public class GenbenchMeteor {
                         String h = hyps.get(i);
                         addTokens(v, h);
                         if (normalize) {
-                            h = Normalizer.normalizeLine(h, langID, keepPunctuation);
+                            h = fastPlain && plain(h) ? plainNormalize(h)
+                                    : Normalizer.normalizeLine(h, langID, keepPunctuation);
                             addTokens(v, h);
                             hyps.set(i, h);
                         }

@@ -86,6 +86,20 @@ def _check(refs: Mapping[Hashable, Sequence[str]], hyps: Mapping[Hashable, str |
     return ids, out_refs, out_hyps
 
 
+def _ngram_metrics(t_refs: list[list[str]], t_hyps: list[str], metrics: dict[str, MetricValue],
+                   per: dict[str, list[float]]) -> None:
+    """BLEU-1..4, ROUGE-L and CIDEr-D into ``metrics`` and ``per``; BLEU and CIDEr-D share one n-gram table."""
+    ngrams = ngram_metrics.CaptionNgrams.build(t_refs, t_hyps)
+    b_corpus, b_per = ngram_metrics.bleu(t_refs, t_hyps, ngrams=ngrams)
+    for k in range(4):
+        metrics[f"BLEU-{k + 1}"] = MetricValue(float(b_corpus[k]))
+        per[f"BLEU-{k + 1}"] = b_per[k]
+    r_corpus, r_per = ngram_metrics.rouge_l(t_refs, t_hyps)
+    metrics["ROUGE-L"], per["ROUGE-L"] = MetricValue(r_corpus), r_per
+    c_corpus, c_per = ngram_metrics.cider_d(t_refs, t_hyps, ngrams=ngrams)
+    metrics["CIDEr-D"], per["CIDEr-D"] = MetricValue(c_corpus), c_per
+
+
 def score_captions(refs: Mapping[Hashable, Sequence[str]], hyps: Mapping[Hashable, str | Sequence[str]],
                    *, meteor: bool = True, spice: bool = True) -> CaptionScores:
     """All caption metrics for the images that have a hypothesis, as pycocoevalcap computes them.
@@ -116,35 +130,19 @@ def score_captions(refs: Mapping[Hashable, Sequence[str]], hyps: Mapping[Hashabl
             return CaptionScores(ids, {m: MetricValue(None, False, reason) for m in METRIC_NAMES}, {i: {} for i in ids},
                                  [f"all metrics unavailable: {reason}"])
         if met is not None:
-            import threading
-
-            met_out: dict[str, Any] = {}
-
-            def run_meteor() -> None:
-                try:
-                    met_out["r"] = met.score(t_refs, t_hyps)
-                except JavaUnavailable as exc:
-                    met_out["e"] = str(exc)
-
-            th = threading.Thread(target=run_meteor, daemon=True)
-            th.start()
-        b_corpus, b_per = ngram_metrics.bleu(t_refs, t_hyps)
-        for k in range(4):
-            metrics[f"BLEU-{k + 1}"] = MetricValue(float(b_corpus[k]))
-            per[f"BLEU-{k + 1}"] = b_per[k]
+            try:  # METEOR's Python side first: the JVM then aligns while the n-gram metrics are computed here
+                met.start(t_refs, t_hyps)
+            except JavaUnavailable as exc:
+                met, met_reason = None, str(exc)
+        _ngram_metrics(t_refs, t_hyps, metrics, per)
         if met is not None:
-            th.join()
-            if "r" in met_out:
-                metrics["METEOR"] = MetricValue(met_out["r"][0])
-                per["METEOR"] = met_out["r"][1]
-            else:
-                met_reason = met_out["e"]
+            try:
+                m_corpus, per["METEOR"] = met.result()
+                metrics["METEOR"] = MetricValue(m_corpus)
+            except JavaUnavailable as exc:
+                met_reason = str(exc)
         if met_reason is not None:
             metrics["METEOR"] = MetricValue(None, False, met_reason)
-        r_corpus, r_per = ngram_metrics.rouge_l(t_refs, t_hyps)
-        metrics["ROUGE-L"], per["ROUGE-L"] = MetricValue(r_corpus), r_per
-        c_corpus, c_per = ngram_metrics.cider_d(t_refs, t_hyps)
-        metrics["CIDEr-D"], per["CIDEr-D"] = MetricValue(c_corpus), c_per
         if len(ids) < CIDER_MIN_IMAGES:
             msg = (f"CIDEr-D on {len(ids)} images: its idf comes from the evaluated references only, so the value "
                    f"depends on the subset and is not comparable with full-test-set numbers "

@@ -21,6 +21,12 @@ Here (:class:`MeteorProcess`):
 * **Alignment runs in parallel** in one JVM (``threads``, default ``os.cpu_count()``), each thread with a
   ``MeteorScorer(MeteorScorer)`` copy (the jar's constructor for multi-threaded use); statistics are independent
   per segment.
+* **Plain lines skip the jar's normaliser.** ``Normalizer.normalizeLine`` (``-norm``) runs a dozen regular
+  expressions over large Unicode classes, ~75 µs a line: as much CPU as aligning. On a line of only ``[a-z0-9]``
+  and spaces (most PTB output) none of them can match, and the driver only joins the tokens with single spaces;
+  other lines go through the jar (see ``GenbenchMeteor.java``, which also checks the two agree at start-up).
+* **The caller works while the JVM aligns**: :meth:`MeteorProcess.start` returns once the segments and the cut
+  table are sent, :meth:`MeteorProcess.result` collects the scores.
 * **EVAL is replayed in the driver** exactly as ``Meteor.scoreStdio`` does it: each statistics line parsed back
   from its text form, scored, and summed in image order; the corpus METEOR is the score of that sum (not a mean
   of the per-image scores).
@@ -45,6 +51,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from bench.text.ptb import JavaUnavailable, java_executable
 
@@ -230,15 +237,54 @@ class MeteorProcess:
         self._tmp: Path | None = None
         #: Paraphrase entries loaded (fast mode with the index; ``None`` when the whole table was loaded).
         self.paraphrases_loaded: int | None = None
+        self._n = 0
+        self._stdio: threading.Thread | None = None
+        self._stdio_out: tuple[float, list[float]] | BaseException | None = None
 
     def score(self, refs: Sequence[Sequence[str]], hyps: Sequence[str]) -> tuple[float, list[float]]:
         """Corpus METEOR and per-image METEOR for tokenised captions, as ``Meteor().compute_score``."""
+        self.start(refs, hyps)
+        return self.result()
+
+    def start(self, refs: Sequence[Sequence[str]], hyps: Sequence[str]) -> None:
+        """Send the segments and, in fast mode, the cut paraphrase table: on return the JVM is aligning.
+
+        Split from :meth:`result` so that the caller computes its other metrics while the JVM aligns (a separate
+        process: truly in parallel), instead of making the JVM wait for Python work done in a thread under the GIL.
+        """
         try:
             lines = _score_lines(refs, hyps)
             if self.fast:
-                return self._score_fast(lines)
-            return self._score_stdio(lines)
-        except (OSError, ValueError) as exc:  # a dead JVM or garbage on its stdout
+                self._n = len(lines)
+                self._send_fast(lines)
+            else:  # the jar prints a statistics line per segment as it goes: read them in a thread
+                self._stdio = threading.Thread(target=self._run_stdio, args=(lines,), daemon=True)
+                self._stdio.start()
+        except (OSError, ValueError, JavaUnavailable) as exc:  # a dead JVM or garbage on its stdout
+            self._fail(exc)
+
+    def result(self) -> tuple[float, list[float]]:
+        """Wait for the scores of the segments sent by :meth:`start`; stops the JVM."""
+        try:
+            if self.fast:
+                per = [float(self._readline()) for _ in range(self._n)]
+                return float(self._readline()), per
+            assert self._stdio is not None
+            self._stdio.join()
+            if isinstance(self._stdio_out, BaseException):
+                raise self._stdio_out
+            assert self._stdio_out is not None
+            return self._stdio_out
+        except (OSError, ValueError) as exc:
+            self._fail(exc)
+        finally:
+            self.close()
+
+    def _fail(self, exc: Exception) -> NoReturn:
+        """Raise ``exc`` as :class:`JavaUnavailable` (with the JVM's last words) after stopping the JVM."""
+        try:
+            if isinstance(exc, JavaUnavailable):
+                raise exc
             raise JavaUnavailable(f"METEOR failed: {self._stderr_tail() or exc}") from exc
         finally:
             self.close()
@@ -263,7 +309,8 @@ class MeteorProcess:
             raise JavaUnavailable(f"METEOR jar exited: {self._stderr_tail()}")
         return line
 
-    def _score_fast(self, lines: list[str]) -> tuple[float, list[float]]:
+    def _send_fast(self, lines: list[str]) -> None:
+        """Segments in, vocabulary out, the paraphrase entries within it back in (``PARA``)."""
         writer = self._write_async(("".join(lines) + "VOCAB\n").encode())
         vocab: set[str] = set()
         while True:
@@ -287,18 +334,20 @@ class MeteorProcess:
         assert self._p.stdin is not None
         self._p.stdin.write(f"PARA {para}\n".encode())
         self._p.stdin.flush()
-        per = [float(self._readline()) for _ in lines]
-        return float(self._readline()), per
 
-    def _score_stdio(self, lines: list[str]) -> tuple[float, list[float]]:
-        writer = self._write_async("".join(lines).encode())
-        stats = [self._readline().decode().strip() for _ in lines]
-        writer.join()
-        assert self._p.stdin is not None
-        self._p.stdin.write(("EVAL" + "".join(f" ||| {s}" for s in stats) + "\n").encode())
-        self._p.stdin.flush()
-        per = [float(self._readline()) for _ in lines]
-        return float(self._readline()), per
+    def _run_stdio(self, lines: list[str]) -> None:
+        """The jar's own protocol (thread body): SCORE lines, their statistics back, one EVAL of them all."""
+        try:
+            writer = self._write_async("".join(lines).encode())
+            stats = [self._readline().decode().strip() for _ in lines]
+            writer.join()
+            assert self._p.stdin is not None
+            self._p.stdin.write(("EVAL" + "".join(f" ||| {s}" for s in stats) + "\n").encode())
+            self._p.stdin.flush()
+            per = [float(self._readline()) for _ in lines]
+            self._stdio_out = (float(self._readline()), per)
+        except Exception as exc:  # handed to result()
+            self._stdio_out = exc
 
     def _stderr_tail(self) -> str:
         if self._p.poll() is None:
