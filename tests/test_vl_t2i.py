@@ -33,9 +33,9 @@ def test_learned_generator_beats_prompt_ignoring_baseline(t2i_rows) -> None:
     v = {(r["model"], r["metric"]): r for r in rows}
     metrics = {r["metric"] for r in rows}
     div = "prompt_perceptual_shapes" if "prompt_perceptual_shapes" in metrics else "prompt_lpips"
-    assert metrics == {"fid", "clip_score_tm", div, "attr_count", "attr_colour", "attr_shape",
+    assert metrics == {"fid", "clip_score_tm", div, "prompt_diversity_gap", "attr_count", "attr_colour", "attr_shape",
                        "attr_position", "attr_all"}
-    for m in metrics - {div}:
+    for m in metrics - {div}:  # every ranked metric, the diversity gap to the world's own variability included
         g, b = v[("shapes-t2i", m)], v[("random-scene", m)]
         assert (g["value"] > b["value"]) if g["higher_is_better"] else (g["value"] < b["value"]), m
         # the oracle renders the prompt exactly: nothing beats it on attributes
@@ -46,6 +46,8 @@ def test_learned_generator_beats_prompt_ignoring_baseline(t2i_rows) -> None:
     # oracle's diversity than the baseline is.
     gd, bd, od = (v[(m, div)]["value"] for m in ("shapes-t2i", "random-scene", "shapes-oracle"))
     assert bd > od > 0 and gd > 0 and abs(gd - od) < abs(bd - od), (gd, bd, od)
+    gap = {m: v[(m, "prompt_diversity_gap")]["value"] for m in ("shapes-t2i", "random-scene", "shapes-oracle")}
+    assert gap["shapes-oracle"] < gap["random-scene"] and gap["shapes-t2i"] < gap["random-scene"], gap
     assert v[("shapes-t2i", div)]["extras"]["distance"] in ("shapes-features", "lpips-alex")
     assert v[("shapes-t2i", div)]["extras"]["pairs_per_prompt"] == 1
     assert v[("shapes-t2i", "attr_count")]["value"] > 0.8
@@ -84,6 +86,7 @@ def test_prompt_diversity_is_zero_for_a_seed_ignoring_model() -> None:
     pi = np.repeat(np.arange(4), 3)
     (r,) = m.compute({"prompt_index": pi}, None, layer="", seed=0, ctx=MetricContext(images=same))
     assert r.metric == "prompt_perceptual_shapes" and r.value == 0 and r.extras["pairs_per_prompt"] == 3
+    # no prompts given: no world reference, so no gap row (real captions have one image each)
     (r2,) = m.compute({"prompt_index": pi}, None, layer="", seed=0, ctx=MetricContext(images=ims[[0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3]]))
     assert r2.value > 0.1 and r2.extras["distance"] == "shapes-features"
     # the distance is the per-prompt mean over every pair, averaged over prompts
@@ -153,3 +156,28 @@ def test_t2i_training_script_reproduces_manifest(tmp_path: Path) -> None:
     line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("quality "))
     assert json.loads(line[len("quality "):]) == e["quality"]
     assert sha256_file(out) == e["sha256"]
+
+
+def test_prompt_diversity_gap_is_zero_against_itself_and_large_for_collapse() -> None:
+    """The gap compares a model's per-prompt diversity with the world's renderings of the same prompts: a model that
+    IS the world's renderer with the reference's own seeds scores exactly 0; a collapsed one (one image per prompt)
+    scores large."""
+    import torch
+
+    from bench.metrics.base import MetricContext
+    from bench.metrics.t2i import PromptDiversity, _world_reference_images
+    from bench.shapes import world
+
+    prompts_4 = world.load("test", 4).prompts
+    pi = np.repeat(np.arange(4), 3)
+    prompts = [prompts_4[i] for i in pi]
+    ref = _world_reference_images(prompts, pi)
+    assert ref is not None and ref.shape == (12, 3, 32, 32)
+    m = PromptDiversity({"distance": "shapes-features"})
+    _, gap = m.compute({"prompt_index": pi}, None, layer="", seed=0, ctx=MetricContext(images=ref, hypotheses=prompts))
+    assert gap.metric == "prompt_diversity_gap" and gap.value == 0
+    assert not PromptDiversity.outputs["prompt_diversity_gap"].higher_is_better
+    collapsed = ref[[0, 0, 0, 3, 3, 3, 6, 6, 6, 9, 9, 9]]
+    _, gap_c = m.compute({"prompt_index": pi}, None, layer="", seed=0, ctx=MetricContext(images=collapsed, hypotheses=prompts))
+    assert gap_c.value > 10  # |ln(1e-12 / d)|
+    assert _world_reference_images(["a photo of a cat"] * 12, pi) is None and torch.equal(ref, _world_reference_images(prompts, pi))

@@ -115,9 +115,27 @@ class PromptDiversityOpts(Options):
 DISTANCE_OUTPUT = {"lpips-alex": "prompt_lpips", "lpips-vgg": "prompt_lpips", "shapes-features": "prompt_perceptual_shapes"}
 
 
+def _world_reference_images(prompts: list[str] | None, prompt_of: np.ndarray) -> torch.Tensor | None:
+    """Per-prompt diversity's reference where one exists: every prompt a shapes canonical caption, each sample
+    position re-rendered by the world with its own seed. None otherwise (real captions have one image each)."""
+    from bench.seeding import derive_seed
+
+    if prompts is None or len(prompts) != len(prompt_of):
+        return None
+    out = []
+    for i, (p, k) in enumerate(zip(prompts, prompt_of, strict=True)):
+        img = world.render_prompt(p, derive_seed("prompt-diversity-reference", int(k), i))
+        if img is None:
+            return None
+        out.append(img)
+    return torch.from_numpy(np.stack(out))
+
+
 class PromptDiversity(Metric):
     """Per-prompt LPIPS diversity: the mean perceptual distance between samples of the same prompt, averaged over
-    prompts. The distance is ``lpips_diversity``'s machinery (:mod:`bench.metrics.diversity`: the lpips package on
+    prompts. Raw diversity has no "better" direction on its own: a model that ignores its prompt is as varied as
+    the whole data. Where the world can render each prompt afresh (shapes), ``prompt_diversity_gap`` compares it
+    with the real variability of that prompt: |ln ratio|, 0 best, large for collapse and for prompt-ignoring. The distance is ``lpips_diversity``'s machinery (:mod:`bench.metrics.diversity`: the lpips package on
     resolved torchvision weights) or, offline, an LPIPS-style distance on the shapes dual encoder reported under its
     own name (``prompt_perceptual_shapes``); ``extras.distance`` says which, ``extras.fallback_reason`` why."""
 
@@ -129,6 +147,8 @@ class PromptDiversity(Metric):
         "prompt_lpips": OutputInfo(True, "", "mean pairwise LPIPS among samples of one prompt, averaged over prompts"),
         "prompt_perceptual_shapes": OutputInfo(True, "", "the same with an LPIPS-style distance on the shapes dual "
                                                          "encoder (no learned weights): offline stand-in for LPIPS"),
+        "prompt_diversity_gap": OutputInfo(False, "", "mean over prompts of |ln(diversity / the world's own diversity "
+                                                      "for that prompt)|: 0 = as varied as real scenes of the prompt"),
     }
     Opts = PromptDiversityOpts
 
@@ -180,4 +200,17 @@ class PromptDiversity(Metric):
         per = np.array([d[own == p].mean() for p in np.unique(prompt_of)])
         m, lo, hi = mean_ci(per)
         extras.update(distance=name, pairs_per_prompt=int(len(a) // len(per)), per_sample=per.tolist())
-        return [MetricValue(DISTANCE_OUTPUT[name], m, lo, hi, extras=extras)]
+        out = [MetricValue(DISTANCE_OUTPUT[name], m, lo, hi, extras=extras)]
+        reference = _world_reference_images(ctx.hypotheses, prompt_of)
+        if reference is not None:
+            # the same pairs, the same distance, on the world's own renderings of each prompt (fresh jitter per
+            # sample, the same seeds for every model): how varied real scenes of that prompt are
+            dr = np.concatenate([dist(reference[a[s: s + 512]], reference[b[s: s + 512]]).numpy()
+                                 for s in range(0, len(a), 512)])
+            ref_per = np.array([dr[own == p].mean() for p in np.unique(prompt_of)])
+            gap = np.abs(np.log(np.maximum(per, 1e-12) / np.maximum(ref_per, 1e-12)))
+            g, glo, ghi = mean_ci(gap)
+            out.append(MetricValue("prompt_diversity_gap", g, glo, ghi, extras={
+                "distance": name, "reference": "shapes world: each prompt's scene rendered with fresh jitter",
+                "reference_diversity": float(ref_per.mean()), "per_sample": gap.tolist()}))
+        return out

@@ -246,3 +246,15 @@ def parse_prompt(text: str) -> Scene | None:
             return None
         objs.append(Obj(m.group(3), m.group(2), m.group(1), CELL_PHRASE.index(m.group(4))))
     return Scene(tuple(objs), tuple((0.0, 0.0) for _ in objs)) if objs else None
+
+
+def render_prompt(text: str, seed: int) -> np.ndarray | None:
+    """The scene a canonical caption describes, rendered with a fresh sub-cell jitter drawn from ``seed``: the
+    world's own variation for one prompt (the oracle model, and per-prompt diversity's reference). uint8
+    [3, 32, 32], or ``None`` when ``text`` is not a canonical caption."""
+    scene = parse_prompt(text)
+    if scene is None:
+        return None
+    rng = random.Random(seed)
+    jitter = tuple((rng.uniform(-1.2, 1.2), rng.uniform(-1.2, 1.2)) for _ in scene.objects)
+    return render(Scene(scene.objects, jitter))
