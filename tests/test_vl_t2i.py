@@ -142,20 +142,13 @@ def test_t2i_needs_canonical_prompts_for_attributes(tmp_path: Path, capsys) -> N
 @pytest.mark.slow
 def test_t2i_training_script_reproduces_manifest(tmp_path: Path) -> None:
     """scripts/shapes/train_t2i.py (fixed seed, one thread, deterministic kernels) writes the shipped bytes."""
-    import subprocess
-    import sys
-
+    from bench.retrain import retrain
     from bench.shapes import zoo
-    from bench.weights import sha256_file
 
     e = zoo.manifest()["t2i_generator.pt"]
     out = tmp_path / "t2i_generator.pt"  # torch.save names its archive folder after the file: same name, same bytes
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts/shapes/train_t2i.py"), "--out", str(out),
-                           "--epochs", str(e["epochs"])], capture_output=True, text=True, cwd=ROOT, timeout=900)
-    assert proc.returncode == 0, proc.stderr
-    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("quality "))
-    assert json.loads(line[len("quality "):]) == e["quality"]
-    assert sha256_file(out) == e["sha256"]
+    quality, sha = retrain(ROOT / "scripts/shapes/train_t2i.py", ["--epochs", str(e["epochs"])], out, cwd=ROOT, timeout=900)
+    assert quality == e["quality"] and sha == e["sha256"]
 
 
 def test_prompt_diversity_gap_is_zero_against_itself_and_large_for_collapse() -> None:

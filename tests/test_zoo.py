@@ -4,11 +4,8 @@ script reproduces the quality its manifest records."""
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +16,7 @@ import torch
 from bench import zoo
 from bench.errors import WeightsError
 from bench.results import RunDir
+from bench.retrain import retrain
 from bench.weights import sha256_file
 from tests.conftest import ROOT, run_cli
 
@@ -176,12 +174,8 @@ def test_digits_suite_orderings(digits_run: dict[tuple[str, str, str], float | N
 def test_training_script_reproduces_manifest_quality(tmp_path: Path) -> None:
     e = zoo.entry("gan")
     out = tmp_path / "gan.pt"
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts/zoo/train_gan.py"), "--out", str(out),
-                           "--steps", str(e["steps"])], capture_output=True, text=True, cwd=ROOT, timeout=600)
-    assert proc.returncode == 0, proc.stderr
-    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("quality "))
-    assert json.loads(line[len("quality "):]) == e["quality"]
-    assert sha256_file(out) == e["sha256"]
+    quality, sha = retrain(ROOT / "scripts/zoo/train_gan.py", ["--steps", str(e["steps"])], out, cwd=ROOT, timeout=600)
+    assert quality == e["quality"] and sha == e["sha256"]
 
 
 def test_conditional_metrics_and_ppl_report_unavailable_instead_of_crashing() -> None:

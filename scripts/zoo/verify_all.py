@@ -12,8 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def main() -> int:
     from bench import zoo
-    from bench.weights import sha256_file
+    from bench.errors import GenbenchError
+    from bench.retrain import retrain
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", nargs="*", help="model names (default: all)")
@@ -34,18 +33,15 @@ def main() -> int:
         e = zoo.entry(name)
         script, *flags = shlex.split(e["trained_by"])
         with tempfile.TemporaryDirectory() as d:
-            out = Path(d) / e["file"]
             t0 = time.perf_counter()
-            proc = subprocess.run([sys.executable, str(ROOT / script), *flags, "--out", str(out), "--steps", str(e["steps"])],
-                                  capture_output=True, text=True, cwd=ROOT)
-            secs = time.perf_counter() - t0
-            if proc.returncode != 0:
-                print(f"{name:14s} FAILED to train ({secs:.0f} s): {proc.stderr.strip().splitlines()[-1:]}")
+            try:
+                quality, sha = retrain(ROOT / script, [*flags, "--steps", str(e["steps"])], Path(d) / e["file"], cwd=ROOT)
+            except GenbenchError as exc:
+                print(f"{name:14s} FAILED: {exc}", flush=True)
                 failed += 1
                 continue
-            line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("quality ")), "quality null")
-            quality = json.loads(line[len("quality "):])
-            same_file, same_quality = sha256_file(out) == e["sha256"], quality == e["quality"]
+            secs = time.perf_counter() - t0
+            same_file, same_quality = sha == e["sha256"], quality == e["quality"]
             failed += not (same_file and same_quality)
             q = "same" if same_quality else f"DIFFERS: {quality} vs {e['quality']}"
             print(f"{name:14s} {secs:6.0f} s  sha256 {'same' if same_file else 'DIFFERS'}  quality {q}", flush=True)
