@@ -52,9 +52,12 @@ def test_fixed_sleep_is_measured_within_3_percent() -> None:
 
 
 def test_fixed_arithmetic_is_measured_within_3_percent() -> None:
+    """Arithmetic, unlike a sleep, slows down when other processes share the cores, and that noise only ever adds
+    time: the fastest call of each (timeit's rule) is the known cost, and the harness must agree with it. Medians
+    agree too on a quiet machine, but drifted 9% apart once in CI while another job loaded both cores."""
     torch.set_num_threads(1)
-    harness, direct = _interleaved(fixed_arithmetic)
-    assert statistics.median(harness) == pytest.approx(statistics.median(direct), rel=0.03)
+    harness, direct = _interleaved(fixed_arithmetic, rounds=30)
+    assert min(harness) == pytest.approx(min(direct), rel=0.03)
 
 
 def test_overhead_is_small_and_reported() -> None:
