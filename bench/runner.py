@@ -174,5 +174,6 @@ class Runner:
             metric=v.metric, value=None if v.value is None else float(v.value), ci_low=v.ci_low, ci_high=v.ci_high,
             n=int(n if n is not None else (task.n or 0)), backbone=task.backbone.name if task.backbone else None,
             higher_is_better=info.higher_is_better, unit=info.unit, seconds=round(seconds, 4), protocol=protocol,
-            protocol_id=protocol_id(protocol) if protocol else None, extras={**v.extras, **(extras or {})},
+            protocol_id=protocol_id(protocol) if protocol else None,
+            extras={**v.extras, **(extras or {}), **({} if info.ranked else {"ranked": False})},
         )

@@ -60,7 +60,9 @@ def comparison_tables(rows: list[dict[str, Any]], model_order: list[str] | None 
             if lo is not None and hi is not None and not pd.isna(lo) and not pd.isna(hi):
                 txt += f" [{_fmt(lo)}, {_fmt(hi)}]"
             display.loc[r["model"], r["metric"]] = txt
-        arrows = {m: ("↑" if bool(part[part["metric"] == m]["higher_is_better"].iloc[0]) else "↓") for m in metrics}
+        unranked = unranked_metrics(part.to_dict("records"))
+        arrows = {m: "·" if m in unranked else ("↑" if bool(part[part["metric"] == m]["higher_is_better"].iloc[0]) else "↓")
+                  for m in metrics}
         display.columns = [f"{m} {arrows[m]}" for m in metrics]
         display.index.name = "model"
         numeric.index.name = "model"
@@ -159,6 +161,12 @@ def interval(row: dict[str, Any] | pd.Series) -> tuple[float, float] | None:
     return None
 
 
+def unranked_metrics(rows: list[dict[str, Any]]) -> set[str]:
+    """Values shown but not ranked (``OutputInfo.ranked`` False, recorded as ``extras.ranked``): header "·", no
+    best mark, not in win rates."""
+    return {r["metric"] for r in rows if isinstance(r.get("extras"), dict) and r["extras"].get("ranked") is False}
+
+
 def directions(rows: list[dict[str, Any]]) -> dict[str, bool]:
     """metric → higher_is_better, as recorded in the rows (which copied it from the metric's OutputInfo)."""
     return {r["metric"]: bool(r["higher_is_better"]) for r in rows}
@@ -212,14 +220,15 @@ def leaderboards(rows: list[dict[str, Any]], model_order: list[str] | None = Non
         title, display, numeric = tables[0]
         order = [m for m in numeric.index if m not in flags] + [m for m in numeric.index if m in flags]
         numeric, display = numeric.loc[order], display.loc[order]
-        ranked = numeric.loc[[m for m in order if m not in flags]]
+        unranked = unranked_metrics(records)
+        ranked = numeric.loc[[m for m in order if m not in flags], [c for c in numeric.columns if c not in unranked]]
         higher = {m: bool(part[part["metric"] == m]["higher_is_better"].iloc[0]) for m in numeric.columns}
         ivals: dict[tuple[Any, str], tuple[float, float] | None] = {}
         for _, r in part.iterrows():
             ivals[(r["model"], r["metric"])] = interval(r)
         out.append({"title": title, "task": task, "protocol_id": pid, "numeric": numeric, "display": display,
                     "higher": higher, "intervals": ivals, "best": best_models(ranked, higher),
-                    "win_rate": win_rates(ranked, higher).reindex(numeric.index), "flags": flags})
+                    "win_rate": win_rates(ranked, higher).reindex(numeric.index), "flags": flags, "unranked": unranked})
     return out
 
 
@@ -244,7 +253,7 @@ def to_latex(rows: list[dict[str, Any]], model_order: list[str] | None = None) -
         num: pd.DataFrame = lb["numeric"]
         cols = list(num.columns)
         arrow = {True: r"$\uparrow$", False: r"$\downarrow$"}
-        head = ["model"] + [f"{_latex_escape(c)} {arrow[lb['higher'][c]]}" for c in cols]
+        head = ["model"] + [f"{_latex_escape(c)} {'' if c in lb['unranked'] else arrow[lb['higher'][c]]}".rstrip() for c in cols]
         head.append(r"win rate $\uparrow$")
         if lb["flags"]:
             head.append("flags (not ranked)")
@@ -281,7 +290,7 @@ def html_tables(rows: list[dict[str, Any]], model_order: list[str] | None = None
         cols = list(num.columns)
         th = ['<th data-col="0" data-higher="0">model</th>']
         for j, c in enumerate(cols, start=1):
-            arrow = "↑" if lb["higher"][c] else "↓"
+            arrow = "·" if c in lb["unranked"] else ("↑" if lb["higher"][c] else "↓")
             th.append(f'<th data-col="{j}" data-metric="{escape(c)}" data-higher="{int(lb["higher"][c])}" '
                       f'title="{"higher" if lb["higher"][c] else "lower"} is better">{escape(c)} {arrow}</th>')
         th.append(f'<th data-col="{len(cols) + 1}" data-metric="win_rate" data-higher="1" '

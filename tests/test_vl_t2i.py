@@ -36,6 +36,7 @@ def test_learned_generator_beats_prompt_ignoring_baseline(t2i_rows) -> None:
     assert metrics == {"fid", "clip_score_tm", div, "prompt_diversity_gap", "attr_count", "attr_colour", "attr_shape",
                        "attr_position", "attr_all"}
     for m in metrics - {div}:  # every ranked metric, the diversity gap to the world's own variability included
+        assert v[("shapes-t2i", m)]["extras"].get("ranked", True), m
         g, b = v[("shapes-t2i", m)], v[("random-scene", m)]
         assert (g["value"] > b["value"]) if g["higher_is_better"] else (g["value"] < b["value"]), m
         # the oracle renders the prompt exactly: nothing beats it on attributes
@@ -48,6 +49,13 @@ def test_learned_generator_beats_prompt_ignoring_baseline(t2i_rows) -> None:
     assert bd > od > 0 and gd > 0 and abs(gd - od) < abs(bd - od), (gd, bd, od)
     gap = {m: v[(m, "prompt_diversity_gap")]["value"] for m in ("shapes-t2i", "random-scene", "shapes-oracle")}
     assert gap["shapes-oracle"] < gap["random-scene"] and gap["shapes-t2i"] < gap["random-scene"], gap
+    # raw diversity is shown, not ranked: no best mark (random-scene's larger number is not a win), no win-rate part
+    from bench.tables import leaderboards, to_markdown
+
+    (lb,) = leaderboards(rows)
+    assert lb["unranked"] == {div} and div not in lb["best"] and lb["best"]["prompt_diversity_gap"] != {"random-scene"}
+    assert lb["win_rate"]["shapes-t2i"] > lb["win_rate"]["random-scene"]
+    assert f"{div} ·" in to_markdown(rows)
     assert v[("shapes-t2i", div)]["extras"]["distance"] in ("shapes-features", "lpips-alex")
     assert v[("shapes-t2i", div)]["extras"]["pairs_per_prompt"] == 1
     assert v[("shapes-t2i", "attr_count")]["value"] > 0.8

@@ -23,6 +23,9 @@ class OutputInfo:
     higher_is_better: bool
     unit: str = ""
     description: str = ""
+    #: False for a measurement shown beside the ranking but not a quality on its own (raw per-prompt diversity:
+    #: ignoring the prompt maximises it); tables give it no best mark and leave it out of win rates
+    ranked: bool = True
 
 
 @dataclass

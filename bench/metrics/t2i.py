@@ -144,9 +144,11 @@ class PromptDiversity(Metric):
     task_kinds = frozenset({"text-to-image"})
     needs_reference = False
     outputs = {
-        "prompt_lpips": OutputInfo(True, "", "mean pairwise LPIPS among samples of one prompt, averaged over prompts"),
+        "prompt_lpips": OutputInfo(True, "", "mean pairwise LPIPS among samples of one prompt, averaged over prompts",
+                                   ranked=False),
         "prompt_perceptual_shapes": OutputInfo(True, "", "the same with an LPIPS-style distance on the shapes dual "
-                                                         "encoder (no learned weights): offline stand-in for LPIPS"),
+                                                         "encoder (no learned weights): offline stand-in for LPIPS",
+                                               ranked=False),
         "prompt_diversity_gap": OutputInfo(False, "", "mean over prompts of |ln(diversity / the world's own diversity "
                                                       "for that prompt)|: 0 = as varied as real scenes of the prompt"),
     }
