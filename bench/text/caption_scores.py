@@ -2,7 +2,7 @@
 
 ``COCOEvalCap.evaluate()`` is all-or-nothing: no Java or no SPICE download and nothing is reported. Here each
 metric is a :class:`MetricValue` that is either a number or ``available=False`` with the reason, and the rest
-still run. Values equal pycocoevalcap's (tests/test_text_parity.py).
+still run. Values equal pycocoevalcap's (tests/test_text_scoring.py).
 """
 
 from __future__ import annotations

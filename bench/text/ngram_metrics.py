@@ -8,7 +8,7 @@ results (clipped counts, lengths, document frequencies) are exact whatever the m
 is computed with the same IEEE operations in the same order as pycocoevalcap (sums of several terms through
 ``np.bincount``, which adds its weights one by one in array order; the arrays are laid out in pycocoevalcap's
 iteration order), so per-image values are identical (``tests/test_text_ngram.py``,
-``tests/test_text_parity.py``). ROUGE-L uses a bit-parallel LCS (integer-exact).
+``tests/test_text_scoring.py``). ROUGE-L uses a bit-parallel LCS (integer-exact).
 """
 
 from __future__ import annotations
