@@ -38,12 +38,20 @@ class SleepGenerator:
         return torch.zeros((request.n, 1, 8, 8), dtype=torch.uint8)
 
 
+_ARITH_A = torch.ones(192, 192, dtype=torch.float64) / 192
+_ARITH_BUFFERS = (torch.empty(192, 192, dtype=torch.float64), torch.empty(192, 192, dtype=torch.float64))
+
+
 def fixed_arithmetic(reps: int = 30) -> torch.Tensor:
-    """A fixed amount of arithmetic: ``reps`` 192x192 float64 matmuls on one thread."""
-    a = torch.ones(192, 192, dtype=torch.float64) / 192
-    x = a
-    for _ in range(reps):
-        x = x @ a
+    """A fixed amount of arithmetic: ``reps`` 192x192 float64 matmuls on one thread, into two preallocated
+    buffers. Allocation-free on purpose: fresh 295 KB intermediates are mmap-sized, so their cost (page faults,
+    and where they land) depended on what the caller's loop held, which once made the same work 4-12% apart
+    between two loops in a long test session."""
+    x = _ARITH_A
+    for i in range(reps):
+        out = _ARITH_BUFFERS[i % 2]
+        torch.matmul(x, _ARITH_A, out=out)
+        x = out
     return x
 
 
