@@ -32,6 +32,19 @@ import java.util.StringTokenizer;
 import java.util.concurrent.atomic.AtomicInteger;
 
 public class GenbenchMeteor {
+    // One segment string: its raw tokens into the vocabulary, then (with -norm) normalised as the scorer would,
+    // those tokens too; returns what the scorer gets.
+    private static String prepare(HashSet<String> vocab, String s, boolean normalize, boolean fastPlain, int langID,
+                                  boolean keepPunctuation) {
+        addTokens(vocab, s);
+        if (!normalize) {
+            return s;
+        }
+        String out = fastPlain && plain(s) ? plainNormalize(s) : Normalizer.normalizeLine(s, langID, keepPunctuation);
+        addTokens(vocab, out);
+        return out;
+    }
+
     private static void addTokens(HashSet<String> vocab, String s) {
         for (String text : new String[] {s, s.toLowerCase()}) {
             StringTokenizer tok = new StringTokenizer(text);
@@ -160,23 +173,9 @@ public class GenbenchMeteor {
                         // these strings with their own normalisation switched off (see below).
                         ArrayList<String> r = refs.get(i);
                         for (int k = 0; k < r.size(); k++) {
-                            String s = r.get(k);
-                            addTokens(v, s);
-                            if (normalize) {
-                                s = fastPlain && plain(s) ? plainNormalize(s)
-                                        : Normalizer.normalizeLine(s, langID, keepPunctuation);
-                                addTokens(v, s);
-                                r.set(k, s);
-                            }
+                            r.set(k, prepare(v, r.get(k), normalize, fastPlain, langID, keepPunctuation));
                         }
-                        String h = hyps.get(i);
-                        addTokens(v, h);
-                        if (normalize) {
-                            h = fastPlain && plain(h) ? plainNormalize(h)
-                                    : Normalizer.normalizeLine(h, langID, keepPunctuation);
-                            addTokens(v, h);
-                            hyps.set(i, h);
-                        }
+                        hyps.set(i, prepare(v, hyps.get(i), normalize, fastPlain, langID, keepPunctuation));
                     }
                 }
             });
