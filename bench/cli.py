@@ -181,7 +181,7 @@ contradicting --backbone/--protocol is refused, exit 2). A is scored against B (
 Without metric flags, FID is computed. --json prints one object:
   {"input1", "input2", "n", "n_ref", "protocol_id", "protocol": {...},
    "metrics": {NAME: {"value", "higher_is_better", "ci_low", "ci_high", "extras"}}, "run_dir"}
-where NAME is fid, kid, isc, precision, recall, f_score.""")
+where NAME is fid, kid, isc, precision, recall, f_score, and run_dir is the kept run folder (null without --out).""")
     si.add_argument("input1", help="generated samples: folder or .npz")
     si.add_argument("input2", help="reference samples: folder or .npz")
     for flag, what in (("fid", "Fréchet distance"), ("kid", "kernel distance"), ("isc", "Inception Score (of A)"),
@@ -193,7 +193,7 @@ where NAME is fid, kid, isc, precision, recall, f_score.""")
     si.add_argument("--weights", help="explicit weights file for the backbone")
     si.add_argument("--n", type=int, help="use the first N samples of A (default: all)")
     si.add_argument("--seed", type=int, default=0)
-    si.add_argument("--out", help="keep the run folder under OUT (default: a temporary folder)")
+    si.add_argument("--out", help="keep the run folder under OUT (default: none is kept; the numbers are printed, features cached)")
     si.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     si.add_argument("--no-cache", action="store_true")
     si.add_argument("--fast", action="store_true", help="inference: fast (Inception backbones: BatchNorm folded, "
@@ -213,7 +213,8 @@ the digits-feature distance reported as "perceptual_digits" (--net picks explici
 a suite's translation task. --json prints one object:
   {"outputs", "ground_truth", "n", "metrics": {NAME: {"value", "higher_is_better", "ci_low", "ci_high", "extras"}},
    "per_image": [{"name", NAME: value, ...}], "run_dir"}
-where NAME is l1, psnr, ssim, and lpips or perceptual_digits. ci_*: mean ± 1.96 standard errors.""")
+where NAME is l1, psnr, ssim, and lpips or perceptual_digits. ci_*: mean ± 1.96 standard errors. run_dir is the
+kept run folder (null without --out).""")
     sp.add_argument("outputs", metavar="OUT", help="folder of translated images")
     sp.add_argument("truth", metavar="GT", help="folder of ground-truth images with the same names")
     for flag, what in (("l1", "mean absolute error, [0, 1] scale"), ("psnr", "PSNR (dB, data range 255)"),
@@ -221,7 +222,7 @@ where NAME is l1, psnr, ssim, and lpips or perceptual_digits. ci_*: mean ± 1.96
         sp.add_argument(f"--{flag}", action="store_true", help=what)
     sp.add_argument("--ms-ssim", action="store_true", help="also MS-SSIM (images of at least 176x176; else reported n/a)")
     sp.add_argument("--net", choices=["auto", "lpips", "digits"], default="auto", help="perceptual network for --lpips")
-    sp.add_argument("--out", help="keep the run folder under OUT (default: a temporary folder)")
+    sp.add_argument("--out", help="keep the run folder under OUT (default: none is kept; the numbers are printed, features cached)")
     sp.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     sp.add_argument("--no-cache", action="store_true")
     sp.set_defaults(func=cmd_score_pairs)
@@ -238,7 +239,7 @@ with "inputs" and "reconstructed" in place of "outputs" and "ground_truth".""")
     sc.add_argument("inputs", metavar="A", help="folder of inputs x")
     sc.add_argument("reconstructed", metavar="RECONSTRUCTED_A", help="folder of reconstructions F(G(x)), same names")
     sc.add_argument("--net", choices=["auto", "lpips", "digits"], default="auto", help="perceptual network")
-    sc.add_argument("--out", help="keep the run folder under OUT (default: a temporary folder)")
+    sc.add_argument("--out", help="keep the run folder under OUT (default: none is kept; the numbers are printed, features cached)")
     sc.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     sc.add_argument("--no-cache", action="store_true")
     sc.set_defaults(func=cmd_score_cycle)

@@ -8,13 +8,19 @@ messages. No second code path.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from bench.errors import InputError, ProtocolMismatchError
 from bench.images import list_image_files, npz_sample_key
+
+if TYPE_CHECKING:
+    from bench.runner import RunOutcome
+    from bench.suite import LoadedSuite
 
 METRIC_FLAGS = {"fid": "fid", "kid": "kid", "isc": "isc", "prc": "prc"}
 
@@ -64,6 +70,26 @@ def _stats_backbone(args: dict[str, Any], backbone: str | None, protocol: str | 
     return str(rec["backbone"])
 
 
+@contextmanager
+def _one_task_run(loaded: LoadedSuite, *, out: str | None, progress: bool, cache: bool) -> Iterator[RunOutcome]:
+    """Plan and run a one-task suite built in memory; the outcome is valid inside the block.
+
+    With ``out`` the run folder is kept under it. Without, it is a temporary folder removed when the block ends:
+    the command returns (prints) every number and the features stay in the cache, so nothing computed is lost and
+    one-shot scoring leaves no ``genbench-score-*`` folder behind."""
+    from bench.features import FeatureStore
+    from bench.plan import check_suite
+    from bench.results import RunDir
+    from bench.runner import Runner
+
+    plan = check_suite(loaded)
+    with ExitStack() as stack:
+        base = Path(out) if out else Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="genbench-score-")))
+        run_dir = RunDir(base / loaded.suite.name / RunDir.new_id(loaded.suite.spec_hash()))
+        yield Runner(plan, run_dir=run_dir, store=FeatureStore("default" if cache else None, progress=progress),
+                     progress=progress, log=lambda m: None).run()
+
+
 def _score_two_stats(input1: str, input2: str, args1: dict[str, Any], args2: dict[str, Any], metrics: list[str],
                      protocol: str | None) -> dict[str, Any]:
     """FID between two statistics files: nothing to extract, so no run; the protocols must agree."""
@@ -92,11 +118,7 @@ def score_images(input1: str, input2: str, metrics: list[str], *, backbone: str 
     possible, the backbone is the one the statistics record, and a contradicting --backbone/--protocol is refused.
     FID is symmetric, so statistics as A are scored by running B's images against them (n and n_ref stay A's/B's).
     """
-    from bench.features import FeatureStore
-    from bench.plan import check_suite
     from bench.protocol import get_preset
-    from bench.results import RunDir
-    from bench.runner import Runner
     from bench.suite import LoadedSuite, Suite
 
     kind1, args1, n1 = _source(input1)
@@ -120,6 +142,8 @@ def score_images(input1: str, input2: str, metrics: list[str], *, backbone: str 
     n = n or n1
     if n > n1:
         raise InputError(f"{input1}: holds {n1} samples, fewer than --n {n}")
+    if n < 2:
+        raise InputError(f"{input1}: {n} sample(s); scoring a set needs at least 2")
     suite = Suite.model_validate({
         "name": "score-images",
         "seed": seed,
@@ -130,15 +154,11 @@ def score_images(input1: str, input2: str, metrics: list[str], *, backbone: str 
                    "metrics": {m: {} for m in metrics}}],
         "output": {"grid": 0},
     })
-    loaded = LoadedSuite(suite, Path.cwd() / "<genbench score images>", {})
-    plan = check_suite(loaded)
-    base = Path(out) if out else Path(tempfile.mkdtemp(prefix="genbench-score-"))
-    run_dir = RunDir(base / suite.name / RunDir.new_id(suite.spec_hash()))
-    outcome = Runner(plan, run_dir=run_dir, store=FeatureStore("default" if cache else None, progress=progress),
-                     progress=progress, log=lambda m: None).run()
-    if outcome.errors:
-        raise InputError("; ".join(outcome.errors))
-    rows = outcome.rows
+    with _one_task_run(LoadedSuite(suite, Path.cwd() / "<genbench score images>", {}), out=out, progress=progress,
+                       cache=cache) as outcome:
+        if outcome.errors:
+            raise InputError("; ".join(outcome.errors))
+        rows = outcome.rows
     first = rows[0]
     n_out, n_ref_out = first["n"], first["protocol"]["n_ref"]
     if swapped:
@@ -152,7 +172,7 @@ def score_images(input1: str, input2: str, metrics: list[str], *, backbone: str 
         "protocol": first["protocol"],
         "metrics": {r["metric"]: {"value": r["value"], "higher_is_better": r["higher_is_better"],
                                   "ci_low": r["ci_low"], "ci_high": r["ci_high"], "extras": r["extras"]} for r in rows},
-        "run_dir": str(outcome.run_dir.path),
+        "run_dir": str(outcome.run_dir.path) if out else None,
     }
 
 
@@ -165,10 +185,6 @@ PAIR_METRICS = ("l1", "psnr", "ssim", "lpips")
 def _run_translation_suite(name: str, dataset: dict[str, Any], model: dict[str, Any], metrics: dict[str, Any],
                            *, out: str | None, progress: bool, cache: bool) -> dict[str, Any]:
     """One translation task built in memory and run by the same planner, runner and metrics as a suite."""
-    from bench.features import FeatureStore
-    from bench.plan import check_suite
-    from bench.results import RunDir
-    from bench.runner import Runner
     from bench.suite import LoadedSuite, Suite
 
     suite = Suite.model_validate({
@@ -179,27 +195,25 @@ def _run_translation_suite(name: str, dataset: dict[str, Any], model: dict[str, 
                    "backbone": "digits", "metrics": metrics}],
         "output": {"grid": 0},
     })
-    plan = check_suite(LoadedSuite(suite, Path.cwd() / f"<genbench {name}>", {}))
-    base = Path(out) if out else Path(tempfile.mkdtemp(prefix=f"genbench-{name}-"))
-    run_dir = RunDir(base / suite.name / RunDir.new_id(suite.spec_hash()))
-    outcome = Runner(plan, run_dir=run_dir, store=FeatureStore("default" if cache else None, progress=progress),
-                     progress=progress, log=lambda m: None).run()
-    if outcome.errors:
-        raise InputError("; ".join(e.split(": ", 1)[1] if e.startswith("model 'outputs'") else e for e in outcome.errors))
-    rows = outcome.rows
-    per_image_file = outcome.run_dir.path / "per_image" / "score" / "outputs.csv"
-    per_image: list[dict[str, Any]] = []
-    if per_image_file.exists():
-        import csv
+    with _one_task_run(LoadedSuite(suite, Path.cwd() / f"<genbench {name}>", {}), out=out, progress=progress,
+                       cache=cache) as outcome:
+        if outcome.errors:
+            raise InputError("; ".join(e.split(": ", 1)[1] if e.startswith("model 'outputs'") else e
+                                       for e in outcome.errors))
+        rows = outcome.rows
+        per_image_file = outcome.run_dir.path / "per_image" / "score" / "outputs.csv"
+        per_image: list[dict[str, Any]] = []
+        if per_image_file.exists():
+            import csv
 
-        with open(per_image_file, newline="", encoding="utf-8") as f:
-            per_image = [{k: (v if k == "name" else float(v)) for k, v in r.items()} for r in csv.DictReader(f)]
+            with open(per_image_file, newline="", encoding="utf-8") as f:
+                per_image = [{k: (v if k == "name" else float(v)) for k, v in r.items()} for r in csv.DictReader(f)]
     return {
         "n": rows[0]["n"] if rows else 0,
         "metrics": {r["metric"]: {"value": r["value"], "higher_is_better": r["higher_is_better"], "ci_low": r["ci_low"],
                                   "ci_high": r["ci_high"], "extras": r["extras"]} for r in rows},
         "per_image": per_image,
-        "run_dir": str(outcome.run_dir.path),
+        "run_dir": str(outcome.run_dir.path) if out else None,
     }
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 from pathlib import Path
 
 import torch
@@ -18,6 +17,7 @@ import torch.nn.functional as F
 
 from bench.backbones.digits import MANIFEST_FILE, WEIGHTS_FILE, DigitsNet, to_input
 from bench.data import digits
+from bench.retrain import record_in_manifest
 
 SEED = 0
 
@@ -70,15 +70,13 @@ def main() -> None:
     digest = hashlib.sha256(out.read_bytes()).hexdigest()
     print(f"test accuracy {acc:.4f}; wrote {out} sha256 {digest}")
     if out.resolve() == WEIGHTS_FILE.resolve():
-        manifest = json.loads(MANIFEST_FILE.read_text()) if MANIFEST_FILE.exists() else {}
-        manifest["digits_classifier.pt"] = {
+        record_in_manifest(MANIFEST_FILE, "digits_classifier.pt", {
             "sha256": digest,
             "test_accuracy": round(acc, 4),
             "trained_by": "scripts/train_digits_classifier.py",
             "seed": SEED,
             "epochs": args.epochs,
-        }
-        MANIFEST_FILE.write_text(json.dumps(manifest, indent=2) + "\n")
+        })
 
 
 if __name__ == "__main__":

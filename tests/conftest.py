@@ -26,6 +26,8 @@ def pytest_configure(config: pytest.Config) -> None:
     (_SCRATCH / "tmp").mkdir()
     (_SCRATCH / "cache").mkdir()
     os.environ["GENBENCH_CACHE"] = str(_SCRATCH / "cache")
+    tempfile.gettempdir()  # this process keeps its temp root (pytest's own folders stay where pytest keeps them) ...
+    os.environ["TMPDIR"] = str(_SCRATCH / "tmp")  # ... while subprocesses (CLI and training runs) use the scratch
     os.environ["GENBENCH_OFFLINE"] = "1"
 
 

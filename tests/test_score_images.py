@@ -45,6 +45,34 @@ def test_score_images_json_equals_reference_fid(sets: tuple[Path, Path], capsys)
     assert res["metrics"]["fid"]["higher_is_better"] is False
 
 
+def test_score_leaves_no_run_folder_behind_unless_asked(sets: tuple[Path, Path], tmp_path: Path, capsys) -> None:
+    """Without --out the run folder is temporary: removed when the command ends, with bad input too (the numbers are
+    printed, the features cached). With --out it is kept where asked."""
+    import tempfile
+
+    gen, real = sets
+    before = set(Path(tempfile.gettempdir()).iterdir())
+    code, out, err = run_cli(["score", "images", str(gen), str(real), "--n", "50", "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["run_dir"] is None
+    code, _, err = run_cli(["score", "pairs", str(gen), str(gen), "--l1", "--json"], capsys)
+    assert code == 0, err
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for i in range(3):
+        save_png(digits.load("test")[0][i], bad / f"{i:04d}.png")
+    (bad / "0003.png").write_bytes(b"not a png")  # fails inside the run, after its folder was made
+    code, _, err = run_cli(["score", "images", str(bad), str(real)], capsys)
+    assert code == 2 and "0003.png" in err
+    code, _, err = run_cli(["score", "images", str(gen), str(real), "--n", "1"], capsys)
+    assert code == 2 and "needs at least 2" in err
+    assert set(Path(tempfile.gettempdir()).iterdir()) == before
+    code, out, _ = run_cli(["score", "images", str(gen), str(real), "--n", "50", "--json", "--out", str(tmp_path / "k")],
+                           capsys)
+    assert code == 0 and Path(json.loads(out)["run_dir"]).is_relative_to(tmp_path / "k")
+    assert (Path(json.loads(out)["run_dir"]) / "rows.jsonl").is_file()
+
+
 def test_score_images_defaults_to_fid_and_prints_a_table(sets: tuple[Path, Path], capsys) -> None:
     gen, real = sets
     code, out, _ = run_cli(["score", "images", str(gen), str(real), "--n", "100"], capsys)

@@ -101,7 +101,8 @@ def kid_subsets(g: np.ndarray, r: np.ndarray, o: KIDOpts, size: int, seed: int) 
     torch-fidelity computes three ``size x size`` float32 kernel matrices per subset. When the full kernel
     matrices are small enough and cheaper than the subsets' (e.g. 100 subsets of all 500 samples: 3 full matrices
     instead of 300), they are computed once with torch-fidelity's ``kernel_poly`` and each subset's blocks are
-    gathered from them: the same float32 dot products, so the same numbers (tests/test_kid_fast.py), and the
+    gathered from them: the same float32 dot products, so the same numbers up to the last bits of a kernel entry
+    that a BLAS may round differently for other matrix shapes (tests/test_kid_fast.py states the bound), and the
     subsets' MMD comes from torch-fidelity's own ``mmd2``. Otherwise its ``kid_features_to_metric`` runs as is.
     """
     n1, n2 = len(g), len(r)

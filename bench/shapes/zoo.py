@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from bench.errors import WeightsError
+from bench.retrain import record_in_manifest
 from bench.weights import sha256_file
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets" / "shapes"
@@ -73,7 +74,5 @@ def save(name: str, net: nn.Module, info: dict[str, Any], out: str | Path | None
     torch.save(net.state_dict(), p)
     digest = hashlib.sha256(p.read_bytes()).hexdigest()
     if p.resolve() == weights_path(name).resolve():
-        m = manifest()
-        m[FILES[name]] = {"sha256": digest, **info}
-        MANIFEST.write_text(json.dumps(m, indent=2, sort_keys=True) + "\n")
+        record_in_manifest(MANIFEST, FILES[name], {"sha256": digest, **info})
     return digest

@@ -50,9 +50,9 @@ class PerfArgs(Options):
 def device_name(device: torch.device) -> str:
     if device.type == "cuda" and torch.cuda.is_available():
         return torch.cuda.get_device_name(device)
-    from bench.results import _cpu_model
+    from bench.results import cpu_model
 
-    return _cpu_model()
+    return cpu_model()
 
 
 class PerfTask(TaskKind):

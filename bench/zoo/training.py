@@ -20,6 +20,7 @@ import torch
 from bench.backbones.digits import DigitsBackbone
 from bench.data import digits
 from bench.metrics.frechet import frechet_distance, gaussian_stats
+from bench.retrain import record_in_manifest
 from bench.seeding import derive_seed, sample_seeds
 from bench.zoo import MANIFEST_FILE, ZOO_DIR
 from bench.zoo.models import ZooModel
@@ -84,10 +85,9 @@ def save(model: ZooModel, name: str, out: str | None, *, script: str, seed: int,
     print(f"quality {json.dumps(quality_, sort_keys=True)}")
     print(f"wrote {path} ({path.stat().st_size} bytes) sha256 {digest}")
     if path.resolve() == default.resolve():
-        m = json.loads(MANIFEST_FILE.read_text()) if MANIFEST_FILE.is_file() else {}
-        m[name] = {"file": path.name, "arch": model.arch, "kwargs": kwargs, "sha256": digest, "quality": quality_,
-                   "trained_by": script, "seed": seed, "steps": steps, **({"notes": notes} if notes else {})}
-        MANIFEST_FILE.write_text(json.dumps(dict(sorted(m.items())), indent=2) + "\n")
+        record_in_manifest(MANIFEST_FILE, name, {
+            "file": path.name, "arch": model.arch, "kwargs": kwargs, "sha256": digest, "quality": quality_,
+            "trained_by": script, "seed": seed, "steps": steps, **({"notes": notes} if notes else {})})
     return path
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from bench.retrain import record_in_manifest
 from bench.translation.zoo import ASSETS, MANIFEST
 
 
@@ -30,8 +30,6 @@ def save(states: dict[str, Any], filename: str, record: dict[str, Any]) -> str:
     out.parent.mkdir(parents=True, exist_ok=True)
     torch.save(states, out)
     digest = hashlib.sha256(out.read_bytes()).hexdigest()
-    man = json.loads(MANIFEST.read_text()) if MANIFEST.exists() else {}
-    man[filename] = {"sha256": digest, **record}
-    Path(MANIFEST).write_text(json.dumps(man, indent=2, sort_keys=True) + "\n")
+    record_in_manifest(Path(MANIFEST), filename, {"sha256": digest, **record})
     print(f"wrote {out} ({out.stat().st_size} bytes) sha256 {digest}")
     return digest

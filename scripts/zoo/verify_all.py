@@ -3,8 +3,10 @@
     .venv/bin/python scripts/zoo/verify_all.py [--only NAME ...]
 
 For each entry of bench/assets/zoo/MANIFEST.json: runs ``trained_by`` (seeded, single-threaded) into a temporary
-file, then compares the file's sha256 and the script's printed ``quality {...}`` line with the manifest. Prints
-one line per model; exit 1 if any differs. Takes several minutes per model on a 2-core CPU.
+file, then judges it by bench.retrain's rule: where the entry's ``trained_with`` (Python, torch, numpy, CPU) is
+this machine's, the sha256 and the printed ``quality {...}`` must equal the manifest's; elsewhere the quality must
+lie within bench.retrain.QUALITY_BAND of it. Prints one line per model; exit 1 if any fails. Takes up to a few
+minutes per model on a 2-core CPU.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def main() -> int:
     from bench import zoo
     from bench.errors import GenbenchError
-    from bench.retrain import retrain
+    from bench.retrain import reproduce
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", nargs="*", help="model names (default: all)")
@@ -35,16 +37,13 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as d:
             t0 = time.perf_counter()
             try:
-                quality, sha = retrain(ROOT / script, [*flags, "--steps", str(e["steps"])], Path(d) / e["file"], cwd=ROOT)
+                r = reproduce(ROOT / script, [*flags, "--steps", str(e["steps"])], Path(d) / e["file"], e, cwd=ROOT)
             except GenbenchError as exc:
                 print(f"{name:14s} FAILED: {exc}", flush=True)
                 failed += 1
                 continue
-            secs = time.perf_counter() - t0
-            same_file, same_quality = sha == e["sha256"], quality == e["quality"]
-            failed += not (same_file and same_quality)
-            q = "same" if same_quality else f"DIFFERS: {quality} vs {e['quality']}"
-            print(f"{name:14s} {secs:6.0f} s  sha256 {'same' if same_file else 'DIFFERS'}  quality {q}", flush=True)
+            failed += not r.ok
+            print(f"{name:14s} {time.perf_counter() - t0:6.0f} s  {'ok' if r.ok else 'FAILED'}: {r.describe()}", flush=True)
     return 1 if failed else 0
 
 
