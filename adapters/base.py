@@ -79,7 +79,7 @@ class Adapter:
         return {"adapter": type(self).__name__, "args": self.args.model_dump(mode="json")}
 
 
-ADAPTERS: Registry[type[Adapter]] = Registry("adapter")
+ADAPTERS: Registry[type[Adapter]] = Registry("adapter", base=Adapter, group="genbench.adapters")
 
 
 def validate_args(name: str, args: dict[str, Any]) -> AdapterArgs:

@@ -376,14 +376,16 @@ def cmd_ls(args: argparse.Namespace) -> int:
         for n in ADAPTERS.names():
             cls = ADAPTERS.get(n)
             doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-            print(f"{n:16s} {cls.kind:16s} {doc}")
+            origin = ADAPTERS.origin(n)
+            print(f"{n:16s} {cls.kind:16s} {doc}" + ("" if origin == "genbench" else f"  [{origin}]"))
     elif args.what == "metrics":
         from bench.metrics import METRICS
 
         for n in METRICS.names():
             cls = METRICS.get(n)
             outs = ", ".join(f"{k} {'↑' if v.higher_is_better else '↓'}" for k, v in cls.outputs.items())
-            print(f"{n:8s} [{outs}] {cls.description}")
+            origin = METRICS.origin(n)
+            print(f"{n:8s} [{outs}] {cls.description}" + ("" if origin == "genbench" else f"  [{origin}]"))
     elif args.what == "backbones":
         from bench.backbones import BACKBONES
 

@@ -132,7 +132,8 @@ class Reproduction:
 
 def compare(entry: dict[str, Any], quality: Any, sha: str, quality_key: str = "quality") -> Reproduction:
     """Judge a retrain (its printed ``quality`` and file ``sha``) against a manifest ``entry``; an entry whose
-    training varies more than most may widen the band with its own ``quality_band`` (``rel``/``abs``/``count``)."""
+    training varies more than most may widen the band with its own ``quality_band`` (``rel``/``abs``/``count``,
+    and ``why``: the measurement that justifies it)."""
     recorded_with: dict[str, str] = entry.get("trained_with") or {}
     env = training_environment()
     same_env = bool(recorded_with) and all(recorded_with.get(k) == env[k] for k in ENVIRONMENT_KEYS)

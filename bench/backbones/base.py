@@ -110,7 +110,7 @@ class Backbone:
         return {k: np.concatenate(v) for k, v in outs.items()}
 
 
-BACKBONES: Registry[type[Backbone]] = Registry("backbone")
+BACKBONES: Registry[type[Backbone]] = Registry("backbone", base=Backbone, group="genbench.backbones")
 #: ``exact``: the reference library's network as it ships; ``fast``: same weights and preprocessing with kernels
 #: that change float32 round-off only (see bench.backbones.inception.fold_batchnorm_channels_last)
 INFERENCE_MODES = ("exact", "fast")

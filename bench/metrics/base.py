@@ -86,7 +86,7 @@ class Metric:
         raise NotImplementedError
 
 
-METRICS: Registry[type[Metric]] = Registry("metric")
+METRICS: Registry[type[Metric]] = Registry("metric", base=Metric, group="genbench.metrics")
 
 
 def get_metric(name: str) -> type[Metric]:

@@ -59,4 +59,4 @@ class TaskKind:
         raise NotImplementedError
 
 
-TASKS: Registry[type[TaskKind]] = Registry("task kind")
+TASKS: Registry[type[TaskKind]] = Registry("task kind", base=TaskKind, group="genbench.tasks")
