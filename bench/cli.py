@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -42,6 +43,8 @@ EXAMPLES = """examples:
                                                 text-image recall@K, RSUM and ranks from embeddings
   genbench run suites/retrieval.yaml            shapes retrieval (also captioning.yaml, t2i.yaml), offline
 """
+
+SCORE_OUT_HELP = "keep the run folder under OUT (default: none is kept; the numbers are printed, features cached)"
 
 SCORE_CAPTIONS_EPILOG = """example:
   genbench score captions --gt captions_val2014.json --res my_results.json --json --per-image scores.json
@@ -193,7 +196,7 @@ where NAME is fid, kid, isc, precision, recall, f_score, and run_dir is the kept
     si.add_argument("--weights", help="explicit weights file for the backbone")
     si.add_argument("--n", type=int, help="use the first N samples of A (default: all)")
     si.add_argument("--seed", type=int, default=0)
-    si.add_argument("--out", help="keep the run folder under OUT (default: none is kept; the numbers are printed, features cached)")
+    si.add_argument("--out", help=SCORE_OUT_HELP)
     si.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     si.add_argument("--no-cache", action="store_true")
     si.add_argument("--fast", action="store_true", help="inference: fast (Inception backbones: BatchNorm folded, "
@@ -222,7 +225,7 @@ kept run folder (null without --out).""")
         sp.add_argument(f"--{flag}", action="store_true", help=what)
     sp.add_argument("--ms-ssim", action="store_true", help="also MS-SSIM (images of at least 176x176; else reported n/a)")
     sp.add_argument("--net", choices=["auto", "lpips", "digits"], default="auto", help="perceptual network for --lpips")
-    sp.add_argument("--out", help="keep the run folder under OUT (default: none is kept; the numbers are printed, features cached)")
+    sp.add_argument("--out", help=SCORE_OUT_HELP)
     sp.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     sp.add_argument("--no-cache", action="store_true")
     sp.set_defaults(func=cmd_score_pairs)
@@ -239,7 +242,7 @@ with "inputs" and "reconstructed" in place of "outputs" and "ground_truth".""")
     sc.add_argument("inputs", metavar="A", help="folder of inputs x")
     sc.add_argument("reconstructed", metavar="RECONSTRUCTED_A", help="folder of reconstructions F(G(x)), same names")
     sc.add_argument("--net", choices=["auto", "lpips", "digits"], default="auto", help="perceptual network")
-    sc.add_argument("--out", help="keep the run folder under OUT (default: none is kept; the numbers are printed, features cached)")
+    sc.add_argument("--out", help=SCORE_OUT_HELP)
     sc.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     sc.add_argument("--no-cache", action="store_true")
     sc.set_defaults(func=cmd_score_cycle)
@@ -369,6 +372,12 @@ def cmd_table(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _plugin_tag(registry: Any, name: str) -> str:
+    """``  [plugin <distribution>]`` for an entry a third-party package registered, else nothing."""
+    origin = registry.origin(name)
+    return "" if origin == "genbench" else f"  [{origin}]"
+
+
 def cmd_ls(args: argparse.Namespace) -> int:
     if args.what == "adapters":
         from bench.adapters import ADAPTERS
@@ -376,16 +385,14 @@ def cmd_ls(args: argparse.Namespace) -> int:
         for n in ADAPTERS.names():
             cls = ADAPTERS.get(n)
             doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-            origin = ADAPTERS.origin(n)
-            print(f"{n:16s} {cls.kind:16s} {doc}" + ("" if origin == "genbench" else f"  [{origin}]"))
+            print(f"{n:16s} {cls.kind:16s} {doc}{_plugin_tag(ADAPTERS, n)}")
     elif args.what == "metrics":
         from bench.metrics import METRICS
 
         for n in METRICS.names():
             cls = METRICS.get(n)
             outs = ", ".join(f"{k} {'↑' if v.higher_is_better else '↓'}" for k, v in cls.outputs.items())
-            origin = METRICS.origin(n)
-            print(f"{n:8s} [{outs}] {cls.description}" + ("" if origin == "genbench" else f"  [{origin}]"))
+            print(f"{n:8s} [{outs}] {cls.description}{_plugin_tag(METRICS, n)}")
     elif args.what == "backbones":
         from bench.backbones import BACKBONES
 

@@ -26,14 +26,14 @@ import platform
 import subprocess
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.errors import GenbenchError
 from bench.weights import sha256_file
 
-# The band a retrain's quality must fall in under other library versions: |got - recorded| <= REL * |recorded| +
+# The band a retrain's quality must fall in on another machine or other versions: |got - recorded| <= REL * |recorded| +
 # ABS, for every numeric figure (nested ones included); integer figures that count something (classes covered,
 # n) may move by COUNT. Measured on another CPU and torch: the MLP GAN's FID +1.8%, its pixel diversity -0.6%; the
 # text-to-image generator's attribute accuracies -0.038 (colour, -4.1%) to +0.004, its MSE at z=0 -4.7%. The band
@@ -80,7 +80,7 @@ def retrain(script: Path, args: Sequence[str], out: Path, *, cwd: Path, timeout:
     return json.loads(line[len("quality "):]), sha256_file(out)
 
 
-def outside_band(got: Any, recorded: Any, band: dict[str, float] | None = None, path: str = "") -> list[str]:
+def outside_band(got: Any, recorded: Any, band: dict[str, Any] | None = None, path: str = "") -> list[str]:
     """The quality figures of ``got`` outside ``band`` (default :data:`QUALITY_BAND`) of ``recorded`` (or
     missing), as readable ``name: got vs recorded`` strings; empty when every figure is within the band."""
     band = {**QUALITY_BAND, **(band or {})}
@@ -104,11 +104,15 @@ def outside_band(got: Any, recorded: Any, band: dict[str, float] | None = None, 
 class Reproduction:
     """How a retrain compares with a manifest entry (see the module docstring for the rule)."""
 
-    same_environment: bool
     same_bytes: bool
     same_quality: bool
-    outside: list[str] = field(default_factory=list)  # quality figures outside the band
-    recorded_with: dict[str, str] | None = None
+    outside: list[str]  # quality figures outside the band
+    recorded_with: dict[str, str]  # the entry's ``trained_with`` ({} when it records none)
+    here: dict[str, str]  # this machine's training_environment()
+
+    @property
+    def same_environment(self) -> bool:
+        return bool(self.recorded_with) and all(self.recorded_with.get(k) == self.here[k] for k in ENVIRONMENT_KEYS)
 
     @property
     def ok(self) -> bool:
@@ -120,27 +124,23 @@ class Reproduction:
         if self.same_environment:
             return (f"recorded versions: sha256 {'same' if self.same_bytes else 'DIFFERS'}, "
                     f"quality {'same' if self.same_quality else 'DIFFERS'}")
-        env = training_environment()
         if self.recorded_with:
-            diff = "other " + ", ".join(f"{k}: {env.get(k)} here, {self.recorded_with.get(k)} recorded"
-                                        for k in ENVIRONMENT_KEYS if env.get(k) != self.recorded_with.get(k))
+            diff = "other " + ", ".join(f"{k}: {self.here.get(k)} here, {self.recorded_with.get(k)} recorded"
+                                        for k in ENVIRONMENT_KEYS if self.here.get(k) != self.recorded_with.get(k))
         else:
             diff = "the entry records no versions"
         verdict = "within the band" if not self.outside else "OUTSIDE the band: " + "; ".join(self.outside)
         return f"{diff}: sha256 {'same' if self.same_bytes else 'differs'}, quality {verdict}"
 
 
-def compare(entry: dict[str, Any], quality: Any, sha: str, quality_key: str = "quality") -> Reproduction:
+def compare(entry: dict[str, Any], quality: Any, sha: str) -> Reproduction:
     """Judge a retrain (its printed ``quality`` and file ``sha``) against a manifest ``entry``; an entry whose
     training varies more than most may widen the band with its own ``quality_band`` (``rel``/``abs``/``count``,
     and ``why``: the measurement that justifies it)."""
-    recorded_with: dict[str, str] = entry.get("trained_with") or {}
-    env = training_environment()
-    same_env = bool(recorded_with) and all(recorded_with.get(k) == env[k] for k in ENVIRONMENT_KEYS)
-    recorded_q = entry[quality_key]
-    return Reproduction(same_environment=same_env, same_bytes=sha == entry["sha256"], same_quality=quality == recorded_q,
-                        outside=outside_band(quality, recorded_q, entry.get("quality_band")),
-                        recorded_with=recorded_with or None)
+    recorded = entry["quality"]
+    return Reproduction(same_bytes=sha == entry["sha256"], same_quality=quality == recorded,
+                        outside=outside_band(quality, recorded, entry.get("quality_band")),
+                        recorded_with=entry.get("trained_with") or {}, here=training_environment())
 
 
 def reproduce(script: Path, args: Sequence[str], out: Path, entry: dict[str, Any], *, cwd: Path,
