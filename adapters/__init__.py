@@ -1,9 +1,23 @@
 """Adapters: each wraps one kind of model behind one small protocol, and knows nothing of metrics.
 
-Imported as ``bench.adapters`` (the top-level import name ``adapters`` belongs to a PyPI package).
+Imported as ``bench.adapters`` (the top-level import name ``adapters`` belongs to a PyPI package). The names in
+``__all__`` are the stable public API for plugin authors (docs/adding-an-adapter.md).
 """
 
-from bench.adapters.base import ADAPTERS, AdapterContext, GenerationRequest, ImageGenerator, build_adapter
+from bench.adapters.base import (
+    ADAPTERS,
+    KIND_PROTOCOLS,
+    Adapter,
+    AdapterArgs,
+    AdapterContext,
+    GenerationRequest,
+    ImageCaptioner,
+    ImageGenerator,
+    ImageTranslator,
+    TextImageRetriever,
+    TextToImageGenerator,
+    build_adapter,
+)
 
 ADAPTERS.register("folder", "bench.adapters.sources:FolderGenerator")
 ADAPTERS.register("npz", "bench.adapters.sources:NpzGenerator")
@@ -17,7 +31,8 @@ ADAPTERS.register("blur", "bench.adapters.baselines:BlurredReal")
 ADAPTERS.register("copier", "bench.adapters.baselines:TrainingCopier")
 ADAPTERS.register("zoo", "bench.adapters.zoo:ZooGenerator")
 
-__all__ = ["ADAPTERS", "AdapterContext", "GenerationRequest", "ImageGenerator", "build_adapter"]
+__all__ = ["ADAPTERS", "KIND_PROTOCOLS", "Adapter", "AdapterArgs", "AdapterContext", "GenerationRequest", "ImageCaptioner",
+           "ImageGenerator", "ImageTranslator", "TextImageRetriever", "TextToImageGenerator", "build_adapter"]
 
 # translators (bench.adapters.translators): kind "translator"
 ADAPTERS.register("translator-python", "bench.adapters.translators:PythonTranslator")

@@ -38,9 +38,84 @@ class GenerationRequest:
 
 @runtime_checkable
 class ImageGenerator(Protocol):
+    """Kind ``image-generator``: samples for a GenerationRequest (uint8 NCHW, or floats in a declared range)."""
+
     kind: ClassVar[str]
 
     def generate(self, request: GenerationRequest) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class TextToImageGenerator(Protocol):
+    """Kind ``text-to-image``: the same ``generate``, with ``request.prompts`` set."""
+
+    kind: ClassVar[str]
+
+    def generate(self, request: GenerationRequest) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class ImageTranslator(Protocol):
+    """Kind ``translator``: translations of a TranslationRequest (bench.adapters.translators), in the directions it
+    names; ``cycle`` translates there and back."""
+
+    kind: ClassVar[str]
+
+    def directions(self) -> tuple[str, ...]: ...
+
+    def translate(self, request: Any) -> torch.Tensor: ...
+
+    def cycle(self, request: Any, forward: torch.Tensor | None = None) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class ImageCaptioner(Protocol):
+    """Kind ``captioner``: one caption per uint8 image."""
+
+    kind: ClassVar[str]
+
+    def caption(self, images: torch.Tensor, ids: list[Any] | None = None) -> list[str]: ...
+
+
+@runtime_checkable
+class TextImageRetriever(Protocol):
+    """Kind ``retriever``: image and text embeddings in one space (one row per image / text)."""
+
+    kind: ClassVar[str]
+
+    def embed_images(self, images: torch.Tensor, ids: list[Any] | None = None) -> Any: ...
+
+    def embed_texts(self, texts: list[str]) -> Any: ...
+
+
+def to_implement(fn: Any) -> Any:
+    """Marks a base class's method that each concrete adapter must override (checked when an adapter is built)."""
+    fn.__isabstract__ = True
+    return fn
+
+
+#: the protocol each adapter kind implements; ``build_adapter`` checks it when an adapter is built
+KIND_PROTOCOLS: dict[str, type] = {
+    "image-generator": ImageGenerator,
+    "text-to-image": TextToImageGenerator,
+    "translator": ImageTranslator,
+    "captioner": ImageCaptioner,
+    "retriever": TextImageRetriever,
+}
+
+
+def protocol_problem(cls: type) -> str | None:
+    """Why an adapter class does not implement its kind's protocol (a method missing or left abstract), or None."""
+    proto = KIND_PROTOCOLS.get(getattr(cls, "kind", ""))
+    if proto is None:
+        return f"unknown adapter kind '{getattr(cls, 'kind', '')}' (one of {', '.join(KIND_PROTOCOLS)})"
+    for name in (m for m in dir(proto) if not m.startswith("_") and m != "kind"):
+        fn = getattr(cls, name, None)
+        if not callable(fn):
+            return f"a {cls.kind} adapter must implement {name}()"
+        if getattr(fn, "__isabstract__", False):
+            return f"a {cls.kind} adapter must implement {name}()"
+    return None
 
 
 class AdapterArgs(BaseModel):
@@ -88,7 +163,11 @@ def validate_args(name: str, args: dict[str, Any]) -> AdapterArgs:
 
 
 def build_adapter(name: str, args: dict[str, Any], ctx: AdapterContext) -> Adapter:
+    """The adapter ``name`` with validated ``args``, checked to implement its kind's protocol (KIND_PROTOCOLS)."""
     cls = ADAPTERS.get(name)
+    why = protocol_problem(cls)
+    if why is not None:
+        raise ConfigError(f"adapter '{name}' ({cls.__module__}.{cls.__qualname__}): {why}")
     try:
         parsed = cls.Args.model_validate(args)
     except ValidationError as exc:

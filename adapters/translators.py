@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 import torch.nn.functional as F
-from bench.adapters.base import Adapter, AdapterArgs, AdapterContext
+from bench.adapters.base import Adapter, AdapterArgs, AdapterContext, to_implement
 from pydantic import Field
 
 from bench.errors import ConfigError, InputError
@@ -57,6 +57,7 @@ class Translator(Adapter):
     def directions(self) -> tuple[str, ...]:
         return DIRECTIONS
 
+    @to_implement
     def translate(self, request: TranslationRequest) -> torch.Tensor:
         raise NotImplementedError
 

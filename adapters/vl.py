@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from bench.adapters.base import Adapter, AdapterArgs
+from bench.adapters.base import Adapter, AdapterArgs, to_implement
 from pydantic import Field
 
 from bench.errors import ConfigError, InputError
@@ -25,9 +25,11 @@ from bench.registry import import_object
 class Retriever(Adapter):
     kind = "retriever"
 
+    @to_implement
     def embed_images(self, images: torch.Tensor, ids: list[Any] | None = None) -> np.ndarray:
         raise NotImplementedError
 
+    @to_implement
     def embed_texts(self, texts: list[str]) -> np.ndarray:
         raise NotImplementedError
 
@@ -202,6 +204,7 @@ class RandomRetriever(Retriever):
 class Captioner(Adapter):
     kind = "captioner"
 
+    @to_implement
     def caption(self, images: torch.Tensor, ids: list[Any] | None = None) -> list[str]:
         raise NotImplementedError
 

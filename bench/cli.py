@@ -621,6 +621,7 @@ def cmd_score_retrieval(args: argparse.Namespace) -> int:
 
     from bench.adapters.vl import load_npy
     from bench.errors import InputError
+    from bench.metrics.base import ArtifactSink, Reference, SampleSet
     from bench.metrics.vl import Recall
     from bench.results import atomic_write_text
     from bench.text.coco_files import _load_json
@@ -645,10 +646,12 @@ def cmd_score_retrieval(args: argparse.Namespace) -> int:
         raw = t2i
     if not all(isinstance(p, int) and not isinstance(p, bool) for p in raw):
         raise InputError(f"{args.pairs}: every entry must be an integer image index or a [text, image] pair")
-    vals = Recall().compute({"images": im, "texts": tx, "pairs": np.asarray(raw, dtype=np.int64)}, None, layer="", seed=0)
+    sink = ArtifactSink()
+    vals = Recall().compute(SampleSet(embeddings={"images": im, "texts": tx, "pairs": np.asarray(raw, dtype=np.int64)}),
+                            Reference(), seed=0, sink=sink)
     metrics = {v.metric: v.value for v in vals}
     if args.per_query:
-        atomic_write_text(args.per_query, json.dumps(vals[0].extras["per_sample"]) + "\n")
+        atomic_write_text(args.per_query, json.dumps(sink.per_sample_values) + "\n")
     if args.json:
         print(json.dumps({"n_images": int(im.shape[0]), "n_texts": int(tx.shape[0]), "metrics": metrics,
                           "conventions": {"similarity": "cosine, float32", "ties": "against the query",

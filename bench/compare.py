@@ -66,7 +66,8 @@ def _load(run: str | Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
 
 def per_sample_scores(run: str | Path, row: dict[str, Any]) -> list[float] | None:
     """A row's per-sample scores wherever the task kept them: ``extras.per_sample``, the JSON file named in
-    ``extras.per_sample_file`` (vision-language tasks), or the translation task's ``per_image/<task>/<model>.csv``."""
+    ``extras.per_sample_file`` (every task kind's ``per_sample/<task>/<model>.json``), or, for run folders made
+    before the per-sample file was unified, the translation task's ``per_image/<task>/<model>.csv``."""
     import csv
     import json
 

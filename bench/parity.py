@@ -26,6 +26,7 @@ from PIL import Image
 
 from bench.backbones import get_backbone
 from bench.images import load_folder
+from bench.metrics.base import on_features
 from bench.metrics.distribution import FID, KID, InceptionScore, PrecisionRecall
 
 #: torch-fidelity's default rng seed for KID subsets and IS shuffling
@@ -162,11 +163,11 @@ def ours(backbone: str, weights: Path, gen_dir: Path, real_dir: Path, *, kid_sub
     """genbench's values for one backbone on two folders (gen first, real second, as torch-fidelity)."""
     b = get_backbone(backbone, weights=str(weights))
     g, r = b.extract(load_folder(gen_dir)), b.extract(load_folder(real_dir))
-    out: dict[str, float] = {"fid": _num(FID().compute(g, r, layer="pool", seed=0)[0].value)}
+    out: dict[str, float] = {"fid": _num(on_features(FID(), g, r, layer="pool", seed=0)[0].value)}
     if b.logits_layer:
-        out["kid"] = _num(KID({"subsets": 100, "subset_size": kid_subset}).compute(g, r, layer="pool", seed=TF_SEED)[0].value)
-        out["isc"] = _num(InceptionScore({"splits": isc_splits}).compute(g, None, layer="logits", seed=TF_SEED)[0].value)
-        pr = PrecisionRecall().compute(g, r, layer="pool", seed=0)
+        out["kid"] = _num(on_features(KID({"subsets": 100, "subset_size": kid_subset}), g, r, layer="pool", seed=TF_SEED)[0].value)
+        out["isc"] = _num(on_features(InceptionScore({"splits": isc_splits}), g, None, layer="logits", seed=TF_SEED)[0].value)
+        pr = on_features(PrecisionRecall(), g, r, layer="pool", seed=0)
         out.update({v.metric: _num(v.value) for v in pr if v.metric in ("precision", "recall")})
     return out
 

@@ -2,7 +2,8 @@
 
 Problems are collected (not raised one at a time) and reported together as ``file:line: field.path: problem``:
 unknown adapters, metrics, backbones and datasets with did-you-mean, invalid adapter arguments and metric
-options, adapter × task-kind mismatches, backbones that lack a layer a metric needs, and missing weights files.
+options, adapter × task-kind mismatches, metrics whose inputs the task kind does not provide (``requires`` vs
+``provides``), backbones that lack a layer a metric names, and missing weights files.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from bench.adapters import ADAPTERS
 from bench.backbones import BACKBONES, Backbone, get_backbone, is_backbone
 from bench.errors import ConfigError, GenbenchError, ProtocolMismatchError, did_you_mean
 from bench.metrics import METRICS, Metric
+from bench.metrics.base import INPUTS
 from bench.protocol import get_preset
 from bench.suite import LoadedSuite, format_validation_errors
 from bench.tasks import TASKS, TaskKind, TaskPlan
@@ -154,9 +156,12 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True) -> Plan:
                 problem((*base, "metrics", mname), f"unknown metric '{mname}'{did_you_mean(mname, METRICS.names())}")
                 continue
             cls_m = METRICS.get(mname)
-            if t.kind not in cls_m.task_kinds:
-                problem((*base, "metrics", mname), f"metric '{mname}' does not apply to a {t.kind} task "
-                        f"(it serves {', '.join(sorted(cls_m.task_kinds))})")
+            missing = sorted(cls_m.requires - kind.provided(task_args))
+            if missing:
+                problem((*base, "metrics", mname), f"metric '{mname}' needs "
+                        + "; ".join(f"{m} ({INPUTS.get(m, 'undeclared input')})" for m in missing)
+                        + f", which this {t.kind} task does not provide (it provides "
+                        f"{', '.join(sorted(kind.provided(task_args))) or 'nothing a metric reads'})")
                 continue
             try:
                 metrics[mname] = cls_m(opts)
@@ -165,12 +170,14 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True) -> Plan:
                 continue
             for path, msg in metrics[mname].check(s.datasets):
                 problem((*base, "metrics", mname, *path), msg)
-            if t.reference in stats_protocols and cls_m.needs_reference and not cls_m.reference_stats_ok:
+            if t.reference in stats_protocols and cls_m.uses_reference() and not cls_m.reference_stats_ok:
                 problem((*base, "metrics", mname), f"metric '{mname}' needs the reference's features, but reference "
                         f"'{t.reference}' is statistics only (mu, sigma); use a folder or image .npz reference for it")
                 continue
-            if backbone is not None and cls_m.layer_kind == "logits" and backbone.logits_layer is None:
-                problem((*base, "metrics", mname), f"metric '{mname}' needs class logits; backbone '{bname}' has none")
+            if backbone is not None and backbone.layer_name(cls_m.layer) is None:
+                what = {"logits": "class logits", "embed": "a joint text-image space"}.get(cls_m.layer, f"layer '{cls_m.layer}'")
+                problem((*base, "metrics", mname), f"metric '{mname}' needs {what}; backbone '{bname}' has none "
+                        f"(it has {', '.join(backbone.layers)})")
         plan.tasks.append(TaskPlan(t.name, ti, kind, t.reference, [m for m in models if m in s.models], t.n,
                                    t.batch_size, backbone, metrics, task_args))
 

@@ -14,14 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from bench import __version__
 from bench.adapters import AdapterContext
 from bench.data.datasets import Dataset, load_dataset
 from bench.errors import ConfigError, GenbenchError, ProtocolMismatchError
 from bench.features import FeatureStore
-from bench.images import make_grid, save_png
 from bench.metrics.base import MetricValue, output_info
 from bench.plan import Plan
 from bench.protocol import protocol_id
@@ -143,27 +140,6 @@ class Runner:
         atomic_write_text(rd.path / "table.csv", to_csv(rows))
         rd.write_json("manifest.json", self.manifest("failed" if errors else "complete", errors, started))
         return RunOutcome(rd, rows, errors, md)
-
-    def save_grid(self, task: TaskPlan, model: str, images: torch.Tensor) -> None:
-        """The first ``output.grid`` samples as one PNG (small images upscaled to about 64 px)."""
-        if not self.suite.output.grid:
-            return
-        g = images[: self.suite.output.grid]
-        scale = max(1, 64 // max(g.shape[-1], 1))
-        folder = self.run_dir.path / "samples" / task.name
-        folder.mkdir(parents=True, exist_ok=True)
-        save_png(make_grid(g, ncol=8, scale=scale), folder / f"{model}.png")
-
-    def save_per_sample(self, task: TaskPlan, model: str, data: dict[str, Any]) -> str:
-        """Per-sample values (ranks, per-image scores, captions) as ``per_sample/<task>/<model>.json``, so
-        intervals and paired tests can be computed after the run; returns the path relative to the run folder."""
-        import json
-
-        from bench.results import atomic_write_text
-
-        rel = f"per_sample/{task.name}/{model}.json"
-        atomic_write_text(self.run_dir.path / rel, json.dumps(data, default=float) + "\n")
-        return rel
 
     def make_row(self, task: TaskPlan, model: str, v: MetricValue, *, seconds: float,
                  protocol: dict[str, Any] | None = None, n: int | None = None, extras: dict[str, Any] | None = None) -> Row:

@@ -17,6 +17,7 @@ import numpy as np
 
 from bench.errors import InputError, ProtocolMismatchError
 from bench.images import list_image_files, npz_sample_key
+from bench.tasks.base import RunArtifacts, per_sample_table
 
 if TYPE_CHECKING:
     from bench.runner import RunOutcome
@@ -201,13 +202,7 @@ def _run_translation_suite(name: str, dataset: dict[str, Any], model: dict[str, 
             raise InputError("; ".join(e.split(": ", 1)[1] if e.startswith("model 'outputs'") else e
                                        for e in outcome.errors))
         rows = outcome.rows
-        per_image_file = outcome.run_dir.path / "per_image" / "score" / "outputs.csv"
-        per_image: list[dict[str, Any]] = []
-        if per_image_file.exists():
-            import csv
-
-            with open(per_image_file, newline="", encoding="utf-8") as f:
-                per_image = [{k: (v if k == "name" else float(v)) for k, v in r.items()} for r in csv.DictReader(f)]
+        per_image = per_sample_table(outcome.run_dir.path / RunArtifacts.relative("score", "outputs"))
     return {
         "n": rows[0]["n"] if rows else 0,
         "metrics": {r["metric"]: {"value": r["value"], "higher_is_better": r["higher_is_better"], "ci_low": r["ci_low"],

@@ -14,7 +14,7 @@ from bench.backbones.digits import DigitsBackbone, to_input
 from bench.backbones.lpips_nets import load_lpips
 from bench.data import digits
 from bench.errors import WeightsError
-from bench.metrics.base import MetricContext
+from bench.metrics.base import Reference, SampleSet
 from bench.metrics.diversity import (
     LPIPSDiversity,
     digits_feature_distance,
@@ -62,11 +62,10 @@ def test_digits_distance_is_lpips_style(backbone: DigitsBackbone) -> None:
 def test_ratio_flags_one_class_collapse(backbone: DigitsBackbone) -> None:
     train = digits.load("train")[0]
     test, labels = digits.load("test")
-    task = SimpleNamespace(backbone=backbone, state={"ref": SimpleNamespace(images=train)})
     m = LPIPSDiversity({"pairs": 500})
 
     def ratio(images: torch.Tensor) -> tuple[float, float, float]:
-        rows = {v.metric: v for v in m.compute({}, {}, layer="pool", seed=0, ctx=MetricContext(images=images, task=task))}
+        rows = {v.metric: v for v in m.compute(SampleSet(images=images, backbone=backbone), Reference(images=train), seed=0)}
         r = rows["lpips_diversity_ratio"]
         assert r.extras["distance"] == "digits-features"
         return r.value, r.ci_low, r.ci_high
@@ -99,9 +98,8 @@ def test_lpips_package_path_loads_the_resolved_file(tmp_path: Path, backbone: Di
     with torch.no_grad():
         ref = model(prep[:2], prep[2:]).flatten().double()
     assert torch.allclose(d, ref) and torch.all(d > 0)
-    task = SimpleNamespace(backbone=backbone, state={"ref": SimpleNamespace(images=x)})
     rows = LPIPSDiversity({"distance": "lpips-alex", "weights": str(tmp_path / "alexnet.pth"), "pairs": 20}).compute(
-        {}, {}, layer="pool", seed=0, ctx=MetricContext(images=x, task=task))
+        SampleSet(images=x, backbone=backbone), Reference(images=x), seed=0)
     assert rows[0].extras["distance"] == "lpips-alex" and rows[1].value == pytest.approx(1.0)
 
 
@@ -114,7 +112,6 @@ def test_lpips_missing_weights_fail_clearly_or_fall_back(tmp_path: Path, backbon
     with pytest.raises(WeightsError, match="not a torchvision"):
         load_lpips("alex", str(bad))
     other = SimpleNamespace(name="inception", state=None)
-    task = SimpleNamespace(backbone=other, state={"ref": SimpleNamespace(images=x)})
-    rows = LPIPSDiversity({"pairs": 20}).compute({}, {}, layer="pool", seed=0, ctx=MetricContext(images=x, task=task))
+    rows = LPIPSDiversity({"pairs": 20}).compute(SampleSet(images=x, backbone=other), Reference(images=x), seed=0)  # type: ignore[arg-type]
     assert rows[0].extras["distance"] == "digits-features" and "download" in rows[0].extras["fallback_reason"]
     assert pairwise_distances(x, digits_feature_distance(backbone.net), 20).shape == (20,)

@@ -8,6 +8,7 @@ import pytest
 from scipy.spatial.distance import cdist
 
 from bench.errors import ConfigError
+from bench.metrics.base import on_features
 from bench.metrics.classes import ClassCoverage, class_stats
 from bench.metrics.distribution import FID, KID, FIDCurve
 from bench.metrics.frechet import frechet_distance, gaussian_stats
@@ -57,7 +58,7 @@ def test_density_coverage_ties_of_copied_samples_decided_like_prdc() -> None:
 
 def test_density_coverage_metric_rows() -> None:
     real, fake = _feats(3, 200), _feats(4, 150)
-    rows = {v.metric: v.value for v in DensityCoverage({"neighborhood": 5, "block": 13}).compute(
+    rows = {v.metric: v.value for v in on_features(DensityCoverage({"neighborhood": 5, "block": 13}),
         {"pool": fake}, {"pool": real}, layer="pool", seed=0)}
     assert rows == pytest.approx(dict(zip(("density", "coverage"), prdc_density_coverage(real, fake, 5), strict=True)), abs=1e-9)
 
@@ -79,7 +80,7 @@ def test_class_coverage_and_kl() -> None:
     cov, kl, hist = class_stats(three, ref, min_share=0.25, eps=1e-9)
     assert cov == pytest.approx(0.3) and kl == pytest.approx(np.log(10 / 3), rel=1e-6)
     assert hist["generated"][:3] == [200, 200, 200] and hist["generated"][3] == 0
-    rows = {v.metric: v.value for v in ClassCoverage({}).compute({"logits": ref[:500]}, {"logits": ref}, layer="logits", seed=0)}
+    rows = {v.metric: v.value for v in on_features(ClassCoverage({}), {"logits": ref[:500]}, {"logits": ref}, layer="logits", seed=0)}
     assert rows["class_coverage"] == 1.0 and rows["class_kl"] == pytest.approx(0.0, abs=1e-12)
     # a class with a fifth of its expected share is not covered at min_share 0.25
     skew = np.eye(10)[np.r_[np.arange(900) % 9, np.full(20, 9)]] * 5
@@ -88,21 +89,21 @@ def test_class_coverage_and_kl() -> None:
 
 def test_fid_bootstrap_interval_is_seeded_and_brackets_the_value() -> None:
     g, r = _feats(7, 400, 8, 0.3), _feats(8, 500, 8)
-    a = FID({"bootstrap": 50}).compute({"pool": g}, {"pool": r}, layer="pool", seed=11)[0]
-    b = FID({"bootstrap": 50}).compute({"pool": g}, {"pool": r}, layer="pool", seed=11)[0]
-    plain = FID({}).compute({"pool": g}, {"pool": r}, layer="pool", seed=11)[0]
+    a = on_features(FID({"bootstrap": 50}), {"pool": g}, {"pool": r}, layer="pool", seed=11)[0]
+    b = on_features(FID({"bootstrap": 50}), {"pool": g}, {"pool": r}, layer="pool", seed=11)[0]
+    plain = on_features(FID({}), {"pool": g}, {"pool": r}, layer="pool", seed=11)[0]
     assert (a.ci_low, a.ci_high) == (b.ci_low, b.ci_high) and plain.ci_low is None
     assert a.value == plain.value and a.ci_low < a.value < a.ci_high
     boot = a.extras["bootstrap"]
     assert boot["resamples"] == 50 and boot["bias"] > 0  # duplicates bias bootstrap FID upward
     assert a.ci_high - a.ci_low == pytest.approx(boot["percentile"][1] - boot["percentile"][0])
-    k = KID({"subsets": 5, "subset_size": 100, "bootstrap": 10}).compute({"pool": g}, {"pool": r}, layer="pool", seed=3)[0]
+    k = on_features(KID({"subsets": 5, "subset_size": 100, "bootstrap": 10}), {"pool": g}, {"pool": r}, layer="pool", seed=3)[0]
     assert k.ci_low is not None and k.ci_low < k.ci_high and k.extras["bootstrap"]["resamples"] == 10
 
 
 def test_fid_curve_rows_and_extrapolation() -> None:
     g, r = _feats(9, 400, 8, 0.2), _feats(10, 800, 8)
-    rows = FIDCurve({"ns": [50, 100, 200, 400], "repeats": 2}).compute({"pool": g}, {"pool": r}, layer="pool", seed=1)
+    rows = on_features(FIDCurve({"ns": [50, 100, 200, 400], "repeats": 2}), {"pool": g}, {"pool": r}, layer="pool", seed=1)
     by = {v.metric: v for v in rows}
     assert [v.metric for v in rows] == ["fid@n50", "fid@n100", "fid@n200", "fid@n400", "fid_inf"]
     assert by["fid@n400"].n == 400 and by["fid@n50"].n == 50
@@ -114,4 +115,4 @@ def test_fid_curve_rows_and_extrapolation() -> None:
     a, b = np.polyfit(1 / ns, curve["fid"], 1)[::-1]
     assert by["fid_inf"].value == pytest.approx(a, rel=1e-9) and by["fid_inf"].value < by["fid@n400"].value
     with pytest.raises(ConfigError, match="sample counts"):
-        FIDCurve({"ns": [10, 500]}).compute({"pool": g}, {"pool": r}, layer="pool", seed=1)
+        on_features(FIDCurve({"ns": [10, 500]}), {"pool": g}, {"pool": r}, layer="pool", seed=1)

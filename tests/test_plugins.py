@@ -40,8 +40,8 @@ PLUGIN = {
         import numpy as np
         import torch
 
-        from bench.adapters.base import Adapter, AdapterArgs, GenerationRequest
-        from bench.metrics.base import Metric, MetricValue, OutputInfo
+        from bench.adapters import Adapter, AdapterArgs, GenerationRequest
+        from bench.metrics import Metric, MetricValue, OutputInfo
 
 
         class ConstantArgs(AdapterArgs):
@@ -61,10 +61,13 @@ PLUGIN = {
             name = "demo-feature-norm"
             description = "mean L2 norm of the generated samples' features"
             outputs = {"feature_norm": OutputInfo(higher_is_better=False)}
-            needs_reference = False
+            requires = frozenset({"features"})
 
-            def compute(self, gen, ref, *, layer, seed, ctx=None):
-                return [MetricValue("feature_norm", float(np.linalg.norm(gen[layer].astype(np.float64), axis=1).mean()))]
+            def compute(self, samples, ref, *, seed, state=None, sink=None):
+                norms = np.linalg.norm(samples.x.astype(np.float64), axis=1)
+                if sink is not None:
+                    sink.per_sample("feature_norm", norms)
+                return [MetricValue("feature_norm", float(norms.mean()))]
         """,
 }
 

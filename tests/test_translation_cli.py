@@ -160,11 +160,12 @@ def test_paired_metric_on_unpaired_data_is_a_config_error(write_suite, tmp_path:
 
 
 def test_validation_rejects_generation_metrics_and_generators(write_suite, capsys) -> None:
-    suite = write_suite((SUITE % {"ref": "edges", "models": "[invert, noise]", "bs": 8, "metrics": "[isc, l1]"})
+    suite = write_suite((SUITE % {"ref": "edges", "models": "[invert, noise]", "bs": 8, "metrics": "[cond_acc, l1]"})
                         .replace("models:\n", "models:\n  noise: {adapter: noise}\n", 1))
     code, _, err = run_cli(["validate", str(suite)], capsys)
     assert code == 2
-    assert "metric 'isc' does not apply to a translation task" in err
+    assert "metric 'cond_acc' needs classes (the class label requested for each sample" in err
+    assert "which this translation task does not provide" in err
     assert "model 'noise' is a image-generator; a translation task needs ['translator']" in err
 
 

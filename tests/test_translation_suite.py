@@ -75,13 +75,12 @@ def test_zoo_quality_and_reported_values(board) -> None:
     assert rows[("edges2digits", "pix2pix", "diversity_perceptual_digits")] > 0  # the noise channel is barely used
     assert rows[("thin2thick", "cyclegan", "diversity_perceptual_digits")] == 0.0  # deterministic
     assert rows[("edges2digits", "pix2pix", "ms_ssim")] is None
-    # the row equals the per-image CSV's mean, and the per-image L1 equals a direct computation on the zoo model
-    (csv_file,) = out.rglob("per_image/edges2digits/pix2pix.csv")
-    lines = csv_file.read_text().splitlines()
-    header = lines[0].split(",")
-    vals = np.array([[float(v) for v in ln.split(",")[1:]] for ln in lines[1:]])
-    assert len(vals) == 200
-    assert vals[:, header.index("l1") - 1].mean() == pytest.approx(rows[("edges2digits", "pix2pix", "l1")], rel=1e-12)
+    # the row equals the per-sample file's mean, and the per-image L1 equals a direct computation on the zoo model
+    (per_file,) = out.rglob("per_sample/edges2digits/pix2pix.json")
+    per = json.loads(per_file.read_text())
+    assert len(per["sample_ids"]) == 200 and len(per["l1"]) == 200
+    l1 = np.array(per["l1"])
+    assert l1.mean() == pytest.approx(rows[("edges2digits", "pix2pix", "l1")], rel=1e-12)
     from bench.data import digits
     from bench.seeding import derive_seed, sample_seeds
     from bench.translation.data import edge_map
@@ -90,7 +89,7 @@ def test_zoo_quality_and_reported_values(board) -> None:
     x, _ = digits.load("test")
     seeds = sample_seeds(derive_seed(0, "edges2digits", "pix2pix", "a2b", "main"), 0, 200)
     direct = measures.l1(load_zoo("pix2pix-edges").translate(edge_map(x[:200]), "a2b", seeds), x[:200])
-    np.testing.assert_allclose(vals[:, header.index("l1") - 1], direct, rtol=1e-12)
+    np.testing.assert_allclose(l1, direct, rtol=1e-12)
 
 
 @pytest.mark.slow

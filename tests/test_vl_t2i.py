@@ -84,7 +84,7 @@ def test_shapes_t2i_is_batch_size_invariant_and_seeded() -> None:
 def test_prompt_diversity_is_zero_for_a_seed_ignoring_model() -> None:
     import torch
 
-    from bench.metrics.base import MetricContext
+    from bench.metrics.base import Reference, SampleSet
     from bench.metrics.t2i import PromptDiversity
     from bench.shapes import world
 
@@ -92,10 +92,10 @@ def test_prompt_diversity_is_zero_for_a_seed_ignoring_model() -> None:
     same = ims.repeat_interleave(3, 0)  # 4 prompts x 3 identical samples
     m = PromptDiversity({"distance": "shapes-features"})
     pi = np.repeat(np.arange(4), 3)
-    (r,) = m.compute({"prompt_index": pi}, None, layer="", seed=0, ctx=MetricContext(images=same))
+    (r,) = m.compute(SampleSet(images=same, prompt_index=pi), Reference(), seed=0)
     assert r.metric == "prompt_perceptual_shapes" and r.value == 0 and r.extras["pairs_per_prompt"] == 3
     # no prompts given: no world reference, so no gap row (real captions have one image each)
-    (r2,) = m.compute({"prompt_index": pi}, None, layer="", seed=0, ctx=MetricContext(images=ims[[0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3]]))
+    (r2,) = m.compute(SampleSet(images=ims[[0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3]], prompt_index=pi), Reference(), seed=0)
     assert r2.value > 0.1 and r2.extras["distance"] == "shapes-features"
     # the distance is the per-prompt mean over every pair, averaged over prompts
     from bench.metrics.t2i import shapes_feature_distance
@@ -139,12 +139,15 @@ def test_world_is_deterministic_and_fixed() -> None:
 
 
 def test_t2i_needs_canonical_prompts_for_attributes(tmp_path: Path, capsys) -> None:
+    import torch
+
     from bench.errors import InputError
-    from bench.metrics.base import MetricContext
+    from bench.metrics.base import Reference, SampleSet
     from bench.metrics.t2i import AttributeAccuracy
 
     with pytest.raises(InputError, match="not a shapes canonical caption"):
-        AttributeAccuracy().compute({}, None, layer="", seed=0, ctx=MetricContext(hypotheses=["a dog on a bench"]))
+        AttributeAccuracy().compute(SampleSet(images=torch.zeros(1, 3, 32, 32, dtype=torch.uint8),
+                                              texts=["a dog on a bench"]), Reference(), seed=0)
 
 
 @pytest.mark.slow
@@ -166,7 +169,7 @@ def test_prompt_diversity_gap_is_zero_against_itself_and_large_for_collapse() ->
     scores large."""
     import torch
 
-    from bench.metrics.base import MetricContext
+    from bench.metrics.base import Reference, SampleSet
     from bench.metrics.t2i import PromptDiversity, _world_reference_images
     from bench.shapes import world
 
@@ -176,10 +179,10 @@ def test_prompt_diversity_gap_is_zero_against_itself_and_large_for_collapse() ->
     ref = _world_reference_images(prompts, pi)
     assert ref is not None and ref.shape == (12, 3, 32, 32)
     m = PromptDiversity({"distance": "shapes-features"})
-    _, gap = m.compute({"prompt_index": pi}, None, layer="", seed=0, ctx=MetricContext(images=ref, hypotheses=prompts))
+    _, gap = m.compute(SampleSet(images=ref, prompt_index=pi, texts=prompts), Reference(), seed=0)
     assert gap.metric == "prompt_diversity_gap" and gap.value == 0
     assert not PromptDiversity.outputs["prompt_diversity_gap"].higher_is_better
     collapsed = ref[[0, 0, 0, 3, 3, 3, 6, 6, 6, 9, 9, 9]]
-    _, gap_c = m.compute({"prompt_index": pi}, None, layer="", seed=0, ctx=MetricContext(images=collapsed, hypotheses=prompts))
+    _, gap_c = m.compute(SampleSet(images=collapsed, prompt_index=pi, texts=prompts), Reference(), seed=0)
     assert gap_c.value > 10  # |ln(1e-12 / d)|
     assert _world_reference_images(["a photo of a cat"] * 12, pi) is None and torch.equal(ref, _world_reference_images(prompts, pi))

@@ -182,17 +182,17 @@ def test_training_script_reproduces_manifest_quality(tmp_path: Path) -> None:
 def test_conditional_metrics_and_ppl_report_unavailable_instead_of_crashing() -> None:
     import numpy as np
 
-    from bench.metrics.base import MetricContext
+    from bench.metrics.base import on_features
     from bench.metrics.conditional import ClassAccuracy, IntraClassFID
     from bench.metrics.ppl import PPL
 
     feats = {"pool": np.zeros((4, 128), np.float32), "logits": np.eye(4, 10, dtype=np.float32)}
     for metric in (ClassAccuracy(), IntraClassFID()):
-        (v,) = metric.compute(feats, feats, layer="pool", seed=0, ctx=MetricContext())
+        (v,) = on_features(metric, feats, feats, layer="pool")
         assert v.value is None and "class-conditional task" in v.extras["reason"]
-    (v,) = ClassAccuracy().compute(feats, None, layer="logits", seed=0, ctx=MetricContext(classes=[0, 1, 2, 0]))
+    (v,) = on_features(ClassAccuracy(), feats, None, layer="logits", classes=np.array([0, 1, 2, 0]))
     assert v.value == 0.75  # sample 3 was asked for class 0 and classified as 3
-    (v,) = PPL().compute(feats, None, layer="pool", seed=0, ctx=MetricContext(adapter=object()))
+    (v,) = on_features(PPL(), feats, None, layer="pool", model=object())
     assert v.value is None and "latent" in v.extras["reason"]
 
 
@@ -200,19 +200,17 @@ def test_ppl_is_seeded_and_orders_smooth_below_rough() -> None:
     from bench.adapters import build_adapter
 
     from bench.backbones.digits import DigitsBackbone
-    from bench.metrics.base import MetricContext
+    from bench.metrics.base import Reference, SampleSet
     from bench.metrics.ppl import PPL
 
-    class _Task:
-        backbone = DigitsBackbone()
-
-    _Task.backbone.load()
+    backbone = DigitsBackbone()
+    backbone.load()
     ppl = PPL({"samples": 50})
     vals = {}
     for name in ("cgan", "gan"):
-        ctx = MetricContext(adapter=build_adapter("zoo", {"name": name}, None), task=_Task())  # type: ignore[arg-type]
-        a = ppl.compute({}, None, layer="pool", seed=7, ctx=ctx)[0].value
-        b = ppl.compute({}, None, layer="pool", seed=7, ctx=ctx)[0].value
+        samples = SampleSet(model=build_adapter("zoo", {"name": name}, None), backbone=backbone, layer="pool")  # type: ignore[arg-type]
+        a = ppl.compute(samples, Reference(), seed=7)[0].value
+        b = ppl.compute(samples, Reference(), seed=7)[0].value
         assert a == b and a is not None and math.isfinite(a)
         vals[name] = a
     assert vals["cgan"] < vals["gan"]  # as in the digits suite: the cGAN's latent space is the smoother

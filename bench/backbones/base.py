@@ -25,6 +25,8 @@ class Backbone:
     logits_layer: str | None = None
     #: layer used for distribution metrics (FID, KID, PR)
     default_layer: str = ""
+    #: other tools' names of layers in ``layers`` (a metric may ask for ``pool_3``), alias → layer
+    layer_aliases: dict[str, str] = {}
     #: whether ``NAME:SPEC`` selects a variant (``clip:ViT-L-14@openai``); SPEC is passed as ``spec=``
     accepts_spec: bool = False
     #: whether ``inference="fast"`` (same network, faster kernels, features equal to float32 round-off) exists
@@ -84,6 +86,19 @@ class Backbone:
             self.load()
 
     # -- shared ------------------------------------------------------------------------------------
+    def layer_name(self, want: str) -> str | None:
+        """The layer a metric's ``layer`` names: ``default`` (the distribution layer), ``logits``, ``embed`` (a
+        text-image backbone's joint space), a name in ``layers`` or one of ``layer_aliases`` (the names other tools
+        use, e.g. ``pool_3``); None when this backbone has no such layer."""
+        if want == "default":
+            return self.default_layer or None
+        if want == "logits":
+            return self.logits_layer
+        if want == "embed":
+            return getattr(self, "embed_layer", None)
+        want = self.layer_aliases.get(want, want)
+        return want if want in self.layers else None
+
     def describe(self) -> dict[str, Any]:
         d = {
             "backbone": self.name,

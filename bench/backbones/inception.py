@@ -118,6 +118,8 @@ class InceptionCompat(_InceptionBase):
     name = "inception-v3-compat"
     layers = ("pool", "logits")
     logits_layer = "logits"
+    #: torch-fidelity's and TF FID's names of the same layers
+    layer_aliases = {"2048": "pool", "pool_3": "pool", "logits_unbiased": "logits"}
     weights_spec = INCEPTION_PTH
     _features = ("2048", "logits_unbiased")
 

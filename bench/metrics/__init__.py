@@ -1,13 +1,31 @@
-"""Metrics: each declares what it needs and turns features into values. Metrics know nothing of models."""
+"""Metrics: each declares the inputs it ``requires`` and turns them into values. Metrics know nothing of runs.
 
-from bench.metrics.base import METRICS, Metric, MetricValue, get_metric
+The names in ``__all__`` are the stable public API for plugin authors (docs/adding-a-metric.md).
+"""
+
+from bench.metrics.base import (
+    INPUTS,
+    METRICS,
+    ArtifactSink,
+    Metric,
+    MetricValue,
+    NoSuite,
+    Options,
+    OutputInfo,
+    Reference,
+    Resources,
+    SampleSet,
+    Translator,
+    get_metric,
+    on_features,
+)
 
 METRICS.register("fid", "bench.metrics.distribution:FID")
 METRICS.register("kid", "bench.metrics.distribution:KID")
 METRICS.register("isc", "bench.metrics.distribution:InceptionScore")
 METRICS.register("prc", "bench.metrics.distribution:PrecisionRecall")
 METRICS.register("perf", "bench.metrics.perf:Perf")
-# translation (bench.metrics.translation): read images through the translation task's context
+# translation (bench.metrics.translation): paired metrics read images and truth; cycle/identity/diversity re-translate
 METRICS.register("l1", "bench.metrics.translation:L1")
 METRICS.register("psnr", "bench.metrics.translation:PSNR")
 METRICS.register("ssim", "bench.metrics.translation:SSIM")
@@ -32,4 +50,5 @@ METRICS.register("clipscore-torchmetrics", "bench.metrics.vl:ClipScoreTM")
 METRICS.register("attribute-accuracy", "bench.metrics.t2i:AttributeAccuracy")
 METRICS.register("prompt-diversity", "bench.metrics.t2i:PromptDiversity")
 
-__all__ = ["METRICS", "Metric", "MetricValue", "get_metric"]
+__all__ = ["INPUTS", "METRICS", "ArtifactSink", "Metric", "MetricValue", "NoSuite", "Options", "OutputInfo", "Reference",
+           "Resources", "SampleSet", "Translator", "get_metric", "on_features"]

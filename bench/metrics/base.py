@@ -1,15 +1,57 @@
-"""The metric interface and the metadata (direction, unit) that drives tables and gates."""
+"""The metric interface: typed inputs, declared requirements, and the metadata (direction, unit) behind tables.
+
+A metric never sees the runner, the task or the run folder. It receives
+
+- a :class:`SampleSet`: what the task produced for one model (features by layer, images, requested classes,
+  prompts or captions, embeddings, the model itself for latent-space metrics, ...),
+- a :class:`Reference`: the task's reference (features or a Gaussian fit, labels, captions, images),
+- the state its :meth:`Metric.fit` computed once per reference (``state``), and
+- an :class:`ArtifactSink` for side outputs: per-sample scores (one channel, one file format) and images.
+
+It declares the inputs it ``requires`` by name (:data:`INPUTS`); task kinds declare what they ``provide``, and
+``genbench validate`` refuses a metric whose inputs a task cannot give, naming what is missing. ``layer`` names the
+backbone layer the metric reads: ``default`` (the distribution layer), ``logits``, ``embed`` (a text-image
+backbone's joint space) or a layer the backbone exposes by name; the task resolves it and ``SampleSet.x`` /
+``Reference.x`` are that layer's rows. This is the interface third-party metrics implement (``docs/adding-a-metric.md``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+import numpy as np
+import torch
 from pydantic import BaseModel, ConfigDict
 
-from bench.features import Features
+from bench.errors import InputError
 from bench.registry import Registry
+
+if TYPE_CHECKING:
+    from bench.backbones.base import Backbone
+    from bench.metrics.frechet import GaussianStats
+
+#: Every input a metric may require, and what it is. Task kinds provide a subset (``TaskKind.provides``).
+INPUTS: dict[str, str] = {
+    "features": "backbone features of the produced images (SampleSet.features / .x)",
+    "images": "the produced images, uint8 NCHW (SampleSet.images)",
+    "classes": "the class label requested for each sample (class-conditional generation)",
+    "texts": "the text paired with each image: a captioner's caption, or a text-to-image prompt",
+    "image_text_pairs": "features of the image each text describes (captioning) or depicts (text-to-image)",
+    "prompt_index": "which prompt each sample renders (several samples per prompt)",
+    "embeddings": "retrieval embeddings: images, texts and the caption-to-image pairs",
+    "model": "the generator itself, for metrics that query it (latent-space metrics such as PPL)",
+    "backbone": "the task's backbone as a network (text embedding for CLIPScore, features of float images)",
+    "truth": "ground truth aligned with each produced image (paired translation, reconstruction)",
+    "translator": "re-translation through the model: other inputs, other seeds, there and back",
+    "source_labels": "the class label of each input image (label preservation)",
+    "timings": "speed and memory measurements (the perf task makes them; the perf metric holds their metadata)",
+    "reference.features": "backbone features of the reference images (or its Gaussian fit, where allowed)",
+    "reference.images": "the reference images themselves",
+    "reference.labels": "the class label of each reference image",
+    "reference.captions": "the reference captions of each image",
+}
 
 
 class Options(BaseModel):
@@ -38,51 +80,165 @@ class MetricValue:
     n: int | None = None  # samples behind this value when not the task's n (e.g. fid@n100 of a curve)
 
 
-@dataclass
-class MetricContext:
-    """What a metric may use beyond features: the generated images, requested classes, the adapter (for
-    latent-space metrics such as PPL), the runner (datasets, feature store, backbones) and the task/model names.
-    Metrics that need only features ignore it."""
+def _rows(features: Mapping[str, np.ndarray] | None, layer: str, what: str) -> np.ndarray:
+    if features is None or layer not in features:
+        have = ", ".join(features) if features else "none"
+        raise InputError(f"{what} has no features of layer '{layer}' (has: {have})")
+    return features[layer]
 
-    images: Any = None  # uint8 NCHW tensor of the generated samples
-    classes: Any = None  # requested class label per sample (conditional generation), or None
-    adapter: Any = None
-    runner: Any = None
-    task: Any = None
-    model: str = ""
-    #: vision-language tasks: the text scored against each image (a captioner's output, a t2i prompt) and the
-    #: reference captions of each image
-    hypotheses: Any = None
-    references: Any = None
-    #: the reference as a Gaussian fit (bench.metrics.frechet.GaussianStats) when it is statistics only
-    ref_stats: Any = None
+
+@dataclass
+class Translator:
+    """Re-translation through the model under evaluation, batched with the task's per-sample seeds.
+
+    ``translate(images, direction, names, tag)``: uint8 translations (``tag`` keys the seeds: another tag, other
+    seeds). ``cycle(direction)``: (inputs, reconstructions) there and back on the task's first n inputs of that
+    direction's source. ``other_side(n)``: the first n target-domain images and their names (identity mapping)."""
+
+    direction: str
+    translate: Callable[[torch.Tensor, str, list[str], str], torch.Tensor]
+    cycle: Callable[[str], tuple[torch.Tensor, torch.Tensor]]
+    other_side: Callable[[int], tuple[torch.Tensor, list[str]]]
+    #: the model replays files made elsewhere: it has no translation for other inputs or seeds
+    replays_files: bool = False
+
+
+@dataclass
+class SampleSet:
+    """What a task produced for one model. Fields a task does not provide stay None (empty for features)."""
+
+    name: str = ""  #: the model, for messages
+    features: Mapping[str, np.ndarray] = field(default_factory=dict)
+    layer: str = ""  #: the layer this metric asked for, resolved on the task's backbone
+    images: torch.Tensor | None = None
+    classes: np.ndarray | None = None
+    texts: list[str] | None = None
+    prompt_index: np.ndarray | None = None
+    #: retrieval: {"images": [N, d], "texts": [M, d], "pairs": [M] image index of each text}
+    embeddings: Mapping[str, np.ndarray] | None = None
+    model: Any = None
+    backbone: Backbone | None = None
+    truth: torch.Tensor | None = None
+    source: torch.Tensor | None = None  #: the inputs the images were made from (translation)
+    source_names: list[str] | None = None
+    source_labels: np.ndarray | None = None
+    translator: Translator | None = None
+    images_hash: str | None = None  #: content hash of ``images`` (the feature-cache key), set by the task
+
+    @property
+    def x(self) -> np.ndarray:
+        """This metric's layer of the produced images' features."""
+        return _rows(self.features, self.layer, f"the samples of '{self.name}'" if self.name else "the samples")
+
+    @property
+    def n(self) -> int:
+        for v in (self.images, self.source, self.texts, self.embeddings and self.embeddings.get("images")):
+            if v is not None:
+                return len(v)
+        return len(next(iter(self.features.values()))) if self.features else 0
+
+
+@dataclass
+class Reference:
+    """The task's reference: features by layer (or only a Gaussian fit), images, labels, captions."""
+
+    name: str = ""
+    id: str = ""  #: what protocols record (kind, location/split, content hash)
+    features: Mapping[str, np.ndarray] | None = None
+    stats: GaussianStats | None = None  #: a statistics-only reference's Gaussian fit of the default layer
+    layer: str = ""
+    images: torch.Tensor | None = None
+    labels: np.ndarray | None = None
+    captions: list[list[str]] | None = None
+
+    @property
+    def x(self) -> np.ndarray:
+        return _rows(self.features, self.layer, f"reference '{self.name}'")
+
+    @property
+    def n(self) -> int:
+        if self.features:
+            return len(next(iter(self.features.values())))
+        if self.stats is not None:
+            return int(self.stats.n)
+        return 0 if self.images is None else int(self.images.shape[0])
+
+
+class Resources(Protocol):
+    """What :meth:`Metric.fit` may use besides the reference: the task's backbone, other datasets of the suite and
+    their features on that backbone (memorization's training set), each computed once and cached."""
+
+    backbone: Backbone | None
+
+    def dataset(self, name: str) -> Any: ...
+
+    def features(self, name: str) -> Mapping[str, np.ndarray]: ...
+
+
+class NoSuite:
+    """Resources outside a suite (a metric called from Python): the backbone only, no other datasets."""
+
+    def __init__(self, backbone: Backbone | None = None) -> None:
+        self.backbone = backbone
+
+    def dataset(self, name: str) -> Any:
+        raise InputError(f"dataset '{name}' is only available inside a suite run")
+
+    def features(self, name: str) -> Mapping[str, np.ndarray]:
+        raise InputError(f"features of dataset '{name}' are only available inside a suite run")
+
+
+class ArtifactSink:
+    """Side outputs of metrics: per-sample scores (``per_sample``) and images (``image``).
+
+    This base keeps per-sample values in memory and discards images; the run's sink
+    (:class:`bench.tasks.base.RunArtifacts`) writes both to the run folder in one format."""
+
+    def __init__(self) -> None:
+        self.per_sample_values: dict[str, list[Any]] = {}
+
+    def per_sample(self, name: str, values: Any) -> None:
+        """Per-sample values of the value ``name`` (one per sample, in sample order)."""
+        self.per_sample_values[name] = np.asarray(values).tolist() if not isinstance(values, list) else values
+
+    def image(self, name: str, grid: torch.Tensor) -> str | None:
+        """A uint8 CHW image (a grid) named ``name``; returns where it was written, or None."""
+        return None
 
 
 class Metric:
-    """Subclasses set ``name``, ``outputs`` (value name → OutputInfo), ``Opts``, ``layer_kind`` and compute()."""
+    """Subclasses set ``name``, ``outputs`` (value name → OutputInfo), ``requires``, optionally ``Opts`` and
+    ``layer``, and implement :meth:`compute` (and :meth:`fit` for reference-side work done once)."""
 
     name: ClassVar[str]
     outputs: ClassVar[dict[str, OutputInfo]]
     Opts: ClassVar[type[Options]] = Options
-    #: "default" (the backbone's distribution layer) or "logits"
-    layer_kind: ClassVar[str] = "default"
-    needs_reference: ClassVar[bool] = True
-    #: whether the metric can use a statistics-only reference (mu, sigma) in place of reference features
-    reference_stats_ok: ClassVar[bool] = False
     description: ClassVar[str] = ""
-    #: task kinds (bench.tasks) whose runs this metric can score
-    task_kinds: ClassVar[frozenset[str]] = frozenset({"generation"})
+    #: input names (keys of INPUTS) the metric reads; validate checks the task kind provides them
+    requires: ClassVar[frozenset[str]] = frozenset({"features", "reference.features"})
+    #: "default", "logits", "embed", or a layer name the backbone exposes
+    layer: ClassVar[str] = "default"
+    #: whether a statistics-only reference (its Gaussian fit) can stand in for "reference.features"
+    reference_stats_ok: ClassVar[bool] = False
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         self.opts = self.Opts.model_validate(options or {})
+
+    @classmethod
+    def uses_reference(cls) -> bool:
+        return any(r.startswith("reference.") for r in cls.requires)
 
     def check(self, datasets: Collection[str]) -> list[tuple[tuple[Any, ...], str]]:
         """Problems with the options that need the suite (e.g. a dataset named in them), as (option path,
         message); ``genbench validate`` reports them at the option's file:line."""
         return []
 
-    def compute(self, gen: Features, ref: Features | None, *, layer: str, seed: int,
-                ctx: MetricContext | None = None) -> list[MetricValue]:
+    def fit(self, ref: Reference, resources: Resources) -> Any:
+        """Reference-side state, computed once per task before any model (passed to compute as ``state``)."""
+        return None
+
+    def compute(self, samples: SampleSet, ref: Reference, *, seed: int, state: Any = None,
+                sink: ArtifactSink | None = None) -> list[MetricValue]:
         raise NotImplementedError
 
 
@@ -104,3 +260,11 @@ def output_info(value_name: str) -> OutputInfo:
         if value_name in cls.outputs:
             return cls.outputs[value_name]
     raise KeyError(value_name)
+
+
+def on_features(metric: Metric, gen: Mapping[str, np.ndarray], ref: Mapping[str, np.ndarray] | None, *, layer: str,
+                seed: int = 0, **samples: Any) -> list[MetricValue]:
+    """Score plain feature arrays (``{layer: rows}``) with a feature metric: the shortest way to call one from
+    Python (parity checks, notebooks). Other SampleSet fields (``classes=...``) go in ``samples``."""
+    return metric.compute(SampleSet(features=gen, layer=layer, **samples),
+                          Reference(features=ref, layer=layer), seed=seed)

@@ -16,11 +16,12 @@ ground-truth labels, so the classifier's own confusions cancel instead of showin
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from pydantic import Field
 
-from bench.features import Features
-from bench.metrics.base import Metric, MetricContext, MetricValue, Options, OutputInfo
+from bench.metrics.base import ArtifactSink, Metric, MetricValue, Options, OutputInfo, Reference, SampleSet
 
 
 def class_histogram(logits: np.ndarray) -> np.ndarray:
@@ -57,12 +58,11 @@ class ClassCoverage(Metric):
                                description="KL(p_gen || p_ref) of predicted classes"),
     }
     Opts = ClassOpts
-    layer_kind = "logits"
+    layer = "logits"
 
-    def compute(self, gen: Features, ref: Features | None, *, layer: str, seed: int,
-                ctx: MetricContext | None = None) -> list[MetricValue]:
-        assert ref is not None
+    def compute(self, samples: SampleSet, ref: Reference, *, seed: int, state: Any = None,
+                sink: ArtifactSink | None = None) -> list[MetricValue]:
         o: ClassOpts = self.opts  # type: ignore[assignment]
-        coverage, kl, hist = class_stats(gen[layer], ref[layer], o.min_share, o.eps)
+        coverage, kl, hist = class_stats(samples.x, ref.x, o.min_share, o.eps)
         extras = {"histogram": hist, "min_share": o.min_share, "eps": o.eps, "labels": "argmax of backbone logits"}
         return [MetricValue("class_coverage", coverage, extras=extras), MetricValue("class_kl", kl, extras=extras)]

@@ -1,40 +1,40 @@
 """Class-conditional generation metrics: class accuracy and intra-class FID.
 
-Both need the class requested for each sample (``MetricContext.classes``, set by a generation task with
-``args: {classes: K}``). Without requested classes they report unavailable (value None, extras["reason"]),
-never a number that would look like a score.
+Both need the class requested for each sample (input ``classes``: a generation task with ``args: {classes: K}``
+provides it; ``genbench validate`` refuses them elsewhere). Called from Python without classes they report
+unavailable (value None, extras["reason"]), never a number that would look like a score.
 """
 
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 
-from bench.features import Features
-from bench.metrics.base import Metric, MetricContext, MetricValue, OutputInfo
+from bench.metrics.base import ArtifactSink, Metric, MetricValue, OutputInfo, Reference, SampleSet
 from bench.metrics.frechet import frechet_distance, gaussian_stats
 
 NO_CLASSES = "no requested classes: run it in a class-conditional task (task args: {classes: K})"
 
 
-def _requested(ctx: MetricContext | None) -> np.ndarray | None:
-    return None if ctx is None or ctx.classes is None else np.asarray(list(ctx.classes), dtype=np.int64)
+def _requested(samples: SampleSet) -> np.ndarray | None:
+    return None if samples.classes is None else np.asarray(list(samples.classes), dtype=np.int64)
 
 
 class ClassAccuracy(Metric):
     name = "cond_acc"
     description = "class-conditional accuracy: fraction of samples the backbone's classifier assigns to the requested class"
     outputs = {"cond_acc": OutputInfo(higher_is_better=True, description="classifier agrees with the requested class")}
-    layer_kind = "logits"
-    needs_reference = False
+    layer = "logits"
+    requires = frozenset({"features", "classes"})
 
-    def compute(self, gen: Features, ref: Features | None, *, layer: str, seed: int,
-                ctx: MetricContext | None = None) -> list[MetricValue]:
-        req = _requested(ctx)
+    def compute(self, samples: SampleSet, ref: Reference, *, seed: int, state: Any = None,
+                sink: ArtifactSink | None = None) -> list[MetricValue]:
+        req = _requested(samples)
         if req is None:
             return [MetricValue("cond_acc", None, extras={"reason": NO_CLASSES})]
-        pred = gen[layer].argmax(1)
+        pred = samples.x.argmax(1)
         per_class = {int(c): round(float((pred[req == c] == c).mean()), 4) for c in np.unique(req)}
         return [MetricValue("cond_acc", float((pred == req).mean()), extras={"per_class": per_class})]
 
@@ -44,19 +44,18 @@ class IntraClassFID(Metric):
     description = ("intra-class FID: mean over classes of the FID between the samples requested as class c and "
                    "the reference images labelled c")
     outputs = {"intra_fid": OutputInfo(higher_is_better=False, description="mean per-class FID")}
+    requires = frozenset({"features", "classes", "reference.features", "reference.labels"})
 
-    def compute(self, gen: Features, ref: Features | None, *, layer: str, seed: int,
-                ctx: MetricContext | None = None) -> list[MetricValue]:
-        assert ref is not None
-        req = _requested(ctx)
+    def compute(self, samples: SampleSet, ref: Reference, *, seed: int, state: Any = None,
+                sink: ArtifactSink | None = None) -> list[MetricValue]:
+        req = _requested(samples)
         if req is None:
             return [MetricValue("intra_fid", None, extras={"reason": NO_CLASSES})]
-        assert ctx is not None and ctx.runner is not None and ctx.task is not None
-        labels = ctx.runner.dataset(ctx.task.reference).labels
+        labels = ref.labels
         if labels is None:
-            return [MetricValue("intra_fid", None, extras={"reason": f"reference '{ctx.task.reference}' has no labels"})]
-        labels = labels.numpy()
-        g, r = gen[layer], ref[layer]
+            return [MetricValue("intra_fid", None, extras={"reason": f"reference '{ref.name}' has no labels"})]
+        labels = np.asarray(labels)
+        g, r = samples.x, ref.x
         per_class: dict[int, float] = {}
         for c in np.unique(req):
             rc = r[labels == c]

@@ -12,7 +12,7 @@ the real manifold; recall = fraction of real samples inside the generated manifo
 from __future__ import annotations
 
 import warnings
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import torch
@@ -22,8 +22,7 @@ from torch_fidelity.metric_kid import kernel_poly, kid_features_to_metric, mmd2
 from torch_fidelity.metric_prc import prc_features_to_metric
 
 from bench.errors import ConfigError
-from bench.features import Features
-from bench.metrics.base import Metric, MetricContext, MetricValue, Options, OutputInfo
+from bench.metrics.base import ArtifactSink, Metric, MetricValue, Options, OutputInfo, Reference, SampleSet
 from bench.metrics.bootstrap import bootstrap_interval
 from bench.metrics.frechet import frechet_distance, frechet_distance_from_features, gaussian_stats, psd_sqrt
 
@@ -39,25 +38,25 @@ class FIDOpts(BootstrapOpts):
 
 class FID(Metric):
     name = "fid"
-    task_kinds = frozenset({"generation", "translation", "text-to-image"})  # translation: vs the target domain
     description = "Fréchet distance between Gaussian fits of generated and reference features"
     outputs = {"fid": OutputInfo(higher_is_better=False)}
     Opts = FIDOpts
     reference_stats_ok = True
 
-    def compute(self, gen: Features, ref: Features | None, *, layer: str, seed: int,
-                ctx: MetricContext | None = None) -> list[MetricValue]:
+    def compute(self, samples: SampleSet, ref: Reference, *, seed: int, state: Any = None,
+                sink: ArtifactSink | None = None) -> list[MetricValue]:
         o: FIDOpts = self.opts  # type: ignore[assignment]
-        g = gen[layer]
-        small = None if ref is None else frechet_distance_from_features(g, ref[layer])
+        g = samples.x
+        r = None if ref.features is None else ref.x  # None: a statistics-only reference (bench.refstats)
+        small = None if r is None else frechet_distance_from_features(g, r)
         if small is not None:  # both sets small: exact through their n1 x n2 cross-product, no d x d matrix
-            res, n_ref = small, len(ref[layer])  # type: ignore[index]
+            res, n_ref = small, len(r)  # type: ignore[arg-type]
         else:
-            if ref is None:  # a statistics-only reference (bench.refstats): its Gaussian fit is all FID needs
-                assert ctx is not None and ctx.ref_stats is not None
-                sr = ctx.ref_stats
+            if r is None:  # its Gaussian fit is all FID needs
+                assert ref.stats is not None
+                sr = ref.stats
             else:
-                sr = gaussian_stats(ref[layer])
+                sr = gaussian_stats(r)
             sg = gaussian_stats(g)
             res, n_ref = frechet_distance(sg.mu, sg.sigma, sr.mu, sr.sigma), sr.n
         notes = list(res.warnings)
@@ -70,13 +69,13 @@ class FID(Metric):
         out = MetricValue("fid", res.value, extras={"clipped_eigenvalues": res.clipped_eigenvalues, "warnings": notes,
                                                      "method": "cross-product (n1*n2 <= d^2)" if small else "d x d"})
         if o.bootstrap:
-            sr = ctx.ref_stats if ref is None else gaussian_stats(ref[layer])  # type: ignore[union-attr]
-            assert sr is not None
-            root = psd_sqrt(sr.sigma)  # the reference is fixed: its square root is computed once
+            fixed = ref.stats if r is None else gaussian_stats(r)
+            assert fixed is not None
+            root = psd_sqrt(fixed.sigma)  # the reference is fixed: its square root is computed once
 
             def fid_of(x: np.ndarray, _b: int) -> float:
                 s = gaussian_stats(x)
-                return frechet_distance(sr.mu, sr.sigma, s.mu, s.sigma, sqrt_sigma1=root).value
+                return frechet_distance(fixed.mu, fixed.sigma, s.mu, s.sigma, sqrt_sigma1=root).value
 
             out.ci_low, out.ci_high, info = bootstrap_interval(fid_of, g, o.bootstrap, o.confidence, seed, res.value)
             out.extras.update(bootstrap=info, std=info["std"])  # std: shown as ± in tables
@@ -127,16 +126,14 @@ def kid_subsets(g: np.ndarray, r: np.ndarray, o: KIDOpts, size: int, seed: int) 
 
 class KID(Metric):
     name = "kid"
-    task_kinds = frozenset({"generation", "translation"})  # translation: translations vs the target domain
     description = "Kernel distance (unbiased MMD², cubic polynomial kernel), mean and std over seeded subsets"
     outputs = {"kid": OutputInfo(higher_is_better=False)}
     Opts = KIDOpts
 
-    def compute(self, gen: Features, ref: Features | None, *, layer: str, seed: int,
-                ctx: MetricContext | None = None) -> list[MetricValue]:
-        assert ref is not None
+    def compute(self, samples: SampleSet, ref: Reference, *, seed: int, state: Any = None,
+                sink: ArtifactSink | None = None) -> list[MetricValue]:
         o: KIDOpts = self.opts  # type: ignore[assignment]
-        g, r = gen[layer], ref[layer]
+        g, r = samples.x, ref.x
         size = min(o.subset_size, len(g), len(r))  # torch-fidelity fails when a set is smaller than the subset
         mean, std = kid_subsets(g, r, o, size, seed)
         value = MetricValue("kid", mean, extras={"std": std, "subsets": o.subsets, "subset_size": size})
@@ -157,13 +154,13 @@ class InceptionScore(Metric):
     description = "Inception Score: exp E[KL(p(y|x) || p(y))], mean and std over splits (on the backbone's classifier)"
     outputs = {"isc": OutputInfo(higher_is_better=True)}
     Opts = ISOpts
-    layer_kind = "logits"
-    needs_reference = False
+    layer = "logits"
+    requires = frozenset({"features"})
 
-    def compute(self, gen: Features, ref: Features | None, *, layer: str, seed: int,
-                ctx: MetricContext | None = None) -> list[MetricValue]:
+    def compute(self, samples: SampleSet, ref: Reference, *, seed: int, state: Any = None,
+                sink: ArtifactSink | None = None) -> list[MetricValue]:
         o: ISOpts = self.opts  # type: ignore[assignment]
-        out = isc_features_to_metric(torch.from_numpy(gen[layer]), splits=o.splits, shuffle=True, rng_seed=seed % (2**32))
+        out = isc_features_to_metric(torch.from_numpy(samples.x), splits=o.splits, shuffle=True, rng_seed=seed % (2**32))
         return [MetricValue("isc", out["inception_score_mean"], extras={"std": out["inception_score_std"], "splits": o.splits})]
 
 
@@ -187,7 +184,6 @@ def _full_matrices_bytes(n1: int, n2: int) -> int:
 
 class PrecisionRecall(Metric):
     name = "prc"
-    task_kinds = frozenset({"generation", "translation"})  # translation: translations vs the target domain
     description = "Improved precision and recall (Kynkäänniemi et al. 2019), k-NN manifolds"
     outputs = {
         "precision": OutputInfo(higher_is_better=True, description="fraction of generated samples on the real manifold"),
@@ -196,11 +192,10 @@ class PrecisionRecall(Metric):
     }
     Opts = PRCOpts
 
-    def compute(self, gen: Features, ref: Features | None, *, layer: str, seed: int,
-                ctx: MetricContext | None = None) -> list[MetricValue]:
-        assert ref is not None
+    def compute(self, samples: SampleSet, ref: Reference, *, seed: int, state: Any = None,
+                sink: ArtifactSink | None = None) -> list[MetricValue]:
         o: PRCOpts = self.opts  # type: ignore[assignment]
-        g, r = gen[layer], ref[layer]
+        g, r = samples.x, ref.x
         out = prc_features_to_metric(
             torch.from_numpy(np.ascontiguousarray(g)), torch.from_numpy(np.ascontiguousarray(r)),
             prc_neighborhood=o.neighborhood, prc_batch_size=o.batch_size or _prc_block(len(g), len(r)),
@@ -239,16 +234,15 @@ class FIDCurve(Metric):
     outputs = {"fid_inf": OutputInfo(higher_is_better=False, description="FID extrapolated to N → ∞ (fit a + b/N)")}
     Opts = FIDCurveOpts
 
-    def compute(self, gen: Features, ref: Features | None, *, layer: str, seed: int,
-                ctx: MetricContext | None = None) -> list[MetricValue]:
-        assert ref is not None
+    def compute(self, samples: SampleSet, ref: Reference, *, seed: int, state: Any = None,
+                sink: ArtifactSink | None = None) -> list[MetricValue]:
         o: FIDCurveOpts = self.opts  # type: ignore[assignment]
-        g = gen[layer]
+        g = samples.x
         n = len(g)
         ns = sorted({int(k) for k in (o.ns or [max(2, n // 8), max(2, n // 4), max(2, n // 2), n])})
         if ns[0] < 2 or ns[-1] > n:
             raise ConfigError(f"fid_curve: sample counts must lie in [2, n={n}] (got {ns})")
-        sr = gaussian_stats(ref[layer])
+        sr = gaussian_stats(ref.x)
         rng = np.random.default_rng(seed % (2**63))
         means, stds = [], []
         with warnings.catch_warnings():

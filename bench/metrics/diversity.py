@@ -40,9 +40,18 @@ from pydantic import Field
 
 from bench.backbones.lpips_nets import NETS, load_lpips
 from bench.errors import InputError, WeightsError
-from bench.features import Features
 from bench.images import match_channels
-from bench.metrics.base import Metric, MetricContext, MetricValue, Options, OutputInfo
+from bench.metrics.base import (
+    ArtifactSink,
+    Metric,
+    MetricValue,
+    NoSuite,
+    Options,
+    OutputInfo,
+    Reference,
+    Resources,
+    SampleSet,
+)
 from bench.seeding import numpy_rng
 from bench.weights import resolve
 
@@ -130,9 +139,10 @@ class LPIPSDiversity(Metric):
     }
     Opts = DiversityOpts
 
-    def _distance(self, ctx: MetricContext) -> tuple[str, PairDistance, dict[str, Any]]:
+    requires = frozenset({"images", "backbone"})  # the reference images, when there are any, give the ratio
+
+    def _distance(self, backbone: Any) -> tuple[str, PairDistance, dict[str, Any]]:
         o: DiversityOpts = self.opts  # type: ignore[assignment]
-        backbone = getattr(ctx.task, "backbone", None)
         choice, extras = o.distance, {}
         if choice == "auto":
             choice = "digits-features" if getattr(backbone, "name", None) == "digits" else "lpips-alex"
@@ -143,7 +153,7 @@ class LPIPSDiversity(Metric):
                     choice, extras = "digits-features", {"fallback_reason": str(exc)}
         if choice == "digits-features":
             if getattr(backbone, "name", None) == "digits":
-                net = backbone.net  # type: ignore[union-attr]
+                net = backbone.net
             else:
                 from bench.backbones.digits import DigitsBackbone
 
@@ -154,20 +164,20 @@ class LPIPSDiversity(Metric):
         model = load_lpips(choice.split("-", 1)[1], o.weights).to(getattr(backbone, "device", "cpu"))
         return choice, lpips_distance(model, o.size), {**extras, "size": o.size}
 
-    def compute(self, gen: Features, ref: Features | None, *, layer: str, seed: int,
-                ctx: MetricContext | None = None) -> list[MetricValue]:
-        if ctx is None or ctx.images is None:
-            raise ValueError("lpips_diversity needs the generated images (MetricContext.images)")
+    def fit(self, ref: Reference, resources: Resources) -> Any:
+        """The distance and the reference's own diversity: once per task."""
         o: DiversityOpts = self.opts  # type: ignore[assignment]
-        state = ctx.task.state if ctx.task is not None else {}
-        key = ("lpips_diversity", o.model_dump_json())
-        if key not in state:  # once per task: the distance and the reference statistic
-            name, dist, extras = self._distance(ctx)
-            ref_images = state["ref"].images if "ref" in state else None
-            ref_stat = mean_ci(pairwise_distances(ref_images, dist, o.pairs)) if ref_images is not None else None
-            state[key] = (name, dist, extras, ref_stat)
-        name, dist, extras, ref_stat = state[key]
-        m, lo, hi = mean_ci(pairwise_distances(ctx.images, dist, o.pairs))
+        name, dist, extras = self._distance(resources.backbone)
+        ref_stat = mean_ci(pairwise_distances(ref.images, dist, o.pairs)) if ref.images is not None else None
+        return name, dist, extras, ref_stat
+
+    def compute(self, samples: SampleSet, ref: Reference, *, seed: int, state: Any = None,
+                sink: ArtifactSink | None = None) -> list[MetricValue]:
+        if samples.images is None:
+            raise InputError("lpips_diversity needs the generated images")
+        o: DiversityOpts = self.opts  # type: ignore[assignment]
+        name, dist, extras, ref_stat = state if state is not None else self.fit(ref, NoSuite(samples.backbone))
+        m, lo, hi = mean_ci(pairwise_distances(samples.images, dist, o.pairs))
         ex = {"distance": name, "pairs": o.pairs, **extras}
         rows = [MetricValue("lpips_diversity", m, lo, hi, extras=ex)]
         if ref_stat is not None:

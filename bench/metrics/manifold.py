@@ -15,12 +15,13 @@ distances are computed blockwise (:mod:`bench.metrics.neighbours`): no N × M ma
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from pydantic import Field
 
-from bench.features import Features
-from bench.metrics.base import Metric, MetricContext, MetricValue, Options, OutputInfo
+from bench.metrics.base import ArtifactSink, Metric, MetricValue, Options, OutputInfo, Reference, SampleSet
 from bench.metrics.neighbours import DEFAULT_BLOCK, distance_blocks, kth_nn_radii, pair_distances
 
 
@@ -65,10 +66,9 @@ class DensityCoverage(Metric):
     }
     Opts = DCOpts
 
-    def compute(self, gen: Features, ref: Features | None, *, layer: str, seed: int,
-                ctx: MetricContext | None = None) -> list[MetricValue]:
-        assert ref is not None
+    def compute(self, samples: SampleSet, ref: Reference, *, seed: int, state: Any = None,
+                sink: ArtifactSink | None = None) -> list[MetricValue]:
         o: DCOpts = self.opts  # type: ignore[assignment]
-        density, coverage = density_coverage(gen[layer], ref[layer], o.neighborhood, o.block)
+        density, coverage = density_coverage(samples.x, ref.x, o.neighborhood, o.block)
         extras = {"neighborhood": o.neighborhood, "real": "reference"}
         return [MetricValue("density", density, extras=extras), MetricValue("coverage", coverage, extras=extras)]

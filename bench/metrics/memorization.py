@@ -33,9 +33,17 @@ import torch.nn.functional as F
 from pydantic import Field
 
 from bench.errors import InputError, did_you_mean
-from bench.features import Features
-from bench.images import make_grid, match_channels, save_png
-from bench.metrics.base import Metric, MetricContext, MetricValue, Options, OutputInfo
+from bench.images import make_grid, match_channels
+from bench.metrics.base import (
+    ArtifactSink,
+    Metric,
+    MetricValue,
+    Options,
+    OutputInfo,
+    Reference,
+    Resources,
+    SampleSet,
+)
 from bench.metrics.neighbours import knn
 
 QUANTILES = (0.0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0)
@@ -71,39 +79,36 @@ class Memorization(Metric):
             return [(("train",), f"unknown dataset '{train}'{did_you_mean(train, datasets)}")]
         return []
 
-    def _train_side(self, ctx: MetricContext, layer: str) -> dict[str, Any]:
+    requires = frozenset({"features", "images"})
+
+    def fit(self, ref: Reference, resources: Resources) -> dict[str, Any]:
         """Training images, their features and leave-one-out NN distances: once per task."""
         o: MemorizationOpts = self.opts  # type: ignore[assignment]
-        key = ("memorization-train", o.train, layer)
-        state = ctx.task.state
-        if key not in state:
-            runner, backbone = ctx.runner, ctx.task.backbone
-            ds = runner.dataset(o.train)
-            feats = runner.store.get(ds.images, backbone, label=f"[{o.train}]", images_hash=ds.hash)[layer]
-            state[key] = {
-                "images": ds.images, "id": ds.id,
-                "features": feats, "loo_features": knn(feats, feats, 1, exclude_self=True)[0][:, 0],
-            }
-            if o.space == "pixels" or ds.images[0].numel() <= PIXEL_EXTRAS_MAX:
-                px = pixels(ds.images)
-                state[key].update(pixels=px, loo_pixels=knn(px, px, 1, exclude_self=True)[0][:, 0])
-        return state[key]  # type: ignore[no-any-return]
+        ds = resources.dataset(o.train)
+        feats = resources.features(o.train)[ref.layer]
+        out: dict[str, Any] = {"images": ds.images, "id": ds.id, "features": feats,
+                               "loo_features": knn(feats, feats, 1, exclude_self=True)[0][:, 0]}
+        if o.space == "pixels" or ds.images[0].numel() <= PIXEL_EXTRAS_MAX:
+            px = pixels(ds.images)
+            out.update(pixels=px, loo_pixels=knn(px, px, 1, exclude_self=True)[0][:, 0])
+        return out
 
-    def compute(self, gen: Features, ref: Features | None, *, layer: str, seed: int,
-                ctx: MetricContext | None = None) -> list[MetricValue]:
-        if ctx is None or ctx.runner is None or ctx.images is None:
-            raise ValueError("memorization needs the runner (training dataset) and the generated images")
+    def compute(self, samples: SampleSet, ref: Reference, *, seed: int, state: Any = None,
+                sink: ArtifactSink | None = None) -> list[MetricValue]:
+        if samples.images is None or state is None:
+            raise InputError("memorization needs the generated images and its fitted training side (Metric.fit)")
         o: MemorizationOpts = self.opts  # type: ignore[assignment]
-        tr = self._train_side(ctx, layer)
+        tr = state
+        images = samples.images
         spaces: dict[str, dict[str, Any]] = {}
-        d, idx = knn(gen[layer], tr["features"], 1)
+        d, idx = knn(samples.x, tr["features"], 1)
         spaces["features"] = {"nn": d[:, 0], "idx": idx[:, 0], "loo": tr["loo_features"]}
-        if "pixels" in tr and tuple(ctx.images.shape[1:]) == tuple(tr["images"].shape[1:]):
-            d, idx = knn(pixels(ctx.images), tr["pixels"], 1)
+        if "pixels" in tr and tuple(images.shape[1:]) == tuple(tr["images"].shape[1:]):
+            d, idx = knn(pixels(images), tr["pixels"], 1)
             spaces["pixels"] = {"nn": d[:, 0], "idx": idx[:, 0], "loo": tr["loo_pixels"]}
         if o.space not in spaces:
             raise InputError(f"memorization in pixel space needs samples shaped like '{o.train}' "
-                             f"({tuple(tr['images'].shape[1:])}), got {tuple(ctx.images.shape[1:])}")
+                             f"({tuple(tr['images'].shape[1:])}), got {tuple(images.shape[1:])}")
         summary: dict[str, Any] = {}
         for name, s in spaces.items():
             tau = float(np.quantile(s["loo"], o.quantile))
@@ -113,23 +118,21 @@ class Memorization(Metric):
                              "nn_quantiles": dict(zip(map(str, QUANTILES), np.quantile(s["nn"], QUANTILES).tolist(), strict=True)),
                              "train_nn_median": float(np.median(s["loo"]))}
         main = spaces[o.space]
-        grid_path = self._save_grid(ctx, main["nn"], main["idx"], tr["images"]) if o.grid else None
+        grid_path = None
+        if o.grid and sink is not None:
+            grid_path = sink.image("nn", self._grid(images, main["nn"], main["idx"], tr["images"]))
         extras = {"train": o.train, "train_id": tr["id"], "space": o.space, "quantile": o.quantile,
                   "spaces": summary, "grid": grid_path}
         return [MetricValue("near_copy_fraction", main["fraction"], extras=extras),
                 MetricValue("nn_distance_ratio", main["ratio"], extras=extras)]
 
-    def _save_grid(self, ctx: MetricContext, nn: np.ndarray, idx: np.ndarray, train_images: torch.Tensor) -> str:
+    def _grid(self, images: torch.Tensor, nn: np.ndarray, idx: np.ndarray, train_images: torch.Tensor) -> torch.Tensor:
         """The closest samples, each followed by its nearest training image (4 pairs per row)."""
         o: MemorizationOpts = self.opts  # type: ignore[assignment]
         order = np.argsort(nn, kind="stable")[: o.grid]
-        samples = ctx.images[torch.from_numpy(order)]
+        samples = images[torch.from_numpy(order)]
         neighbours = match_channels(train_images[torch.from_numpy(idx[order])], samples.shape[1])
         if neighbours.shape[-2:] != samples.shape[-2:]:
             neighbours = F.interpolate(neighbours.float(), size=samples.shape[-2:], mode="nearest").round().to(torch.uint8)
         pairs = torch.stack([samples, neighbours], 1).reshape(-1, *samples.shape[1:])
-        folder = ctx.runner.run_dir.path / "samples" / ctx.task.name
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{ctx.model}-nn.png"
-        save_png(make_grid(pairs, ncol=8, scale=max(1, 64 // max(samples.shape[-1], 1))), path)
-        return str(path)
+        return make_grid(pairs, ncol=8, scale=max(1, 64 // max(samples.shape[-1], 1)))

@@ -8,8 +8,7 @@ from bench.metrics.base import Metric, OutputInfo
 class Perf(Metric):
     name = "perf"
     description = "throughput, latency percentiles, peak memory per batch size (computed by the perf task)"
-    task_kinds = frozenset({"perf"})
-    needs_reference = False
+    requires = frozenset({"timings"})
     outputs = {
         "throughput": OutputInfo(higher_is_better=True, unit="items/s"),
         "latency_p50": OutputInfo(higher_is_better=False, unit="ms"),

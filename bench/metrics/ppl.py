@@ -10,12 +10,13 @@ Needs latent access: an adapter without ``latent_dim``/``generate_from_latents``
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from pydantic import Field
 
-from bench.features import Features
-from bench.metrics.base import Metric, MetricContext, MetricValue, Options, OutputInfo
+from bench.metrics.base import ArtifactSink, Metric, MetricValue, Options, OutputInfo, Reference, SampleSet
 
 
 class PPLOpts(Options):
@@ -42,16 +43,18 @@ class PPL(Metric):
     outputs = {"ppl": OutputInfo(higher_is_better=False, unit="feature dist²/ε²",
                                  description="PPL (digits-feature distance); lower = smoother latent space")}
     Opts = PPLOpts
-    needs_reference = False
+    requires = frozenset({"model", "backbone"})
 
-    def compute(self, gen: Features, ref: Features | None, *, layer: str, seed: int,
-                ctx: MetricContext | None = None) -> list[MetricValue]:
+    def compute(self, samples: SampleSet, ref: Reference, *, seed: int, state: Any = None,
+                sink: ArtifactSink | None = None) -> list[MetricValue]:
         o: PPLOpts = self.opts  # type: ignore[assignment]
-        adapter = None if ctx is None else ctx.adapter
+        adapter, layer = samples.model, samples.layer
         if adapter is None or not hasattr(adapter, "generate_from_latents") or not hasattr(adapter, "latent_dim"):
             return [MetricValue("ppl", None, extras={"reason": "the model exposes no latent space "
                                                     "(latent_dim / generate_from_latents)"})]
-        backbone = ctx.task.backbone  # type: ignore[union-attr]
+        backbone = samples.backbone
+        if backbone is None:
+            return [MetricValue("ppl", None, extras={"reason": "no backbone to measure distances with"})]
         if not hasattr(backbone, "preprocess_float"):
             return [MetricValue("ppl", None, extras={"reason": f"backbone '{backbone.name}' takes no float images"})]
         g = torch.Generator().manual_seed(seed % (2**63))

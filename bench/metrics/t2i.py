@@ -21,8 +21,7 @@ import torch.nn.functional as F
 from pydantic import Field
 
 from bench.errors import InputError, WeightsError
-from bench.features import Features
-from bench.metrics.base import Metric, MetricContext, MetricValue, Options, OutputInfo
+from bench.metrics.base import ArtifactSink, Metric, MetricValue, Options, OutputInfo, Reference, SampleSet
 from bench.metrics.diversity import PairDistance
 from bench.shapes import world
 
@@ -46,30 +45,31 @@ def attribute_hits(read: dict[str, torch.Tensor], scenes: list[world.Scene]) -> 
 class AttributeAccuracy(Metric):
     name = "attribute-accuracy"
     description = "shapes attribute read-back accuracy of generated images (count, colour, shape, position, all)"
-    task_kinds = frozenset({"text-to-image"})
-    needs_reference = False
+    requires = frozenset({"images", "texts"})
     outputs = {f"attr_{k}": OutputInfo(True, "fraction", f"{k} read back equals the prompt's") for k in (*ATTRS, "all")}
 
-    def compute(self, gen: Features, ref: Features | None, *, layer: str, seed: int,
-                ctx: MetricContext | None = None) -> list[MetricValue]:
+    def compute(self, samples: SampleSet, ref: Reference, *, seed: int, state: Any = None,
+                sink: ArtifactSink | None = None) -> list[MetricValue]:
         from bench.metrics.vl import bootstrap_ci
         from bench.shapes import zoo
 
-        assert ctx is not None
+        if samples.texts is None or samples.images is None:
+            raise InputError("attribute-accuracy needs the generated images and their prompts")
         scenes = []
-        for i, p in enumerate(ctx.hypotheses):
+        for i, p in enumerate(samples.texts):
             s = world.parse_prompt(p)
             if s is None:
                 raise InputError(f"attribute-accuracy: prompt {i} ({p!r}) is not a shapes canonical caption")
             scenes.append(s)
         net, sha = zoo.load("attribute-net")
-        hits = attribute_hits(net.read(ctx.images), scenes)  # type: ignore[operator]
+        hits = attribute_hits(net.read(samples.images), scenes)  # type: ignore[operator]
         out = []
         for k in (*ATTRS, "all"):
             h = hits[k].astype(np.float64)
             lo, hi = bootstrap_ci(h, seed)
-            out.append(MetricValue(f"attr_{k}", float(h.mean()), lo, hi,
-                                   extras={"per_sample": h.tolist(), "reader_sha256": sha}))
+            if sink is not None:
+                sink.per_sample(f"attr_{k}", h)
+            out.append(MetricValue(f"attr_{k}", float(h.mean()), lo, hi, extras={"reader_sha256": sha}))
         return out
 
 
@@ -141,8 +141,7 @@ class PromptDiversity(Metric):
 
     name = "prompt-diversity"
     description = "mean pairwise LPIPS (or the shapes LPIPS-style distance) between samples of the same prompt"
-    task_kinds = frozenset({"text-to-image"})
-    needs_reference = False
+    requires = frozenset({"images", "texts", "prompt_index"})
     outputs = {
         "prompt_lpips": OutputInfo(True, "", "mean pairwise LPIPS among samples of one prompt, averaged over prompts",
                                    ranked=False),
@@ -174,15 +173,16 @@ class PromptDiversity(Metric):
             return choice, shapes_feature_distance(net), {**extras, "weights_sha256": sha}
         return choice, lpips_distance(load_lpips(choice.split("-", 1)[1], o.weights), o.size), {**extras, "size": o.size}
 
-    def compute(self, gen: Features, ref: Features | None, *, layer: str, seed: int,
-                ctx: MetricContext | None = None) -> list[MetricValue]:
+    def compute(self, samples: SampleSet, ref: Reference, *, seed: int, state: Any = None,
+                sink: ArtifactSink | None = None) -> list[MetricValue]:
         from bench.metrics.diversity import mean_ci, pair_indices
 
-        if ctx is None or ctx.images is None:
-            raise ValueError("prompt-diversity needs the generated images (MetricContext.images)")
+        if samples.images is None or samples.prompt_index is None:
+            raise InputError("prompt-diversity needs the generated images and the prompt of each")
+        images = samples.images
         o: PromptDiversityOpts = self.opts  # type: ignore[assignment]
         name, dist, extras = self._distance()
-        prompt_of = np.asarray(gen["prompt_index"])
+        prompt_of = np.asarray(samples.prompt_index)
         ia, ib, owner = [], [], []
         for p in np.unique(prompt_of):
             idx = np.flatnonzero(prompt_of == p)
@@ -197,13 +197,15 @@ class PromptDiversity(Metric):
             ib.append(idx[j])
             owner.append(np.full(len(i), p))
         a, b, own = np.concatenate(ia), np.concatenate(ib), np.concatenate(owner)
-        d = np.concatenate([dist(ctx.images[a[s: s + 512]], ctx.images[b[s: s + 512]]).numpy()
+        d = np.concatenate([dist(images[a[s: s + 512]], images[b[s: s + 512]]).numpy()
                             for s in range(0, len(a), 512)])
         per = np.array([d[own == p].mean() for p in np.unique(prompt_of)])
         m, lo, hi = mean_ci(per)
-        extras.update(distance=name, pairs_per_prompt=int(len(a) // len(per)), per_sample=per.tolist())
+        extras.update(distance=name, pairs_per_prompt=int(len(a) // len(per)))
+        if sink is not None:
+            sink.per_sample(DISTANCE_OUTPUT[name], per)
         out = [MetricValue(DISTANCE_OUTPUT[name], m, lo, hi, extras=extras)]
-        reference = _world_reference_images(ctx.hypotheses, prompt_of)
+        reference = _world_reference_images(samples.texts, prompt_of)
         if reference is not None:
             # the same pairs, the same distance, on the world's own renderings of each prompt (fresh jitter per
             # sample, the same seeds for every model): how varied real scenes of that prompt are
@@ -212,7 +214,9 @@ class PromptDiversity(Metric):
             ref_per = np.array([dr[own == p].mean() for p in np.unique(prompt_of)])
             gap = np.abs(np.log(np.maximum(per, 1e-12) / np.maximum(ref_per, 1e-12)))
             g, glo, ghi = mean_ci(gap)
+            if sink is not None:
+                sink.per_sample("prompt_diversity_gap", gap)
             out.append(MetricValue("prompt_diversity_gap", g, glo, ghi, extras={
                 "distance": name, "reference": "shapes world: each prompt's scene rendered with fresh jitter",
-                "reference_diversity": float(ref_per.mean()), "per_sample": gap.tolist()}))
+                "reference_diversity": float(ref_per.mean())}))
         return out

@@ -1,67 +1,56 @@
 """Translation metrics: paired L1/PSNR/SSIM/MS-SSIM/perceptual, cycle-consistency, identity mapping,
 conditional diversity and label preservation.
 
-They share the :class:`Metric` interface (``outputs`` metadata drives tables and gates) but read images, not
-features: the ``translation`` task kind passes a :class:`TranslationContext` that gives them the inputs, the
-ground truth (paired datasets), the translations (computed once, lazily) and the adapter for the extra passes
-cycle-consistency and diversity need. FID and KID of translations against the target domain are the ordinary
-``fid``/``kid`` metrics on features. All per-image computations live in :mod:`bench.translation.measures`.
+They read images, not features: paired metrics require ``images`` and ``truth`` (ground truth aligned with each
+output: a paired translation dataset, or an autoencoder's inputs), so any task kind that provides those can use
+them; cycle, identity and diversity require ``translator`` (re-translation through the model, batched with the
+task's seeds); label preservation requires the backbone's logits and ``source_labels``. FID and KID of translations
+against the target domain are the ordinary ``fid``/``kid`` metrics on features. All per-image computations live in
+:mod:`bench.translation.measures`; per-image values go through the artifact sink's one per-sample channel.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
 from pydantic import Field
 
-from bench.errors import ConfigError, InputError
-from bench.features import Features
-from bench.metrics.base import Metric, MetricContext, MetricValue, Options, OutputInfo
+from bench.errors import InputError
+from bench.metrics.base import (
+    ArtifactSink,
+    Metric,
+    MetricValue,
+    Options,
+    OutputInfo,
+    Reference,
+    SampleSet,
+    Translator,
+)
 from bench.translation import measures
 
-if TYPE_CHECKING:
-    from bench.translation.data import DomainPair
-
-TASK_KINDS = frozenset({"translation"})
 PERCEPTUAL_NAMES = ("lpips", "perceptual_digits")
 
 
-@dataclass
-class TranslationContext(MetricContext):
-    """What translation metrics read. ``images`` (from MetricContext) holds the translations of ``source``."""
-
-    dataset: DomainPair | None = None
-    direction: str = "a2b"
-    source: torch.Tensor | None = None  # the n inputs
-    source_names: list[str] = field(default_factory=list)
-    source_labels: torch.Tensor | None = None
-    truth: torch.Tensor | None = None  # ground truth aligned with source (paired datasets), else None
-    n: int = 0
-    translate: Any = None  # (images, direction, names, seed_tag) -> uint8 translations (batched, per-sample seeds)
-    cycle: Any = None  # (side "a"|"b", n) -> (inputs, reconstructions)
-    per_image: dict[str, np.ndarray] = field(default_factory=dict)  # value name -> per-input values (saved as CSV)
+def _translator(samples: SampleSet) -> Translator:
+    if samples.translator is None:
+        raise InputError("this metric re-translates through the model: run it in a translation task")
+    return samples.translator
 
 
-def _replayed(ctx: TranslationContext, value: str, why: str) -> MetricValue | None:
+def _replayed(samples: SampleSet, value: str, why: str) -> MetricValue | None:
     """An unavailable value for translators that replay files (they hold no translation for other inputs/seeds)."""
-    if getattr(ctx.adapter, "replays_files", False):
-        return MetricValue(value, None, extras={"reason": f"model '{ctx.model}' replays files: {why}"})
+    if _translator(samples).replays_files:
+        return MetricValue(value, None, extras={"reason": f"model '{samples.name}' replays files: {why}"})
     return None
 
 
-def _ctx(ctx: MetricContext | None) -> TranslationContext:
-    if not isinstance(ctx, TranslationContext):
-        raise ConfigError("translation metrics run inside a translation task")
-    return ctx
-
-
-def _value(name: str, per_image: np.ndarray, ctx: TranslationContext, **extras: Any) -> MetricValue:
-    ctx.per_image[name] = per_image
+def _value(name: str, per_image: np.ndarray, sink: ArtifactSink | None, **extras: Any) -> MetricValue:
+    if sink is not None:
+        sink.per_sample(name, per_image)
     m, lo, hi = measures.summary(per_image)
-    return MetricValue(name, m, lo, hi, extras={"per_image": "per_image/<task>/<model>.csv", "n": len(per_image), **extras})
+    return MetricValue(name, m, lo, hi, extras={"n": len(per_image), **extras})
 
 
 class NetOpts(Options):
@@ -70,24 +59,16 @@ class NetOpts(Options):
                                     "digits classifier, or auto (lpips if present, else digits)")
 
 
-class TranslationMetric(Metric):
-    """Base: reads the :class:`TranslationContext`; ``paired`` metrics need a paired dataset."""
+class _PairedMetric(Metric):
+    """Outputs against the ground truth aligned with them."""
 
-    task_kinds = TASK_KINDS
-    needs_reference = False
-    #: needs ground truth aligned with the inputs
-    paired: ClassVar[bool] = False
-    #: needs the translations of the inputs (the task then requires the model to have the task's direction)
-    needs_outputs: ClassVar[bool] = True
+    requires = frozenset({"images", "truth"})
 
-
-class _PairedMetric(TranslationMetric):
-    paired = True
-
-    def _truth(self, ctx: TranslationContext) -> tuple[torch.Tensor, torch.Tensor]:
-        assert ctx.truth is not None and ctx.images is not None
-        measures.check_aligned(ctx.images, ctx.truth, f"model '{ctx.model}'", ctx.source_names)
-        return ctx.images, ctx.truth
+    def _truth(self, samples: SampleSet) -> tuple[torch.Tensor, torch.Tensor]:
+        if samples.images is None or samples.truth is None:
+            raise InputError(f"metric '{self.name}' needs outputs and their aligned ground truth")
+        measures.check_aligned(samples.images, samples.truth, f"model '{samples.name}'", samples.source_names)
+        return samples.images, samples.truth
 
 
 class L1(_PairedMetric):
@@ -95,10 +76,9 @@ class L1(_PairedMetric):
     description = "mean absolute error to the ground truth, pixels scaled to [0, 1]"
     outputs = {"l1": OutputInfo(higher_is_better=False, description=description)}
 
-    def compute(self, gen: Features | None, ref: Features | None, *, layer: str = "", seed: int = 0,
-                ctx: MetricContext | None = None) -> list[MetricValue]:
-        c = _ctx(ctx)
-        return [_value("l1", measures.l1(*self._truth(c)), c)]
+    def compute(self, samples: SampleSet, ref: Reference, *, seed: int = 0, state: Any = None,
+                sink: ArtifactSink | None = None) -> list[MetricValue]:
+        return [_value("l1", measures.l1(*self._truth(samples)), sink)]
 
 
 class PSNR(_PairedMetric):
@@ -106,10 +86,9 @@ class PSNR(_PairedMetric):
     description = f"peak signal-to-noise ratio to the ground truth (data range 255), per image capped at {measures.PSNR_CAP:g} dB"
     outputs = {"psnr": OutputInfo(higher_is_better=True, unit="dB", description=description)}
 
-    def compute(self, gen: Features | None, ref: Features | None, *, layer: str = "", seed: int = 0,
-                ctx: MetricContext | None = None) -> list[MetricValue]:
-        c = _ctx(ctx)
-        return [_value("psnr", measures.psnr(*self._truth(c)), c, cap_db=measures.PSNR_CAP)]
+    def compute(self, samples: SampleSet, ref: Reference, *, seed: int = 0, state: Any = None,
+                sink: ArtifactSink | None = None) -> list[MetricValue]:
+        return [_value("psnr", measures.psnr(*self._truth(samples)), sink, cap_db=measures.PSNR_CAP)]
 
 
 class SSIM(_PairedMetric):
@@ -117,14 +96,13 @@ class SSIM(_PairedMetric):
     description = "structural similarity to the ground truth (torchmetrics conventions: Gaussian sigma 1.5, reflect pad)"
     outputs = {"ssim": OutputInfo(higher_is_better=True, description=description)}
 
-    def compute(self, gen: Features | None, ref: Features | None, *, layer: str = "", seed: int = 0,
-                ctx: MetricContext | None = None) -> list[MetricValue]:
-        c = _ctx(ctx)
-        out, truth = self._truth(c)
+    def compute(self, samples: SampleSet, ref: Reference, *, seed: int = 0, state: Any = None,
+                sink: ArtifactSink | None = None) -> list[MetricValue]:
+        out, truth = self._truth(samples)
         notes: dict[str, Any] = {"sigma": measures.SSIM_SIGMA, "window": 11}
         if min(out.shape[-2:]) < 11:
             notes["note"] = f"the 11-pixel window exceeds the {out.shape[-1]}x{out.shape[-2]} images: values lean on reflected pixels"
-        return [_value("ssim", measures.ssim(out, truth), c, **notes)]
+        return [_value("ssim", measures.ssim(out, truth), sink, **notes)]
 
 
 class MSSSIM(_PairedMetric):
@@ -132,14 +110,13 @@ class MSSSIM(_PairedMetric):
     description = "multi-scale SSIM to the ground truth (torchmetrics conventions); needs images of at least 176x176"
     outputs = {"ms_ssim": OutputInfo(higher_is_better=True, description=description)}
 
-    def compute(self, gen: Features | None, ref: Features | None, *, layer: str = "", seed: int = 0,
-                ctx: MetricContext | None = None) -> list[MetricValue]:
-        c = _ctx(ctx)
-        out, truth = self._truth(c)
+    def compute(self, samples: SampleSet, ref: Reference, *, seed: int = 0, state: Any = None,
+                sink: ArtifactSink | None = None) -> list[MetricValue]:
+        out, truth = self._truth(samples)
         reason = measures.ms_ssim_unavailable(out)
         if reason:
             return [MetricValue("ms_ssim", None, extras={"reason": reason})]
-        return [_value("ms_ssim", measures.ms_ssim(out, truth), c)]
+        return [_value("ms_ssim", measures.ms_ssim(out, truth), sink)]
 
 
 class PerceptualPaired(_PairedMetric):
@@ -151,11 +128,10 @@ class PerceptualPaired(_PairedMetric):
     }
     Opts = NetOpts
 
-    def compute(self, gen: Features | None, ref: Features | None, *, layer: str = "", seed: int = 0,
-                ctx: MetricContext | None = None) -> list[MetricValue]:
-        c = _ctx(ctx)
+    def compute(self, samples: SampleSet, ref: Reference, *, seed: int = 0, state: Any = None,
+                sink: ArtifactSink | None = None) -> list[MetricValue]:
         p = measures.perceptual(self.opts.net)  # type: ignore[attr-defined]
-        return [_value(p.name, p.distance(*self._truth(c)), c, **p.protocol)]
+        return [_value(p.name, p.distance(*self._truth(samples)), sink, **p.protocol)]
 
 
 class CycleOpts(NetOpts):
@@ -173,46 +149,43 @@ def _cycle_outputs() -> dict[str, OutputInfo]:
     return out
 
 
-class Cycle(TranslationMetric):
+class Cycle(Metric):
     name = "cycle"
     description = "cycle-consistency: L1 and perceptual distance between x and F(G(x)), in each direction"
     outputs = _cycle_outputs()
     Opts = CycleOpts
-    needs_outputs = False
+    requires = frozenset({"translator"})
 
-    def compute(self, gen: Features | None, ref: Features | None, *, layer: str = "", seed: int = 0,
-                ctx: MetricContext | None = None) -> list[MetricValue]:
-        c = _ctx(ctx)
+    def compute(self, samples: SampleSet, ref: Reference, *, seed: int = 0, state: Any = None,
+                sink: ArtifactSink | None = None) -> list[MetricValue]:
         o: CycleOpts = self.opts  # type: ignore[assignment]
         p = measures.perceptual(o.net)
         values = []
         for d in o.directions:
             tag = "aba" if d == "a2b" else "bab"
-            x, recon = c.cycle(d)
-            measures.check_aligned(recon, x, f"model '{c.model}' {tag} reconstructions")
-            values.append(_value(f"cycle_l1_{tag}", measures.l1(recon, x), c))
-            values.append(_value(f"cycle_{p.name}_{tag}", p.distance(recon, x), c, **p.protocol))
+            x, recon = _translator(samples).cycle(d)
+            measures.check_aligned(recon, x, f"model '{samples.name}' {tag} reconstructions")
+            values.append(_value(f"cycle_l1_{tag}", measures.l1(recon, x), sink))
+            values.append(_value(f"cycle_{p.name}_{tag}", p.distance(recon, x), sink, **p.protocol))
         return values
 
 
-class Identity(TranslationMetric):
+class Identity(Metric):
     name = "identity"
     description = "identity-mapping error: L1 between a target-domain image y and G(y) (G should leave y alone)"
     outputs = {"identity_l1": OutputInfo(higher_is_better=False, description=description)}
-    needs_outputs = False
+    requires = frozenset({"translator"})
 
-    def compute(self, gen: Features | None, ref: Features | None, *, layer: str = "", seed: int = 0,
-                ctx: MetricContext | None = None) -> list[MetricValue]:
-        c = _ctx(ctx)
-        skip = _replayed(c, "identity_l1", "it has no translations of target-domain images")
+    def compute(self, samples: SampleSet, ref: Reference, *, seed: int = 0, state: Any = None,
+                sink: ArtifactSink | None = None) -> list[MetricValue]:
+        skip = _replayed(samples, "identity_l1", "it has no translations of target-domain images")
         if skip:
             return [skip]
-        assert c.dataset is not None
-        y, _, names = c.dataset.domain("b" if c.direction == "a2b" else "a")
-        y, names = y[: c.n], names[: c.n]
-        out = c.translate(y, c.direction, names, "identity")
-        measures.check_aligned(out, y, f"model '{c.model}' identity mapping")
-        return [_value("identity_l1", measures.l1(out, y), c)]
+        t = _translator(samples)
+        y, names = t.other_side(samples.n)
+        out = t.translate(y, t.direction, names, "identity")
+        measures.check_aligned(out, y, f"model '{samples.name}' identity mapping")
+        return [_value("identity_l1", measures.l1(out, y), sink)]
 
 
 class DiversityOpts(NetOpts):
@@ -220,26 +193,26 @@ class DiversityOpts(NetOpts):
     samples: int = Field(default=4, gt=1, description="translations per input, each with its own seed")
 
 
-class Diversity(TranslationMetric):
+class Diversity(Metric):
     name = "diversity"
     description = "conditional diversity: mean perceptual distance between translations of one input under different seeds"
     outputs = {f"diversity_{p}": OutputInfo(higher_is_better=True, description=f"mean pairwise {p} among outputs for one input")
                for p in PERCEPTUAL_NAMES}
     Opts = DiversityOpts
-    needs_outputs = False
+    requires = frozenset({"translator"})
 
-    def compute(self, gen: Features | None, ref: Features | None, *, layer: str = "", seed: int = 0,
-                ctx: MetricContext | None = None) -> list[MetricValue]:
-        c = _ctx(ctx)
+    def compute(self, samples: SampleSet, ref: Reference, *, seed: int = 0, state: Any = None,
+                sink: ArtifactSink | None = None) -> list[MetricValue]:
         o: DiversityOpts = self.opts  # type: ignore[assignment]
         p = measures.perceptual(o.net)
-        skip = _replayed(c, f"diversity_{p.name}", "it holds one translation per input, whatever the seed")
+        skip = _replayed(samples, f"diversity_{p.name}", "it holds one translation per input, whatever the seed")
         if skip:
             return [skip]
-        assert c.source is not None
-        k = min(o.inputs, c.n)
-        x, names = c.source[:k], c.source_names[:k]
-        outs = [c.translate(x, c.direction, names, f"diversity-{j}") for j in range(o.samples)]
+        t = _translator(samples)
+        assert samples.source is not None and samples.source_names is not None
+        k = min(o.inputs, samples.n)
+        x, names = samples.source[:k], samples.source_names[:k]
+        outs = [t.translate(x, t.direction, names, f"diversity-{j}") for j in range(o.samples)]
         dists = [p.distance(outs[i], outs[j]) for i in range(o.samples) for j in range(i + 1, o.samples)]
         per_input = np.mean(np.stack(dists), axis=0)
         m, lo, hi = measures.summary(per_input)
@@ -247,24 +220,16 @@ class Diversity(TranslationMetric):
                             extras={"inputs": k, "samples": o.samples, **p.protocol})]
 
 
-class LabelPreservation(TranslationMetric):
+class LabelPreservation(Metric):
     name = "label_preservation"
     description = "accuracy of the digits classifier on translations, against the inputs' labels"
     outputs = {"label_preservation": OutputInfo(higher_is_better=True, description=description)}
-    layer_kind = "logits"
+    layer = "logits"
+    requires = frozenset({"features", "source_labels"})
 
-    def compute(self, gen: Features | None, ref: Features | None, *, layer: str = "", seed: int = 0,
-                ctx: MetricContext | None = None) -> list[MetricValue]:
-        c = _ctx(ctx)
-        if c.source_labels is None:
-            return [MetricValue("label_preservation", None, extras={"reason": f"dataset '{c.task.reference}' has no labels"})]
-        if gen is None or layer not in gen:
-            raise InputError("label_preservation needs the backbone's logits of the translations")
-        correct = (np.asarray(gen[layer]).argmax(1) == c.source_labels.numpy()).astype(np.float64)
-        return [_value("label_preservation", correct, c, backbone_layer=layer)]
-
-
-def require_paired(metric: Metric, dataset: DomainPair) -> None:
-    if getattr(metric, "paired", False) and not dataset.paired:
-        raise ConfigError(f"metric '{metric.name}' compares with ground truth; dataset '{dataset.name}' is unpaired "
-                          "(use paired-folder or digits-edges, or drop the metric)")
+    def compute(self, samples: SampleSet, ref: Reference, *, seed: int = 0, state: Any = None,
+                sink: ArtifactSink | None = None) -> list[MetricValue]:
+        if samples.source_labels is None:
+            return [MetricValue("label_preservation", None, extras={"reason": f"dataset '{ref.name}' has no labels"})]
+        correct = (np.asarray(samples.x).argmax(1) == np.asarray(samples.source_labels)).astype(np.float64)
+        return [_value("label_preservation", correct, sink, backbone_layer=samples.layer)]

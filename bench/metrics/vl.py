@@ -1,19 +1,21 @@
 """Vision-language metrics: retrieval recall, COCO caption metrics, CLIPScore/RefCLIPScore, text-to-image scores.
 
-They follow the metric interface: ``gen`` holds the arrays the task kind prepared (embeddings, captions' per-image
-scores, ...), never a model. Per-sample values go back in ``extras["per_sample"]``; the task writes them to the
-run folder's ``per_sample/`` (not into rows) so intervals and paired tests can be computed later.
+They follow the metric interface: retrieval reads ``embeddings``; caption metrics read ``texts`` (the captions) and
+``reference.captions``; CLIP scores read ``image_text_pairs`` (the features of each text's image) and embed texts
+with the task's ``backbone``. Per-sample values go through the artifact sink (the run folder's ``per_sample/``,
+not rows) so intervals and paired tests can be computed later.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable
+from typing import Any
 
 import numpy as np
 from pydantic import Field
 
-from bench.features import Features
-from bench.metrics.base import Metric, MetricContext, MetricValue, Options, OutputInfo
+from bench.errors import InputError
+from bench.metrics.base import ArtifactSink, Metric, MetricValue, Options, OutputInfo, Reference, SampleSet
 from bench.metrics.retrieval import KS, retrieval_ranks
 
 
@@ -30,8 +32,7 @@ def bootstrap_ci(x: np.ndarray, seed: int, reps: int = 1000, level: float = 0.95
 class Recall(Metric):
     name = "recall"
     description = "text↔image retrieval: R@1/5/10 both directions (%), RSUM, median/mean rank; float32, ties against"
-    task_kinds = frozenset({"retrieval"})
-    needs_reference = False
+    requires = frozenset({"embeddings"})
     outputs = {
         **{f"{d}_r{k}": OutputInfo(True, "%", f"{'text→image' if d == 't2i' else 'image→text'} recall@{k}")
            for d in ("t2i", "i2t") for k in KS},
@@ -40,14 +41,16 @@ class Recall(Metric):
         "t2i_meanr": OutputInfo(False, "rank"), "i2t_meanr": OutputInfo(False, "rank"),
     }
 
-    def compute(self, gen: Features, ref: Features | None, *, layer: str, seed: int,
-                ctx: MetricContext | None = None) -> list[MetricValue]:
-        res = retrieval_ranks(gen["images"], gen["texts"], gen["pairs"])
-        m = res.metrics()
-        per = {"t2i_rank": res.t2i_ranks.tolist(), "i2t_rank": res.i2t_ranks.tolist()}
-        out = [MetricValue(k, v) for k, v in m.items()]
-        out[0].extras["per_sample"] = per
-        return out
+    def compute(self, samples: SampleSet, ref: Reference, *, seed: int, state: Any = None,
+                sink: ArtifactSink | None = None) -> list[MetricValue]:
+        e = samples.embeddings
+        if e is None:
+            raise InputError("recall needs retrieval embeddings (images, texts, pairs)")
+        res = retrieval_ranks(e["images"], e["texts"], e["pairs"])
+        if sink is not None:
+            sink.per_sample("t2i_rank", res.t2i_ranks)
+            sink.per_sample("i2t_rank", res.i2t_ranks)
+        return [MetricValue(k, v) for k, v in res.metrics().items()]
 
 
 # ================================================================================================ captions
@@ -63,21 +66,20 @@ class CaptionOpts(Options):
 class CaptionMetrics(Metric):
     name = "coco-captions"
     description = "BLEU-1..4, METEOR, ROUGE-L, CIDEr-D, SPICE as pycocoevalcap 1.2 computes them (bench.text)"
-    task_kinds = frozenset({"captioning"})
-    needs_reference = False
+    requires = frozenset({"texts", "reference.captions"})
     Opts = CaptionOpts
     outputs = {v: OutputInfo(True, "", k) for k, v in CAPTION_OUTPUTS.items()}
 
-    def compute(self, gen: Features, ref: Features | None, *, layer: str, seed: int,
-                ctx: MetricContext | None = None) -> list[MetricValue]:
+    def compute(self, samples: SampleSet, ref: Reference, *, seed: int, state: Any = None,
+                sink: ArtifactSink | None = None) -> list[MetricValue]:
         import warnings
 
         from bench.text.caption_scores import CaptionMetricWarning, score_captions
 
-        assert ctx is not None
+        assert samples.texts is not None and ref.captions is not None
         o: CaptionOpts = self.opts  # type: ignore[assignment]
-        refs: dict[Hashable, list[str]] = {i: list(r) for i, r in enumerate(ctx.references)}
-        hyps: dict[Hashable, str] = dict(enumerate(ctx.hypotheses))
+        refs: dict[Hashable, list[str]] = {i: list(r) for i, r in enumerate(ref.captions)}
+        hyps: dict[Hashable, str] = dict(enumerate(samples.texts))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", CaptionMetricWarning)
             res = score_captions(refs, hyps, meteor=o.meteor, spice=o.spice)
@@ -87,8 +89,8 @@ class CaptionMetrics(Metric):
             extras: dict[str, object] = {"warnings": res.warnings} if name == "CIDEr-D" and res.warnings else {}
             if not mv.available:
                 extras["reason"] = mv.reason
-            else:
-                extras["per_sample"] = [res.per_image[i][name] for i in res.image_ids]
+            elif sink is not None:
+                sink.per_sample(short, [res.per_image[i][name] for i in res.image_ids])
             out.append(MetricValue(short, mv.value, extras=extras))
         return out
 
@@ -113,24 +115,24 @@ class ClipScore(Metric):
 
     name = "clipscore"
     description = "CLIPScore and RefCLIPScore (Hessel et al. 2021: 2.5*max(cos,0), prefix 'A photo depicts ')"
-    task_kinds = frozenset({"captioning"})
-    needs_reference = False
+    requires = frozenset({"image_text_pairs", "texts", "backbone", "reference.captions"})
+    layer = "embed"
     Opts = ClipScoreOpts
     outputs = {"clip_s": OutputInfo(True, "", "CLIPScore"), "refclip_s": OutputInfo(True, "", "RefCLIPScore")}
 
-    def compute(self, gen: Features, ref: Features | None, *, layer: str, seed: int,
-                ctx: MetricContext | None = None) -> list[MetricValue]:
-        assert ctx is not None
+    def compute(self, samples: SampleSet, ref: Reference, *, seed: int, state: Any = None,
+                sink: ArtifactSink | None = None) -> list[MetricValue]:
         o: ClipScoreOpts = self.opts  # type: ignore[assignment]
-        bb = ctx.task.backbone
-        img = gen["image_embed"]
-        cand = bb.embed_texts([o.prefix + h for h in ctx.hypotheses])
+        bb, texts, refs = samples.backbone, samples.texts, ref.captions
+        assert bb is not None and texts is not None and refs is not None
+        img = samples.x
+        cand = bb.embed_texts([o.prefix + h for h in texts])  # type: ignore[attr-defined]
         clip_s = o.w * np.clip(_cos(img, cand), 0, None)
-        flat = [o.prefix + r for rs in ctx.references for r in rs]
-        owner = np.repeat(np.arange(len(ctx.references)), [len(rs) for rs in ctx.references])
-        ref_emb = bb.embed_texts(flat)
-        ref_cos = _cos(np.repeat(cand, [len(rs) for rs in ctx.references], axis=0), ref_emb)
-        best = np.full(len(ctx.references), -np.inf, dtype=np.float32)
+        flat = [o.prefix + r for rs in refs for r in rs]
+        owner = np.repeat(np.arange(len(refs)), [len(rs) for rs in refs])
+        ref_emb = bb.embed_texts(flat)  # type: ignore[attr-defined]
+        ref_cos = _cos(np.repeat(cand, [len(rs) for rs in refs], axis=0), ref_emb)
+        best = np.full(len(refs), -np.inf, dtype=np.float32)
         np.maximum.at(best, owner, ref_cos)
         best = np.clip(best, 0, None)
         a = clip_s
@@ -138,8 +140,10 @@ class ClipScore(Metric):
         out = []
         for name, per in (("clip_s", clip_s), ("refclip_s", refclip)):
             lo, hi = bootstrap_ci(per, seed)
+            if sink is not None:
+                sink.per_sample(name, per)
             out.append(MetricValue(name, float(per.mean()), lo, hi,
-                                   extras={"per_sample": per.tolist(), "scorer": bb.scorer, "prefix": o.prefix, "w": o.w}))
+                                   extras={"scorer": bb.scorer, "prefix": o.prefix, "w": o.w}))  # type: ignore[attr-defined]
         return out
 
 
@@ -149,13 +153,15 @@ class ClipScoreTM(Metric):
 
     name = "clipscore-torchmetrics"
     description = "torchmetrics CLIPScore convention: max(100 * mean cos, 0), no prefix"
-    task_kinds = frozenset({"captioning", "text-to-image"})
-    needs_reference = False
+    requires = frozenset({"image_text_pairs", "texts", "backbone"})
+    layer = "embed"
     outputs = {"clip_score_tm": OutputInfo(True, "", "torchmetrics-convention CLIP score")}
 
-    def compute(self, gen: Features, ref: Features | None, *, layer: str, seed: int,
-                ctx: MetricContext | None = None) -> list[MetricValue]:
-        assert ctx is not None
-        per = 100 * _cos(gen["image_embed"], ctx.task.backbone.embed_texts(list(ctx.hypotheses)))
-        return [MetricValue("clip_score_tm", max(float(per.mean()), 0.0),
-                            extras={"per_sample": per.tolist(), "scorer": ctx.task.backbone.scorer})]
+    def compute(self, samples: SampleSet, ref: Reference, *, seed: int, state: Any = None,
+                sink: ArtifactSink | None = None) -> list[MetricValue]:
+        bb = samples.backbone
+        assert bb is not None and samples.texts is not None
+        per = 100 * _cos(samples.x, bb.embed_texts(list(samples.texts)))  # type: ignore[attr-defined]
+        if sink is not None:
+            sink.per_sample("clip_score_tm", per)
+        return [MetricValue("clip_score_tm", max(float(per.mean()), 0.0), extras={"scorer": bb.scorer})]  # type: ignore[attr-defined]

@@ -1,13 +1,36 @@
-"""The task-kind interface and the executable task plan."""
+"""The task-kind template and the executable task plan.
+
+The base class owns everything the kinds share: building and type-checking the adapter, batching with per-sample
+seeds and uint8/shape checks (:meth:`TaskKind.batched`), feature extraction, fitting each metric once per reference,
+the per-metric loop, layer resolution, rows, timing, and the run-folder artifacts (one sample grid writer, one
+per-sample file format). A kind supplies only:
+
+- ``provides``: the metric inputs (``bench.metrics.base.INPUTS``) it can give; validate matches metrics against it;
+- :meth:`TaskKind.load_reference`: the task's :class:`Reference`, once per task;
+- :meth:`TaskKind.produce`: how its adapter turns requests into a :class:`SampleSet` for one model;
+- :meth:`TaskKind.protocol`: the protocol record of a metric's rows (None for non-image metrics).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from bench.adapters.base import Adapter, build_adapter
 from bench.backbones.base import Backbone
-from bench.metrics.base import Metric, Options
+from bench.errors import ConfigError, InputError
+from bench.images import content_hash, make_grid, save_png, to_uint8
+from bench.metrics.base import ArtifactSink, Metric, Options, Reference, SampleSet
 from bench.registry import Registry
+from bench.seeding import derive_seed, sample_seeds
 
 if TYPE_CHECKING:
     from bench.results import Row
@@ -29,19 +52,95 @@ class TaskPlan:
     backbone: Backbone | None
     metrics: dict[str, Metric]
     args: Options = field(default_factory=Options)
-    state: dict[str, Any] = field(default_factory=dict)  # filled by TaskKind.prepare (reference features, ...)
+    #: the reference, loaded once by TaskKind.prepare
+    ref: Reference | None = None
+    #: each metric's reference-side state (Metric.fit), by metric name
+    fitted: dict[str, Any] = field(default_factory=dict)
+    #: kind-private state filled by load_reference (inputs to translate, prompts, ...)
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+#: inputs read from the backbone features of the produced images: the base extracts them when a metric asks
+FEATURE_INPUTS = frozenset({"features", "image_text_pairs"})
+
+
+class RunArtifacts(ArtifactSink):
+    """The run folder's sink for one (task, model): ``samples/<task>/<model>[-<name>].png`` and one per-sample file,
+    ``per_sample/<task>/<model>.json`` (value name → list, plus ``sample_ids``), which ``genbench compare`` reads."""
+
+    def __init__(self, run_path: Path, task: str, model: str, sample_ids: list[Any] | None = None) -> None:
+        super().__init__()
+        self.run_path, self.task, self.model = run_path, task, model
+        self.extra: dict[str, Any] = {}  # per-sample data that is not a value (captions, prompt index)
+        self.sample_ids = sample_ids
+
+    def image(self, name: str, grid: torch.Tensor) -> str:
+        folder = self.run_path / "samples" / self.task
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / (f"{self.model}.png" if not name else f"{self.model}-{name}.png")
+        save_png(grid, path)
+        return str(path)
+
+    @staticmethod
+    def relative(task: str, model: str) -> str:
+        return f"per_sample/{task}/{model}.json"
+
+    @property
+    def relative_path(self) -> str:
+        return self.relative(self.task, self.model)
+
+    def save(self) -> str | None:
+        """Write the per-sample file (when any metric gave per-sample values); its path relative to the run folder."""
+        if not self.per_sample_values and not self.extra:
+            return None
+        from bench.results import atomic_write_text
+
+        data = {**self.extra, **self.per_sample_values}
+        if self.sample_ids is not None:
+            data["sample_ids"] = self.sample_ids
+        atomic_write_text(self.run_path / self.relative_path, json.dumps(data, default=float) + "\n")
+        return self.relative_path
+
+
+def per_sample_table(path: Path) -> list[dict[str, Any]]:
+    """A per-sample file as one dict per sample: ``name`` (its sample id) and every value with one entry per sample."""
+    if not path.is_file():
+        return []
+    data = json.loads(path.read_text(encoding="utf-8"))
+    ids = data.get("sample_ids")
+    if not ids:
+        return []
+    cols = {k: v for k, v in data.items() if k != "sample_ids" and isinstance(v, list) and len(v) == len(ids)
+            and all(isinstance(x, int | float) for x in v)}
+    return [{"name": name, **{k: float(v[i]) for k, v in cols.items()}} for i, name in enumerate(ids)]
+
+
+def sample_grid(images: torch.Tensor, k: int, ncol: int = 8) -> torch.Tensor:
+    """The first ``k`` images tiled ``ncol`` per row, small images upscaled to about 64 px: every kind's grid."""
+    g = images[:k]
+    return make_grid(g, ncol=ncol, scale=max(1, 64 // max(g.shape[-1], 1)))
 
 
 class TaskKind:
-    """Subclasses set ``name``, ``adapter_kinds`` and implement :meth:`prepare` and :meth:`run_model`."""
+    """Subclasses set ``name``, ``adapter_kinds``, ``provides`` and implement :meth:`load_reference`,
+    :meth:`produce` and :meth:`protocol`; the base runs everything else."""
 
     name: ClassVar[str]
     #: adapter kinds (``Adapter.kind``) this task can evaluate
     adapter_kinds: ClassVar[frozenset[str]]
+    #: metric inputs (``bench.metrics.base.INPUTS``) this kind gives its metrics
+    provides: ClassVar[frozenset[str]] = frozenset()
     #: kind-specific options, given under the task's ``args:`` in a suite
     Args: ClassVar[type[Options]] = Options
     needs_backbone: ClassVar[bool] = True
     needs_n: ClassVar[bool] = True
+    #: the row extra holding how long producing the outputs took
+    seconds_key: ClassVar[str] = "generation_seconds"
+
+    # -- validation ----------------------------------------------------------------------------------------
+    def provided(self, args: Options) -> frozenset[str]:
+        """The inputs this kind provides under these task arguments (conditional generation adds ``classes``)."""
+        return self.provides
 
     def check(self, spec: TaskSpec) -> list[tuple[tuple[Any, ...], str]]:
         """Extra problems with a task spec, as (field path within the task, message)."""
@@ -52,11 +151,134 @@ class TaskKind:
         arguments, or None. Checked at validate time; models left out of ``models:`` default to those that fit."""
         return None
 
+    # -- what a kind supplies --------------------------------------------------------------------------------
+    def load_reference(self, runner: Runner, task: TaskPlan) -> Reference:
+        """The task's reference, once per task (kind-private inputs go to ``task.state``)."""
+        raise NotImplementedError
+
+    def produce(self, runner: Runner, task: TaskPlan, model: str, adapter: Any) -> SampleSet:
+        """Ask ``adapter`` for this task's outputs (use :meth:`batched`) and return them as a SampleSet."""
+        raise NotImplementedError
+
+    def protocol(self, task: TaskPlan, metric: Metric, layer: str, samples: SampleSet) -> dict[str, Any] | None:
+        """The protocol record of ``metric``'s rows; None where no backbone features are involved."""
+        return None
+
+    def row_extras(self, task: TaskPlan, model: str, samples: SampleSet) -> dict[str, Any]:
+        """Extras every row of this (task, model) carries besides timing."""
+        return {}
+
+    def per_sample_data(self, samples: SampleSet) -> dict[str, Any]:
+        """Per-sample data that is not a metric value (captions, prompt index), kept in the per-sample file."""
+        return {}
+
+    def grid(self, runner: Runner, task: TaskPlan, samples: SampleSet) -> torch.Tensor | None:
+        """The images of the sample grid (``output.grid``), or None for none."""
+        k = runner.suite.output.grid
+        return None if not k or samples.images is None else sample_grid(samples.images, k)
+
+    # -- the template ----------------------------------------------------------------------------------------
+    def build(self, runner: Runner, model: str) -> Adapter:
+        """The model's adapter, checked to be of a kind this task evaluates."""
+        spec = runner.suite.models[model]
+        adapter = build_adapter(spec.adapter, spec.args, runner.ctx)
+        if adapter.kind not in self.adapter_kinds:
+            raise ConfigError(f"model '{model}' is a {adapter.kind} (adapter '{spec.adapter}'); a {self.name} task "
+                              f"evaluates {', '.join(sorted(self.adapter_kinds))}")
+        return adapter
+
     def prepare(self, runner: Runner, task: TaskPlan) -> None:
-        """Once per task, before any model: load the reference and its features into ``task.state``."""
+        """Once per task, before any model: the reference, and each metric's reference-side state."""
+        task.ref = self.load_reference(runner, task)
+        resources = _Resources(runner, task)
+        for mname, metric in task.metrics.items():
+            task.fitted[mname] = metric.fit(replace(task.ref, layer=self.layer_for(task, metric)), resources)
+
+    def layer_for(self, task: TaskPlan, metric: Metric) -> str:
+        """The backbone layer ``metric`` reads (``""`` without a backbone)."""
+        if task.backbone is None:
+            return ""
+        layer = task.backbone.layer_name(metric.layer)
+        return layer if layer is not None else task.backbone.default_layer
 
     def run_model(self, runner: Runner, task: TaskPlan, model: str) -> list[Row]:
-        raise NotImplementedError
+        assert task.ref is not None, "prepare() runs before run_model()"
+        t0 = time.time()
+        adapter = self.build(runner, model)
+        samples = self.produce(runner, task, model, adapter)
+        produce_seconds = time.time() - t0
+        samples = replace(samples, name=model)
+        if samples.images is not None and samples.images_hash is None:
+            samples.images_hash = content_hash(samples.images)
+        if not samples.features and samples.images is not None and task.backbone is not None and \
+                any(m.requires & FEATURE_INPUTS for m in task.metrics.values()):
+            samples.features = runner.store.get(samples.images, task.backbone, label=f"[{model}]",
+                                                images_hash=samples.images_hash)
+        sink = RunArtifacts(runner.run_dir.path, task.name, model, sample_ids=samples.source_names)
+        sink.extra.update(self.per_sample_data(samples))
+        grid = self.grid(runner, task, samples)
+        if grid is not None:
+            sink.image("", grid)
+        common = {self.seconds_key: round(produce_seconds, 3), **self.row_extras(task, model, samples)}
+        produced: list[tuple[Any, float, dict[str, Any] | None, int | None]] = []
+        for mname, metric in task.metrics.items():
+            layer = self.layer_for(task, metric)
+            m0 = time.time()
+            values = metric.compute(replace(samples, layer=layer), replace(task.ref, layer=layer),
+                                    seed=derive_seed(runner.suite.seed, task.name, model, mname),
+                                    state=task.fitted.get(mname), sink=sink)
+            proto = self.protocol(task, metric, layer, samples)
+            produced += [(v, time.time() - m0, proto, samples.n) for v in values]
+        rel = sink.save()
+        rows: list[Row] = []
+        for v, secs, proto, n in produced:
+            extras = dict(common)
+            if rel is not None:
+                extras["per_sample_file"] = rel
+            rows.append(runner.make_row(task, model, v, seconds=secs, n=v.n if v.n is not None else n,
+                                        protocol=proto if v.n is None or proto is None else {**proto, "n": v.n},
+                                        extras=extras))
+        return rows
+
+    @staticmethod
+    def batched(runner: Runner, task: TaskPlan, model: str, count: int, seed: int,
+                call: Callable[[range, list[int]], Any], *, noun: str = "samples", at: str = "sample",
+                desc: str = "sample") -> torch.Tensor:
+        """``count`` outputs of ``call(indices, seeds)`` in batches of ``task.batch_size``, one seed per item
+        (``sample_seeds(seed, ...)``: the same item whatever the batch size), each batch converted to uint8 and
+        checked for count and shape; concatenated."""
+        out: list[torch.Tensor] = []
+        with tqdm(total=count, desc=f"{desc} {model}", unit="img", disable=None if runner.progress else True,
+                  leave=False) as bar:
+            for start in range(0, count, task.batch_size):
+                stop = min(count, start + task.batch_size)
+                b = to_uint8(call(range(start, stop), sample_seeds(seed, start, stop)), None,
+                             what=f"model '{model}' batch at {at} {start}")
+                if b.shape[0] != stop - start:
+                    raise InputError(f"model '{model}': asked for {stop - start} {noun} at {at} {start}, got {b.shape[0]}")
+                if out and b.shape[1:] != out[0].shape[1:]:
+                    raise InputError(f"model '{model}': batch at {at} {start} has shape {tuple(b.shape[1:])}, "
+                                     f"earlier batches {tuple(out[0].shape[1:])}")
+                out.append(b)
+                bar.update(b.shape[0])
+        return torch.cat(out) if out else torch.zeros((0, 1, 1, 1), dtype=torch.uint8)
+
+
+class _Resources:
+    """Metric.fit's view of the suite: other datasets and their features on the task's backbone."""
+
+    def __init__(self, runner: Runner, task: TaskPlan) -> None:
+        self._runner, self._task = runner, task
+        self.backbone = task.backbone
+
+    def dataset(self, name: str) -> Any:
+        return self._runner.dataset(name)
+
+    def features(self, name: str) -> Mapping[str, np.ndarray]:
+        ds = self._runner.dataset(name)
+        if self._task.backbone is None:
+            raise ConfigError(f"task '{self._task.name}' has no backbone to compute features of '{name}' with")
+        return self._runner.store.get(ds.images, self._task.backbone, label=f"[{name}]", images_hash=ds.hash)
 
 
 TASKS: Registry[type[TaskKind]] = Registry("task kind", base=TaskKind, group="genbench.tasks")

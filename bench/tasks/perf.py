@@ -16,8 +16,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from bench.adapters import build_adapter
-from bench.metrics.base import MetricValue, Options
+from bench.metrics.base import MetricValue, Options, Reference
 from bench.perf.timing import (
     cpu_threads,
     cuda_peaks,
@@ -60,21 +59,22 @@ class PerfTask(TaskKind):
 
     name = "perf"
     adapter_kinds = frozenset({"image-generator", "translator", "captioner", "retriever", "text-to-image"})
+    provides = frozenset({"timings"})
     Args = PerfArgs
     needs_backbone = False
     needs_n = False
 
-    def prepare(self, runner: Runner, task: TaskPlan) -> None:
+    def load_reference(self, runner: Runner, task: TaskPlan) -> Reference:
         a: PerfArgs = task.args  # type: ignore[assignment]
-        dev = torch.device(a.device)
-        task.state["overhead"] = measurement_overhead(dev)
-        task.state["images"] = runner.dataset(task.reference).images if task.reference else None
+        task.state["overhead"] = measurement_overhead(torch.device(a.device))
+        images = runner.dataset(task.reference).images if task.reference else None
+        return Reference(task.reference or "", images=images)
 
     def run_model(self, runner: Runner, task: TaskPlan, model: str) -> list[Row]:
+        """Timing is this kind's whole job: it replaces the base's produce-then-metrics loop."""
         a: PerfArgs = task.args  # type: ignore[assignment]
         dev = torch.device(a.device)
-        spec = runner.suite.models[model]
-        adapter = build_adapter(spec.adapter, spec.args, runner.ctx)
+        adapter = self.build(runner, model)
         amp = (torch.autocast(dev.type, dtype=torch.bfloat16 if a.dtype == "bf16" else torch.float16)
                if a.dtype != "fp32" else contextlib.nullcontext())
         proto = {"kind": "perf", "device": device_name(dev), "device_type": dev.type, "dtype": a.dtype,
@@ -84,7 +84,7 @@ class PerfTask(TaskKind):
         best = 0.0
         steps = getattr(adapter, "steps", None) or getattr(getattr(adapter, "model", None), "steps", None)
         for bs in a.batch_sizes:
-            call = make_call(adapter, bs, seed=derive_seed(runner.suite.seed, task.name, model), images=task.state["images"])
+            call = make_call(adapter, bs, seed=derive_seed(runner.suite.seed, task.name, model), images=task.ref.images if task.ref else None)
             reset_peak_rss()
             reset_cuda_peak(dev)
             with torch.no_grad(), amp:

@@ -5,38 +5,34 @@ One task scores one direction (``args.direction``, default ``a2b``) of every tra
 translated once, in batches, with per-sample seeds ``derive_seed(suite seed, task, model, direction)`` → sample
 ``i``: the same input gets the same translation whatever the batch size. Metrics then read:
 
-- paired metrics (l1, psnr, ssim, ms_ssim, lpips): translations vs the aligned ground truth (paired data only);
+- paired metrics (l1, psnr, ssim, ms_ssim, lpips): translations vs the aligned ground truth (``truth``, paired
+  data only);
 - fid/kid/prc: backbone features of the translations vs those of the whole target domain (one pass each,
   cached by content in the FeatureStore), under the usual protocol record with reference ``<dataset id>#B``;
-- label_preservation: the backbone's logits of the translations vs the inputs' labels;
-- cycle, identity, diversity: extra passes through the adapter, made here so seeds stay consistent.
+- label_preservation: the backbone's logits of the translations vs the inputs' labels (``source_labels``);
+- cycle, identity, diversity: extra passes through the adapter (``translator``), made here so seeds stay
+  consistent.
 
-Per-image values of every per-image metric go to ``per_image/<task>/<model>.csv`` in the run folder.
+Per-image values of every per-image metric go to the run folder's ``per_sample/<task>/<model>.json`` (with the
+inputs' file names as ``sample_ids``), the one per-sample format of every task kind.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import time
 from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
 import torch
 from pydantic import Field
 
-from bench.adapters import build_adapter
 from bench.errors import ConfigError, InputError
-from bench.images import make_grid, match_channels, save_png, to_uint8
-from bench.metrics.base import Options
-from bench.metrics.translation import TranslationContext, TranslationMetric, require_paired
+from bench.images import match_channels
+from bench.metrics.base import Metric, Options, Reference, SampleSet, Translator
 from bench.protocol import make_protocol
-from bench.seeding import derive_seed, sample_seeds
-from bench.tasks.base import TaskKind, TaskPlan
+from bench.seeding import derive_seed
+from bench.tasks.base import TaskKind, TaskPlan, sample_grid
 
 if TYPE_CHECKING:
-    from bench.adapters.translators import Translator
-    from bench.results import Row
+    from bench.adapters.translators import Translator as TranslatorAdapter
     from bench.runner import Runner
     from bench.suite import TaskSpec
 
@@ -49,20 +45,27 @@ def _sides(direction: str) -> tuple[str, str]:
     return ("a", "b") if direction == "a2b" else ("b", "a")
 
 
+def _needs_outputs(metric: Metric) -> bool:
+    return bool(metric.requires & {"images", "features", "truth"})
+
+
 class TranslationTask(TaskKind):
     """Translate a domain pair's source images; paired, distribution, cycle, identity, diversity and label metrics."""
 
     name = "translation"
     adapter_kinds = frozenset({"translator"})
+    provides = frozenset({"features", "images", "backbone", "truth", "translator", "source_labels",
+                          "reference.features", "reference.images"})
     Args = TranslationArgs
     needs_n = False
+    seconds_key = "translation_seconds"
 
     def check(self, spec: TaskSpec) -> list[tuple[tuple[Any, ...], str]]:
         if spec.n is not None and spec.n < 2:
             return [(("n",), "a translation task needs at least 2 inputs")]
         return []
 
-    def prepare(self, runner: Runner, task: TaskPlan) -> None:
+    def load_reference(self, runner: Runner, task: TaskPlan) -> Reference:
         from bench.translation.data import DomainPair
 
         ds = runner.dataset(task.reference)
@@ -70,7 +73,9 @@ class TranslationTask(TaskKind):
             raise ConfigError(f"dataset '{task.reference}' is not a translation dataset (kinds digits-edges, "
                               "digits-strokes, paired-folder, unpaired-folder)")
         for m in task.metrics.values():
-            require_paired(m, ds)
+            if "truth" in m.requires and not ds.paired:
+                raise ConfigError(f"metric '{m.name}' compares with ground truth; dataset '{ds.name}' is unpaired "
+                                  "(use paired-folder or digits-edges, or drop the metric)")
         src, dst = _sides(task.args.direction)  # type: ignore[attr-defined]
         source, labels, names = ds.domain(src)
         n = min(task.n or source.shape[0], source.shape[0])
@@ -78,134 +83,87 @@ class TranslationTask(TaskKind):
             raise InputError(f"dataset '{task.reference}': domain {src.upper()} holds {source.shape[0]} images, fewer than n={task.n}")
         target, _, _ = ds.domain(dst)
         task.state.update(dataset=ds, n=n, source=source[:n], names=list(names[:n]),
-                          labels=None if labels is None else labels[:n],
-                          truth=target[:n] if ds.paired else None, target=target)
-        if task.backbone is not None and any(not isinstance(m, TranslationMetric) for m in task.metrics.values()):
-            task.state["target_feats"] = runner.store.get(target, task.backbone, label=f"[{task.reference}#{dst.upper()}]",
-                                                          images_hash=ds.domain_hash(dst))
+                          labels=None if labels is None else labels[:n].numpy(),
+                          truth=target[:n] if ds.paired else None)
+        feats = None
+        if task.backbone is not None and any("reference.features" in m.requires for m in task.metrics.values()):
+            feats = runner.store.get(target, task.backbone, label=f"[{task.reference}#{dst.upper()}]",
+                                     images_hash=ds.domain_hash(dst))
+        return Reference(task.reference, f"{ds.id}#{dst.upper()}", features=feats, images=target)
 
     # ------------------------------------------------------------------------------------------------
-    def _translate(self, runner: Runner, task: TaskPlan, model: str, adapter: Translator, images: torch.Tensor,
+    def _translate(self, runner: Runner, task: TaskPlan, model: str, adapter: TranslatorAdapter, images: torch.Tensor,
                    direction: str, names: list[str], tag: str) -> torch.Tensor:
         """All ``images`` through ``direction`` in batches, with per-sample seeds keyed by (task, model, tag)."""
         from bench.adapters.translators import TranslationRequest
 
         adapter.require(direction, model)
-        base = derive_seed(runner.suite.seed, task.name, model, direction, tag)
-        outs: list[torch.Tensor] = []
-        for start in range(0, images.shape[0], task.batch_size):
-            stop = min(images.shape[0], start + task.batch_size)
-            req = TranslationRequest(images[start:stop], direction, sample_seeds(base, start, stop),
-                                     range(start, stop), names[start:stop])
-            out = to_uint8(adapter.translate(req), None, what=f"model '{model}' {direction} batch at input {start}")
-            self._check_batch(model, out, stop - start, start, outs)
-            outs.append(out)
-        return torch.cat(outs)
+        return self.batched(
+            runner, task, model, images.shape[0], derive_seed(runner.suite.seed, task.name, model, direction, tag),
+            lambda idx, seeds: adapter.translate(TranslationRequest(images[idx.start:idx.stop], direction, seeds, idx,
+                                                                    names[idx.start:idx.stop])),
+            noun="translations", at="input", desc=f"translate {direction}")
 
-    @staticmethod
-    def _check_batch(model: str, out: torch.Tensor, want: int, start: int, done: list[torch.Tensor]) -> None:
-        if out.shape[0] != want:
-            raise InputError(f"model '{model}': asked for {want} translations at input {start}, got {out.shape[0]}")
-        if done and out.shape[1:] != done[0].shape[1:]:
-            raise InputError(f"model '{model}': batch at input {start} has shape {tuple(out.shape[1:])}, "
-                             f"earlier batches {tuple(done[0].shape[1:])}")
-
-    def _cycle(self, runner: Runner, task: TaskPlan, model: str, adapter: Translator, direction: str,
+    def _cycle(self, runner: Runner, task: TaskPlan, model: str, adapter: TranslatorAdapter, direction: str,
                outputs: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """(inputs, reconstructions) for ``direction`` then back, on the first n images of its source domain."""
         from bench.adapters.translators import REVERSE, TranslationRequest
 
-        ds = task.state["dataset"]
-        x, _, names = ds.domain(_sides(direction)[0])
-        x, names = x[: task.state["n"]], list(names[: task.state["n"]])
+        n = task.state["n"]
+        x, _, names = task.state["dataset"].domain(_sides(direction)[0])
+        x, names = x[:n], list(names[:n])
         reuse = outputs if direction == task.args.direction else None  # type: ignore[attr-defined]
-        base = derive_seed(runner.suite.seed, task.name, model, direction, "main")
-        recon: list[torch.Tensor] = []
-        for start in range(0, x.shape[0], task.batch_size):
-            stop = min(x.shape[0], start + task.batch_size)
-            if not adapter.replays_files:  # a model translates there and back: it needs both directions
-                adapter.require(direction, model, "cycle-consistency translates there and back")
-                adapter.require(REVERSE[direction], model, "cycle-consistency translates there and back")
-            req = TranslationRequest(x[start:stop], direction, sample_seeds(base, start, stop), range(start, stop),
-                                     names[start:stop])
-            fwd = None if reuse is None else reuse[start:stop]
-            out = to_uint8(adapter.cycle(req, fwd), None, what=f"model '{model}' {direction} reconstruction at input {start}")
-            self._check_batch(model, out, stop - start, start, recon)
-            recon.append(out)
-        return x, torch.cat(recon)
+        if not adapter.replays_files:  # a model translates there and back: it needs both directions
+            adapter.require(direction, model, "cycle-consistency translates there and back")
+            adapter.require(REVERSE[direction], model, "cycle-consistency translates there and back")
 
-    def run_model(self, runner: Runner, task: TaskPlan, model: str) -> list[Row]:
-        from bench.adapters.translators import Translator
+        def there_and_back(idx: range, seeds: list[int]) -> torch.Tensor:
+            req = TranslationRequest(x[idx.start:idx.stop], direction, seeds, idx, names[idx.start:idx.stop])
+            return adapter.cycle(req, None if reuse is None else reuse[idx.start:idx.stop])
 
-        t0 = time.time()
-        spec = runner.suite.models[model]
-        adapter = build_adapter(spec.adapter, spec.args, runner.ctx)
-        if not isinstance(adapter, Translator):
-            raise ConfigError(f"model '{model}' is not a translator")
+        recon = self.batched(runner, task, model, x.shape[0],
+                             derive_seed(runner.suite.seed, task.name, model, direction, "main"), there_and_back,
+                             noun="translations", at="input", desc=f"cycle {direction}")
+        return x, recon
+
+    def produce(self, runner: Runner, task: TaskPlan, model: str, adapter: Any) -> SampleSet:
         st = task.state
         direction: str = task.args.direction  # type: ignore[attr-defined]
-        need_outputs = any(getattr(m, "needs_outputs", True) for m in task.metrics.values())
         outputs = None
-        if need_outputs:
+        if any(_needs_outputs(m) for m in task.metrics.values()):
             outputs = self._translate(runner, task, model, adapter, st["source"], direction, st["names"], "main")
-            self._save_grid(runner, task, model, st["source"], outputs)
-        gen_seconds = time.time() - t0
-        feats = None
-        if outputs is not None and task.backbone is not None:
-            feats = runner.store.get(outputs, task.backbone, label=f"[{model}]")
-        ctx = TranslationContext(
-            images=outputs, adapter=adapter, runner=runner, task=task, model=model, dataset=st["dataset"],
-            direction=direction, source=st["source"], source_names=st["names"], source_labels=st["labels"],
-            truth=st["truth"], n=st["n"],
-            translate=lambda imgs, d, names, tag: self._translate(runner, task, model, adapter, imgs, d, list(names), tag),
-            cycle=lambda d: self._cycle(runner, task, model, adapter, d, outputs))
-        rows: list[Row] = []
-        dst = _sides(direction)[1]
-        for mname, metric in task.metrics.items():
-            layer = ""
-            proto = None
-            if task.backbone is not None:
-                layer = (task.backbone.logits_layer if metric.layer_kind == "logits" else None) or task.backbone.default_layer
-            if not isinstance(metric, TranslationMetric):
-                assert task.backbone is not None and feats is not None
-                proto = make_protocol(task.backbone, layer, f"{st['dataset'].id}#{dst.upper()}", st["n"],
-                                      int(st["target"].shape[0]))
-            m0 = time.time()
-            # feats is None when no metric needs the translations (image-only metrics ignore it)
-            values = metric.compute(feats, st.get("target_feats"), layer=layer,  # type: ignore[arg-type]
-                                    seed=derive_seed(runner.suite.seed, task.name, model, mname), ctx=ctx)
-            secs = time.time() - m0
-            rows += [runner.make_row(task, model, v, seconds=secs, protocol=proto, n=st["n"],
-                                     extras={"direction": direction, "translation_seconds": round(gen_seconds, 3)})
-                     for v in values]
-        self._save_per_image(runner, task, model, ctx)
-        return rows
 
-    @staticmethod
-    def _save_grid(runner: Runner, task: TaskPlan, model: str, inputs: torch.Tensor, outputs: torch.Tensor) -> None:
+        def other_side(k: int) -> tuple[torch.Tensor, list[str]]:
+            y, _, names = st["dataset"].domain(_sides(direction)[1])
+            return y[:k], list(names[:k])
+
+        translator = Translator(
+            direction=direction,
+            translate=lambda imgs, d, names, tag: self._translate(runner, task, model, adapter, imgs, d, list(names), tag),
+            cycle=lambda d: self._cycle(runner, task, model, adapter, d, outputs),
+            other_side=other_side, replays_files=bool(adapter.replays_files))
+        return SampleSet(images=outputs, model=adapter, backbone=task.backbone, truth=st["truth"], source=st["source"],
+                         source_names=st["names"], source_labels=st["labels"], translator=translator)
+
+    def protocol(self, task: TaskPlan, metric: Metric, layer: str, samples: SampleSet) -> dict[str, Any] | None:
+        if task.backbone is None or not metric.requires & {"features", "reference.features"}:
+            return None
+        assert task.ref is not None and task.ref.images is not None
+        return make_protocol(task.backbone, layer, task.ref.id, task.state["n"], int(task.ref.images.shape[0]))
+
+    def row_extras(self, task: TaskPlan, model: str, samples: SampleSet) -> dict[str, Any]:
+        return {"direction": task.args.direction}  # type: ignore[attr-defined]
+
+    def grid(self, runner: Runner, task: TaskPlan, samples: SampleSet) -> torch.Tensor | None:
         """Inputs and their translations in alternating rows of 8."""
+        inputs, outputs = samples.source, samples.images
+        if outputs is None or inputs is None:
+            return None
         k = min(runner.suite.output.grid, inputs.shape[0]) // 8 * 8
-        if k == 0:
-            return
+        if k == 0 or inputs.shape[2:] != outputs.shape[2:]:
+            return None
         c = max(inputs.shape[1], outputs.shape[1])
-        if inputs.shape[2:] != outputs.shape[2:]:
-            return
         x, y = match_channels(inputs[:k], c), match_channels(outputs[:k], c)
         rows = torch.stack([x.view(-1, 8, *x.shape[1:]), y.view(-1, 8, *y.shape[1:])], 1).reshape(-1, *x.shape[1:])
-        folder = runner.run_dir.path / "samples" / task.name
-        folder.mkdir(parents=True, exist_ok=True)
-        save_png(make_grid(rows, ncol=8, scale=max(1, 64 // max(x.shape[-1], 1))), folder / f"{model}.png")
+        return sample_grid(rows, rows.shape[0])
 
-    @staticmethod
-    def _save_per_image(runner: Runner, task: TaskPlan, model: str, ctx: TranslationContext) -> None:
-        per = {k: v for k, v in ctx.per_image.items() if len(v) == ctx.n}
-        if not per:
-            return
-        from bench.results import atomic_write_text
-
-        buf = io.StringIO()
-        w = csv.writer(buf)
-        w.writerow(["name", *per])
-        for i, name in enumerate(ctx.source_names):
-            w.writerow([name, *(repr(float(np.asarray(v)[i])) for v in per.values())])
-        atomic_write_text(runner.run_dir.path / "per_image" / task.name / f"{model}.csv", buf.getvalue())
