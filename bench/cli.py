@@ -150,7 +150,7 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("names", nargs="*" if name != "path" else "+", help="weights names (default: all)")
 
     ls = sub.add_parser("ls", help="list what genbench knows")
-    ls.add_argument("what", choices=["adapters", "metrics", "backbones", "suites", "tasks", "protocols"])
+    ls.add_argument("what", choices=["adapters", "metrics", "backbones", "datasets", "suites", "tasks", "protocols"])
     return p
 
 
@@ -378,14 +378,17 @@ def _plugin_tag(registry: Any, name: str) -> str:
     return "" if origin == "genbench" else f"  [{origin}]"
 
 
+def _first_line(cls: type) -> str:
+    return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+
+
 def cmd_ls(args: argparse.Namespace) -> int:
     if args.what == "adapters":
         from bench.adapters import ADAPTERS
 
         for n in ADAPTERS.names():
             cls = ADAPTERS.get(n)
-            doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-            print(f"{n:16s} {cls.kind:16s} {doc}{_plugin_tag(ADAPTERS, n)}")
+            print(f"{n:16s} {cls.kind:16s} {_first_line(cls)}{_plugin_tag(ADAPTERS, n)}")
     elif args.what == "metrics":
         from bench.metrics import METRICS
 
@@ -393,18 +396,27 @@ def cmd_ls(args: argparse.Namespace) -> int:
             cls = METRICS.get(n)
             outs = ", ".join(f"{k} {'↑' if v.higher_is_better else '↓'}" for k, v in cls.outputs.items())
             print(f"{n:8s} [{outs}] {cls.description}{_plugin_tag(METRICS, n)}")
+            print(f"{'':8s} requires: {', '.join(sorted(cls.requires))}; layer: {cls.layer}")
     elif args.what == "backbones":
         from bench.backbones import BACKBONES
 
         for n in BACKBONES.names():
             cls = BACKBONES.get(n)
-            print(f"{n:16s} layers: {', '.join(cls.layers)}  {(cls.__doc__ or '').strip().splitlines()[0] if cls.__doc__ else ''}")
+            print(f"{n:16s} layers: {', '.join(cls.layers)}  {_first_line(cls)}{_plugin_tag(BACKBONES, n)}")
     elif args.what == "tasks":
         from bench.tasks import TASKS
 
         for n in TASKS.names():
             cls = TASKS.get(n)
-            print(f"{n:16s} adapters: {', '.join(sorted(cls.adapter_kinds))}  {(cls.__doc__ or '').strip().splitlines()[0] if cls.__doc__ else ''}")
+            print(f"{n:16s} adapters: {', '.join(sorted(cls.adapter_kinds))}  {_first_line(cls)}{_plugin_tag(TASKS, n)}")
+            print(f"{'':16s} provides: {', '.join(sorted(cls.provides))}")
+    elif args.what == "datasets":
+        from bench.data import DATASETS
+
+        for n in DATASETS.names():
+            cls = DATASETS.get(n)
+            fields = ", ".join(f"{k}{'' if f.is_required() else '?'}" for k, f in cls.Args.model_fields.items())
+            print(f"{n:16s} args: {fields or '-'}  {_first_line(cls)}{_plugin_tag(DATASETS, n)}")
     elif args.what == "suites":
         for p in sorted(Path("suites").glob("*.yaml")):
             print(p)
@@ -447,10 +459,11 @@ def cmd_score_images(args: argparse.Namespace) -> int:
 
 def cmd_weights(args: argparse.Namespace) -> int:
     from bench import weights as W
+    from bench.weights_catalog import get_weights_file, manifest
 
-    files = W.manifest()
+    files = manifest()
     names = getattr(args, "names", None) or list(files)
-    specs = [W.get_weights_file(n) for n in names]
+    specs = [get_weights_file(n) for n in names]
     if args.weights_command == "list":
         for s in specs:
             size = f"{s.size:,} B" if s.size else "size unknown"
@@ -684,6 +697,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in str(exc).splitlines():
             print(f"genbench: error: {line}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:  # `genbench ls metrics | head`: the reader left; nothing is wrong
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("genbench: interrupted; completed results are kept (resume with --resume RUN_DIR)", file=sys.stderr)
         return 130

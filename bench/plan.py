@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from bench.adapters import ADAPTERS
 from bench.backbones import BACKBONES, Backbone, get_backbone, is_backbone
+from bench.data.base import DatasetKind
 from bench.errors import ConfigError, GenbenchError, ProtocolMismatchError, did_you_mean
 from bench.metrics import METRICS, Metric
 from bench.metrics.base import INPUTS
@@ -28,6 +29,8 @@ class Plan:
     loaded: LoadedSuite
     tasks: list[TaskPlan] = field(default_factory=list)
     backbones: dict[str, Backbone] = field(default_factory=dict)
+    #: each dataset's kind and validated arguments
+    datasets: dict[str, tuple[DatasetKind, Any]] = field(default_factory=dict)
 
 
 def check_suite(loaded: LoadedSuite, *, check_weights: bool = True) -> Plan:
@@ -38,41 +41,33 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True) -> Plan:
     def problem(path: tuple[Any, ...], msg: str) -> None:
         problems.append(f"{loaded.where(*path)}: {msg}")
 
-    from bench.data.datasets import DATASET_KINDS
-    from bench.refstats import declared_protocol, find_reference, peek_protocol
+    from bench.data import DATASETS
 
     stats_protocols: dict[str, dict[str, Any]] = {}  # statistics-only datasets: their recorded protocol
     mismatches: list[str] = []
 
     for dname, d in s.datasets.items():
-        if d.kind not in DATASET_KINDS:
-            problem(("datasets", dname, "kind"), f"unknown dataset kind '{d.kind}'{did_you_mean(d.kind, DATASET_KINDS)}")
-        elif d.kind == "stats" and not (d.path or d.ref):
-            problem(("datasets", dname), "kind 'stats' needs 'path' (an .npz/.pt statistics file) or 'ref' (a named reference)")
-        elif d.kind == "stats":
-            spec = str(loaded.resolve_path(d.path)) if d.path else str(d.ref)
-            try:
-                if find_reference(spec) is None and d.protocol is not None:
-                    # data, like a folder, need not exist to validate; the declared protocol is still checked
-                    stats_protocols[dname] = declared_protocol(d.protocol)
-                else:
-                    stats_protocols[dname] = peek_protocol(spec, d.protocol)
-            except ProtocolMismatchError as exc:
-                mismatches.append(f"{loaded.where('datasets', dname)}: {exc}")
-            except GenbenchError as exc:
-                problem(("datasets", dname), str(exc))
-        elif d.kind == "torch-fidelity":
-            from bench.data.datasets import TORCH_FIDELITY_DATASETS
-
-            if d.split not in TORCH_FIDELITY_DATASETS:
-                problem(("datasets", dname, "split"), f"torch-fidelity dataset '{d.split}' is not in its registry"
-                        f"{did_you_mean(str(d.split), TORCH_FIDELITY_DATASETS)}")
-        elif d.kind in ("folder", "npz") and not d.path:
-            problem(("datasets", dname), f"kind '{d.kind}' needs 'path'")
-        elif d.kind in ("paired-folder", "unpaired-folder") and not d.path and not (d.a and d.b):
-            problem(("datasets", dname), f"kind '{d.kind}' needs 'path' (holding A/ and B/) or both 'a' and 'b'")
-        elif d.kind in ("coco-captions", "karpathy") and not (d.path and d.images):
-            problem(("datasets", dname), f"kind '{d.kind}' needs 'path' (the captions JSON) and 'images' (the image folder)")
+        if d.kind not in DATASETS:
+            problem(("datasets", dname, "kind"), f"unknown dataset kind '{d.kind}'{did_you_mean(d.kind, DATASETS.names())}")
+            continue
+        dkind = DATASETS.get(d.kind)()
+        try:
+            dargs = dkind.Args.model_validate(d.args)
+        except ValidationError as exc:
+            problems.extend(format_validation_errors(exc, dkind.Args, str(loaded.path), loaded.lines, ("datasets", dname)))
+            continue
+        for path, msg in dkind.check(dargs, loaded.resolve_path):
+            problem(("datasets", dname, *path), msg)
+        plan.datasets[dname] = (dkind, dargs)
+        try:
+            proto = dkind.statistics_protocol(dargs, loaded.resolve_path)
+        except ProtocolMismatchError as exc:
+            mismatches.append(f"{loaded.where('datasets', dname)}: {exc}")
+        except GenbenchError as exc:
+            problem(("datasets", dname), str(exc))
+        else:
+            if proto is not None:
+                stats_protocols[dname] = proto
 
     for mname, m in s.models.items():
         if m.adapter not in ADAPTERS:
@@ -208,11 +203,12 @@ def _model_misfit(kind: TaskKind, task_args: Any, spec: Any) -> str | None:
     except (ValidationError, GenbenchError):
         return None  # reported with the model itself
     return kind.check_model(task_args, cls, parsed)
+
+
 def dry_run_lines(plan: Plan) -> list[str]:
     """What a run would fetch and read, and where, without loading or downloading anything."""
     import os
 
-    from bench.data.datasets import torch_fidelity_source
     from bench.weights import ENV_OFFLINE
 
     s = plan.loaded.suite
@@ -233,19 +229,11 @@ def dry_run_lines(plan: Plan) -> list[str]:
                          f"      to   {wf.cache_path()}\n      sha256 {wf.sha256 or 'not pinned (hash recorded in results)'}")
     lines.append("datasets:")
     used = {t.reference for t in s.tasks} | {str(m.args.get("dataset")) for m in s.models.values() if "dataset" in m.args}
-    for dname, d in s.datasets.items():
-        if dname not in used:
+    for dname in s.datasets:
+        if dname not in used or dname not in plan.datasets:
             continue
-        if d.kind == "torch-fidelity":
-            url, filename, root = torch_fidelity_source(d.split)
-            lines.append(f"  {dname}: torch-fidelity registry '{d.split}'\n      from {url}\n      to   {root / filename}")
-        elif d.kind in ("folder", "npz", "stats") and (d.path or d.ref):
-            p = plan.loaded.resolve_path(d.path) if d.path else None
-            where = str(p) if p is not None else f"named reference '{d.ref}'"
-            state = "" if p is None else (" [present]" if p.exists() else " [MISSING: provide it; genbench downloads no datasets of this kind]")
-            lines.append(f"  {dname}: {d.kind} {where}{state}")
-        else:
-            lines.append(f"  {dname}: {d.kind} (embedded, nothing to download)")
+        dkind, dargs = plan.datasets[dname]
+        lines.append(f"  {dname}: {dkind.name} {dkind.sources(dargs, plan.loaded.resolve_path)}")
     for m, spec in s.models.items():
         if spec.adapter in ("folder", "npz", "torchscript") and "path" in spec.args:
             p = plan.loaded.resolve_path(str(spec.args["path"]))

@@ -33,7 +33,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import Field, model_validator
 
+from bench.data.base import DatasetArgs, DatasetKind, Resolve
 from bench.errors import ConfigError, InputError, ProtocolMismatchError, did_you_mean
 from bench.weights import cache_root
 
@@ -298,3 +300,44 @@ def import_reference(name: str, file: str, preset: str, *, n: int | None = None,
     path = default_ref_path(name, out)
     return write_reference(path, name, mu, sigma, n, declared_protocol(preset),
                            {"tool": tool or "unknown", "from": str(Path(file).expanduser().resolve())})
+
+
+class StatsArgs(DatasetArgs):
+    path: str | None = Field(default=None, description="an .npz/.pt statistics file (mu, sigma), relative to the suite")
+    ref: str | None = Field(default=None, description="a named reference ($GENBENCH_CACHE/refs/NAME.npz)")
+    protocol: str | None = Field(default=None, description="the protocol preset the statistics were made under "
+                                 "(required for a tool's bare .npz without a genbench sidecar)")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> StatsArgs:
+        if not (self.path or self.ref):
+            raise ValueError("kind 'stats' needs 'path' (an .npz/.pt statistics file) or 'ref' (a named reference)")
+        return self
+
+
+class StatsKind(DatasetKind):
+    """A statistics-only reference (a Gaussian fit: mu, sigma) with the protocol it was made under: usable by FID,
+    refused by metrics that need reference features, and by tasks whose backbone differs from its protocol's."""
+
+    name = "stats"
+    Args = StatsArgs
+
+    @staticmethod
+    def _spec(args: StatsArgs, resolve: Resolve) -> str:
+        return str(resolve(args.path)) if args.path else str(args.ref)
+
+    def statistics_protocol(self, args: StatsArgs, resolve: Resolve) -> dict[str, Any]:
+        spec = self._spec(args, resolve)
+        if find_reference(spec) is None and args.protocol is not None:
+            # data, like a folder, need not exist to validate; the declared protocol is still checked
+            return declared_protocol(args.protocol)
+        return peek_protocol(spec, args.protocol)
+
+    def sources(self, args: StatsArgs, resolve: Resolve) -> str:
+        if not args.path:
+            return f"named reference '{args.ref}'"
+        p = resolve(args.path)
+        return f"{p} [{'present' if p.exists() else 'MISSING: provide it; genbench downloads no datasets of this kind'}]"
+
+    def load(self, name: str, args: StatsArgs, resolve: Resolve) -> RefStats:
+        return load_reference(self._spec(args, resolve), args.protocol)

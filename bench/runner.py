@@ -16,7 +16,6 @@ from typing import Any
 
 from bench import __version__
 from bench.adapters import AdapterContext
-from bench.data.datasets import Dataset, load_dataset
 from bench.errors import ConfigError, GenbenchError, ProtocolMismatchError
 from bench.features import FeatureStore
 from bench.metrics.base import MetricValue, output_info
@@ -47,20 +46,17 @@ class Runner:
             out = Path(self.suite.output.dir)  # relative to the working directory, like every CLI output
             run_dir = RunDir(out / self.suite.name / RunDir.new_id(self.suite.spec_hash()))
         self.run_dir = run_dir
-        self._datasets: dict[str, Dataset] = {}
+        self._datasets: dict[str, Any] = {}
         self.ctx = AdapterContext(resolve_path=plan.loaded.resolve_path, datasets=self.dataset,
                                   dataset_names=tuple(self.suite.datasets))
 
-    def dataset(self, name: str) -> Dataset:
+    def dataset(self, name: str) -> Any:
+        """A suite dataset, loaded on first use by its kind (bench.data) and kept for the run."""
         if name not in self._datasets:
-            if name not in self.suite.datasets:
+            if name not in self.plan.datasets:
                 raise ConfigError(f"unknown dataset '{name}'")
-            d = self.suite.datasets[name]
-            self._datasets[name] = load_dataset(
-                name, d.kind, split=d.split, path=self.plan.loaded.resolve_path(d.path) if d.path else None,
-                key=d.key, classes=d.classes, a=self.plan.loaded.resolve_path(d.a) if d.a else None,
-                b=self.plan.loaded.resolve_path(d.b) if d.b else None, protocol=d.protocol, ref=d.ref,
-                images_dir=self.plan.loaded.resolve_path(d.images) if d.images else None)
+            kind, args = self.plan.datasets[name]
+            self._datasets[name] = kind.load(name, args, self.plan.loaded.resolve_path)
         return self._datasets[name]
 
     # ------------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import typing
 from pathlib import Path
 from typing import Any, Literal, Union
@@ -23,20 +24,17 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class DatasetSpec(Strict):
-    kind: str = Field(description="dataset kind: digits, folder, npz, stats, torch-fidelity (split: a registry name); "
-                                  "translation: digits-edges, digits-strokes, paired-folder, unpaired-folder; "
-                                  "vision-language: shapes, coco-captions, karpathy")
-    split: str | None = None
-    path: str | None = None
-    a: str | None = Field(default=None, description="translation folders: domain A folder (default: path/A)")
-    b: str | None = Field(default=None, description="translation folders: domain B folder (default: path/B)")
-    images: str | None = Field(default=None, description="image folder of a captioned dataset (coco-captions, karpathy)")
-    key: str | None = None
-    classes: list[int] | None = None
-    ref: str | None = Field(default=None, description="kind stats: a named reference ($GENBENCH_CACHE/refs/NAME.npz)")
-    protocol: str | None = Field(default=None, description="kind stats: the protocol preset the statistics were made "
-                                 "under (required for a tool's bare .npz without a genbench sidecar)")
+class DatasetSpec(BaseModel):
+    """``kind`` and that kind's arguments. The arguments are validated by the kind's own ``Args`` model
+    (bench.data: a discriminated union on ``kind`` whose members are the registered dataset kinds), at their
+    file:line, when the suite is planned."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    kind: str = Field(description="dataset kind (genbench ls datasets)")
+
+    @property
+    def args(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
 
 
 class ModelSpec(Strict):
@@ -198,6 +196,9 @@ def format_validation_errors(
             msg = f"unknown field '{key}'{hint}"
         elif err["type"] == "missing":
             msg = "required field is missing"
+        elif err["type"] == "literal_error" and isinstance(err.get("input"), str):
+            choices = re.findall(r"'([^']*)'", str((err.get("ctx") or {}).get("expected", "")))
+            msg = f"{err['msg']} (got {err['input']!r}){did_you_mean(err['input'], choices)}"
         else:
             msg = err["msg"]
             if "input" in err and err["type"] not in ("value_error",) and not isinstance(err["input"], dict | list):

@@ -163,25 +163,6 @@ def is_present(spec: WeightsFile, explicit: str | os.PathLike[str] | None = None
     return Path(explicit).expanduser().is_file() if explicit is not None else spec.cache_path().is_file()
 
 
-def manifest() -> dict[str, WeightsFile]:
-    """Every third-party weights file genbench knows, by name (the backbones' own declarations, gathered)."""
-    from bench.backbones.clip import WEIGHTS_FILES as CLIP_FILES
-    from bench.backbones.dinov2 import WEIGHTS_FILES as DINO_FILES
-    from bench.backbones.inception import WEIGHTS_FILES
-    from bench.backbones.lpips_nets import WEIGHTS_FILES as LPIPS_FILES
-
-    return {w.name: w for w in (*WEIGHTS_FILES, *CLIP_FILES, *DINO_FILES, *LPIPS_FILES)}
-
-
-def get_weights_file(name: str) -> WeightsFile:
-    from bench.errors import did_you_mean
-
-    files = manifest()
-    if name not in files:
-        raise WeightsError(f"unknown weights file '{name}'{did_you_mean(name, files)}")
-    return files[name]
-
-
 def verify(spec: WeightsFile) -> tuple[bool, str]:
     """Re-hash the cached file (no memo: this is the point of verify). ``(ok, message)``."""
     p = spec.cache_path()

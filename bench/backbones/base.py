@@ -29,6 +29,9 @@ class Backbone:
     layer_aliases: dict[str, str] = {}
     #: whether ``NAME:SPEC`` selects a variant (``clip:ViT-L-14@openai``); SPEC is passed as ``spec=``
     accepts_spec: bool = False
+    #: third-party weights files this backbone may resolve (bench.weights.WeightsFile); the weights manifest
+    #: (``genbench weights list``) is gathered from these declarations
+    weights_files: tuple[Any, ...] = ()
     #: whether ``inference="fast"`` (same network, faster kernels, features equal to float32 round-off) exists
     supports_fast_inference: bool = False
 

@@ -167,6 +167,7 @@ class ClipBackbone(Backbone):
     default_layer = "embedding"
     batch_size = 64
     accepts_spec = True
+    weights_files = WEIGHTS_FILES
 
     def __init__(self, weights: str | None = None, device: str = "cpu", spec: str | None = None,
                  inference: str = "exact") -> None:

@@ -75,6 +75,7 @@ class DINOv2Backbone(Backbone):
     default_layer = "cls"
     batch_size = 32
     accepts_spec = True
+    weights_files = WEIGHTS_FILES
 
     def __init__(self, weights: str | None = None, device: str = "cpu", spec: str | None = None,
                  inference: str = "exact") -> None:

@@ -121,6 +121,7 @@ class InceptionCompat(_InceptionBase):
     #: torch-fidelity's and TF FID's names of the same layers
     layer_aliases = {"2048": "pool", "pool_3": "pool", "logits_unbiased": "logits"}
     weights_spec = INCEPTION_PTH
+    weights_files = (INCEPTION_PTH,)
     _features = ("2048", "logits_unbiased")
 
     def _build(self, path: Path) -> torch.nn.Module:
@@ -198,6 +199,7 @@ class InceptionCleanFID(_CleanFIDBase):
 
     name = "inception-v3-clean"
     weights_spec = INCEPTION_TORCHSCRIPT
+    weights_files = (INCEPTION_TORCHSCRIPT,)
     mode = "clean"
     resize_inside = False
 
@@ -231,6 +233,7 @@ class InceptionLegacyPytorch(_CleanFIDBase):
 
     name = "inception-v3-legacy-pytorch"
     weights_spec = INCEPTION_PTH
+    weights_files = (INCEPTION_PTH,)
     mode = "legacy_pytorch"
 
     def load(self) -> None:

@@ -103,6 +103,7 @@ class OpenAIClipB32Backbone(TextImageBackbone):
     name = "clip-vit-b32"
     layers = ("embed",)
     default_layer = "embed"
+    weights_files = (CLIP_VIT_B_32_OPENAI,)
     batch_size = 64
     scorer = "OpenAI CLIP ViT-B/32"
     arch = "ViT-B-32"

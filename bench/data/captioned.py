@@ -15,7 +15,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from pydantic import Field
 
+from bench.data.base import Dataset, DatasetArgs, DatasetKind, Resolve
 from bench.errors import ConfigError, InputError
 
 SIDE = 224
@@ -38,9 +40,7 @@ def _image(path: Path) -> np.ndarray:
 
 
 def load_captioned(name: str, kind: str, path: Path | None, *, split: str | None, images_dir: Path | None):  # type: ignore[no-untyped-def]
-    """A :class:`bench.data.datasets.Dataset` with ``captions`` (and ``prompts`` = each image's first caption)."""
-    from bench.data.datasets import Dataset
-
+    """A :class:`bench.data.base.Dataset` with ``captions`` (and ``prompts`` = each image's first caption)."""
     if path is None or images_dir is None:
         raise ConfigError(f"dataset '{name}': kind '{kind}' needs 'path' and 'images'")
     if not path.is_file():
@@ -75,3 +75,29 @@ def load_captioned(name: str, kind: str, path: Path | None, *, split: str | None
     ds = Dataset(name, f"{kind}:{path.name}:{split or 'all'}", images, captions=caps, prompts=[c[0] for c in caps])
     ds.id = f"{kind}:{path.name}:{split or 'all'}@{ds.hash[:12]}/resize{SIDE}-bicubic-centrecrop"
     return ds
+
+
+class CaptionedArgs(DatasetArgs):
+    path: str = Field(description="the captions JSON (COCO captions_*.json, or Karpathy's dataset_*.json)")
+    images: str = Field(description="the image folder the JSON's file names are relative to")
+    split: str | None = Field(default=None, description="Karpathy split (train/val/test; default: all)")
+
+
+class CocoCaptionsKind(DatasetKind):
+    """A COCO captions file and its image folder (the user supplies both; nothing is downloaded)."""
+
+    name = "coco-captions"
+    Args = CaptionedArgs
+
+    def sources(self, args: CaptionedArgs, resolve: Resolve) -> str:
+        return " + ".join(f"{p} [{'present' if p.exists() else 'MISSING'}]" for p in (resolve(args.path), resolve(args.images)))
+
+    def load(self, name: str, args: CaptionedArgs, resolve: Resolve) -> Dataset:
+        return load_captioned(name, self.name, resolve(args.path), split=args.split,  # type: ignore[no-any-return]
+                              images_dir=resolve(args.images))
+
+
+class KarpathyKind(CocoCaptionsKind):
+    """A Karpathy-split JSON (Flickr30k, COCO) and its image folder."""
+
+    name = "karpathy"

@@ -220,6 +220,8 @@ class Metric:
     layer: ClassVar[str] = "default"
     #: whether a statistics-only reference (its Gaussian fit) can stand in for "reference.features"
     reference_stats_ok: ClassVar[bool] = False
+    #: third-party weights files the metric may resolve (bench.weights.WeightsFile), for the weights manifest
+    weights_files: ClassVar[tuple[Any, ...]] = ()
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         self.opts = self.Opts.model_validate(options or {})

@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from pydantic import Field
 
 from bench.backbones.lpips_nets import NETS, load_lpips
+from bench.backbones.lpips_nets import WEIGHTS_FILES as LPIPS_WEIGHTS
 from bench.errors import InputError, WeightsError
 from bench.images import match_channels
 from bench.metrics.base import (
@@ -140,6 +141,7 @@ class LPIPSDiversity(Metric):
     Opts = DiversityOpts
 
     requires = frozenset({"images", "backbone"})  # the reference images, when there are any, give the ratio
+    weights_files = LPIPS_WEIGHTS
 
     def _distance(self, backbone: Any) -> tuple[str, PairDistance, dict[str, Any]]:
         o: DiversityOpts = self.opts  # type: ignore[assignment]

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
+from bench.backbones.lpips_nets import WEIGHTS_FILES as LPIPS_WEIGHTS
 from bench.errors import InputError, WeightsError
 from bench.metrics.base import ArtifactSink, Metric, MetricValue, Options, OutputInfo, Reference, SampleSet
 from bench.metrics.diversity import PairDistance
@@ -141,6 +142,7 @@ class PromptDiversity(Metric):
 
     name = "prompt-diversity"
     description = "mean pairwise LPIPS (or the shapes LPIPS-style distance) between samples of the same prompt"
+    weights_files = LPIPS_WEIGHTS
     requires = frozenset({"images", "texts", "prompt_index"})
     outputs = {
         "prompt_lpips": OutputInfo(True, "", "mean pairwise LPIPS among samples of one prompt, averaged over prompts",

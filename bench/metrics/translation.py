@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
+from bench.backbones.lpips_nets import WEIGHTS_FILES as LPIPS_WEIGHTS
 from bench.errors import InputError
 from bench.metrics.base import (
     ArtifactSink,
@@ -51,6 +52,12 @@ def _value(name: str, per_image: np.ndarray, sink: ArtifactSink | None, **extras
         sink.per_sample(name, per_image)
     m, lo, hi = measures.summary(per_image)
     return MetricValue(name, m, lo, hi, extras={"n": len(per_image), **extras})
+
+
+class _Perceptual(Metric):
+    """Metrics whose distance is LPIPS when its AlexNet weights are present (bench.translation.measures.perceptual)."""
+
+    weights_files = LPIPS_WEIGHTS
 
 
 class NetOpts(Options):
@@ -119,7 +126,7 @@ class MSSSIM(_PairedMetric):
         return [_value("ms_ssim", measures.ms_ssim(out, truth), sink)]
 
 
-class PerceptualPaired(_PairedMetric):
+class PerceptualPaired(_PairedMetric, _Perceptual):
     name = "lpips"
     description = "perceptual distance to the ground truth: LPIPS-alex when its weights are present, else perceptual_digits"
     outputs = {
@@ -149,7 +156,7 @@ def _cycle_outputs() -> dict[str, OutputInfo]:
     return out
 
 
-class Cycle(Metric):
+class Cycle(_Perceptual):
     name = "cycle"
     description = "cycle-consistency: L1 and perceptual distance between x and F(G(x)), in each direction"
     outputs = _cycle_outputs()
@@ -193,7 +200,7 @@ class DiversityOpts(NetOpts):
     samples: int = Field(default=4, gt=1, description="translations per input, each with its own seed")
 
 
-class Diversity(Metric):
+class Diversity(_Perceptual):
     name = "diversity"
     description = "conditional diversity: mean perceptual distance between translations of one input under different seeds"
     outputs = {f"diversity_{p}": OutputInfo(higher_is_better=True, description=f"mean pairwise {p} among outputs for one input")

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field, model_validator
 
-from bench.data.datasets import Dataset
+from bench.data.base import Dataset, DatasetArgs, DatasetKind, Resolve
 from bench.errors import ConfigError, InputError
 from bench.images import content_hash, list_image_files, load_image_files
 
@@ -150,13 +152,60 @@ def load_folder_pair(name: str, kind: str, a_dir: Path, b_dir: Path) -> DomainPa
     return ds
 
 
-def load_domain_pair(name: str, kind: str, *, split: str | None = None, path: Path | None = None,
-                     a: Path | None = None, b: Path | None = None) -> DomainPair:
-    """Entry point used by :func:`bench.data.datasets.load_dataset` for the translation kinds."""
-    if kind in ("digits-edges", "digits-strokes"):
-        return load_digits_pair(name, kind, split)
-    if a is None or b is None:
-        if path is None:
-            raise ConfigError(f"dataset '{name}': kind '{kind}' needs 'path' (holding A/ and B/) or both 'a' and 'b'")
-        a, b = a or path / "A", b or path / "B"
-    return load_folder_pair(name, kind, a, b)
+class DigitsPairArgs(DatasetArgs):
+    split: Literal["train", "test", "all"] = Field(default="test", description="the digits split the pair is made from")
+
+
+class DigitsEdgesKind(DatasetKind):
+    """Paired translation world: A = Sobel edge maps of digits, B = the digits (embedded)."""
+
+    name = "digits-edges"
+    Args = DigitsPairArgs
+
+    def load(self, name: str, args: DigitsPairArgs, resolve: Resolve) -> DomainPair:
+        return load_digits_pair(name, self.name, args.split)
+
+
+class DigitsStrokesKind(DigitsEdgesKind):
+    """Unpaired translation world: A = thin strokes, B = thick strokes, from disjoint halves of the split."""
+
+    name = "digits-strokes"
+
+
+class FolderPairArgs(DatasetArgs):
+    path: str | None = Field(default=None, description="a folder holding A/ and B/")
+    a: str | None = Field(default=None, description="domain A folder (default: path/A)")
+    b: str | None = Field(default=None, description="domain B folder (default: path/B)")
+
+    @model_validator(mode="after")
+    def _where(self) -> FolderPairArgs:
+        if self.path is None and (self.a is None or self.b is None):
+            raise ValueError("needs 'path' (holding A/ and B/) or both 'a' and 'b'")
+        return self
+
+
+class PairedFolderKind(DatasetKind):
+    """Two folders A/ and B/ whose files pair up by name (extensions may differ)."""
+
+    name = "paired-folder"
+    Args = FolderPairArgs
+
+    def _folders(self, args: FolderPairArgs, resolve: Resolve) -> tuple[Path, Path]:
+        root = resolve(args.path) if args.path else None
+        a = resolve(args.a) if args.a else root / "A"  # type: ignore[operator]
+        b = resolve(args.b) if args.b else root / "B"  # type: ignore[operator]
+        return a, b
+
+    def sources(self, args: FolderPairArgs, resolve: Resolve) -> str:
+        a, b = self._folders(args, resolve)
+        return " + ".join(f"{p} [{'present' if p.exists() else 'MISSING'}]" for p in (a, b))
+
+    def load(self, name: str, args: FolderPairArgs, resolve: Resolve) -> DomainPair:
+        return load_folder_pair(name, self.name, *self._folders(args, resolve))
+
+
+class UnpairedFolderKind(PairedFolderKind):
+    """Two folders A/ and B/ of unrelated images (CycleGAN-style data)."""
+
+    name = "unpaired-folder"
+

@@ -1,0 +1,82 @@
+"""Dataset kinds: one registered class per kind, with typed arguments.
+
+A suite's dataset is ``{kind: NAME, ...arguments}``; the arguments are validated by the kind's ``Args`` model
+(unknown keys, wrong types and missing required fields are errors at their file:line), so ``datasets:`` is a
+discriminated union on ``kind`` whose members come from the registry. A kind loads its data on first use
+(``load``), may check its arguments further without reading data (``check``), says where its data comes from for
+``genbench run --dry-run`` (``sources``) and, for statistics-only references, which protocol they were made under
+(``statistics_protocol``). Third-party kinds register in the entry-point group ``genbench.datasets``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from pydantic import BaseModel, ConfigDict
+
+from bench.images import content_hash
+from bench.registry import Registry
+
+Resolve = Callable[[str], Path]
+
+
+@dataclass
+class Dataset:
+    """An image set: uint8 NCHW images, optional labels, captions and prompts."""
+
+    name: str
+    id: str  # what the protocol records: kind, location/split and version
+    images: torch.Tensor
+    labels: torch.Tensor | None = None
+    _hash: str | None = None
+    #: reference captions per image (vision-language datasets: shapes, COCO, Flickr30k)
+    captions: list[list[str]] | None = None
+    #: the text-to-image prompt of each image (shapes: its complete canonical caption)
+    prompts: list[str] | None = None
+
+    @property
+    def hash(self) -> str:
+        if self._hash is None:
+            self._hash = content_hash(self.images)
+        return self._hash
+
+
+class DatasetArgs(BaseModel):
+    """A dataset kind's arguments (everything in the suite's entry except ``kind``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatasetKind:
+    """Subclasses set ``name``, ``Args`` and a docstring, and implement :meth:`load`."""
+
+    name: ClassVar[str]
+    Args: ClassVar[type[DatasetArgs]] = DatasetArgs
+
+    def load(self, name: str, args: Any, resolve: Resolve) -> Any:
+        """The dataset (``bench.data.datasets.Dataset`` or a subclass, or ``bench.refstats.RefStats``)."""
+        raise NotImplementedError
+
+    def check(self, args: Any, resolve: Resolve) -> list[tuple[tuple[Any, ...], str]]:
+        """Problems found without reading the data, as (argument path, message)."""
+        return []
+
+    def sources(self, args: Any, resolve: Resolve) -> str:
+        """Where the data comes from, one line for ``--dry-run`` (default: embedded in genbench)."""
+        return "(embedded, nothing to download)"
+
+    def statistics_protocol(self, args: Any, resolve: Resolve) -> dict[str, Any] | None:
+        """For a statistics-only reference: the protocol its statistics were made under (validate compares each
+        task's backbone with it); None for image datasets."""
+        return None
+
+
+DATASETS: Registry[type[DatasetKind]] = Registry("dataset kind", base=DatasetKind, group="genbench.datasets")
+
+
+def dataset_kind(kind: str) -> DatasetKind:
+    return DATASETS.get(kind)()
