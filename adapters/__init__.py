@@ -35,10 +35,10 @@ __all__ = ["ADAPTERS", "KIND_PROTOCOLS", "Adapter", "AdapterArgs", "AdapterConte
            "ImageGenerator", "ImageTranslator", "TextImageRetriever", "TextToImageGenerator", "build_adapter"]
 
 # translators (bench.adapters.translators): kind "translator"
-ADAPTERS.register("translator-python", "bench.adapters.translators:PythonTranslator")
-ADAPTERS.register("translator-torchscript", "bench.adapters.translators:TorchScriptTranslator")
-ADAPTERS.register("translator-folder", "bench.adapters.translators:FolderTranslator")
-ADAPTERS.register("translation-zoo", "bench.adapters.translators:ZooTranslator")
+ADAPTERS.register("python-translator", "bench.adapters.translators:PythonTranslator")
+ADAPTERS.register("torchscript-translator", "bench.adapters.translators:TorchScriptTranslator")
+ADAPTERS.register("folder-translator", "bench.adapters.translators:FolderTranslator")
+ADAPTERS.register("zoo-translator", "bench.adapters.translators:ZooTranslator")
 ADAPTERS.register("identity", "bench.adapters.translators:IdentityTranslator")
 ADAPTERS.register("random-target", "bench.adapters.translators:RandomTargetTranslator")
 ADAPTERS.register("blurred-oracle", "bench.adapters.translators:BlurredOracle")
@@ -58,3 +58,9 @@ ADAPTERS.register("shapes-t2i", "bench.adapters.vl:ShapesT2I")
 ADAPTERS.register("shapes-oracle", "bench.adapters.vl:ShapesRenderOracle")
 ADAPTERS.register("random-scene", "bench.adapters.vl:RandomSceneT2I")
 ADAPTERS.register("python-t2i", "bench.adapters.vl:PythonT2I")
+
+# Adapter names are <source>-<kind> (python-retriever, python-captioner, python-translator); the old spellings of
+# the translators keep working, with a warning.
+for _old, _new in (("translator-python", "python-translator"), ("translator-torchscript", "torchscript-translator"),
+                   ("translator-folder", "folder-translator"), ("translation-zoo", "zoo-translator")):
+    ADAPTERS.alias(_old, _new)

@@ -109,12 +109,11 @@ def protocol_problem(cls: type) -> str | None:
     proto = KIND_PROTOCOLS.get(getattr(cls, "kind", ""))
     if proto is None:
         return f"unknown adapter kind '{getattr(cls, 'kind', '')}' (one of {', '.join(KIND_PROTOCOLS)})"
+    kind = getattr(cls, "kind", "")
     for name in (m for m in dir(proto) if not m.startswith("_") and m != "kind"):
         fn = getattr(cls, name, None)
-        if not callable(fn):
-            return f"a {cls.kind} adapter must implement {name}()"
-        if getattr(fn, "__isabstract__", False):
-            return f"a {cls.kind} adapter must implement {name}()"
+        if not callable(fn) or getattr(fn, "__isabstract__", False):
+            return f"a {kind} adapter must implement {name}()"
     return None
 
 

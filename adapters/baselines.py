@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -26,7 +27,7 @@ class DatasetSampler(Adapter):
     index drawn from sample ``i``'s own seed (with replacement).
     """
 
-    Args = DatasetArgs
+    Args: ClassVar[type[AdapterArgs]] = DatasetArgs
     data_only = True
 
     @classmethod
@@ -64,7 +65,7 @@ class DatasetSampler(Adapter):
         pool, _ = self._pool()
         n = pool.shape[0]
         if a.replace:
-            idx = [np.random.default_rng(s).integers(n) for s in request.seeds]
+            picks = [int(np.random.default_rng(s).integers(n)) for s in request.seeds]
         else:
             if max(request.indices) >= n:
                 raise InputError(
@@ -72,8 +73,8 @@ class DatasetSampler(Adapter):
                     "lower n or set replace: true"
                 )
             perm = _permutation(n, a.dataset)
-            idx = [int(perm[i]) for i in request.indices]
-        return pool[idx]
+            picks = [int(perm[i]) for i in request.indices]
+        return pool[picks]
 
 
 @lru_cache(maxsize=32)

@@ -125,6 +125,9 @@ class PythonArgs(_ModelArgs):
 
 
 class PythonGenerator(_ModelGenerator):
+    """Your own generator from Python: ``target: module:attr`` (an object with ``generate(request)``, or a module
+    mapping latents ``z [n, latent_dim]`` to images in ``range``; a class is instantiated with ``kwargs``)."""
+
     Args = PythonArgs
 
     def __init__(self, args: AdapterArgs, ctx: Any) -> None:
@@ -145,6 +148,8 @@ class TorchScriptArgs(_ModelArgs):
 
 
 class TorchScriptGenerator(_ModelGenerator):
+    """A TorchScript generator file: ``forward(z)`` (or ``forward(z, classes)``) → images in ``range``."""
+
     Args = TorchScriptArgs
 
     def __init__(self, args: AdapterArgs, ctx: Any) -> None:

@@ -265,7 +265,7 @@ class PythonTranslator(Translator):
         model = obj(**a.kwargs) if (isinstance(obj, type) or (callable(obj) and a.kwargs)) else obj
         if isinstance(model, torch.nn.Module):
             model = model.eval().to(a.device)
-        self.model = model
+        self.model: Any = model
         dirs = a.directions or list(getattr(model, "directions", None) or ["a2b"])
         bad = [d for d in dirs if d not in DIRECTIONS]
         if bad:
@@ -318,7 +318,7 @@ class TorchScriptTranslator(Translator):
             except Exception as exc:
                 raise InputError(f"{p}: cannot load TorchScript ({exc.__class__.__name__}: {str(exc).splitlines()[0]})") from None
         if not self.nets:
-            raise ConfigError("translator-torchscript: give at least one of 'a2b', 'b2a'")
+            raise ConfigError("torchscript-translator: give at least one of 'a2b', 'b2a'")
 
     def directions(self) -> tuple[str, ...]:
         return tuple(self.nets)

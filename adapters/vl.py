@@ -88,7 +88,7 @@ class OpenClipRetriever(Retriever):
         # the QuickGELU architecture they were trained with
         clip = load_open_clip(quickgelu_name(name, is_torchscript(p)) if looks_like_file else spec,
                               str(p) if looks_like_file else None)
-        self.model = clip.model
+        self.model: Any = clip.model  # open_clip's CLIP: encode_image / encode_text
         self.tokenizer = open_clip.get_tokenizer(clip.spec.arch)
         self._pre = OpenAIClipB32Backbone()
 

@@ -393,30 +393,30 @@ def cmd_ls(args: argparse.Namespace) -> int:
         from bench.metrics import METRICS
 
         for n in METRICS.names():
-            cls = METRICS.get(n)
-            outs = ", ".join(f"{k} {'↑' if v.higher_is_better else '↓'}" for k, v in cls.outputs.items())
-            print(f"{n:8s} [{outs}] {cls.description}{_plugin_tag(METRICS, n)}")
-            print(f"{'':8s} requires: {', '.join(sorted(cls.requires))}; layer: {cls.layer}")
+            mcls = METRICS.get(n)
+            outs = ", ".join(f"{k} {'↑' if v.higher_is_better else '↓'}" for k, v in mcls.outputs.items())
+            print(f"{n:8s} [{outs}] {mcls.description}{_plugin_tag(METRICS, n)}")
+            print(f"{'':8s} requires: {', '.join(sorted(mcls.requires))}; layer: {mcls.layer}")
     elif args.what == "backbones":
         from bench.backbones import BACKBONES
 
         for n in BACKBONES.names():
-            cls = BACKBONES.get(n)
-            print(f"{n:16s} layers: {', '.join(cls.layers)}  {_first_line(cls)}{_plugin_tag(BACKBONES, n)}")
+            bcls = BACKBONES.get(n)
+            print(f"{n:16s} layers: {', '.join(bcls.layers)}  {_first_line(bcls)}{_plugin_tag(BACKBONES, n)}")
     elif args.what == "tasks":
         from bench.tasks import TASKS
 
         for n in TASKS.names():
-            cls = TASKS.get(n)
-            print(f"{n:16s} adapters: {', '.join(sorted(cls.adapter_kinds))}  {_first_line(cls)}{_plugin_tag(TASKS, n)}")
-            print(f"{'':16s} provides: {', '.join(sorted(cls.provides))}")
+            tcls = TASKS.get(n)
+            print(f"{n:16s} adapters: {', '.join(sorted(tcls.adapter_kinds))}  {_first_line(tcls)}{_plugin_tag(TASKS, n)}")
+            print(f"{'':16s} provides: {', '.join(sorted(tcls.provides))}")
     elif args.what == "datasets":
         from bench.data import DATASETS
 
         for n in DATASETS.names():
-            cls = DATASETS.get(n)
-            fields = ", ".join(f"{k}{'' if f.is_required() else '?'}" for k, f in cls.Args.model_fields.items())
-            print(f"{n:16s} args: {fields or '-'}  {_first_line(cls)}{_plugin_tag(DATASETS, n)}")
+            dcls = DATASETS.get(n)
+            fields = ", ".join(f"{k}{'' if f.is_required() else '?'}" for k, f in dcls.Args.model_fields.items())
+            print(f"{n:16s} args: {fields or '-'}  {_first_line(dcls)}{_plugin_tag(DATASETS, n)}")
     elif args.what == "suites":
         for p in sorted(Path("suites").glob("*.yaml")):
             print(p)

@@ -47,6 +47,8 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True) -> Plan:
     mismatches: list[str] = []
 
     for dname, d in s.datasets.items():
+        if d.kind in DATASETS:
+            DATASETS.canonical(d.kind, loaded.where("datasets", dname, "kind"))
         if d.kind not in DATASETS:
             problem(("datasets", dname, "kind"), f"unknown dataset kind '{d.kind}'{did_you_mean(d.kind, DATASETS.names())}")
             continue
@@ -73,7 +75,7 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True) -> Plan:
         if m.adapter not in ADAPTERS:
             problem(("models", mname, "adapter"), f"unknown adapter '{m.adapter}'{did_you_mean(m.adapter, ADAPTERS.names())}")
             continue
-        cls = ADAPTERS.get(m.adapter)
+        cls = ADAPTERS.get(ADAPTERS.canonical(m.adapter, loaded.where("models", mname, "adapter")))
         try:
             parsed = cls.Args.model_validate(m.args)
         except ValidationError as exc:
@@ -91,7 +93,7 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True) -> Plan:
         if t.kind not in TASKS:
             problem((*base, "kind"), f"unknown task kind '{t.kind}'{did_you_mean(t.kind, TASKS.names())}")
             continue
-        kind: TaskKind = TASKS.get(t.kind)()
+        kind: TaskKind = TASKS.get(TASKS.canonical(t.kind, loaded.where(*base, "kind")))()
         try:
             task_args = kind.Args.model_validate(t.args)
         except ValidationError as exc:
@@ -150,7 +152,8 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True) -> Plan:
             if mname not in METRICS:
                 problem((*base, "metrics", mname), f"unknown metric '{mname}'{did_you_mean(mname, METRICS.names())}")
                 continue
-            cls_m = METRICS.get(mname)
+            current = METRICS.canonical(mname, loaded.where(*base, "metrics", mname))
+            cls_m = METRICS.get(current)
             missing = sorted(cls_m.requires - kind.provided(task_args))
             if missing:
                 problem((*base, "metrics", mname), f"metric '{mname}' needs "
@@ -159,11 +162,11 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True) -> Plan:
                         f"{', '.join(sorted(kind.provided(task_args))) or 'nothing a metric reads'})")
                 continue
             try:
-                metrics[mname] = cls_m(opts)
+                metrics[current] = cls_m(opts)
             except ValidationError as exc:
                 problems.extend(format_validation_errors(exc, cls_m.Opts, str(loaded.path), loaded.lines, (*base, "metrics", mname)))
                 continue
-            for path, msg in metrics[mname].check(s.datasets):
+            for path, msg in metrics[current].check(s.datasets):
                 problem((*base, "metrics", mname, *path), msg)
             if t.reference in stats_protocols and cls_m.uses_reference() and not cls_m.reference_stats_ok:
                 problem((*base, "metrics", mname), f"metric '{mname}' needs the reference's features, but reference "

@@ -18,11 +18,15 @@ Other packages add entries without touching genbench through the entry-point gro
 
 They are read the first time a registry is listed or asked for a name, and registered lazily like the built-ins:
 the plugin's module is imported only when a suite uses the name.
+
+A renamed component keeps its old name as a deprecated alias (:meth:`Registry.alias`): suites that use it keep
+working and get a one-line warning naming the new name.
 """
 
 from __future__ import annotations
 
 import importlib
+import warnings
 from collections.abc import Callable, Iterator
 from importlib import metadata
 from typing import Generic, TypeVar
@@ -68,6 +72,8 @@ class Registry(Generic[T]):
         self._entries: dict[str, T | str] = {}
         self._origin: dict[str, str] = {}  # name -> who registered it ("genbench" or "plugin <distribution>")
         self._plugins_loaded = group is None
+        self._aliases: dict[str, str] = {}  # deprecated name -> current name
+        self._warned: set[str] = set()
 
     def register(self, name: str, obj: T | str | None = None, *, origin: str = "genbench") -> Callable[[T], T] | None:
         """Register ``obj`` under ``name``; without ``obj``, works as a decorator. A taken name is an error."""
@@ -106,8 +112,31 @@ class Registry(Generic[T]):
             dist = getattr(ep, "dist", None)
             self._add(ep.name, ep.value, f"plugin {dist.name if dist is not None else ep.value}")
 
+    def alias(self, old: str, new: str) -> None:
+        """Keep ``old`` working as a deprecated name of ``new`` (a renamed component)."""
+        if old in self._entries:
+            raise ConfigError(f"{self.kind} '{old}' cannot be an alias of '{new}': it is registered itself")
+        self._aliases[old] = new
+
+    def canonical(self, name: str, where: str = "") -> str:
+        """The current name for ``name``. A deprecated alias gives its new name and warns once per process
+        (``where``: the suite file:line that used it, so the warning says what to edit)."""
+        if name not in self._aliases:
+            return name
+        new = self._aliases[name]
+        if name not in self._warned:
+            self._warned.add(name)
+            warnings.warn(f"{where + ': ' if where else ''}{self.kind} '{name}' is deprecated: it is now called "
+                          f"'{new}' (the old name still works)", FutureWarning, stacklevel=3)
+        return new
+
+    def aliases(self) -> dict[str, str]:
+        """Deprecated name → current name."""
+        return dict(self._aliases)
+
     def get(self, name: str) -> T:
         self._load_plugins()
+        name = self.canonical(name)
         if name not in self._entries:
             raise ConfigError(f"unknown {self.kind} '{name}'{did_you_mean(name, self._entries)}")
         entry = self._entries[name]
@@ -125,7 +154,7 @@ class Registry(Generic[T]):
 
     def __contains__(self, name: object) -> bool:
         self._load_plugins()
-        return name in self._entries
+        return name in self._entries or name in self._aliases
 
     def names(self) -> list[str]:
         self._load_plugins()

@@ -233,7 +233,7 @@ def score_pairs(outputs: str, truth: str, metrics: list[str], *, net: str = "aut
     match_by_name(Path(o), Path(t), f"{outputs} vs {truth}")  # names missing on either side, before any work
     opts = {m: ({"net": net} if m == "lpips" else {}) for m in metrics}
     res = _run_translation_suite("score-pairs", {"kind": "paired-folder", "a": t, "b": t},
-                                 {"adapter": "translator-folder", "args": {"a2b": o}}, opts,
+                                 {"adapter": "folder-translator", "args": {"a2b": o}}, opts,
                                  out=out, progress=progress, cache=cache)
     return {"outputs": outputs, "ground_truth": truth, **res}
 
@@ -246,6 +246,6 @@ def score_cycle(inputs: str, reconstructed: str, *, net: str = "auto", out: str 
     a, r = _folder(inputs), _folder(reconstructed)
     match_by_name(Path(r), Path(a), f"{reconstructed} vs {inputs}")
     res = _run_translation_suite("score-cycle", {"kind": "unpaired-folder", "a": a, "b": a},
-                                 {"adapter": "translator-folder", "args": {"a2b2a": r}},
+                                 {"adapter": "folder-translator", "args": {"a2b2a": r}},
                                  {"cycle": {"directions": ["a2b"], "net": net}}, out=out, progress=progress, cache=cache)
     return {"inputs": inputs, "reconstructed": reconstructed, **res}

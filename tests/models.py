@@ -83,7 +83,7 @@ class NoisyInvert:
 
 
 class NegModule(nn.Module):
-    """A plain module (one direction): used through `translator-python` with directions: [a2b]."""
+    """A plain module (one direction): used through `python-translator` with directions: [a2b]."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return -x
@@ -133,3 +133,24 @@ class StringCaptioner(nn.Module):
 class FloatOutput(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return images.float().mean((1, 2, 3))
+
+
+class TinyRetriever:
+    """A retriever for the `python-retriever` adapter: mean colour of an image, letter counts of a text."""
+
+    def embed_images(self, images: torch.Tensor) -> torch.Tensor:
+        return images.float().mean((2, 3))
+
+    def embed_texts(self, texts: list[str]) -> torch.Tensor:
+        return torch.tensor([[t.count("r"), t.count("g"), t.count("b")] for t in texts], dtype=torch.float32)
+
+
+class PromptLength:
+    """A text-to-image model for the `python-t2i` adapter: grey level from the prompt's length, noise from the seed."""
+
+    def generate(self, request):  # noqa: ANN001, ANN201
+        out = []
+        for p, s in zip(request.prompts, request.seeds, strict=True):
+            noise = torch.randint(0, 16, (3, 8, 8), generator=torch.Generator().manual_seed(s))
+            out.append((noise + 4 * len(p)).clamp(0, 255).to(torch.uint8))
+        return torch.stack(out)

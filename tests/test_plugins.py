@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -35,12 +36,16 @@ PLUGIN = {
 
         [project.entry-points."genbench.metrics"]
         demo-feature-norm = "genbench_plugin_demo:FeatureNorm"
+
+        [project.entry-points."genbench.datasets"]
+        demo-ramp = "genbench_plugin_demo:RampKind"
         """,
     "genbench_plugin_demo/__init__.py": """\
         import numpy as np
         import torch
 
         from bench.adapters import Adapter, AdapterArgs, GenerationRequest
+        from bench.data import Dataset, DatasetArgs, DatasetKind
         from bench.metrics import Metric, MetricValue, OutputInfo
 
 
@@ -68,6 +73,21 @@ PLUGIN = {
                 if sink is not None:
                     sink.per_sample("feature_norm", norms)
                 return [MetricValue("feature_norm", float(norms.mean()))]
+
+
+        class RampArgs(DatasetArgs):
+            n: int = 30
+
+
+        class RampKind(DatasetKind):
+            \"\"\"n grey 8x8 images of values 0, 8, 16, ...\"\"\"
+
+            name = "demo-ramp"
+            Args = RampArgs
+
+            def load(self, name, args, resolve):
+                values = torch.arange(args.n, dtype=torch.uint8) * 8
+                return Dataset(name, f"demo-ramp:{args.n}", values.view(-1, 1, 1, 1).expand(-1, 1, 8, 8).contiguous())
         """,
 }
 
@@ -75,16 +95,17 @@ SUITE = """\
 name: plugin-demo
 seed: 0
 datasets:
-  digits-train: {kind: digits, split: train}
+  ramp: {kind: demo-ramp, n: 30}
 models:
   grey: {adapter: demo-constant, args: {value: 100}}
 tasks:
   - name: t
-    reference: digits-train
+    reference: ramp
     n: 20
     batch_size: 8
     metrics:
       demo-feature-norm: {}
+      fid: {}
 output: {grid: 0}
 """
 
@@ -116,14 +137,26 @@ def test_an_installed_plugin_adapter_and_metric_run_in_a_suite(plugin_site: Path
     r = _genbench(["run", str(suite), "--out", str(tmp_path / "r"), "--quiet"], plugin_site, tmp_path)
     assert r.returncode == 0, r.stderr
     (run,) = (tmp_path / "r" / "plugin-demo").iterdir()
-    (row,) = [json.loads(line) for line in (run / "rows.jsonl").read_text().splitlines()]
+    row, fid = [json.loads(line) for line in (run / "rows.jsonl").read_text().splitlines()]
     import torch
 
     from bench.backbones.digits import DigitsBackbone
+    from bench.metrics.frechet import frechet_distance, gaussian_stats
 
-    feats = DigitsBackbone().extract(torch.full((20, 1, 8, 8), 100, dtype=torch.uint8))["pool"].astype(np.float64)
+    b = DigitsBackbone()
+    feats = b.extract(torch.full((20, 1, 8, 8), 100, dtype=torch.uint8))["pool"].astype(np.float64)
     assert row["metric"] == "feature_norm" and row["model"] == "grey" and row["n"] == 20
     assert row["value"] == pytest.approx(float(np.linalg.norm(feats, axis=1).mean()), rel=1e-6)
+    # the per-sample channel: one norm per sample, in the one per-sample file format
+    per = json.loads((run / row["extras"]["per_sample_file"]).read_text())
+    assert per["feature_norm"] == pytest.approx(np.linalg.norm(feats, axis=1).tolist(), rel=1e-6)
+    # the plugin dataset kind is the reference: FID against its 30 ramp images
+    ramp = (torch.arange(30, dtype=torch.uint8) * 8).view(-1, 1, 1, 1).expand(-1, 1, 8, 8).contiguous()
+    g, r = gaussian_stats(b.extract(torch.full((20, 1, 8, 8), 100, dtype=torch.uint8))["pool"]), gaussian_stats(b.extract(ramp)["pool"])
+    assert fid["metric"] == "fid" and fid["dataset"] == "ramp" and fid["protocol"]["reference"] == "demo-ramp:30"
+    assert fid["value"] == pytest.approx(frechet_distance(g.mu, g.sigma, r.mu, r.sigma).value, rel=1e-6)
+    ls_d = _genbench(["ls", "datasets"], plugin_site, tmp_path)
+    assert "demo-ramp" in ls_d.stdout and "plugin genbench-plugin-demo" in ls_d.stdout
     # without the plugin on the path, the names are unknown, with a clear line
     bare = subprocess.run([sys.executable, "-m", "bench", "validate", str(suite)], capture_output=True, text=True,
                           cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -152,10 +185,43 @@ def test_an_entry_must_subclass_the_registry_base() -> None:
 
 def test_every_builtin_entry_subclasses_its_base() -> None:
     from bench.backbones import BACKBONES
+    from bench.data import DATASETS
     from bench.metrics import METRICS
     from bench.tasks import TASKS
 
-    for reg in (ADAPTERS, METRICS, BACKBONES, TASKS):
+    for reg in (ADAPTERS, METRICS, BACKBONES, TASKS, DATASETS):
         assert reg.base is not None and reg.group is not None and reg.group.startswith("genbench.")
         for name in reg.names():
             assert issubclass(reg.get(name), reg.base), (reg.kind, name)
+
+
+def test_renamed_components_keep_their_old_names_with_a_warning(write_suite, tmp_path: Path, capsys) -> None:
+    """Old spellings (metric `recall`, adapter `translator-python`, ...) still run, warn once naming the new name
+    and the suite line, and give exactly the numbers of the new name."""
+    from bench.metrics import METRICS
+    from tests.conftest import run_cli
+
+    assert METRICS.aliases()["recall"] == "retrieval_recall" and ADAPTERS.aliases()["translation-zoo"] == "zoo-translator"
+    assert "recall" in METRICS and "recall" not in METRICS.names()  # listed under its current name only
+    rows = {}
+    for name in ("recall", "retrieval_recall"):
+        suite = write_suite(f"""
+datasets: {{shapes: {{kind: shapes, split: test}}}}
+models: {{rand: {{adapter: random-retriever}}}}
+tasks:
+  - {{name: r, kind: retrieval, reference: shapes, n: 40, metrics: [{name}]}}
+""", name=f"{name}.yaml")
+        METRICS._warned.clear()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            code, _, err = run_cli(["run", str(suite), "--out", str(tmp_path / name), "--quiet"], capsys)
+        assert code == 0, err
+        msgs = [str(w.message) for w in caught if issubclass(w.category, FutureWarning)]
+        if name == "recall":
+            assert msgs == [f"{suite}:5: tasks.0.metrics.recall: metric 'recall' is deprecated: it is now called "
+                            "'retrieval_recall' (the old name still works)"]
+        else:
+            assert msgs == []
+        (run,) = (tmp_path / name / name).iterdir()  # the suite is named after its file
+        rows[name] = {r["metric"]: r["value"] for r in (json.loads(x) for x in (run / "rows.jsonl").read_text().splitlines())}
+    assert rows["recall"] == rows["retrieval_recall"] and "rsum" in rows["recall"]

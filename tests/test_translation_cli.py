@@ -98,9 +98,9 @@ datasets:
   edges: {kind: digits-edges, split: test}
   strokes: {kind: digits-strokes, split: test}
 models:
-  invert: {adapter: translator-python, args: {target: "tests.models:InvertTranslator"}}
-  neg-a2b: {adapter: translator-python, args: {target: "tests.models:NegModule", directions: [a2b]}}
-  noisy: {adapter: translator-python, args: {target: "tests.models:NoisyInvert"}}
+  invert: {adapter: python-translator, args: {target: "tests.models:InvertTranslator"}}
+  neg-a2b: {adapter: python-translator, args: {target: "tests.models:NegModule", directions: [a2b]}}
+  noisy: {adapter: python-translator, args: {target: "tests.models:NoisyInvert"}}
 tasks:
   - name: t
     kind: translation
@@ -176,7 +176,7 @@ datasets:
   p: {{kind: paired-folder, a: {d / 'gt'}, b: {d / 'gt'}}}
   bad: {{kind: paired-folder, path: {tmp_path / 'bad'}}}
 models:
-  sub: {{adapter: translator-folder, args: {{a2b: {d / 'out'}}}}}
+  sub: {{adapter: folder-translator, args: {{a2b: {d / 'out'}}}}}
 tasks:
   - {{name: ok, kind: translation, reference: p, metrics: [l1, identity, {{diversity: {{net: digits}}}}]}}
   - {{name: broken, kind: translation, reference: bad, metrics: [l1]}}
@@ -201,7 +201,7 @@ def test_torchscript_translator_cycle_and_identity(write_suite, tmp_path: Path, 
 datasets:
   strokes: {{kind: digits-strokes, split: test}}
 models:
-  ts: {{adapter: translator-torchscript, args: {{a2b: {tmp_path / 'neg.pt'}, b2a: {tmp_path / 'neg.pt'}}}}}
+  ts: {{adapter: torchscript-translator, args: {{a2b: {tmp_path / 'neg.pt'}, b2a: {tmp_path / 'neg.pt'}}}}}
   ident: {{adapter: identity}}
 tasks:
   - {{name: t, kind: translation, reference: strokes, n: 50, metrics: [{{cycle: {{net: digits}}}}, identity, label_preservation]}}
@@ -234,7 +234,7 @@ datasets:
   edges: {{kind: digits-edges, split: test}}
   dom: {{kind: unpaired-folder, path: {tmp_path / 'dom'}}}
 models:
-  invert: {{adapter: translator-python, args: {{target: "tests.models:InvertTranslator"}}}}
+  invert: {{adapter: python-translator, args: {{target: "tests.models:InvertTranslator"}}}}
   ident: {{adapter: identity}}
 tasks:
   - {{name: back, kind: translation, reference: edges, models: [invert], n: 20, args: {{direction: b2a}}, metrics: [l1]}}

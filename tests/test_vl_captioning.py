@@ -57,7 +57,7 @@ def test_clipscore_formula_by_hand(tmp_path: Path, capsys) -> None:
     from bench.backbones.textimage import ShapesClipBackbone
     from bench.shapes import world
 
-    rows = _run(tmp_path, capsys, _fast_suite().replace("coco-captions: {meteor: false, spice: true}", ""))
+    rows = _run(tmp_path, capsys, _fast_suite().replace("coco_captions: {meteor: false, spice: true}", ""))
     run = tmp_path / "res" / "captioning"
     (rd,) = run.iterdir()
     per = json.loads((rd / "per_sample/shapes-captions/shapes-captioner.json").read_text())
@@ -126,8 +126,8 @@ tasks:
     batch_size: 25
     backbone: shapes-clip
     metrics:
-      coco-captions: {{meteor: false, spice: false}}
-      clipscore-torchmetrics: {{}}
+      coco_captions: {{meteor: false, spice: false}}
+      clipscore_torchmetrics: {{}}
 """
 
 

@@ -95,7 +95,7 @@ models:
   sub: {{adapter: npy-embeddings, args: {{images: {img}, texts: {txt}}}}}
   live: {{adapter: shapes-clip}}
 tasks:
-  - {{name: r, kind: retrieval, reference: shapes, n: 60, metrics: [recall]}}
+  - {{name: r, kind: retrieval, reference: shapes, n: 60, metrics: [retrieval_recall]}}
 """)
     code, _, err = run_cli(["run", str(suite), "--out", str(tmp_path / "res"), "--quiet"], capsys)
     assert code == 0, err

@@ -77,6 +77,8 @@ def bundled_sha256(key: str) -> str:
 
 
 class DigitsBackbone(Backbone):
+    """The embedded 8x8 digits classifier (trained here, weights committed with their sha256): offline stand-in."""
+
     name = "digits"
     layers = ("pool", "logits")
     logits_layer = "logits"

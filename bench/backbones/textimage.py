@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from bench.backbones.base import Backbone
 from bench.backbones.clip import CLIP_VIT_B_32_OPENAI
+from bench.weights import is_present, missing_message
 
 
 class TextImageBackbone(Backbone):
@@ -109,10 +110,13 @@ class OpenAIClipB32Backbone(TextImageBackbone):
     arch = "ViT-B-32"
 
     def check_weights(self) -> list[str]:
-        # only an explicit file can be checked offline: the cache/download path is resolved at run time
-        if self.weights_arg and not Path(self.weights_arg).is_file():
-            return [f"{self.weights_arg}: weights file for '{CLIP_VIT_B_32_OPENAI.name}' does not exist"]
-        return []
+        if self.weights_arg:
+            return [] if Path(self.weights_arg).is_file() else [
+                f"{self.weights_arg}: weights file for '{CLIP_VIT_B_32_OPENAI.name}' does not exist"]
+        return [] if is_present(CLIP_VIT_B_32_OPENAI) else [missing_message(CLIP_VIT_B_32_OPENAI)]
+
+    def required_weights(self) -> Any:
+        return CLIP_VIT_B_32_OPENAI
 
     def load(self) -> None:
         import open_clip

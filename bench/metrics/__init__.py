@@ -43,12 +43,18 @@ METRICS.register("memorization", "bench.metrics.memorization:Memorization")
 METRICS.register("cond_acc", "bench.metrics.conditional:ClassAccuracy")
 METRICS.register("intra_fid", "bench.metrics.conditional:IntraClassFID")
 METRICS.register("ppl", "bench.metrics.ppl:PPL")
-METRICS.register("recall", "bench.metrics.vl:Recall")
-METRICS.register("coco-captions", "bench.metrics.vl:CaptionMetrics")
+METRICS.register("retrieval_recall", "bench.metrics.vl:Recall")
+METRICS.register("coco_captions", "bench.metrics.vl:CaptionMetrics")
 METRICS.register("clipscore", "bench.metrics.vl:ClipScore")
-METRICS.register("clipscore-torchmetrics", "bench.metrics.vl:ClipScoreTM")
-METRICS.register("attribute-accuracy", "bench.metrics.t2i:AttributeAccuracy")
-METRICS.register("prompt-diversity", "bench.metrics.t2i:PromptDiversity")
+METRICS.register("clipscore_torchmetrics", "bench.metrics.vl:ClipScoreTM")
+METRICS.register("attribute_accuracy", "bench.metrics.t2i:AttributeAccuracy")
+METRICS.register("prompt_diversity", "bench.metrics.t2i:PromptDiversity")
+
+# Metric names are snake_case (they sit beside value names in tables); the old spellings keep working, with a warning.
+for _old, _new in (("recall", "retrieval_recall"), ("coco-captions", "coco_captions"),
+                   ("clipscore-torchmetrics", "clipscore_torchmetrics"), ("attribute-accuracy", "attribute_accuracy"),
+                   ("prompt-diversity", "prompt_diversity")):
+    METRICS.alias(_old, _new)
 
 __all__ = ["INPUTS", "METRICS", "ArtifactSink", "Metric", "MetricValue", "NoSuite", "Options", "OutputInfo", "Reference",
            "Resources", "SampleSet", "Translator", "get_metric", "on_features"]

@@ -220,6 +220,8 @@ class Metric:
     layer: ClassVar[str] = "default"
     #: whether a statistics-only reference (its Gaussian fit) can stand in for "reference.features"
     reference_stats_ok: ClassVar[bool] = False
+    #: the name per-metric seeds derive from when it is not ``name`` (a renamed metric keeps its numbers)
+    seed_name: ClassVar[str | None] = None
     #: third-party weights files the metric may resolve (bench.weights.WeightsFile), for the weights manifest
     weights_files: ClassVar[tuple[Any, ...]] = ()
 

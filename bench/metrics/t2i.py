@@ -44,7 +44,8 @@ def attribute_hits(read: dict[str, torch.Tensor], scenes: list[world.Scene]) -> 
 
 
 class AttributeAccuracy(Metric):
-    name = "attribute-accuracy"
+    name = "attribute_accuracy"
+    seed_name = "attribute-accuracy"  # its bootstrap intervals are seeded by its first name
     description = "shapes attribute read-back accuracy of generated images (count, colour, shape, position, all)"
     requires = frozenset({"images", "texts"})
     outputs = {f"attr_{k}": OutputInfo(True, "fraction", f"{k} read back equals the prompt's") for k in (*ATTRS, "all")}
@@ -55,12 +56,12 @@ class AttributeAccuracy(Metric):
         from bench.shapes import zoo
 
         if samples.texts is None or samples.images is None:
-            raise InputError("attribute-accuracy needs the generated images and their prompts")
+            raise InputError("attribute_accuracy needs the generated images and their prompts")
         scenes = []
         for i, p in enumerate(samples.texts):
             s = world.parse_prompt(p)
             if s is None:
-                raise InputError(f"attribute-accuracy: prompt {i} ({p!r}) is not a shapes canonical caption")
+                raise InputError(f"attribute_accuracy: prompt {i} ({p!r}) is not a shapes canonical caption")
             scenes.append(s)
         net, sha = zoo.load("attribute-net")
         hits = attribute_hits(net.read(samples.images), scenes)  # type: ignore[operator]
@@ -140,7 +141,7 @@ class PromptDiversity(Metric):
     resolved torchvision weights) or, offline, an LPIPS-style distance on the shapes dual encoder reported under its
     own name (``prompt_perceptual_shapes``); ``extras.distance`` says which, ``extras.fallback_reason`` why."""
 
-    name = "prompt-diversity"
+    name = "prompt_diversity"
     description = "mean pairwise LPIPS (or the shapes LPIPS-style distance) between samples of the same prompt"
     weights_files = LPIPS_WEIGHTS
     requires = frozenset({"images", "texts", "prompt_index"})
@@ -180,7 +181,7 @@ class PromptDiversity(Metric):
         from bench.metrics.diversity import mean_ci, pair_indices
 
         if samples.images is None or samples.prompt_index is None:
-            raise InputError("prompt-diversity needs the generated images and the prompt of each")
+            raise InputError("prompt_diversity needs the generated images and the prompt of each")
         images = samples.images
         o: PromptDiversityOpts = self.opts  # type: ignore[assignment]
         name, dist, extras = self._distance()
@@ -190,7 +191,7 @@ class PromptDiversity(Metric):
             idx = np.flatnonzero(prompt_of == p)
             k = len(idx)
             if k < 2:
-                raise InputError("prompt-diversity needs samples_per_prompt >= 2")
+                raise InputError("prompt_diversity needs samples_per_prompt >= 2")
             if k * (k - 1) // 2 <= o.max_pairs:
                 i, j = np.triu_indices(k, 1)
             else:

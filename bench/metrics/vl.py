@@ -30,7 +30,7 @@ def bootstrap_ci(x: np.ndarray, seed: int, reps: int = 1000, level: float = 0.95
 
 # ================================================================================================ retrieval
 class Recall(Metric):
-    name = "recall"
+    name = "retrieval_recall"
     description = "text↔image retrieval: R@1/5/10 both directions (%), RSUM, median/mean rank; float32, ties against"
     requires = frozenset({"embeddings"})
     outputs = {
@@ -64,7 +64,7 @@ class CaptionOpts(Options):
 
 
 class CaptionMetrics(Metric):
-    name = "coco-captions"
+    name = "coco_captions"
     description = "BLEU-1..4, METEOR, ROUGE-L, CIDEr-D, SPICE as pycocoevalcap 1.2 computes them (bench.text)"
     requires = frozenset({"texts", "reference.captions"})
     Opts = CaptionOpts
@@ -151,7 +151,7 @@ class ClipScoreTM(Metric):
     """torchmetrics' ``CLIPScore`` convention: 100 * cos, no prefix, clamp at 0 after averaging (its default model
     is ViT-L/14; here the scorer is the task's backbone, named in the protocol)."""
 
-    name = "clipscore-torchmetrics"
+    name = "clipscore_torchmetrics"
     description = "torchmetrics CLIPScore convention: max(100 * mean cos, 0), no prefix"
     requires = frozenset({"image_text_pairs", "texts", "backbone"})
     layer = "embed"

@@ -224,8 +224,10 @@ class TaskKind:
         for mname, metric in task.metrics.items():
             layer = self.layer_for(task, metric)
             m0 = time.time()
-            values = metric.compute(replace(samples, layer=layer), replace(task.ref, layer=layer),
-                                    seed=derive_seed(runner.suite.seed, task.name, model, mname),
+            # images only where declared: a metric that does not require them cannot come to depend on them
+            view = replace(samples, layer=layer, images=samples.images if "images" in metric.requires else None)
+            values = metric.compute(view, replace(task.ref, layer=layer),
+                                    seed=derive_seed(runner.suite.seed, task.name, model, metric.seed_name or mname),
                                     state=task.fitted.get(mname), sink=sink)
             proto = self.protocol(task, metric, layer, samples)
             produced += [(v, time.time() - m0, proto, samples.n) for v in values]
