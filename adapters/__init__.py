@@ -11,6 +11,7 @@ from bench.adapters.base import (
     AdapterArgs,
     AdapterContext,
     GenerationRequest,
+    ImageAutoencoder,
     ImageCaptioner,
     ImageGenerator,
     ImageTranslator,
@@ -31,7 +32,7 @@ ADAPTERS.register("blur", "bench.adapters.baselines:BlurredReal")
 ADAPTERS.register("copier", "bench.adapters.baselines:TrainingCopier")
 ADAPTERS.register("zoo", "bench.adapters.zoo:ZooGenerator")
 
-__all__ = ["ADAPTERS", "KIND_PROTOCOLS", "Adapter", "AdapterArgs", "AdapterContext", "GenerationRequest", "ImageCaptioner",
+__all__ = ["ADAPTERS", "KIND_PROTOCOLS", "Adapter", "AdapterArgs", "AdapterContext", "GenerationRequest", "ImageAutoencoder", "ImageCaptioner",
            "ImageGenerator", "ImageTranslator", "TextImageRetriever", "TextToImageGenerator", "build_adapter"]
 
 # translators (bench.adapters.translators): kind "translator"

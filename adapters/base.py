@@ -88,6 +88,16 @@ class TextImageRetriever(Protocol):
     def embed_texts(self, texts: list[str]) -> Any: ...
 
 
+@runtime_checkable
+class ImageAutoencoder(Protocol):
+    """Kind ``autoencoder`` (VAEs, VQ tokenizers): ``reconstruct(images)`` → uint8 reconstructions of the same
+    shape; ``encode``/``decode`` where the latent or code itself is measured (codebook usage)."""
+
+    kind: ClassVar[str]
+
+    def reconstruct(self, images: torch.Tensor) -> torch.Tensor: ...
+
+
 def to_implement(fn: Any) -> Any:
     """Marks a base class's method that each concrete adapter must override (checked when an adapter is built)."""
     fn.__isabstract__ = True
@@ -101,6 +111,7 @@ KIND_PROTOCOLS: dict[str, type] = {
     "translator": ImageTranslator,
     "captioner": ImageCaptioner,
     "retriever": TextImageRetriever,
+    "autoencoder": ImageAutoencoder,
 }
 
 

@@ -18,7 +18,14 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from bench.adapters import ADAPTERS, KIND_PROTOCOLS, AdapterArgs, AdapterContext, GenerationRequest, build_adapter
+from bench.adapters import (
+    ADAPTERS,
+    KIND_PROTOCOLS,
+    AdapterArgs,
+    AdapterContext,
+    GenerationRequest,
+    build_adapter,
+)
 from bench.adapters.base import protocol_problem
 from pydantic import ValidationError
 

@@ -225,3 +225,19 @@ tasks:
         (run,) = (tmp_path / name / name).iterdir()  # the suite is named after its file
         rows[name] = {r["metric"]: r["value"] for r in (json.loads(x) for x in (run / "rows.jsonl").read_text().splitlines())}
     assert rows["recall"] == rows["retrieval_recall"] and "rsum" in rows["recall"]
+
+
+def test_the_documented_public_api_imports() -> None:
+    """Every name docs/plugins.md promises as stable public API is importable from the module it names."""
+    import importlib
+    import re
+
+    text = (ROOT / "docs/plugins.md").read_text(encoding="utf-8").split("## The stable public API", 1)[1]
+    promised = re.findall(r"^- `(bench[.\w]*)`: (.*?)(?=^- |\Z)", text, flags=re.M | re.S)
+    assert {m for m, _ in promised} == {"bench.adapters", "bench.metrics", "bench.backbones", "bench.tasks", "bench.data"}
+    for module, names in promised:
+        mod = importlib.import_module(module)
+        for name in re.findall(r"`(\w+)`", names):
+            assert hasattr(mod, name), f"{module}.{name} is documented but missing"
+            if hasattr(mod, "__all__"):
+                assert name in mod.__all__, f"{module}.{name} is documented but not in __all__"

@@ -1,8 +1,10 @@
 """Task kinds: how one model is evaluated on one dataset (generation, translation, captioning, ...).
 
-A task kind owns the loop between an adapter and its metrics: what to ask the model for, which features to
-extract, which rows to produce. The runner owns everything shared: datasets, the feature store, seeds, errors,
-resume and the run folder. A new kind registers here and plugs into suites, ``validate`` and ``run`` unchanged.
+A task kind says what it asks a model for (``produce``), what its reference is (``load_reference``) and which metric
+inputs it ``provides``; the template in bench.tasks.base does the rest (batching, seeds, features, the metric loop,
+rows, artifacts). The runner owns what runs share: datasets, the feature store, errors, resume and the run folder.
+A new kind registers here (or through the ``genbench.tasks`` entry point) and plugs into suites, ``validate`` and
+``run`` unchanged.
 """
 
 from bench.tasks.base import TASKS, TaskKind, TaskPlan
