@@ -26,14 +26,17 @@ class GenerationRequest:
     seeds: Sequence[int]
     classes: Sequence[int] | None = None
     prompts: Sequence[str] | None = None
+    #: the run's device: where latents() puts its tensor and where the model is expected to compute
+    device: str = "cpu"
 
     @property
     def n(self) -> int:
         return len(self.seeds)
 
     def latents(self, *shape: int) -> torch.Tensor:
-        """Standard-normal latents ``[n, *shape]``, one generator per sample seed."""
-        return latents_from_seeds(list(self.seeds), tuple(shape))
+        """Standard-normal latents ``[n, *shape]``, one CPU generator per sample seed (the same numbers on every
+        device), placed on ``device``."""
+        return latents_from_seeds(list(self.seeds), tuple(shape)).to(self.device)
 
 
 @runtime_checkable
@@ -139,6 +142,8 @@ class AdapterContext:
     resolve_path: Callable[[str], Path] = Path
     datasets: Callable[[str], Any] | None = None
     dataset_names: Sequence[str] = field(default_factory=tuple)
+    #: the run's device (suite runtime.device / --device); models go there unless their own args say otherwise
+    device: str = "cpu"
 
 
 class Adapter:
@@ -159,6 +164,12 @@ class Adapter:
         generators (the default) are refused by class-conditional tasks at validate time: silently ignoring the
         labels would make class accuracy and intra-class FID meaningless."""
         return False
+
+    @property
+    def device(self) -> torch.device:
+        """Where this model runs: its own ``device`` argument when given, else the run's device."""
+        own = getattr(self.args, "device", None)
+        return torch.device(own or (self.ctx.device if self.ctx is not None else "cpu"))
 
     def describe(self) -> dict[str, Any]:
         return {"adapter": type(self).__name__, "args": self.args.model_dump(mode="json")}

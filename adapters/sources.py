@@ -84,7 +84,7 @@ class NpzGenerator(_Replay):
 class _ModelArgs(AdapterArgs):
     range: str | list[float] = Field(default="-1,1", description="value range of float outputs")
     latent_dim: int | None = None
-    device: str = "cpu"
+    device: str | None = Field(default=None, description="where the model runs (default: the run's device)")
 
 
 class _ModelGenerator(Adapter):
@@ -102,9 +102,9 @@ class _ModelGenerator(Adapter):
             dim = a.latent_dim or getattr(m, "latent_dim", None)
             if dim is None:
                 raise ConfigError(f"{self.label()}: give 'latent_dim' (the model has no generate() and no latent_dim)")
-            z = request.latents(int(dim)).to(a.device)
+            z = request.latents(int(dim)).to(self.device)
             with torch.no_grad():
-                out = m(z) if request.classes is None else m(z, torch.as_tensor(list(request.classes), device=a.device))
+                out = m(z) if request.classes is None else m(z, torch.as_tensor(list(request.classes), device=self.device))
         out = torch.as_tensor(out).detach().cpu()
         return to_uint8(out, parse_range(a.range), what=self.label())
 
@@ -136,7 +136,7 @@ class PythonGenerator(_ModelGenerator):
         obj = import_object(a.target)
         model = obj(**a.kwargs) if callable(obj) and isinstance(obj, type) or (callable(obj) and a.kwargs) else obj
         if isinstance(model, torch.nn.Module):
-            model = model.eval().to(a.device)
+            model = model.eval().to(self.device)
         self.model = model
 
     def label(self) -> str:
@@ -159,7 +159,7 @@ class TorchScriptGenerator(_ModelGenerator):
         if not p.is_file():
             raise InputError(f"{p}: TorchScript file does not exist")
         try:
-            self.model = torch.jit.load(str(p), map_location=a.device).eval()
+            self.model = torch.jit.load(str(p), map_location=self.device).eval()
         except Exception as exc:
             raise InputError(f"{p}: cannot load TorchScript ({exc.__class__.__name__}: {str(exc).splitlines()[0]})") from None
         self._path = p

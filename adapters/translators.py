@@ -241,7 +241,7 @@ class FolderTranslator(Translator):
 
 class _ModelArgs(AdapterArgs):
     range: str | list[float] = Field(default="-1,1", description="value range of float inputs and outputs")
-    device: str = "cpu"
+    device: str | None = Field(default=None, description="where the model runs (default: the run's device)")
 
 
 class PythonTranslatorArgs(_ModelArgs):
@@ -264,7 +264,7 @@ class PythonTranslator(Translator):
         obj = import_object(a.target)
         model = obj(**a.kwargs) if (isinstance(obj, type) or (callable(obj) and a.kwargs)) else obj
         if isinstance(model, torch.nn.Module):
-            model = model.eval().to(a.device)
+            model = model.eval().to(self.device)
         self.model: Any = model
         dirs = a.directions or list(getattr(model, "directions", None) or ["a2b"])
         bad = [d for d in dirs if d not in DIRECTIONS]
@@ -280,7 +280,7 @@ class PythonTranslator(Translator):
     def translate(self, request: TranslationRequest) -> torch.Tensor:
         a: PythonTranslatorArgs = self.args  # type: ignore[assignment]
         lo, hi = parse_range(a.range) or (-1.0, 1.0)
-        x = (request.images.float() / 255.0 * (hi - lo) + lo).to(a.device)
+        x = (request.images.float() / 255.0 * (hi - lo) + lo).to(self.device)
         with torch.no_grad():
             if hasattr(self.model, "translate"):
                 out = self.model.translate(x, request.direction, list(request.seeds))
@@ -314,7 +314,7 @@ class TorchScriptTranslator(Translator):
             if not p.is_file():
                 raise InputError(f"{p}: TorchScript file does not exist")
             try:
-                self.nets[d] = torch.jit.load(str(p), map_location=a.device).eval()
+                self.nets[d] = torch.jit.load(str(p), map_location=self.device).eval()
             except Exception as exc:
                 raise InputError(f"{p}: cannot load TorchScript ({exc.__class__.__name__}: {str(exc).splitlines()[0]})") from None
         if not self.nets:
@@ -326,11 +326,11 @@ class TorchScriptTranslator(Translator):
     def translate(self, request: TranslationRequest) -> torch.Tensor:
         a: TorchScriptTranslatorArgs = self.args  # type: ignore[assignment]
         lo, hi = parse_range(a.range) or (-1.0, 1.0)
-        x = (request.images.float() / 255.0 * (hi - lo) + lo).to(a.device)
+        x = (request.images.float() / 255.0 * (hi - lo) + lo).to(self.device)
         net = self.nets[request.direction]
         with torch.no_grad():
             if a.noise_channels:
-                z = request.latents(a.noise_channels, *request.images.shape[2:]).to(a.device)
+                z = request.latents(a.noise_channels, *request.images.shape[2:]).to(self.device)
                 out = net(x, z)
             else:
                 out = net(x)

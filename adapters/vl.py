@@ -60,7 +60,7 @@ class ShapesClipRetriever(Retriever):
 
 class OpenClipArgs(AdapterArgs):
     model: str = Field(description="'name@pretrained': an open_clip model name and a pretrained tag or weights file")
-    device: str = "cpu"
+    device: str | None = Field(default=None, description="where the model runs (default: the run's device)")
 
 
 class OpenClipRetriever(Retriever):
@@ -87,19 +87,21 @@ class OpenClipRetriever(Retriever):
         # manifest (cache, verified download, offline message naming URL and path); OpenAI TorchScript files get
         # the QuickGELU architecture they were trained with
         clip = load_open_clip(quickgelu_name(name, is_torchscript(p)) if looks_like_file else spec,
-                              str(p) if looks_like_file else None)
+                              str(p) if looks_like_file else None, self.device)
         self.model: Any = clip.model  # open_clip's CLIP: encode_image / encode_text
         self.tokenizer = open_clip.get_tokenizer(clip.spec.arch)
         self._pre = OpenAIClipB32Backbone()
 
     @torch.no_grad()
     def embed_images(self, images: torch.Tensor, ids: list[Any] | None = None) -> np.ndarray:
-        out = [self.model.encode_image(self._pre.preprocess(images[s: s + 64])).float().numpy() for s in range(0, len(images), 64)]
+        out = [self.model.encode_image(self._pre.preprocess(images[s: s + 64]).to(self.device)).float().cpu().numpy()
+               for s in range(0, len(images), 64)]
         return np.concatenate(out)
 
     @torch.no_grad()
     def embed_texts(self, texts: list[str]) -> np.ndarray:
-        out = [self.model.encode_text(self.tokenizer(texts[s: s + 256])).float().numpy() for s in range(0, len(texts), 256)]
+        out = [self.model.encode_text(self.tokenizer(texts[s: s + 256]).to(self.device)).float().cpu().numpy()
+               for s in range(0, len(texts), 256)]
         return np.concatenate(out)
 
 

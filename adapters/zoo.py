@@ -38,7 +38,7 @@ class ZooGenerator(Adapter):
         super().__init__(args, ctx)
         from bench import zoo
 
-        self.net = zoo.load(self.args.name)  # type: ignore[attr-defined]
+        self.net = zoo.load(self.args.name).to(self.device)  # type: ignore[attr-defined]
         self.latent_dim = self.net.latent_dim
         self.num_classes = self.net.num_classes
 
@@ -63,7 +63,8 @@ class ZooGenerator(Adapter):
         model, one label per latent)."""
         if self.num_classes and classes is None:
             raise ConfigError(f"zoo model '{self.args.name}' is class-conditional: pass classes")  # type: ignore[attr-defined]
-        return self.net.generate_from_latents(z.float(), self._classes(classes, z.shape[0]))
+        c = self._classes(classes, z.shape[0])
+        return self.net.generate_from_latents(z.float().to(self.device), None if c is None else c.to(self.device))
 
     def generate(self, request: GenerationRequest) -> torch.Tensor:
         classes = request.classes

@@ -82,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--no-cache", action="store_true", help="do not read or write the on-disk feature cache")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     r.add_argument("--report", action="store_true", help="also write the HTML leaderboard to RUN_DIR/report/index.html")
+    r.add_argument("--device", help=DEVICE_HELP)
     r.add_argument("--dry-run", action="store_true", help="print the weights files and datasets a run would download "
                    "(URL, target path, sha256) and the local files it would read; run nothing")
 
@@ -112,6 +113,7 @@ def _parser() -> argparse.ArgumentParser:
     ck.add_argument("--junit", help="JUnit XML path (default: RUN_DIR/check.xml)")
     ck.add_argument("--summary", help="Markdown summary path (default: RUN_DIR/check.md)")
     ck.add_argument("--quiet", action="store_true")
+    ck.add_argument("--device", help=DEVICE_HELP)
 
     b = sub.add_parser("baseline", help="manage CI baselines")
     bsub = b.add_subparsers(dest="baseline_command", required=True)
@@ -152,6 +154,9 @@ def _parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("ls", help="list what genbench knows")
     ls.add_argument("what", choices=["adapters", "metrics", "backbones", "datasets", "suites", "tasks", "protocols"])
     return p
+
+
+DEVICE_HELP = "where backbones and models compute: auto (CUDA when available), cpu, cuda, cuda:N (default: the suite's runtime.device, else auto)"
 
 
 def _add_score(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -199,6 +204,7 @@ where NAME is fid, kid, isc, precision, recall, f_score, and run_dir is the kept
     si.add_argument("--out", help=SCORE_OUT_HELP)
     si.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     si.add_argument("--no-cache", action="store_true")
+    si.add_argument("--device", help=DEVICE_HELP)
     si.add_argument("--fast", action="store_true", help="inference: fast (Inception backbones: BatchNorm folded, "
                     "channels_last; ~1.7x on CPU, features equal to ~1e-6 relative, cached apart from exact ones)")
     si.set_defaults(func=cmd_score_images)
@@ -228,6 +234,7 @@ kept run folder (null without --out).""")
     sp.add_argument("--out", help=SCORE_OUT_HELP)
     sp.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     sp.add_argument("--no-cache", action="store_true")
+    sp.add_argument("--device", help=DEVICE_HELP)
     sp.set_defaults(func=cmd_score_pairs)
 
     sc = kinds.add_parser(
@@ -245,6 +252,7 @@ with "inputs" and "reconstructed" in place of "outputs" and "ground_truth".""")
     sc.add_argument("--out", help=SCORE_OUT_HELP)
     sc.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     sc.add_argument("--no-cache", action="store_true")
+    sc.add_argument("--device", help=DEVICE_HELP)
     sc.set_defaults(func=cmd_score_cycle)
     sr = kinds.add_parser(
         "retrieval", help="text↔image recall@K, RSUM and ranks from precomputed embeddings",
@@ -314,7 +322,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         print("\n".join(dry_run_lines(check_suite(loaded, check_weights=False))))
         return EXIT_OK
-    plan = check_suite(loaded)
+    plan = check_suite(loaded, device=args.device)
     run_dir = None
     if args.resume:
         run_dir = RunDir(args.resume)
@@ -445,7 +453,7 @@ def cmd_score_images(args: argparse.Namespace) -> int:
     metrics = [m for m in ("fid", "kid", "isc", "prc") if getattr(args, m)] or ["fid"]
     res = score_images(args.input1, args.input2, metrics, backbone=args.backbone, weights=args.weights, n=args.n,
                        out=args.out, seed=args.seed, progress=not args.json, cache=not args.no_cache, protocol=args.protocol,
-                       inference="fast" if args.fast else "exact")
+                       inference="fast" if args.fast else "exact", device=args.device)
     if args.json:
         print(json.dumps(res, indent=2, sort_keys=True))
     else:
@@ -564,7 +572,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         from bench.plan import check_suite
         from bench.runner import Runner
 
-        plan = check_suite(loaded)
+        plan = check_suite(loaded, device=args.device)
         new_rd = RunDir(Path(args.out) / loaded.suite.name / RunDir.new_id(loaded.suite.spec_hash())) if args.out else None
         outcome = Runner(plan, run_dir=new_rd, store=FeatureStore("default", progress=not args.quiet),
                          progress=not args.quiet).run()
@@ -613,7 +621,7 @@ def cmd_score_pairs(args: argparse.Namespace) -> int:
     if args.ms_ssim:
         metrics.append("ms_ssim")
     res = score_pairs(args.outputs, args.truth, metrics, net=args.net, out=args.out, progress=not args.json,
-                      cache=not args.no_cache)
+                      cache=not args.no_cache, device=args.device)
     _print_translation_scores(res, f"{args.outputs} vs {args.truth}", args.json)
     return EXIT_OK
 
@@ -622,7 +630,7 @@ def cmd_score_cycle(args: argparse.Namespace) -> int:
     from bench.score import score_cycle
 
     res = score_cycle(args.inputs, args.reconstructed, net=args.net, out=args.out, progress=not args.json,
-                      cache=not args.no_cache)
+                      cache=not args.no_cache, device=getattr(args, "device", None))
     _print_translation_scores(res, f"{args.reconstructed} vs {args.inputs}", args.json)
     return EXIT_OK
 

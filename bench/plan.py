@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
 from pydantic import ValidationError
 
 from bench.adapters import ADAPTERS
@@ -20,6 +21,7 @@ from bench.errors import ConfigError, GenbenchError, ProtocolMismatchError, did_
 from bench.metrics import METRICS, Metric
 from bench.metrics.base import INPUTS
 from bench.protocol import get_preset
+from bench.runtime import resolve_device
 from bench.suite import LoadedSuite, format_validation_errors
 from bench.tasks import TASKS, TaskKind, TaskPlan
 
@@ -28,15 +30,21 @@ from bench.tasks import TASKS, TaskKind, TaskPlan
 class Plan:
     loaded: LoadedSuite
     tasks: list[TaskPlan] = field(default_factory=list)
+    #: where backbones and models compute (suite runtime.device, or --device)
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     backbones: dict[str, Backbone] = field(default_factory=dict)
     #: each dataset's kind and validated arguments
     datasets: dict[str, tuple[DatasetKind, Any]] = field(default_factory=dict)
 
 
-def check_suite(loaded: LoadedSuite, *, check_weights: bool = True) -> Plan:
+def check_suite(loaded: LoadedSuite, *, check_weights: bool = True, device: str | None = None) -> Plan:
+    """The executable plan of a suite; ``device`` (``--device``) overrides the suite's ``runtime.device``."""
     s = loaded.suite
     problems: list[str] = []
-    plan = Plan(loaded)
+    try:
+        plan = Plan(loaded, device=resolve_device(device or s.runtime.device))
+    except ConfigError as exc:
+        raise ConfigError(f"{loaded.where('runtime', 'device') if device is None else '--device'}: {exc}") from None
 
     def problem(path: tuple[Any, ...], msg: str) -> None:
         problems.append(f"{loaded.where(*path)}: {msg}")
@@ -137,7 +145,8 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True) -> Plan:
                 if bkey not in plan.backbones:
                     weights = str(loaded.resolve_path(t.weights)) if t.weights else None
                     try:
-                        plan.backbones[bkey] = get_backbone(bname, weights=weights, inference=t.inference)
+                        plan.backbones[bkey] = get_backbone(bname, weights=weights, inference=t.inference,
+                                                            device=str(plan.device))
                     except GenbenchError as exc:
                         problem((*base, "inference" if "inference" in str(exc) else "backbone"), str(exc))
                         continue

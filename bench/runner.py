@@ -22,6 +22,7 @@ from bench.metrics.base import MetricValue, output_info
 from bench.plan import Plan
 from bench.protocol import protocol_id
 from bench.results import Row, RunDir, git_sha, hardware, package_versions
+from bench.runtime import device_record
 from bench.tables import to_csv, to_markdown
 from bench.tasks import TaskPlan
 
@@ -48,7 +49,7 @@ class Runner:
         self.run_dir = run_dir
         self._datasets: dict[str, Any] = {}
         self.ctx = AdapterContext(resolve_path=plan.loaded.resolve_path, datasets=self.dataset,
-                                  dataset_names=tuple(self.suite.datasets))
+                                  dataset_names=tuple(self.suite.datasets), device=str(plan.device))
 
     def dataset(self, name: str) -> Any:
         """A suite dataset, loaded on first use by its kind (bench.data) and kept for the run."""
@@ -77,6 +78,7 @@ class Runner:
             "git_sha": git_sha(Path.cwd()),
             "versions": package_versions(),
             "hardware": hardware(),
+            "runtime": device_record(self.plan.device, self.suite.runtime.dtype),
             "backbones": {n: b.describe() for n, b in self.plan.backbones.items() if b.weights_sha256},
         }
 

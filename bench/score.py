@@ -112,7 +112,8 @@ def _score_two_stats(input1: str, input2: str, args1: dict[str, Any], args2: dic
 
 def score_images(input1: str, input2: str, metrics: list[str], *, backbone: str | None = None, weights: str | None = None,
                  n: int | None = None, out: str | None = None, seed: int = 0, progress: bool = True,
-                 cache: bool = True, protocol: str | None = None, inference: str = "exact") -> dict[str, Any]:
+                 cache: bool = True, protocol: str | None = None, inference: str = "exact",
+                 device: str | None = None) -> dict[str, Any]:
     """Score generated samples ``input1`` against reference ``input2``; returns the documented JSON shape.
 
     Either input may be statistics (a tool's .npz, a torch-fidelity .pt, a named reference): then only FID is
@@ -154,6 +155,7 @@ def score_images(input1: str, input2: str, metrics: list[str], *, backbone: str 
                    "backbone": backbone, "weights": weights, "inference": inference,
                    "metrics": {m: {} for m in metrics}}],
         "output": {"grid": 0},
+        "runtime": {"device": device or "auto"},
     })
     with _one_task_run(LoadedSuite(suite, Path.cwd() / "<genbench score images>", {}), out=out, progress=progress,
                        cache=cache) as outcome:
@@ -184,7 +186,7 @@ PAIR_METRICS = ("l1", "psnr", "ssim", "lpips")
 
 
 def _run_translation_suite(name: str, dataset: dict[str, Any], model: dict[str, Any], metrics: dict[str, Any],
-                           *, out: str | None, progress: bool, cache: bool) -> dict[str, Any]:
+                           *, out: str | None, progress: bool, cache: bool, device: str | None = None) -> dict[str, Any]:
     """One translation task built in memory and run by the same planner, runner and metrics as a suite."""
     from bench.suite import LoadedSuite, Suite
 
@@ -195,6 +197,7 @@ def _run_translation_suite(name: str, dataset: dict[str, Any], model: dict[str, 
         "tasks": [{"name": "score", "kind": "translation", "reference": "gt", "batch_size": 1000,
                    "backbone": "digits", "metrics": metrics}],
         "output": {"grid": 0},
+        "runtime": {"device": device or "auto"},
     })
     with _one_task_run(LoadedSuite(suite, Path.cwd() / f"<genbench {name}>", {}), out=out, progress=progress,
                        cache=cache) as outcome:
@@ -222,7 +225,7 @@ def _folder(spec: str) -> str:
 
 
 def score_pairs(outputs: str, truth: str, metrics: list[str], *, net: str = "auto", out: str | None = None,
-                progress: bool = True, cache: bool = True) -> dict[str, Any]:
+                progress: bool = True, cache: bool = True, device: str | None = None) -> dict[str, Any]:
     """Score translations in ``outputs`` against same-named ground truth in ``truth`` (``genbench score pairs``).
 
     Runs a one-task translation suite: ``truth`` as a paired-folder dataset (both sides, since the inputs are not
@@ -234,12 +237,12 @@ def score_pairs(outputs: str, truth: str, metrics: list[str], *, net: str = "aut
     opts = {m: ({"net": net} if m == "lpips" else {}) for m in metrics}
     res = _run_translation_suite("score-pairs", {"kind": "paired-folder", "a": t, "b": t},
                                  {"adapter": "folder-translator", "args": {"a2b": o}}, opts,
-                                 out=out, progress=progress, cache=cache)
+                                 out=out, progress=progress, cache=cache, device=device)
     return {"outputs": outputs, "ground_truth": truth, **res}
 
 
 def score_cycle(inputs: str, reconstructed: str, *, net: str = "auto", out: str | None = None, progress: bool = True,
-                cache: bool = True) -> dict[str, Any]:
+                cache: bool = True, device: str | None = None) -> dict[str, Any]:
     """Cycle-consistency of reconstructions ``F(G(x))`` in ``reconstructed`` against same-named inputs ``x``."""
     from bench.translation.data import match_by_name
 
@@ -247,5 +250,6 @@ def score_cycle(inputs: str, reconstructed: str, *, net: str = "auto", out: str 
     match_by_name(Path(r), Path(a), f"{reconstructed} vs {inputs}")
     res = _run_translation_suite("score-cycle", {"kind": "unpaired-folder", "a": a, "b": a},
                                  {"adapter": "folder-translator", "args": {"a2b2a": r}},
-                                 {"cycle": {"directions": ["a2b"], "net": net}}, out=out, progress=progress, cache=cache)
+                                 {"cycle": {"directions": ["a2b"], "net": net}}, out=out, progress=progress, cache=cache,
+                                 device=device)
     return {"inputs": inputs, "reconstructed": reconstructed, **res}

@@ -17,6 +17,7 @@ from typing import Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bench.errors import ConfigError, did_you_mean
+from bench.runtime import RuntimeSpec
 from bench.yamlio import line_for, load_yaml_with_lines
 
 
@@ -124,12 +125,14 @@ class Suite(Strict):
     models: dict[str, ModelSpec]
     tasks: list[TaskSpec]
     output: OutputSpec = Field(default_factory=OutputSpec)
+    runtime: RuntimeSpec = Field(default_factory=RuntimeSpec, description="device and model dtype (bench.runtime)")
     check: CheckSpec | None = Field(default=None, description="rules for genbench check; not part of the run")
 
     def spec_hash(self) -> str:
         """sha256 of the validated suite in canonical JSON: equal for equal meaning, whatever the formatting.
-        The ``check`` section is left out: tightening a gate must not change what a run computes or its id."""
-        blob = json.dumps(self.model_dump(mode="json", exclude={"check"}), sort_keys=True).encode()
+        The ``check`` and ``runtime`` sections are left out: tightening a gate or moving to a GPU does not change
+        what a run computes (the protocol is the same on every device), so a run started on one resumes on another."""
+        blob = json.dumps(self.model_dump(mode="json", exclude={"check", "runtime"}), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()
 
 

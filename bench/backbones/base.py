@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -118,14 +120,31 @@ class Backbone:
         self.ensure_built()
         self.passes += 1
         outs: dict[str, list[np.ndarray]] = {k: [] for k in self.layers}
-        for start in range(0, images.shape[0], self.batch_size):
-            batch = images[start: start + self.batch_size]
-            feats = self.forward(self.preprocess(batch).to(self.device))
-            for k in self.layers:
-                outs[k].append(feats[k].detach().float().cpu().numpy())
-            if progress is not None:
-                progress.update(batch.shape[0])
+        with full_float32(self.device):
+            for start in range(0, images.shape[0], self.batch_size):
+                batch = images[start: start + self.batch_size]
+                feats = self.forward(self.preprocess(batch).to(self.device))
+                for k in self.layers:
+                    outs[k].append(feats[k].detach().float().cpu().numpy())
+                if progress is not None:
+                    progress.update(batch.shape[0])
         return {k: np.concatenate(v) for k, v in outs.items()}
+
+
+@contextlib.contextmanager
+def full_float32(device: torch.device) -> Iterator[None]:
+    """Backbones compute in full float32 on every device: on a GPU, TF32 (on by default for cuDNN convolutions)
+    would move Inception features by ~1e-3 relative, far beyond the round-off the protocol allows between a CPU
+    and a GPU. Restores the caller's settings afterwards."""
+    if device.type != "cuda":
+        yield
+        return
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
 BACKBONES: Registry[type[Backbone]] = Registry("backbone", base=Backbone, group="genbench.backbones")

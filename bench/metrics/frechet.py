@@ -27,19 +27,61 @@ class GaussianStats:
     n: int
 
 
+class GaussianAccumulator:
+    """Streaming, mergeable mean and covariance in float64 (Chan, Golub & LeVeque's pairwise update).
+
+    Each batch contributes its own mean and centred scatter ``M2 = sum (x - mean_b)(x - mean_b)^T``; batches and
+    whole accumulators (other processes' shares of a sample set) combine exactly with
+    ``M2 = M2_a + M2_b + delta delta^T n_a n_b / n``. No raw second moment is ever formed, so the result equals the
+    two-pass computation to float64 round-off whatever the batch sizes or the order of merges
+    (tests/test_frechet.py), and memory is O(d^2) whatever n.
+    """
+
+    def __init__(self, dim: int | None = None) -> None:
+        self.n = 0
+        self.mean = None if dim is None else np.zeros(dim, dtype=np.float64)
+        self.m2 = None if dim is None else np.zeros((dim, dim), dtype=np.float64)
+
+    def update(self, batch: np.ndarray) -> GaussianAccumulator:
+        x = np.asarray(batch, dtype=np.float64)
+        if x.ndim != 2 or x.shape[0] == 0:
+            return self
+        mean = x.mean(0)
+        c = x - mean
+        return self._combine(x.shape[0], mean, c.T @ c)
+
+    def merge(self, other: GaussianAccumulator) -> GaussianAccumulator:
+        if other.n == 0:
+            return self
+        assert other.mean is not None and other.m2 is not None
+        return self._combine(other.n, other.mean, other.m2)
+
+    def _combine(self, nb: int, mean_b: np.ndarray, m2_b: np.ndarray) -> GaussianAccumulator:
+        if self.n == 0 or self.mean is None or self.m2 is None:
+            self.n, self.mean, self.m2 = nb, mean_b.copy(), m2_b.copy()
+            return self
+        n = self.n + nb
+        delta = mean_b - self.mean
+        self.m2 += m2_b
+        self.m2 += np.outer(delta, delta) * (self.n * nb / n)
+        self.mean += delta * (nb / n)
+        self.n = n
+        return self
+
+    def stats(self) -> GaussianStats:
+        """Mean and unbiased covariance (ddof = 1)."""
+        if self.n == 0 or self.mean is None or self.m2 is None:
+            raise ValueError("no samples accumulated")
+        return GaussianStats(self.mean.copy(), self.m2 / max(self.n - 1, 1), self.n)
+
+
 def gaussian_stats(features: np.ndarray, chunk: int = 8192) -> GaussianStats:
     """Mean and unbiased covariance (ddof = 1) in float64, accumulated in chunks (memory independent of N)."""
     x = np.asarray(features)
-    n, d = x.shape
-    total = np.zeros(d, dtype=np.float64)
-    for i in range(0, n, chunk):
-        total += x[i: i + chunk].astype(np.float64).sum(0)
-    mu = total / n
-    acc = np.zeros((d, d), dtype=np.float64)
-    for i in range(0, n, chunk):
-        c = x[i: i + chunk].astype(np.float64) - mu
-        acc += c.T @ c
-    return GaussianStats(mu, acc / max(n - 1, 1), n)
+    acc = GaussianAccumulator(x.shape[1])
+    for i in range(0, x.shape[0], chunk):
+        acc.update(x[i: i + chunk])
+    return acc.stats()
 
 
 @dataclass(frozen=True)

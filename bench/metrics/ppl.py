@@ -76,7 +76,7 @@ class PPL(Metric):
                 za, zb = interp(z1[sl], z2[sl], t[sl]), interp(z1[sl], z2[sl], t2[sl])
                 c = None if classes is None else torch.cat([classes[sl], classes[sl]])
                 imgs = adapter.generate_from_latents(torch.cat([za, zb]), c)
-                f = backbone.forward(backbone.preprocess_float(imgs.float()).to(backbone.device))[layer].double()
+                f = backbone.forward(backbone.preprocess_float(imgs.float().cpu()).to(backbone.device))[layer].double()
                 k = za.shape[0]
                 dists.append(((f[:k] - f[k:]) ** 2).sum(1).cpu().numpy() / o.epsilon ** 2)
         d = np.concatenate(dists)

@@ -30,6 +30,7 @@ from bench.errors import ConfigError, InputError
 from bench.images import content_hash, make_grid, save_png, to_uint8
 from bench.metrics.base import ArtifactSink, Metric, Options, Reference, SampleSet
 from bench.registry import Registry
+from bench.runtime import model_context
 from bench.seeding import derive_seed, sample_seeds
 
 if TYPE_CHECKING:
@@ -254,8 +255,10 @@ class TaskKind:
                   leave=False) as bar:
             for start in range(0, count, task.batch_size):
                 stop = min(count, start + task.batch_size)
-                b = to_uint8(call(range(start, stop), sample_seeds(seed, start, stop)), None,
-                             what=f"model '{model}' batch at {at} {start}")
+                with model_context(runner.plan.device, runner.suite.runtime.dtype):
+                    raw = call(range(start, stop), sample_seeds(seed, start, stop))
+                # quantized where the model computed (on the GPU for a GPU model); one uint8 host copy
+                b = to_uint8(raw, None, what=f"model '{model}' batch at {at} {start}").cpu()
                 if b.shape[0] != stop - start:
                     raise InputError(f"model '{model}': asked for {stop - start} {noun} at {at} {start}, got {b.shape[0]}")
                 if out and b.shape[1:] != out[0].shape[1:]:

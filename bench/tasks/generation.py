@@ -72,7 +72,7 @@ class GenerationTask(TaskKind):
             raise ConfigError(f"model '{model}' {self.check_model(task.args, type(adapter), adapter.args)}")
         images = self.batched(runner, task, model, task.n, derive_seed(runner.suite.seed, task.name, model),
                               lambda idx, seeds: adapter.generate(GenerationRequest(
-                                  indices=idx, seeds=seeds,
+                                  indices=idx, seeds=seeds, device=str(adapter.device),
                                   classes=None if classes is None else classes[idx.start:idx.stop])))
         return SampleSet(images=images, model=adapter, backbone=task.backbone,
                          classes=None if classes is None else np.asarray(classes, dtype=np.int64))

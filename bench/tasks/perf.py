@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
+from bench.errors import ConfigError
 from bench.metrics.base import MetricValue, Options, Reference
 from bench.perf.timing import (
     cpu_threads,
@@ -42,7 +43,8 @@ class PerfArgs(Options):
     warmup: int = Field(default=2, ge=0)
     min_duration: float = Field(default=1.0, ge=0, description="seconds of timed calls per batch size, at least")
     min_queries: int = Field(default=10, ge=1, description="timed calls per batch size, at least")
-    device: str = "cpu"
+    device: str | None = Field(default=None, description="deprecated: the run's device (runtime.device / --device) "
+                               "is where models run and are timed; if given it must name that device")
     dtype: Literal["fp32", "bf16", "fp16"] = Field(default="fp32", description="autocast dtype (AMP) for the calls")
 
 
@@ -66,14 +68,18 @@ class PerfTask(TaskKind):
 
     def load_reference(self, runner: Runner, task: TaskPlan) -> Reference:
         a: PerfArgs = task.args  # type: ignore[assignment]
-        task.state["overhead"] = measurement_overhead(torch.device(a.device))
+        dev = runner.plan.device
+        if a.device is not None and torch.device(a.device) != dev:
+            raise ConfigError(f"task '{task.name}': args.device '{a.device}' differs from the run's device '{dev}': "
+                              "models run (and are timed) on the run's device; set runtime.device or --device instead")
+        task.state["overhead"] = measurement_overhead(dev)
         images = runner.dataset(task.reference).images if task.reference else None
         return Reference(task.reference or "", images=images)
 
     def run_model(self, runner: Runner, task: TaskPlan, model: str) -> list[Row]:
         """Timing is this kind's whole job: it replaces the base's produce-then-metrics loop."""
         a: PerfArgs = task.args  # type: ignore[assignment]
-        dev = torch.device(a.device)
+        dev = runner.plan.device
         adapter = self.build(runner, model)
         amp = (torch.autocast(dev.type, dtype=torch.bfloat16 if a.dtype == "bf16" else torch.float16)
                if a.dtype != "fp32" else contextlib.nullcontext())

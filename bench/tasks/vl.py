@@ -169,7 +169,8 @@ class TextToImageTask(TaskKind):
         prompts = [task.state["prompts"][i] for i in prompt_index]
         images = self.batched(runner, task, model, len(prompts), derive_seed(runner.suite.seed, task.name, model),
                               lambda idx, seeds: adapter.generate(GenerationRequest(
-                                  indices=idx, seeds=seeds, prompts=prompts[idx.start:idx.stop])), noun="images")
+                                  indices=idx, seeds=seeds, prompts=prompts[idx.start:idx.stop],
+                                  device=str(adapter.device))), noun="images")
         return SampleSet(images=images, texts=prompts, prompt_index=prompt_index, backbone=task.backbone)
 
     def protocol(self, task: TaskPlan, metric: Metric, layer: str, samples: SampleSet) -> dict[str, Any] | None:

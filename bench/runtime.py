@@ -1,0 +1,88 @@
+"""Where a run computes: the device (``runtime.device`` in a suite, ``--device`` on the command line) and the
+dtype models run in.
+
+``auto`` picks CUDA when torch sees a GPU, else the CPU. Backbones always compute in float32 on the chosen device:
+the protocol (network, weights, preprocessing, layer) is the same on every device, and the features of one image
+differ between a CPU and a GPU only by float round-off (tests/test_runtime.py states the bound). ``dtype`` is the
+autocast dtype of the models under evaluation (bf16/fp16 for large generators); it is recorded in the manifest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any, Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from bench.errors import ConfigError
+
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+class RuntimeSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    device: str = Field(default="auto", description="auto (CUDA when available), cpu, cuda or cuda:N")
+    dtype: Literal["fp32", "bf16", "fp16"] = Field(
+        default="fp32", description="autocast dtype of the evaluated models (backbones always run in float32)")
+
+    @field_validator("device")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        problem = device_spec_problem(v)
+        if problem:
+            raise ValueError(problem)
+        return v
+
+
+def device_spec_problem(spec: str) -> str | None:
+    """Why a device string can never be valid (``gpu``, ``cuda:x``), or None."""
+    base, _, index = spec.partition(":")
+    if base not in ("auto", "cpu", "cuda", "mps") or (index and (base != "cuda" or not index.isdigit())):
+        return f"device '{spec}': use auto, cpu, cuda or cuda:N"
+    return None
+
+
+def resolve_device(spec: str | None) -> torch.device:
+    """The torch device for ``spec``; CUDA asked for where there is none is one clear error, not a crash later."""
+    spec = spec or "auto"
+    problem = device_spec_problem(spec)
+    if problem:
+        raise ConfigError(problem)
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(spec)
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
+            raise ConfigError(f"device '{spec}': no CUDA device is visible to torch {torch.__version__} ({build}); "
+                              "use --device cpu or auto")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ConfigError(f"device '{spec}': only {torch.cuda.device_count()} CUDA device(s) visible")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"device '{spec}': MPS is not available here")
+    return dev
+
+
+def device_record(device: torch.device, dtype: str = "fp32") -> dict[str, Any]:
+    """What the manifest records about where a run computed."""
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+    else:
+        from bench.results import cpu_model
+
+        name = cpu_model()
+    return {"device": str(device), "device_name": name, "dtype": dtype,
+            "cuda": torch.version.cuda if device.type == "cuda" else None}
+
+
+@contextlib.contextmanager
+def model_context(device: torch.device, dtype: str) -> Iterator[None]:
+    """No gradients, and autocast to ``dtype`` (other than fp32) for calls into the evaluated model."""
+    with torch.no_grad():
+        if dtype == "fp32":
+            yield
+        else:
+            with torch.autocast(device.type, dtype=DTYPES[dtype]):
+                yield
