@@ -165,6 +165,12 @@ class Adapter:
         labels would make class accuracy and intra-class FID meaningless."""
         return False
 
+    def content_key(self, n: int) -> str | None:
+        """A content key for this model's first ``n`` samples whatever the seeds, when it can vouch for them without
+        producing them (replayed files: their digest); None otherwise (the samples are hashed as they are made).
+        With a key, cached features are used without generating or decoding anything."""
+        return None
+
     @property
     def device(self) -> torch.device:
         """Where this model runs: its own ``device`` argument when given, else the run's device."""

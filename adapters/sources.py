@@ -13,7 +13,7 @@ from bench.adapters.base import Adapter, AdapterArgs, GenerationRequest
 from pydantic import Field
 
 from bench.errors import ConfigError, InputError
-from bench.images import load_folder, load_npz, parse_range, to_uint8
+from bench.images import ImageFiles, list_image_files, load_npz, parse_range, to_uint8
 from bench.registry import import_object
 
 
@@ -49,12 +49,30 @@ class FolderArgs(AdapterArgs):
 
 
 class FolderGenerator(_Replay):
-    """A folder of images made elsewhere (sorted by path)."""
+    """A folder of images made elsewhere (sorted by path), decoded only for the samples asked for."""
 
     Args = FolderArgs
+    _files: ImageFiles | None = None
 
-    def _load(self) -> torch.Tensor:
-        return load_folder(self.ctx.resolve_path(self.args.path))  # type: ignore[attr-defined]
+    def _list(self) -> ImageFiles:
+        if self._files is None:
+            self._files = ImageFiles(list_image_files(self.ctx.resolve_path(self.args.path)), self.source)  # type: ignore[attr-defined]
+            self._files.scan()  # one size for the whole folder, checked before any sample is used
+        return self._files
+
+    def generate(self, request: GenerationRequest) -> torch.Tensor:
+        idx = list(request.indices)
+        if idx and max(idx) >= len(self._list()):
+            raise InputError(f"{self.source}: holds {len(self._list())} samples but the task asks for at least {max(idx) + 1}")
+        return self._list().read(idx)
+
+    def available(self) -> int:
+        return len(self._list())
+
+    def content_key(self, n: int) -> str | None:
+        if n > len(self._list()):
+            return None  # the run fails on the missing samples, with its own message
+        return ImageFiles(self._list().files[:n], self.source).digest()
 
     @property
     def source(self) -> str:

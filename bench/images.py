@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -84,13 +84,34 @@ def match_channels(images: torch.Tensor, channels: int) -> torch.Tensor:
     raise InputError(f"cannot convert {c}-channel images to {channels} channels")
 
 
+class StreamHash:
+    """sha256 of an image set's bytes fed batch by batch, then its shape: the same digest whether the set came in
+    one tensor or in batches of any size, so a streamed set is keyed without ever being held whole."""
+
+    def __init__(self) -> None:
+        self._h = hashlib.sha256(b"genbench-images/2")
+        self._n = 0
+        self._item: tuple[int, ...] | None = None
+
+    def update(self, batch: torch.Tensor) -> StreamHash:
+        if batch.dtype != torch.uint8:
+            raise InputError(f"content hash: expected uint8 images, got {batch.dtype}")
+        if self._item is not None and tuple(batch.shape[1:]) != self._item:
+            raise InputError(f"content hash: batch of shape {tuple(batch.shape[1:])} after {self._item}")
+        self._item = tuple(batch.shape[1:])
+        self._n += int(batch.shape[0])
+        self._h.update(batch.detach().cpu().contiguous().numpy().tobytes())
+        return self
+
+    def hexdigest(self) -> str:
+        h = self._h.copy()
+        h.update(str((self._n, *(self._item or ()))).encode())
+        return h.hexdigest()
+
+
 def content_hash(images: torch.Tensor) -> str:
     """sha256 of the image bytes and their shape: the key under which features are cached."""
-    h = hashlib.sha256()
-    h.update(str(tuple(images.shape)).encode())
-    h.update(str(images.dtype).encode())
-    h.update(images.contiguous().numpy().tobytes())
-    return h.hexdigest()
+    return StreamHash().update(images).hexdigest()
 
 
 # --------------------------------------------------------------------------------------------- files
@@ -179,6 +200,93 @@ def load_image_files(files: Sequence[Path], *, workers: int | None = None) -> to
 
 def load_folder(folder: str | os.PathLike[str]) -> torch.Tensor:
     return load_image_files(list_image_files(Path(folder)))
+
+
+_FILE_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a file's bytes, memoised on (path, size, mtime): a set is re-hashed only when a file changed."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _FILE_DIGESTS:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        _FILE_DIGESTS[key] = h.hexdigest()
+    return _FILE_DIGESTS[key]
+
+
+class ImageFiles:
+    """An ordered set of image files read batch by batch, never all in memory unless :meth:`load` is asked for.
+
+    ``scan`` reads every file's header (size and colour mode, no pixels) so a file of another size fails before
+    any compute, naming it, and so the channel count is known up front (a set holding any colour image is read as
+    RGB, as :func:`load_image_files` does). ``digest`` is an ordered digest of the files' own sha256: the content
+    key of the set (a changed byte in any file is another set) without decoding anything. ``batches`` decodes in
+    parallel threads, one batch at a time."""
+
+    def __init__(self, files: Sequence[Path], what: str = "") -> None:
+        self.files = list(files)
+        self.what = what or (str(self.files[0].parent) if self.files else "images")
+        self._shape: tuple[int, int, int] | None = None
+        self._digest: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def scan(self) -> tuple[int, int, int]:
+        """(channels, height, width) of the set; InputError naming the first file of another size."""
+        if self._shape is None:
+            if not self.files:
+                raise InputError(f"{self.what}: no image files")
+            sizes: list[tuple[int, int]] = []
+            channels = 1
+            for p in self.files:
+                try:
+                    with Image.open(p) as im:
+                        sizes.append(im.size)
+                        if im.mode not in ("L", "1", "LA", "I;16", "I;16B", "I;16L", "I", "F", "I;16N"):
+                            channels = 3
+                except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+                    raise InputError(f"{p}: cannot decode image ({exc.__class__.__name__}: {exc})") from None
+            for p, s in zip(self.files, sizes, strict=True):
+                if s != sizes[0]:
+                    raise InputError(f"{p}: image is {s[0]}x{s[1]} but {self.files[0].name} is {sizes[0][0]}x"
+                                     f"{sizes[0][1]}; all images of a set must have one size")
+            self._shape = (channels, sizes[0][1], sizes[0][0])
+        return self._shape
+
+    def digest(self) -> str:
+        """The set's content key: sha256 over the ordered per-file sha256 and the decoded shape."""
+        if self._digest is None:
+            h = hashlib.sha256(b"genbench-files/1")
+            for p in self.files:
+                h.update(file_digest(p).encode())
+            h.update(str((len(self.files), *self.scan())).encode())
+            self._digest = h.hexdigest()
+        return self._digest
+
+    def read(self, indices: Sequence[int], workers: int | None = None) -> torch.Tensor:
+        """The images at ``indices`` as uint8 NCHW (gray expanded to RGB where the set is colour)."""
+        channels, h, w = self.scan()
+        files = [self.files[i] for i in indices]
+        arrays = _decode_all(files, workers or min(8, os.cpu_count() or 1)) if files else []
+        for p, a in zip(files, arrays, strict=True):
+            if a.shape[:2] != (h, w):
+                raise InputError(f"{p}: image is {a.shape[1]}x{a.shape[0]} but the set's images are {w}x{h}")
+        out = np.stack([np.repeat(a, channels // a.shape[2], axis=2) for a in arrays]) if arrays else \
+            np.zeros((0, h, w, channels), np.uint8)
+        return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
+
+    def batches(self, size: int, start: int = 0, stop: int | None = None) -> Iterator[torch.Tensor]:
+        stop = len(self.files) if stop is None else stop
+        for i in range(start, stop, size):
+            yield self.read(range(i, min(stop, i + size)))
+
+    def load(self) -> torch.Tensor:
+        return self.read(range(len(self.files)))
 
 
 NPZ_SAMPLE_KEYS = ("samples", "images", "arr_0", "x")

@@ -235,6 +235,7 @@ def test_metric_metadata(name: str) -> None:
     assert cls.name == name and cls.description
     assert cls.outputs and all(isinstance(v, OutputInfo) for v in cls.outputs.values())
     assert cls.requires and cls.requires <= set(INPUTS), f"undeclared inputs: {set(cls.requires) - set(INPUTS)}"
+    assert cls.uses <= set(INPUTS) and not cls.uses & cls.requires
     assert isinstance(cls.layer, str) and cls.layer
     with pytest.raises(ValidationError, match="definitely_not_an_option"):
         cls.Opts.model_validate({**METRIC_OPTIONS.get(name, {}), **UNKNOWN})

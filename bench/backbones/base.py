@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
 import torch
 
 from bench.registry import Registry
+
+#: the largest float32 input batch a backbone builds before its own resize (see Backbone.forward_rows)
+FLOAT_BATCH_BYTES = 256 * 2**20
 
 
 class Backbone:
@@ -117,17 +120,31 @@ class Backbone:
     @torch.no_grad()
     def extract(self, images: torch.Tensor, progress: Any = None) -> dict[str, np.ndarray]:
         """All layers for a whole uint8 image set, in batches of ``batch_size``."""
+        return self.extract_batches([images], progress)
+
+    def forward_rows(self, batch: torch.Tensor) -> int:
+        """How many images of this size go through :meth:`forward` at once: ``batch_size``, fewer for large images
+        so one preprocessed float batch stays within ``FLOAT_BATCH_BYTES`` (1,024 digits-sized images are 256 KB;
+        1,024 images of 1024x1024 RGB would be 12 GB)."""
+        per_image = 4 * max(1, int(batch[0].numel()))
+        return max(1, min(self.batch_size, FLOAT_BATCH_BYTES // per_image))
+
+    @torch.no_grad()
+    def extract_batches(self, batches: Iterable[torch.Tensor], progress: Any = None) -> dict[str, np.ndarray]:
+        """All layers for a uint8 image set given as an iterable of batches (a stream: only one batch is held)."""
         self.ensure_built()
         self.passes += 1
         outs: dict[str, list[np.ndarray]] = {k: [] for k in self.layers}
         with full_float32(self.device):
-            for start in range(0, images.shape[0], self.batch_size):
-                batch = images[start: start + self.batch_size]
-                feats = self.forward(self.preprocess(batch).to(self.device))
-                for k in self.layers:
-                    outs[k].append(feats[k].detach().float().cpu().numpy())
-                if progress is not None:
-                    progress.update(batch.shape[0])
+            for images in batches:
+                rows = self.forward_rows(images) if images.shape[0] else 1
+                for start in range(0, images.shape[0], rows):
+                    batch = images[start: start + rows]
+                    feats = self.forward(self.preprocess(batch).to(self.device))
+                    for k in self.layers:
+                        outs[k].append(feats[k].detach().float().cpu().numpy())
+                    if progress is not None:
+                        progress.update(batch.shape[0])
         return {k: np.concatenate(v) for k, v in outs.items()}
 
 

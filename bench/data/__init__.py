@@ -3,7 +3,7 @@
 Each dataset kind is a registered class with typed arguments (bench.data.base); suites name it as ``kind:``.
 """
 
-from bench.data.base import DATASETS, Dataset, DatasetArgs, DatasetKind, dataset_kind
+from bench.data.base import DATASETS, Dataset, DatasetArgs, DatasetKind, FileDataset, dataset_kind
 
 DATASETS.register("digits", "bench.data.datasets:DigitsKind")
 DATASETS.register("shapes", "bench.data.datasets:ShapesKind")
@@ -18,4 +18,4 @@ DATASETS.register("unpaired-folder", "bench.translation.data:UnpairedFolderKind"
 DATASETS.register("coco-captions", "bench.data.captioned:CocoCaptionsKind")
 DATASETS.register("karpathy", "bench.data.captioned:KarpathyKind")
 
-__all__ = ["DATASETS", "Dataset", "DatasetArgs", "DatasetKind", "dataset_kind"]
+__all__ = ["DATASETS", "Dataset", "DatasetArgs", "DatasetKind", "FileDataset", "dataset_kind"]

@@ -10,7 +10,7 @@ discriminated union on ``kind`` whose members come from the registry. A kind loa
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import torch
 from pydantic import BaseModel, ConfigDict
 
-from bench.images import content_hash
+from bench.images import ImageFiles, content_hash
 from bench.registry import Registry
 
 Resolve = Callable[[str], Path]
@@ -40,9 +40,54 @@ class Dataset:
 
     @property
     def hash(self) -> str:
+        """The content key of the images (the feature-cache key's image part)."""
         if self._hash is None:
             self._hash = content_hash(self.images)
         return self._hash
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    def batches(self, size: int) -> Iterator[torch.Tensor]:
+        """The images in order, ``size`` at a time (a file-backed dataset decodes only the batch at hand)."""
+        for i in range(0, len(self), size):
+            yield self.images[i: i + size]
+
+
+class FileDataset(Dataset):
+    """A dataset of image files read on demand. Its content key is the ordered digest of the files' own sha256
+    (no pixel decoded), features stream from the files batch by batch, and the pixels are held whole only if
+    something asks for ``images`` (a metric that requires the reference images)."""
+
+    def __init__(self, name: str, id: str, files: ImageFiles, labels: torch.Tensor | None = None) -> None:
+        self.name, self.id, self.files, self.labels = name, id, files, labels
+        self.captions: list[list[str]] | None = None
+        self.prompts: list[str] | None = None
+        self._hash = None
+        self._loaded: torch.Tensor | None = None
+
+    @property
+    def images(self) -> torch.Tensor:
+        if self._loaded is None:
+            self._loaded = self.files.load()
+        return self._loaded
+
+    @images.setter
+    def images(self, value: torch.Tensor) -> None:
+        self._loaded = value
+
+    @property
+    def hash(self) -> str:
+        return self.files.digest()
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def batches(self, size: int) -> Iterator[torch.Tensor]:
+        return self.files.batches(size)
+
+    def __repr__(self) -> str:
+        return f"FileDataset({self.name!r}, {self.id!r}, {len(self.files)} files)"
 
 
 class DatasetArgs(BaseModel):

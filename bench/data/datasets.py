@@ -11,12 +11,12 @@ from typing import Any, Literal
 import torch
 from pydantic import Field
 
-from bench.data.base import Dataset, DatasetArgs, DatasetKind, Resolve
+from bench.data.base import Dataset, DatasetArgs, DatasetKind, FileDataset, Resolve
 from bench.errors import InputError
-from bench.images import load_folder, load_npz
+from bench.images import ImageFiles, list_image_files, load_npz
 from bench.weights import ENV_OFFLINE, cache_root
 
-__all__ = ["Dataset", "DigitsKind", "FolderKind", "NpzKind", "ShapesKind", "TorchFidelityKind"]
+__all__ = ["Dataset", "DigitsKind", "FileDataset", "FolderKind", "NpzKind", "ShapesKind", "TorchFidelityKind"]
 
 
 class DigitsArgs(DatasetArgs):
@@ -87,9 +87,9 @@ class FolderKind(_FileKind):
 
     def load(self, name: str, args: FolderArgs, resolve: Resolve) -> Dataset:
         path = resolve(args.path)
-        ds = Dataset(name, "", load_folder(path))
-        ds.id = f"folder:{path.name}@{ds.hash[:12]}"
-        return ds
+        files = ImageFiles(list_image_files(path), str(path))
+        files.scan()  # a file of another size fails here, naming it, before any compute
+        return FileDataset(name, f"folder:{path.name}@{files.digest()[:12]}", files)
 
 
 class NpzArgs(DatasetArgs):

@@ -123,7 +123,8 @@ class SampleSet:
     source_names: list[str] | None = None
     source_labels: np.ndarray | None = None
     translator: Translator | None = None
-    images_hash: str | None = None  #: content hash of ``images`` (the feature-cache key), set by the task
+    images_hash: str | None = None  #: content key of the produced images (the feature-cache key), set by the task
+    preview: torch.Tensor | None = None  #: the first samples (sample grids) when the images are not held
 
     @property
     def x(self) -> np.ndarray:
@@ -216,6 +217,9 @@ class Metric:
     description: ClassVar[str] = ""
     #: input names (keys of INPUTS) the metric reads; validate checks the task kind provides them
     requires: ClassVar[frozenset[str]] = frozenset({"features", "reference.features"})
+    #: inputs the metric reads when the task has them but can do without (LPIPS diversity's reference images give
+    #: its ratio); the task hands them over only to metrics that declare them here or in ``requires``
+    uses: ClassVar[frozenset[str]] = frozenset()
     #: "default", "logits", "embed", or a layer name the backbone exposes
     layer: ClassVar[str] = "default"
     #: whether a statistics-only reference (its Gaussian fit) can stand in for "reference.features"
@@ -231,6 +235,11 @@ class Metric:
     @classmethod
     def uses_reference(cls) -> bool:
         return any(r.startswith("reference.") for r in cls.requires)
+
+    @classmethod
+    def reads(cls, name: str) -> bool:
+        """Whether the metric reads input ``name`` (required or optional)."""
+        return name in cls.requires or name in cls.uses
 
     def check(self, datasets: Collection[str]) -> list[tuple[tuple[Any, ...], str]]:
         """Problems with the options that need the suite (e.g. a dataset named in them), as (option path,

@@ -140,7 +140,8 @@ class LPIPSDiversity(Metric):
     }
     Opts = DiversityOpts
 
-    requires = frozenset({"images", "backbone"})  # the reference images, when there are any, give the ratio
+    requires = frozenset({"images", "backbone"})
+    uses = frozenset({"reference.images"})  # the reference's own diversity gives the ratio
     weights_files = LPIPS_WEIGHTS
 
     def _distance(self, backbone: Any) -> tuple[str, PairDistance, dict[str, Any]]:

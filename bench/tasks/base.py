@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -27,7 +27,8 @@ from tqdm import tqdm
 from bench.adapters.base import Adapter, build_adapter
 from bench.backbones.base import Backbone
 from bench.errors import ConfigError, InputError
-from bench.images import content_hash, make_grid, save_png, to_uint8
+from bench.features import feature_key
+from bench.images import StreamHash, content_hash, make_grid, save_png, to_uint8
 from bench.metrics.base import ArtifactSink, Metric, Options, Reference, SampleSet
 from bench.registry import Registry
 from bench.runtime import model_context
@@ -176,7 +177,8 @@ class TaskKind:
     def grid(self, runner: Runner, task: TaskPlan, samples: SampleSet) -> torch.Tensor | None:
         """The images of the sample grid (``output.grid``), or None for none."""
         k = runner.suite.output.grid
-        return None if not k or samples.images is None else sample_grid(samples.images, k)
+        shown = samples.images if samples.images is not None else samples.preview
+        return None if not k or shown is None else sample_grid(shown, k)
 
     # -- the template ----------------------------------------------------------------------------------------
     def build(self, runner: Runner, model: str) -> Adapter:
@@ -226,7 +228,7 @@ class TaskKind:
             layer = self.layer_for(task, metric)
             m0 = time.time()
             # images only where declared: a metric that does not require them cannot come to depend on them
-            view = replace(samples, layer=layer, images=samples.images if "images" in metric.requires else None)
+            view = replace(samples, layer=layer, images=samples.images if metric.reads("images") else None)
             values = metric.compute(view, replace(task.ref, layer=layer),
                                     seed=derive_seed(runner.suite.seed, task.name, model, metric.seed_name or mname),
                                     state=task.fitted.get(mname), sink=sink)
@@ -244,29 +246,87 @@ class TaskKind:
         return rows
 
     @staticmethod
-    def batched(runner: Runner, task: TaskPlan, model: str, count: int, seed: int,
-                call: Callable[[range, list[int]], Any], *, noun: str = "samples", at: str = "sample",
-                desc: str = "sample") -> torch.Tensor:
-        """``count`` outputs of ``call(indices, seeds)`` in batches of ``task.batch_size``, one seed per item
-        (``sample_seeds(seed, ...)``: the same item whatever the batch size), each batch converted to uint8 and
-        checked for count and shape; concatenated."""
-        out: list[torch.Tensor] = []
+    def iter_batches(runner: Runner, task: TaskPlan, model: str, count: int, seed: int,
+                     call: Callable[[range, list[int]], Any], *, noun: str = "samples", at: str = "sample",
+                     desc: str = "sample") -> Iterator[torch.Tensor]:
+        """``count`` outputs of ``call(indices, seeds)``, one batch of ``task.batch_size`` at a time, one seed per
+        item (``sample_seeds(seed, ...)``: the same item whatever the batch size), each batch converted to uint8 on
+        the model's device, copied to the host once and checked for count and shape."""
+        shape: tuple[int, ...] | None = None
         with tqdm(total=count, desc=f"{desc} {model}", unit="img", disable=None if runner.progress else True,
                   leave=False) as bar:
             for start in range(0, count, task.batch_size):
                 stop = min(count, start + task.batch_size)
                 with model_context(runner.plan.device, runner.suite.runtime.dtype):
                     raw = call(range(start, stop), sample_seeds(seed, start, stop))
-                # quantized where the model computed (on the GPU for a GPU model); one uint8 host copy
                 b = to_uint8(raw, None, what=f"model '{model}' batch at {at} {start}").cpu()
                 if b.shape[0] != stop - start:
                     raise InputError(f"model '{model}': asked for {stop - start} {noun} at {at} {start}, got {b.shape[0]}")
-                if out and b.shape[1:] != out[0].shape[1:]:
+                if shape is not None and tuple(b.shape[1:]) != shape:
                     raise InputError(f"model '{model}': batch at {at} {start} has shape {tuple(b.shape[1:])}, "
-                                     f"earlier batches {tuple(out[0].shape[1:])}")
-                out.append(b)
+                                     f"earlier batches {shape}")
+                shape = tuple(b.shape[1:])
                 bar.update(b.shape[0])
+                yield b
+
+    @classmethod
+    def batched(cls, runner: Runner, task: TaskPlan, model: str, count: int, seed: int,
+                call: Callable[[range, list[int]], Any], **kw: Any) -> torch.Tensor:
+        """:meth:`iter_batches`, concatenated: for metrics that declare they need the images themselves."""
+        out = list(cls.iter_batches(runner, task, model, count, seed, call, **kw))
         return torch.cat(out) if out else torch.zeros((0, 1, 1, 1), dtype=torch.uint8)
+
+    @classmethod
+    def streamed(cls, runner: Runner, task: TaskPlan, model: str, count: int, seed: int,
+                 call: Callable[[range, list[int]], Any], *, content_key: str | None = None,
+                 **kw: Any) -> SampleSet:
+        """The outputs as a stream: each batch goes to the content hash, the first ``output.grid`` samples (the
+        preview) and the task's backbone, and is then dropped, so memory does not grow with ``count``.
+
+        With a ``content_key`` (an adapter that can name its outputs without making them: replayed files) cached
+        features are used and nothing is generated or decoded but the preview. Without one the key is the
+        outputs' content hash, computed as they stream."""
+        assert task.backbone is not None
+        k = runner.suite.output.grid
+        head: list[torch.Tensor] = []
+        hasher = StreamHash()
+
+        def stream() -> Iterator[torch.Tensor]:
+            kept = 0
+            for b in cls.iter_batches(runner, task, model, count, seed, call, **kw):
+                hasher.update(b)
+                if kept < k:
+                    head.append(b[: k - kept])
+                    kept += head[-1].shape[0]
+                yield b
+
+        if content_key is not None:
+            feats = runner.store.get_stream(content_key, stream, task.backbone, label=f"[{model}]", total=count)
+        else:
+            with tqdm(total=count, desc=f"features {task.backbone.name} [{model}]", unit="img", leave=False,
+                      disable=None if runner.progress else True) as bar:
+                feats = task.backbone.extract_batches(stream(), progress=bar)
+            content_key = hasher.hexdigest()
+            runner.store.put(feature_key(content_key, task.backbone), feats)
+        if k and not head:  # served from the cache: make only the preview
+            head = [cls.batched(runner, task, model, min(k, count), seed, call, **kw)]
+        return SampleSet(features=feats, images_hash=content_key, preview=torch.cat(head)[:k] if head else None)
+
+
+def dataset_features(runner: Runner, task: TaskPlan, ds: Any, label: str) -> Mapping[str, np.ndarray]:
+    """Features of a dataset on the task's backbone, streamed from its files or tensor (cached by content key)."""
+    assert task.backbone is not None
+    return runner.store.get_stream(ds.hash, lambda: ds.batches(task.batch_size), task.backbone, label=label,
+                                   total=len(ds))
+
+
+def needs_reference_images(task: TaskPlan) -> bool:
+    return any(m.reads("reference.images") for m in task.metrics.values())
+
+
+def needs_images(task: TaskPlan) -> bool:
+    """Whether a metric of the task declares it reads the produced images themselves (then they are held)."""
+    return any(m.reads("images") for m in task.metrics.values())
 
 
 class _Resources:

@@ -15,7 +15,7 @@ from bench.metrics.frechet import GaussianStats
 from bench.protocol import make_protocol
 from bench.refstats import RefStats, backbone_protocol, compare_protocols
 from bench.seeding import derive_seed
-from bench.tasks.base import TaskKind, TaskPlan
+from bench.tasks.base import TaskKind, TaskPlan, dataset_features, needs_images, needs_reference_images
 
 if TYPE_CHECKING:
     from bench.runner import Runner
@@ -60,9 +60,10 @@ class GenerationTask(TaskKind):
             compare_protocols(ref.protocol, backbone_protocol(task.backbone), f"reference '{task.reference}' ({ref.path})")
             task.state.update(reference_key=None, n_ref=ref.n)
             return Reference(task.reference, ref.id, stats=GaussianStats(ref.mu, ref.sigma, ref.n or 0))
-        task.state.update(reference_key=feature_key(ref.hash, task.backbone), n_ref=int(ref.images.shape[0]))
-        feats = runner.store.get(ref.images, task.backbone, label=f"[{task.reference}]", images_hash=ref.hash)
-        return Reference(task.reference, ref.id, features=feats, images=ref.images,
+        task.state.update(reference_key=feature_key(ref.hash, task.backbone), n_ref=len(ref))
+        feats = dataset_features(runner, task, ref, f"[{task.reference}]")
+        return Reference(task.reference, ref.id, features=feats,
+                         images=ref.images if needs_reference_images(task) else None,
                          labels=None if ref.labels is None else ref.labels.numpy())
 
     def produce(self, runner: Runner, task: TaskPlan, model: str, adapter: Any) -> SampleSet:
@@ -70,12 +71,18 @@ class GenerationTask(TaskKind):
         classes = requested_classes(task.args, task.n)  # type: ignore[arg-type]
         if classes is not None and not type(adapter).accepts_classes(adapter.args):
             raise ConfigError(f"model '{model}' {self.check_model(task.args, type(adapter), adapter.args)}")
-        images = self.batched(runner, task, model, task.n, derive_seed(runner.suite.seed, task.name, model),
-                              lambda idx, seeds: adapter.generate(GenerationRequest(
-                                  indices=idx, seeds=seeds, device=str(adapter.device),
-                                  classes=None if classes is None else classes[idx.start:idx.stop])))
-        return SampleSet(images=images, model=adapter, backbone=task.backbone,
-                         classes=None if classes is None else np.asarray(classes, dtype=np.int64))
+        def call(idx: range, seeds: list[int]) -> Any:
+            return adapter.generate(GenerationRequest(indices=idx, seeds=seeds, device=str(adapter.device),
+                                                      classes=None if classes is None else classes[idx.start:idx.stop]))
+
+        seed = derive_seed(runner.suite.seed, task.name, model)
+        if needs_images(task):  # a metric reads the images themselves: they are held
+            samples = SampleSet(images=self.batched(runner, task, model, task.n, seed, call))
+        else:  # features only: the samples stream through the backbone and are not kept
+            samples = self.streamed(runner, task, model, task.n, seed, call, content_key=adapter.content_key(task.n))
+        samples.model, samples.backbone = adapter, task.backbone
+        samples.classes = None if classes is None else np.asarray(classes, dtype=np.int64)
+        return samples
 
     def protocol(self, task: TaskPlan, metric: Metric, layer: str, samples: SampleSet) -> dict[str, Any] | None:
         assert task.backbone is not None and task.ref is not None and task.n is not None
