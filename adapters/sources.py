@@ -13,35 +13,18 @@ from bench.adapters.base import Adapter, AdapterArgs, GenerationRequest
 from pydantic import Field
 
 from bench.errors import ConfigError, InputError
-from bench.images import ImageFiles, list_image_files, load_npz, parse_range, to_uint8
+from bench.images import ArrayFile, ImageFiles, list_image_files, parse_range, to_uint8
 from bench.registry import import_object
 
 
 class _Replay(Adapter):
-    data_only = True
-    _images: torch.Tensor | None = None
+    """Samples made elsewhere, replayed in file/array order: sample ``i`` is item ``i`` (seeds do not matter)."""
 
-    def _load(self) -> torch.Tensor:
-        raise NotImplementedError
+    data_only = True
 
     @property
     def source(self) -> str:
         return str(getattr(self.args, "path", "?"))
-
-    def generate(self, request: GenerationRequest) -> torch.Tensor:
-        if self._images is None:
-            self._images = self._load()
-        idx = list(request.indices)
-        if idx and max(idx) >= self._images.shape[0]:
-            raise InputError(
-                f"{self.source}: holds {self._images.shape[0]} samples but the task asks for at least {max(idx) + 1}"
-            )
-        return self._images[idx]
-
-    def available(self) -> int:
-        if self._images is None:
-            self._images = self._load()
-        return int(self._images.shape[0])
 
 
 class FolderArgs(AdapterArgs):
@@ -86,13 +69,28 @@ class NpzArgs(AdapterArgs):
 
 
 class NpzGenerator(_Replay):
-    """An ``.npz``/``.npy`` array of samples made elsewhere."""
+    """An ``.npz``/``.npy`` array of samples made elsewhere, read in order batch by batch (never loaded whole)."""
 
     Args = NpzArgs
+    _array: ArrayFile | None = None
 
-    def _load(self) -> torch.Tensor:
-        a: NpzArgs = self.args  # type: ignore[assignment]
-        return load_npz(self.ctx.resolve_path(a.path), a.key, parse_range(a.range))
+    def _arr(self) -> ArrayFile:
+        if self._array is None:
+            a: NpzArgs = self.args  # type: ignore[assignment]
+            self._array = ArrayFile(self.ctx.resolve_path(a.path), a.key, parse_range(a.range))
+        return self._array
+
+    def generate(self, request: GenerationRequest) -> torch.Tensor:
+        idx = list(request.indices)
+        if idx and max(idx) >= len(self._arr()):
+            raise InputError(f"{self.source}: holds {len(self._arr())} samples but the task asks for at least {max(idx) + 1}")
+        return self._arr().read(idx)
+
+    def available(self) -> int:
+        return len(self._arr())
+
+    def content_key(self, n: int) -> str | None:
+        return None if n > len(self._arr()) else f"{self._arr().digest()}:first{n}"
 
     @property
     def source(self) -> str:

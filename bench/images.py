@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import zipfile
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -324,6 +326,119 @@ def load_npz(path: str | os.PathLike[str], key: str | None = None, value_range: 
     if arr.size == 0 or arr.shape[0] == 0:
         raise InputError(f"{p}: holds no samples")
     return to_uint8(arr, value_range, what=str(p))
+
+
+class ArrayFile:
+    """Images stored in a ``.npy`` file or one array of an ``.npz`` (ADM's ``arr_0``), read in order batch by batch
+    through the format's own header: an ``.npz`` member is read through its zip stream (stored or deflated), so a
+    50,000 x 256 x 256 x 3 batch (9.8 GB) is never in memory. Layout and dtype rules are :func:`to_uint8`'s."""
+
+    def __init__(self, path: str | os.PathLike[str], key: str | None = None,
+                 value_range: tuple[float, float] | None = None) -> None:
+        self.path, self.value_range = Path(path), value_range
+        if not self.path.is_file():
+            raise InputError(f"{self.path}: file does not exist")
+        self.key: str | None = None
+        if self.path.suffix != ".npy":
+            try:
+                with zipfile.ZipFile(self.path) as z:
+                    names = [n[:-4] for n in z.namelist() if n.endswith(".npy")]
+            except (zipfile.BadZipFile, OSError) as exc:
+                raise InputError(f"{self.path}: cannot read ({exc.__class__.__name__}: {exc})") from None
+            self.key = npz_sample_key(self.path, names, key)
+        f, close = self._open()
+        close()
+        if len(self.shape) < 3 or self.shape[0] == 0:
+            raise InputError(f"{self.path}: holds no samples (array of shape {self.shape})")
+        self._row = int(np.prod(self.shape[1:])) * self.dtype.itemsize
+        self._f: Any = None
+        self._close: Any = None
+        self._cursor = 0
+        self._digest: str | None = None
+
+    def _open(self) -> tuple[Any, Any]:
+        try:
+            if self.key is None:
+                f: Any = open(self.path, "rb")
+                close = f.close
+            else:
+                z = zipfile.ZipFile(self.path)
+                f = z.open(self.key + ".npy")
+
+                def close() -> None:
+                    f.close()
+                    z.close()
+            version = np.lib.format.read_magic(f)
+            shape, fortran, dtype = (np.lib.format.read_array_header_1_0(f) if version == (1, 0)
+                                     else np.lib.format.read_array_header_2_0(f))
+        except InputError:
+            raise
+        except Exception as exc:
+            raise InputError(f"{self.path}: cannot read ({exc.__class__.__name__}: {exc})") from None
+        if dtype.hasobject:
+            close()
+            raise InputError(f"{self.path}: holds Python objects (pickled data is refused); save a numeric array")
+        if fortran and len(shape) > 1:
+            close()
+            raise InputError(f"{self.path}: Fortran-ordered array; save it with np.ascontiguousarray")
+        self.shape, self.dtype = tuple(shape), dtype
+        return f, close
+
+    def __len__(self) -> int:
+        return int(self.shape[0])
+
+    def digest(self) -> str:
+        if self._digest is None:
+            self._digest = hashlib.sha256(f"genbench-array/1:{file_digest(self.path)}:{self.key}:{self.value_range}"
+                                          .encode()).hexdigest()
+        return self._digest
+
+    def _rows(self, start: int, stop: int) -> np.ndarray:
+        if self._f is None or start < self._cursor:
+            if self._close is not None:
+                self._close()
+            self._f, self._close = self._open()
+            self._cursor = 0
+        while self._cursor < start:  # skip forward (sequential streams cannot seek)
+            step = min(start - self._cursor, max(1, (64 << 20) // self._row))
+            self._f.read(step * self._row)
+            self._cursor += step
+        raw = self._f.read((stop - start) * self._row)
+        if len(raw) != (stop - start) * self._row:
+            raise InputError(f"{self.path}: truncated: rows {start}..{stop - 1} are missing")
+        self._cursor = stop
+        return np.frombuffer(raw, dtype=self.dtype).reshape(stop - start, *self.shape[1:])
+
+    def read(self, indices: Sequence[int]) -> torch.Tensor:
+        """The samples at ``indices`` (contiguous ascending runs are read sequentially) as uint8 NCHW."""
+        idx = list(indices)
+        if not idx:
+            raise InputError(f"{self.path}: no samples asked for")
+        if max(idx) >= len(self):
+            raise InputError(f"{self.path}: holds {len(self)} samples, sample {max(idx)} asked for")
+        runs: list[np.ndarray] = []
+        i = 0
+        while i < len(idx):
+            j = i
+            while j + 1 < len(idx) and idx[j + 1] == idx[j] + 1:
+                j += 1
+            runs.append(self._rows(idx[i], idx[j] + 1))
+            i = j + 1
+        arr = np.concatenate(runs) if len(runs) > 1 else runs[0]
+        if arr.dtype.kind == "f":  # name the sample by its index in the file, not in the batch
+            bad = ~np.isfinite(arr.reshape(arr.shape[0], -1)).all(axis=1)
+            if bad.any():
+                raise InputError(f"{self.path}: sample {idx[int(np.argmax(bad))]} contains NaN or inf "
+                                 f"({int(bad.sum())} bad samples among samples {idx[0]}..{idx[-1]})")
+        return to_uint8(np.array(arr), self.value_range, what=str(self.path))
+
+    def batches(self, size: int, start: int = 0, stop: int | None = None) -> Iterator[torch.Tensor]:
+        stop = len(self) if stop is None else stop
+        for i in range(start, stop, size):
+            yield self.read(range(i, min(stop, i + size)))
+
+    def load(self) -> torch.Tensor:
+        return self.read(range(len(self)))
 
 
 def save_png(images: torch.Tensor, path: str | os.PathLike[str]) -> None:

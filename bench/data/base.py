@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import torch
 from pydantic import BaseModel, ConfigDict
 
-from bench.images import ImageFiles, content_hash
+from bench.images import ArrayFile, ImageFiles, content_hash
 from bench.registry import Registry
 
 Resolve = Callable[[str], Path]
@@ -55,11 +55,12 @@ class Dataset:
 
 
 class FileDataset(Dataset):
-    """A dataset of image files read on demand. Its content key is the ordered digest of the files' own sha256
-    (no pixel decoded), features stream from the files batch by batch, and the pixels are held whole only if
-    something asks for ``images`` (a metric that requires the reference images)."""
+    """A dataset read from files on demand (a folder: bench.images.ImageFiles; an .npy/.npz array:
+    bench.images.ArrayFile). Its content key is the files' digest (no pixel decoded), features stream from the files
+    batch by batch, and the pixels are held whole only if something asks for ``images`` (a metric that requires the
+    reference images)."""
 
-    def __init__(self, name: str, id: str, files: ImageFiles, labels: torch.Tensor | None = None) -> None:
+    def __init__(self, name: str, id: str, files: ImageFiles | ArrayFile, labels: torch.Tensor | None = None) -> None:
         self.name, self.id, self.files, self.labels = name, id, files, labels
         self.captions: list[list[str]] | None = None
         self.prompts: list[str] | None = None

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from bench.data.base import Dataset, DatasetArgs, DatasetKind, FileDataset, Resolve
 from bench.errors import InputError
-from bench.images import ImageFiles, list_image_files, load_npz
+from bench.images import ArrayFile, ImageFiles, list_image_files
 from bench.weights import ENV_OFFLINE, cache_root
 
 __all__ = ["Dataset", "DigitsKind", "FileDataset", "FolderKind", "NpzKind", "ShapesKind", "TorchFidelityKind"]
@@ -105,9 +105,8 @@ class NpzKind(_FileKind):
 
     def load(self, name: str, args: NpzArgs, resolve: Resolve) -> Dataset:
         path = resolve(args.path)
-        ds = Dataset(name, "", load_npz(path, args.key))
-        ds.id = f"npz:{path.name}@{ds.hash[:12]}"
-        return ds
+        array = ArrayFile(path, args.key)
+        return FileDataset(name, f"npz:{path.name}@{array.digest()[:12]}", array)
 
 
 TORCH_FIDELITY_DATASETS = ("cifar10-train", "cifar10-val", "cifar100-train", "cifar100-val", "stl10-train", "stl10-test",
