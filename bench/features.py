@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from bench.backbones.base import Backbone
 from bench.images import content_hash
+from bench.streams import prefetch
 from bench.weights import cache_root
 
 FORMAT_VERSION = 2  # 2: content keys of streamed sets (bench.images.StreamHash, ImageFiles.digest)
@@ -102,6 +103,6 @@ class FeatureStore:
         self.misses += 1
         with tqdm(total=total, desc=f"features {backbone.name} {label}".rstrip(), unit="img",
                   disable=None if self.progress else True, leave=False) as bar:
-            feats = backbone.extract_batches(batches(), progress=bar)
+            feats = backbone.extract_batches(prefetch(batches()), progress=bar)  # decode overlaps the network
         self.put(key, feats)
         return feats

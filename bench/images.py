@@ -81,8 +81,10 @@ def match_channels(images: torch.Tensor, channels: int) -> torch.Tensor:
     if c == 1 and channels == 3:
         return images.expand(-1, 3, -1, -1).contiguous()
     if c == 3 and channels == 1:
-        w = torch.tensor([299, 587, 114], dtype=torch.int64).view(1, 3, 1, 1)
-        return ((images.to(torch.int64) * w).sum(1, keepdim=True) + 500).div(1000, rounding_mode="floor").to(torch.uint8)
+        # the same integer arithmetic in int32 (at most 255 * 1000 + 500): half the memory of int64 on large images
+        w = torch.tensor([299, 587, 114], dtype=torch.int32).view(1, 3, 1, 1)
+        return ((images.to(torch.int32) * w).sum(1, keepdim=True, dtype=torch.int32) + 500).div(
+            1000, rounding_mode="floor").to(torch.uint8)
     raise InputError(f"cannot convert {c}-channel images to {channels} channels")
 
 
@@ -102,7 +104,7 @@ class StreamHash:
             raise InputError(f"content hash: batch of shape {tuple(batch.shape[1:])} after {self._item}")
         self._item = tuple(batch.shape[1:])
         self._n += int(batch.shape[0])
-        self._h.update(batch.detach().cpu().contiguous().numpy().tobytes())
+        self._h.update(batch.detach().cpu().contiguous().numpy().reshape(-1).data)  # the buffer itself: no copy
         return self
 
     def hexdigest(self) -> str:
@@ -168,6 +170,17 @@ def list_image_files(folder: Path) -> list[Path]:
 PARALLEL_DECODE_MIN_PIXELS = 64 * 64
 
 
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """One long-lived decode pool per size: a stream of thousands of batches reuses the same threads (and their
+    malloc arenas) instead of starting new ones per batch."""
+    if workers not in _POOLS:
+        _POOLS[workers] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="genbench-decode")
+    return _POOLS[workers]
+
+
 def _decode_all(files: list[Path], workers: int) -> list[np.ndarray]:
     """Decode in file order: sequentially for small images, else in ``workers`` threads, one contiguous chunk
     each (per-file futures cost more than a small image's decode)."""
@@ -176,8 +189,7 @@ def _decode_all(files: list[Path], workers: int) -> list[np.ndarray]:
         return [first] + [_decode(f) for f in files[1:]]
     rest = files[1:]
     step = -(-len(rest) // workers)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        parts = list(pool.map(lambda i: [_decode(f) for f in rest[i: i + step]], range(0, len(rest), step)))
+    parts = list(_pool(workers).map(lambda i: [_decode(f) for f in rest[i: i + step]], range(0, len(rest), step)))
     return [first] + [a for part in parts for a in part]
 
 
@@ -218,6 +230,16 @@ def file_digest(path: Path) -> str:
                 h.update(chunk)
         _FILE_DIGESTS[key] = h.hexdigest()
     return _FILE_DIGESTS[key]
+
+
+#: uint8 bytes of one decoded batch read from files: small enough that a prefetched batch or two and the
+#: backbone's input stay well under the 2 GiB a 50,000-image run may use, large enough to keep threads busy
+DECODE_BATCH_BYTES = 16 * 2**20
+
+
+def decode_batch_size(item_bytes: int, wanted: int) -> int:
+    """Images per decoded batch: ``wanted``, fewer where images are large (``DECODE_BATCH_BYTES``)."""
+    return max(1, min(wanted, DECODE_BATCH_BYTES // max(1, item_bytes)))
 
 
 class ImageFiles:
@@ -282,8 +304,13 @@ class ImageFiles:
             np.zeros((0, h, w, channels), np.uint8)
         return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
 
+    def item_bytes(self) -> int:
+        c, h, w = self.scan()
+        return c * h * w
+
     def batches(self, size: int, start: int = 0, stop: int | None = None) -> Iterator[torch.Tensor]:
         stop = len(self.files) if stop is None else stop
+        size = decode_batch_size(self.item_bytes(), size)
         for i in range(start, stop, size):
             yield self.read(range(i, min(stop, i + size)))
 
@@ -432,8 +459,12 @@ class ArrayFile:
                                  f"({int(bad.sum())} bad samples among samples {idx[0]}..{idx[-1]})")
         return to_uint8(np.array(arr), self.value_range, what=str(self.path))
 
+    def item_bytes(self) -> int:
+        return int(np.prod(self.shape[1:]))
+
     def batches(self, size: int, start: int = 0, stop: int | None = None) -> Iterator[torch.Tensor]:
         stop = len(self) if stop is None else stop
+        size = decode_batch_size(self.item_bytes(), size)
         for i in range(start, stop, size):
             yield self.read(range(i, min(stop, i + size)))
 

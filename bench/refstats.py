@@ -270,22 +270,25 @@ def build_reference(name: str, source: str, preset: str, *, weights: str | None 
     """Features of a folder / image ``.npz`` under ``preset``, their Gaussian fit, written with a sidecar."""
     from bench.backbones import get_backbone
     from bench.features import FeatureStore
-    from bench.images import load_folder, load_npz
+    from bench.images import ArrayFile, ImageFiles, list_image_files
     from bench.metrics.frechet import gaussian_stats
     from bench.protocol import get_preset
 
     p = get_preset(preset)
     src = Path(source).expanduser()
+    files: ImageFiles | ArrayFile
     if src.is_dir():
-        images = load_folder(src)
+        files = ImageFiles(list_image_files(src), str(src))
     elif src.suffix in (".npz", ".npy") and src.is_file():
-        images = load_npz(src)
+        files = ArrayFile(src)
     else:
         raise InputError(f"{src}: not a folder of images or an .npz/.npy of images")
     backbone = get_backbone(p.backbone, weights=weights)
     for msg in backbone.check_weights():
         raise ConfigError(msg)
-    feats = FeatureStore("default", progress=progress).get(images, backbone, label=f"[{name}]")
+    # streamed from the files (50,000 FFHQ images are never in memory), keyed by the files' digest
+    feats = FeatureStore("default", progress=progress).get_stream(files.digest(), lambda: files.batches(256), backbone,
+                                                                  label=f"[{name}]", total=len(files))
     st = gaussian_stats(feats[backbone.default_layer])
     path = default_ref_path(name, out)
     proto = backbone_protocol(backbone)

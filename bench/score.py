@@ -13,10 +13,8 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from bench.errors import InputError, ProtocolMismatchError
-from bench.images import list_image_files, npz_sample_key
+from bench.images import list_image_files
 from bench.tasks.base import RunArtifacts, per_sample_table
 
 if TYPE_CHECKING:
@@ -42,17 +40,9 @@ def _source(spec: str) -> tuple[str, dict[str, Any], int]:
     if p.suffix in (".npz", ".npy"):
         if not p.is_file():
             raise InputError(f"{p}: file does not exist")
-        try:
-            if p.suffix == ".npy":
-                n = int(np.load(p, mmap_mode="r", allow_pickle=False).shape[0])
-            else:
-                with np.load(p, allow_pickle=False) as z:
-                    n = int(z[npz_sample_key(p, list(z.files))].shape[0])
-        except InputError:
-            raise
-        except Exception as exc:
-            raise InputError(f"{p}: cannot read ({exc.__class__.__name__}: {exc})") from None
-        return "npz", {"path": str(p.resolve())}, n
+        from bench.images import ArrayFile
+
+        return "npz", {"path": str(p.resolve())}, len(ArrayFile(p))  # the header only, not the array
     if not p.exists():
         raise InputError(f"{p}: no such folder or file, and no named reference '{spec}' (genbench ref list)")
     raise InputError(f"{p}: not a folder of images, an .npz/.npy file or statistics")
@@ -151,7 +141,7 @@ def score_images(input1: str, input2: str, metrics: list[str], *, backbone: str 
         "seed": seed,
         "datasets": {"input2": {"kind": kind2, "path": args2["path"]}},  # a stats path carries its own protocol
         "models": {"input1": {"adapter": kind1, "args": args1}},
-        "tasks": [{"name": "score", "reference": "input2", "n": n, "batch_size": max(1, min(n, 1000)),
+        "tasks": [{"name": "score", "reference": "input2", "n": n, "batch_size": _batch(args1, n),
                    "backbone": backbone, "weights": weights, "inference": inference,
                    "metrics": {m: {} for m in metrics}}],
         "output": {"grid": 0},
@@ -213,6 +203,18 @@ def _run_translation_suite(name: str, dataset: dict[str, Any], model: dict[str, 
         "per_image": per_image,
         "run_dir": str(outcome.run_dir.path) if out else None,
     }
+
+
+def _batch(args: dict[str, Any], n: int) -> int:
+    """Samples read per batch from a submission: up to 1,000, fewer for large images (bench.images.decode_batch_size)."""
+    from bench.images import ArrayFile, ImageFiles, decode_batch_size, list_image_files
+
+    path = Path(args["path"])
+    try:
+        src = ImageFiles(list_image_files(path)) if path.is_dir() else ArrayFile(path, args.get("key"))
+        return decode_batch_size(src.item_bytes(), max(1, min(n, 1000)))
+    except Exception:  # a bad input is reported by the run itself, with its own message
+        return max(1, min(n, 1000))
 
 
 def _folder(spec: str) -> str:

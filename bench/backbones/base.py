@@ -10,9 +10,12 @@ import numpy as np
 import torch
 
 from bench.registry import Registry
+from bench.runtime import trim_heap
 
 #: the largest float32 input batch a backbone builds before its own resize (see Backbone.forward_rows)
-FLOAT_BATCH_BYTES = 256 * 2**20
+FLOAT_BATCH_BYTES = 16 * 2**20
+#: batches of a stream between two returns of freed heap memory to the OS (bench.runtime.trim_heap)
+TRIM_EVERY = 32
 
 
 class Backbone:
@@ -136,7 +139,9 @@ class Backbone:
         self.passes += 1
         outs: dict[str, list[np.ndarray]] = {k: [] for k in self.layers}
         with full_float32(self.device):
-            for images in batches:
+            for i, images in enumerate(batches):
+                if i % TRIM_EVERY == TRIM_EVERY - 1:
+                    trim_heap()
                 rows = self.forward_rows(images) if images.shape[0] else 1
                 for start in range(0, images.shape[0], rows):
                     batch = images[start: start + rows]

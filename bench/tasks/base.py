@@ -33,6 +33,7 @@ from bench.metrics.base import ArtifactSink, Metric, Options, Reference, SampleS
 from bench.registry import Registry
 from bench.runtime import model_context
 from bench.seeding import derive_seed, sample_seeds
+from bench.streams import prefetch
 
 if TYPE_CHECKING:
     from bench.results import Row
@@ -278,14 +279,15 @@ class TaskKind:
 
     @classmethod
     def streamed(cls, runner: Runner, task: TaskPlan, model: str, count: int, seed: int,
-                 call: Callable[[range, list[int]], Any], *, content_key: str | None = None,
+                 call: Callable[[range, list[int]], Any], *, content_key: str | None = None, decode: bool = False,
                  **kw: Any) -> SampleSet:
         """The outputs as a stream: each batch goes to the content hash, the first ``output.grid`` samples (the
         preview) and the task's backbone, and is then dropped, so memory does not grow with ``count``.
 
         With a ``content_key`` (an adapter that can name its outputs without making them: replayed files) cached
         features are used and nothing is generated or decoded but the preview. Without one the key is the
-        outputs' content hash, computed as they stream."""
+        outputs' content hash, computed as they stream. ``decode``: the outputs are files being read (a data-only
+        adapter), so reading the next batch overlaps the backbone (bench.streams.prefetch)."""
         assert task.backbone is not None
         k = runner.suite.output.grid
         head: list[torch.Tensor] = []
@@ -305,7 +307,7 @@ class TaskKind:
         else:
             with tqdm(total=count, desc=f"features {task.backbone.name} [{model}]", unit="img", leave=False,
                       disable=None if runner.progress else True) as bar:
-                feats = task.backbone.extract_batches(stream(), progress=bar)
+                feats = task.backbone.extract_batches(prefetch(stream()) if decode else stream(), progress=bar)
             content_key = hasher.hexdigest()
             runner.store.put(feature_key(content_key, task.backbone), feats)
         if k and not head:  # served from the cache: make only the preview

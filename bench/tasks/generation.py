@@ -79,7 +79,8 @@ class GenerationTask(TaskKind):
         if needs_images(task):  # a metric reads the images themselves: they are held
             samples = SampleSet(images=self.batched(runner, task, model, task.n, seed, call))
         else:  # features only: the samples stream through the backbone and are not kept
-            samples = self.streamed(runner, task, model, task.n, seed, call, content_key=adapter.content_key(task.n))
+            samples = self.streamed(runner, task, model, task.n, seed, call, content_key=adapter.content_key(task.n),
+                                    decode=adapter.data_only)
         samples.model, samples.backbone = adapter, task.backbone
         samples.classes = None if classes is None else np.asarray(classes, dtype=np.int64)
         return samples

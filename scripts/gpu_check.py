@@ -1,0 +1,115 @@
+"""The streaming core's GPU checks, as one script for a machine with a CUDA device (about 10 minutes on one GPU).
+
+    python scripts/gpu_check.py [--n 10000] [--workdir DIR]
+
+1. tf-compat FID of two folders of ``n`` CIFAR-sized (32x32) PNGs on ``--device cuda`` and on ``--device cpu``
+   (a subset of 1,000 on the CPU to bound its time): relative difference of the values (target: within 1e-4).
+2. images/s of ``genbench score images`` from PNG folders on the GPU against the bare Inception forward on
+   preloaded uint8 tensors on the same GPU (target: at least 0.8 of it: decode and resize must not starve the
+   GPU), and against torch-fidelity's ``calculate_metrics`` on the same folders and weights.
+3. the perf task on cuda (a zoo generator): throughput and latency rows.
+
+Weights are seeded random Inception weights in torch-fidelity's format (bench.parity): speed does not depend on
+the values, and FID equality between devices is a property of the kernels. Prints one line per figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def folder(path: Path, n: int, seed: int) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    if len(list(path.glob("*.png"))) == n:
+        return path
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(path / f"{i:06d}.png")
+    return path
+
+
+def genbench(args: list[str], env: dict[str, str]) -> tuple[dict, float]:
+    t0 = time.time()
+    p = subprocess.run([sys.executable, "-m", "bench", *args, "--json"], capture_output=True, text=True, env=env, cwd=ROOT)
+    if p.returncode:
+        raise SystemExit(p.stderr[-3000:])
+    return json.loads(p.stdout), time.time() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=10000)
+    ap.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "genbench-gpu-check"))
+    a = ap.parse_args()
+    assert torch.cuda.is_available(), "no CUDA device"
+    print("device:", torch.cuda.get_device_name(0), "torch", torch.__version__, "cuda", torch.version.cuda, flush=True)
+    work = Path(a.workdir)
+    from bench.parity import random_inception_state_dict
+
+    weights = work / "inception-random.pth"
+    if not weights.exists():
+        work.mkdir(parents=True, exist_ok=True)
+        torch.save(random_inception_state_dict(0), weights)
+    gen, real = folder(work / "gen", a.n, 1), folder(work / "real", a.n, 2)
+    small_gen, small_real = folder(work / "gen1k", 1000, 1), folder(work / "real1k", 1000, 2)
+
+    def env() -> dict[str, str]:
+        return {**os.environ, "GENBENCH_CACHE": tempfile.mkdtemp(), "GENBENCH_OFFLINE": "1"}
+
+    base = ["score", "images", "--fid", "--protocol", "tf-compat", "--weights", str(weights)]
+    # 1. cuda vs cpu values (1,000 images: the CPU's share of the time)
+    r_gpu, _ = genbench([*base[:2], str(small_gen), str(small_real), *base[2:], "--device", "cuda"], env())
+    r_cpu, t_cpu = genbench([*base[:2], str(small_gen), str(small_real), *base[2:], "--device", "cpu"], env())
+    f_gpu, f_cpu = r_gpu["metrics"]["fid"]["value"], r_cpu["metrics"]["fid"]["value"]
+    print(f"FID 1k cuda {f_gpu:.8g}  cpu {f_cpu:.8g}  rel diff {abs(f_gpu - f_cpu) / abs(f_cpu):.2e} (cpu {t_cpu:.1f} s)")
+    # 2. throughput from PNG folders vs the bare forward on preloaded tensors
+    r, secs = genbench([*base[:2], str(gen), str(real), *base[2:], "--device", "cuda"], env())
+    print(f"score images cuda {a.n} + {a.n} PNGs: {secs:.1f} s, {2 * a.n / secs:.0f} img/s (cold, incl. start-up)")
+    from bench.backbones import get_backbone
+    from bench.images import ImageFiles, list_image_files
+
+    b = get_backbone("inception-v3-compat", weights=str(weights), device="cuda")
+    x = ImageFiles(list_image_files(gen)).load()
+    b.extract(x[:64])
+    torch.cuda.synchronize()
+    t0 = time.time()
+    b.extract(x)
+    torch.cuda.synchronize()
+    bare = a.n / (time.time() - t0)
+    print(f"bare Inception forward on preloaded uint8 (cuda): {bare:.0f} img/s; genbench end-to-end / bare = "
+          f"{(2 * a.n / secs) / bare:.2f}")
+    import torch_fidelity
+
+    t0 = time.time()
+    tf = torch_fidelity.calculate_metrics(input1=str(gen), input2=str(real), fid=True, cuda=True, verbose=False,
+                                          feature_extractor_weights_path=str(weights), cache=False)
+    tsecs = time.time() - t0
+    print(f"torch-fidelity cuda: {tsecs:.1f} s, {2 * a.n / tsecs:.0f} img/s; FID {tf['frechet_inception_distance']:.8g} "
+          f"vs genbench {r['metrics']['fid']['value']:.8g}")
+    # 3. the perf task on cuda
+    suite = work / "perf.yaml"
+    suite.write_text(json.dumps({"name": "gpu-perf", "datasets": {"d": {"kind": "digits", "split": "test"}},
+                                 "models": {"dcgan": {"adapter": "zoo", "args": {"name": "dcgan"}}},
+                                 "tasks": [{"name": "speed", "kind": "perf", "reference": "d", "metrics": {"perf": {}},
+                                            "args": {"batch_sizes": [1, 64, 1024]}}],
+                                 "runtime": {"device": "cuda"}}))
+    p = subprocess.run([sys.executable, "-m", "bench", "run", str(suite), "--out", str(work / "runs"), "--quiet"],
+                       capture_output=True, text=True, env=env(), cwd=ROOT)
+    print(p.stdout[-2500:] if p.returncode == 0 else p.stderr[-2500:])
+
+
+if __name__ == "__main__":
+    main()
