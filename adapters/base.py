@@ -165,6 +165,11 @@ class Adapter:
         labels would make class accuracy and intra-class FID meaningless."""
         return False
 
+    def item_bytes(self) -> int | None:
+        """uint8 bytes of one sample when known without producing it (replayed files): the task then reads them in
+        batches of bounded size (bench.images.decode_batch_size) whatever its batch size. None: unknown."""
+        return None
+
     def content_key(self, n: int) -> str | None:
         """A content key for this model's first ``n`` samples whatever the seeds, when it can vouch for them without
         producing them (replayed files: their digest); None otherwise (the samples are hashed as they are made).

@@ -27,6 +27,7 @@ class _Replay(Adapter):
         return str(getattr(self.args, "path", "?"))
 
 
+
 class FolderArgs(AdapterArgs):
     path: str
 
@@ -51,6 +52,9 @@ class FolderGenerator(_Replay):
 
     def available(self) -> int:
         return len(self._list())
+
+    def item_bytes(self) -> int:
+        return self._list().item_bytes()
 
     def content_key(self, n: int) -> str | None:
         if n > len(self._list()):
@@ -88,6 +92,9 @@ class NpzGenerator(_Replay):
 
     def available(self) -> int:
         return len(self._arr())
+
+    def item_bytes(self) -> int:
+        return self._arr().item_bytes()
 
     def content_key(self, n: int) -> str | None:
         return None if n > len(self._arr()) else f"{self._arr().digest()}:first{n}"

@@ -249,15 +249,16 @@ class TaskKind:
     @staticmethod
     def iter_batches(runner: Runner, task: TaskPlan, model: str, count: int, seed: int,
                      call: Callable[[range, list[int]], Any], *, noun: str = "samples", at: str = "sample",
-                     desc: str = "sample") -> Iterator[torch.Tensor]:
-        """``count`` outputs of ``call(indices, seeds)``, one batch of ``task.batch_size`` at a time, one seed per
-        item (``sample_seeds(seed, ...)``: the same item whatever the batch size), each batch converted to uint8 on
-        the model's device, copied to the host once and checked for count and shape."""
+                     desc: str = "sample", batch_size: int | None = None) -> Iterator[torch.Tensor]:
+        """``count`` outputs of ``call(indices, seeds)``, one batch of ``batch_size`` (default the task's) at a
+        time, one seed per item (``sample_seeds(seed, ...)``: the same item whatever the batch size), each batch
+        converted to uint8 on the model's device, copied to the host once and checked for count and shape."""
         shape: tuple[int, ...] | None = None
+        size = batch_size or task.batch_size
         with tqdm(total=count, desc=f"{desc} {model}", unit="img", disable=None if runner.progress else True,
                   leave=False) as bar:
-            for start in range(0, count, task.batch_size):
-                stop = min(count, start + task.batch_size)
+            for start in range(0, count, size):
+                stop = min(count, start + size)
                 with model_context(runner.plan.device, runner.suite.runtime.dtype):
                     raw = call(range(start, stop), sample_seeds(seed, start, stop))
                 b = to_uint8(raw, None, what=f"model '{model}' batch at {at} {start}").cpu()

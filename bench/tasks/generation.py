@@ -10,6 +10,7 @@ from pydantic import Field
 from bench.adapters import GenerationRequest
 from bench.errors import ConfigError
 from bench.features import feature_key
+from bench.images import decode_batch_size
 from bench.metrics.base import Metric, Options, Reference, SampleSet
 from bench.metrics.frechet import GaussianStats
 from bench.protocol import make_protocol
@@ -79,8 +80,11 @@ class GenerationTask(TaskKind):
         if needs_images(task):  # a metric reads the images themselves: they are held
             samples = SampleSet(images=self.batched(runner, task, model, task.n, seed, call))
         else:  # features only: the samples stream through the backbone and are not kept
+            # replayed files are read in batches of bounded bytes whatever the task's (model) batch size
+            item = adapter.item_bytes()
+            size = decode_batch_size(item, task.batch_size) if item else None
             samples = self.streamed(runner, task, model, task.n, seed, call, content_key=adapter.content_key(task.n),
-                                    decode=adapter.data_only)
+                                    decode=adapter.data_only, batch_size=size)
         samples.model, samples.backbone = adapter, task.backbone
         samples.classes = None if classes is None else np.asarray(classes, dtype=np.int64)
         return samples
