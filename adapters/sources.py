@@ -18,14 +18,40 @@ from bench.registry import import_object
 
 
 class _Replay(Adapter):
-    """Samples made elsewhere, replayed in file/array order: sample ``i`` is item ``i`` (seeds do not matter)."""
+    """Samples made elsewhere, replayed in file/array order: sample ``i`` is item ``i`` (seeds do not matter).
+    Subclasses give the files (:meth:`_open`); samples are read only when asked for, batch by batch."""
 
     data_only = True
+    _files: ImageFiles | ArrayFile | None = None
+
+    def _open(self) -> ImageFiles | ArrayFile:
+        raise NotImplementedError
+
+    def _src(self) -> ImageFiles | ArrayFile:
+        if self._files is None:
+            self._files = self._open()
+        return self._files
 
     @property
     def source(self) -> str:
-        return str(getattr(self.args, "path", "?"))
+        return str(self.ctx.resolve_path(self.args.path))  # type: ignore[attr-defined]
 
+    def generate(self, request: GenerationRequest) -> torch.Tensor:
+        idx = list(request.indices)
+        if idx and max(idx) >= len(self._src()):
+            raise InputError(f"{self.source}: holds {len(self._src())} samples but the task asks for at least {max(idx) + 1}")
+        return self._src().read(idx)
+
+    def available(self) -> int:
+        return len(self._src())
+
+    def item_bytes(self) -> int:
+        return self._src().item_bytes()
+
+    def content_key(self, n: int) -> str | None:
+        if n > len(self._src()):
+            return None  # the run fails on the missing samples, with its own message
+        return f"{self._src().digest()}:first{n}"
 
 
 class FolderArgs(AdapterArgs):
@@ -36,34 +62,11 @@ class FolderGenerator(_Replay):
     """A folder of images made elsewhere (sorted by path), decoded only for the samples asked for."""
 
     Args = FolderArgs
-    _files: ImageFiles | None = None
 
-    def _list(self) -> ImageFiles:
-        if self._files is None:
-            self._files = ImageFiles(list_image_files(self.ctx.resolve_path(self.args.path)), self.source)  # type: ignore[attr-defined]
-            self._files.scan()  # one size for the whole folder, checked before any sample is used
-        return self._files
-
-    def generate(self, request: GenerationRequest) -> torch.Tensor:
-        idx = list(request.indices)
-        if idx and max(idx) >= len(self._list()):
-            raise InputError(f"{self.source}: holds {len(self._list())} samples but the task asks for at least {max(idx) + 1}")
-        return self._list().read(idx)
-
-    def available(self) -> int:
-        return len(self._list())
-
-    def item_bytes(self) -> int:
-        return self._list().item_bytes()
-
-    def content_key(self, n: int) -> str | None:
-        if n > len(self._list()):
-            return None  # the run fails on the missing samples, with its own message
-        return ImageFiles(self._list().files[:n], self.source).digest()
-
-    @property
-    def source(self) -> str:
-        return str(self.ctx.resolve_path(self.args.path))  # type: ignore[attr-defined]
+    def _open(self) -> ImageFiles:
+        files = ImageFiles(list_image_files(self.ctx.resolve_path(self.args.path)), self.source)  # type: ignore[attr-defined]
+        files.scan()  # one size for the whole folder, checked before any sample is used
+        return files
 
 
 class NpzArgs(AdapterArgs):
@@ -76,32 +79,10 @@ class NpzGenerator(_Replay):
     """An ``.npz``/``.npy`` array of samples made elsewhere, read in order batch by batch (never loaded whole)."""
 
     Args = NpzArgs
-    _array: ArrayFile | None = None
 
-    def _arr(self) -> ArrayFile:
-        if self._array is None:
-            a: NpzArgs = self.args  # type: ignore[assignment]
-            self._array = ArrayFile(self.ctx.resolve_path(a.path), a.key, parse_range(a.range))
-        return self._array
-
-    def generate(self, request: GenerationRequest) -> torch.Tensor:
-        idx = list(request.indices)
-        if idx and max(idx) >= len(self._arr()):
-            raise InputError(f"{self.source}: holds {len(self._arr())} samples but the task asks for at least {max(idx) + 1}")
-        return self._arr().read(idx)
-
-    def available(self) -> int:
-        return len(self._arr())
-
-    def item_bytes(self) -> int:
-        return self._arr().item_bytes()
-
-    def content_key(self, n: int) -> str | None:
-        return None if n > len(self._arr()) else f"{self._arr().digest()}:first{n}"
-
-    @property
-    def source(self) -> str:
-        return str(self.ctx.resolve_path(self.args.path))  # type: ignore[attr-defined]
+    def _open(self) -> ArrayFile:
+        a: NpzArgs = self.args  # type: ignore[assignment]
+        return ArrayFile(self.ctx.resolve_path(a.path), a.key, parse_range(a.range))
 
 
 class _ModelArgs(AdapterArgs):

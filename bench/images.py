@@ -21,6 +21,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from bench.errors import InputError
+from bench.weights import sha256_file
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 RANGES = {"0,1": (0.0, 1.0), "-1,1": (-1.0, 1.0), "0,255": (0.0, 255.0)}
@@ -216,20 +217,10 @@ def load_folder(folder: str | os.PathLike[str]) -> torch.Tensor:
     return load_image_files(list_image_files(Path(folder)))
 
 
-_FILE_DIGESTS: dict[tuple[str, int, int], str] = {}
-
-
 def file_digest(path: Path) -> str:
-    """sha256 of a file's bytes, memoised on (path, size, mtime): a set is re-hashed only when a file changed."""
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _FILE_DIGESTS:
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        _FILE_DIGESTS[key] = h.hexdigest()
-    return _FILE_DIGESTS[key]
+    """sha256 of a file's bytes (bench.weights.sha256_file: memoised on path, size and mtime, so a set is re-hashed
+    only when a file changed)."""
+    return sha256_file(path)
 
 
 #: uint8 bytes of one decoded batch read from files: small enough that a prefetched batch or two and the
