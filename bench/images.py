@@ -195,22 +195,13 @@ def _decode_all(files: list[Path], workers: int) -> list[np.ndarray]:
 
 
 def load_image_files(files: Sequence[Path], *, workers: int | None = None) -> torch.Tensor:
-    """Decode files in parallel into one uint8 NCHW tensor.
+    """Decode files in parallel into one uint8 NCHW tensor (:class:`ImageFiles`, read whole).
 
     All images must share one size (resizing is a backbone's business, never a loader's). Grayscale images in a
-    folder that also holds colour images are expanded to RGB.
+    set that also holds colour images are expanded to RGB.
     """
-    arrays = _decode_all(list(files), workers or min(8, os.cpu_count() or 1))
-    size = arrays[0].shape[:2]
-    for p, a in zip(files, arrays, strict=False):
-        if a.shape[:2] != size:
-            raise InputError(
-                f"{p}: image is {a.shape[1]}x{a.shape[0]} but {files[0].name} is {size[1]}x{size[0]}; "
-                "all images of a set must have one size"
-            )
-    channels = 3 if any(a.shape[2] == 3 for a in arrays) else 1
-    out = np.stack([np.repeat(a, channels // a.shape[2], axis=2) for a in arrays])
-    return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
+    files = list(files)
+    return ImageFiles(files).read(range(len(files)), workers)
 
 
 def load_folder(folder: str | os.PathLike[str]) -> torch.Tensor:
@@ -238,9 +229,9 @@ class ImageFiles:
 
     ``scan`` reads every file's header (size and colour mode, no pixels) so a file of another size fails before
     any compute, naming it, and so the channel count is known up front (a set holding any colour image is read as
-    RGB, as :func:`load_image_files` does). ``digest`` is an ordered digest of the files' own sha256: the content
+    RGB). ``digest`` is an ordered digest of the files' own sha256: the content
     key of the set (a changed byte in any file is another set) without decoding anything. ``batches`` decodes in
-    parallel threads, one batch at a time."""
+    parallel threads, one batch at a time; :func:`load_image_files` reads a set whole through it."""
 
     def __init__(self, files: Sequence[Path], what: str = "") -> None:
         self.files = list(files)

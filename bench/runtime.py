@@ -65,15 +65,18 @@ def resolve_device(spec: str | None) -> torch.device:
     return dev
 
 
+def device_name(device: torch.device) -> str:
+    """The GPU's name on CUDA, else the CPU model (what speed numbers and manifests record)."""
+    if device.type == "cuda" and torch.cuda.is_available():
+        return torch.cuda.get_device_name(device)
+    from bench.results import cpu_model
+
+    return cpu_model()
+
+
 def device_record(device: torch.device, dtype: str = "fp32") -> dict[str, Any]:
     """What the manifest records about where a run computed."""
-    if device.type == "cuda":
-        name = torch.cuda.get_device_name(device)
-    else:
-        from bench.results import cpu_model
-
-        name = cpu_model()
-    return {"device": str(device), "device_name": name, "dtype": dtype,
+    return {"device": str(device), "device_name": device_name(device), "dtype": dtype,
             "cuda": torch.version.cuda if device.type == "cuda" else None}
 
 

@@ -206,13 +206,20 @@ def _run_translation_suite(name: str, dataset: dict[str, Any], model: dict[str, 
 
 
 def _batch(args: dict[str, Any], n: int) -> int:
-    """Samples read per batch from a submission: up to 1,000, fewer for large images (bench.images.decode_batch_size)."""
-    from bench.images import ArrayFile, ImageFiles, decode_batch_size, list_image_files
+    """Samples read per batch from a submission: up to 1,000, fewer for large images (bench.images.decode_batch_size).
+    The size comes from one header (a folder's first file, an array's shape): the run scans the set itself."""
+    from PIL import Image
+
+    from bench.images import ArrayFile, decode_batch_size, list_image_files
 
     path = Path(args["path"])
     try:
-        src = ImageFiles(list_image_files(path)) if path.is_dir() else ArrayFile(path, args.get("key"))
-        return decode_batch_size(src.item_bytes(), max(1, min(n, 1000)))
+        if path.is_dir():
+            with Image.open(list_image_files(path)[0]) as im:
+                item = 3 * im.size[0] * im.size[1]  # at most RGB
+        else:
+            item = ArrayFile(path, args.get("key")).item_bytes()
+        return decode_batch_size(item, max(1, min(n, 1000)))
     except Exception:  # a bad input is reported by the run itself, with its own message
         return max(1, min(n, 1000))
 

@@ -28,6 +28,7 @@ from bench.perf.timing import (
     reset_peak_rss,
 )
 from bench.perf.workloads import make_call, to_host
+from bench.runtime import device_name
 from bench.seeding import derive_seed
 from bench.tasks.base import TaskKind, TaskPlan
 
@@ -46,14 +47,6 @@ class PerfArgs(Options):
     device: str | None = Field(default=None, description="deprecated: the run's device (runtime.device / --device) "
                                "is where models run and are timed; if given it must name that device")
     dtype: Literal["fp32", "bf16", "fp16"] = Field(default="fp32", description="autocast dtype (AMP) for the calls")
-
-
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda" and torch.cuda.is_available():
-        return torch.cuda.get_device_name(device)
-    from bench.results import cpu_model
-
-    return cpu_model()
 
 
 class PerfTask(TaskKind):
