@@ -366,8 +366,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
         for m in to_fetch:
             print(f"genbench: warning: {loaded.path}: {m}", file=sys.stderr)
     s = loaded.suite
-    print(f"{loaded.path}: ok — {len(s.models)} models, {len(s.datasets)} datasets, {len(plan.tasks)} tasks "
-          f"({', '.join(f'{t.name}: {len(t.models)} models x {len(t.metrics)} metrics, n={t.n}' for t in plan.tasks)})")
+    from bench.runner import task_parts
+
+    tasks = task_parts(plan.tasks)
+    print(f"{loaded.path}: ok — {len(s.models)} models, {len(s.datasets)} datasets, {len(tasks)} tasks "
+          f"({', '.join(f'{p[0].name}: {len(p[0].models)} models x {sum(len(t.metrics) for t in p)} metrics, n={p[0].n}' for p in tasks)})")
     return EXIT_OK
 
 

@@ -8,6 +8,11 @@ A content key never needs the whole set in memory: a tensor's is :func:`bench.im
 set's the same digest fed batch by batch (:class:`bench.images.StreamHash`), a set of files the ordered digest of
 the files' own sha256 (:meth:`bench.images.ImageFiles.digest`), known before any pixel is decoded, so a cached
 folder is never decoded again.
+
+A long stream is written as it goes (:class:`PartialFeatures`): every ``PARTIAL_SECONDS`` the finished rows of
+every backbone of the pass, with their images' digests, land in ``<cache>/partial/<id>/``; a killed pass resumed
+under the same id (same set, same backbones) starts after them, and ends with the features and the content key an
+uninterrupted pass would have given.
 """
 
 from __future__ import annotations
@@ -15,21 +20,97 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from bench.backbones.base import Backbone
-from bench.images import content_hash
+from bench.backbones.base import Backbone, extract_many
+from bench.images import StreamHash, content_hash
 from bench.streams import prefetch
 from bench.weights import cache_root
 
-FORMAT_VERSION = 2  # 2: content keys of streamed sets (bench.images.StreamHash, ImageFiles.digest)
+FORMAT_VERSION = 3  # 2: content keys of streamed sets (ImageFiles.digest); 3: per-image StreamHash (resumable)
 Features = dict[str, np.ndarray]
+#: seconds between two writes of a stream's finished part (0: after every batch)
+PARTIAL_SECONDS = 30.0
+#: a stream of batches starting at a given sample index (a resumed pass skips the finished part unread)
+Batches = Callable[[int], Iterator[torch.Tensor]]
+
+
+def _atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)  # type: ignore[arg-type]
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+class PartialFeatures:
+    """The finished part of one feature pass on disk: chunk files of consecutive rows, each holding every layer of
+    every backbone of the pass and the per-image digests of its rows (bench.images.StreamHash state), written
+    atomically. A chunk that does not continue the previous one, or a damaged one, ends what is trusted."""
+
+    def __init__(self, directory: Path, backbones: list[Backbone], every: float | None = None) -> None:
+        self.directory, self.backbones = directory, backbones
+        self.every = PARTIAL_SECONDS if every is None else every
+        self.written = 0
+        self._blocks = [{k: 0 for k in b.layers} for b in backbones]
+        self._last = time.monotonic()
+
+    def load(self) -> tuple[int, list[dict[str, list[np.ndarray]]], tuple[bytes, tuple[int, ...] | None] | None]:
+        """(rows finished, each backbone's layers as row blocks, the digests' state) of an earlier killed pass."""
+        outs: list[dict[str, list[np.ndarray]]] = [{k: [] for k in b.layers} for b in self.backbones]
+        digests, item, done = b"", None, 0
+        for path in sorted(self.directory.glob("chunk-*.npz")) if self.directory.is_dir() else []:
+            try:
+                start, stop = (int(x) for x in path.stem.split("-")[1:3])
+                if start != done:
+                    break
+                with np.load(path, allow_pickle=False) as z:
+                    arrays = {k: z[k] for k in z.files}
+                got = [{k: arrays[f"{i}/{k}"] for k in b.layers} for i, b in enumerate(self.backbones)]
+                if any(len(a) != stop - start for g in got for a in g.values()):
+                    break
+            except Exception:  # damaged or foreign: recompute from here
+                break
+            for o, g in zip(outs, got, strict=True):
+                for k, a in g.items():
+                    o[k].append(a)
+            digests += arrays["digests"].tobytes()
+            item = tuple(int(x) for x in arrays["item"]) if arrays["item"].size else None
+            done = stop
+        self.written = done
+        self._blocks = [{k: len(v) for k, v in o.items()} for o in outs]
+        return done, outs, ((digests, item) if done else None)
+
+    def write(self, done: int, outs: list[dict[str, list[np.ndarray]]], hasher: StreamHash, force: bool = False) -> None:
+        """Write rows ``written..done`` when ``every`` seconds have passed since the last write (or ``force``)."""
+        if done <= self.written or not (force or time.monotonic() - self._last >= self.every):
+            return
+        arrays: dict[str, np.ndarray] = {}
+        for i, (o, seen) in enumerate(zip(outs, self._blocks, strict=True)):
+            for k, blocks in o.items():
+                arrays[f"{i}/{k}"] = np.concatenate(blocks[seen[k]:])
+                seen[k] = len(blocks)
+        digests, item = hasher.state()
+        arrays["digests"] = np.frombuffer(digests[32 * self.written: 32 * done], dtype=np.uint8)
+        arrays["item"] = np.asarray(item or (), dtype=np.int64)
+        _atomic_savez(self.directory / f"chunk-{self.written:09d}-{done:09d}.npz", arrays)
+        self.written, self._last = done, time.monotonic()
+
+    def clear(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 def feature_key(images_hash: str, backbone: Backbone) -> str:
@@ -76,33 +157,59 @@ class FeatureStore:
         self._memory[key] = feats
         path = self._path(key)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.part")
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    np.savez(f, **feats)  # type: ignore[arg-type]
-                os.replace(tmp, path)
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
+            _atomic_savez(path, feats)
 
     def get(self, images: torch.Tensor, backbone: Backbone, label: str = "", images_hash: str | None = None) -> Features:
         """Features of a whole uint8 tensor."""
-        return self.get_stream(images_hash or content_hash(images), lambda: iter([images]), backbone, label,
-                               total=int(images.shape[0]))
+        return self.get_stream(images_hash or content_hash(images), lambda start: iter([images[start:]]), backbone,
+                               label, total=int(images.shape[0]))
 
-    def get_stream(self, content_key: str, batches: Callable[[], Iterator[torch.Tensor]], backbone: Backbone,
-                   label: str = "", total: int | None = None) -> Features:
+    def get_stream(self, content_key: str, batches: Batches, backbone: Backbone, label: str = "",
+                   total: int | None = None) -> Features:
         """Features of a set known by its content key and readable as a stream of batches: from the cache when
         present (``batches`` is then never called: nothing is decoded or generated), else computed batch by batch
-        and cached."""
+        (resuming a killed pass of the same set) and cached."""
         key = feature_key(content_key, backbone)
         cached = self.lookup(key, backbone, total)
         if cached is not None:
             return cached
         self.misses += 1
-        with tqdm(total=total, desc=f"features {backbone.name} {label}".rstrip(), unit="img",
-                  disable=None if self.progress else True, leave=False) as bar:
-            feats = backbone.extract_batches(prefetch(batches()), progress=bar)  # decode overlaps the network
-        self.put(key, feats)
-        return feats
+        feats, _ = self.compute(content_key, [backbone], batches, total=total, label=label, decode=True)
+        self.put(key, feats[0])
+        return feats[0]
+
+    def partial(self, pass_id: str, backbones: list[Backbone]) -> PartialFeatures | None:
+        """Where the finished part of the pass ``pass_id`` over ``backbones`` is kept (None without a disk cache)."""
+        if self.directory is None:
+            return None
+        blob = json.dumps([pass_id, FORMAT_VERSION, [b.describe() for b in backbones]], sort_keys=True)
+        return PartialFeatures(self.directory / "partial" / hashlib.sha256(blob.encode()).hexdigest()[:32], backbones)
+
+    def compute(self, pass_id: str | None, backbones: list[Backbone], batches: Batches, *, total: int | None = None,
+                label: str = "", decode: bool = False, progress: Any = None) -> tuple[list[Features], str]:
+        """One pass of ``batches`` through every backbone (each batch made once for all of them), returning their
+        features and the set's content key (bench.images.StreamHash). With a ``pass_id`` (a stable name of the
+        set: its content key, or the run's name of a model's samples) the finished part is written as it goes and a
+        killed pass resumes after it. ``decode``: the batches are files being read; reading the next overlaps the
+        networks (bench.streams.prefetch). Does not cache: callers put each backbone's features under their key."""
+        part = self.partial(pass_id, backbones) if pass_id is not None else None
+        start, initial, state = part.load() if part is not None else (0, None, None)
+        hasher = StreamHash(state)
+
+        def hashed() -> Iterator[torch.Tensor]:
+            for b in batches(start):
+                hasher.update(b)
+                yield b
+
+        def written(done: int, outs: list[dict[str, list[np.ndarray]]]) -> None:
+            if part is not None:
+                part.write(start + done, outs, hasher)
+
+        names = "+".join(b.name for b in backbones)
+        with tqdm(total=total, initial=start, desc=f"features {names} {label}".rstrip(), unit="img", leave=False,
+                  disable=None if self.progress and progress is None else True) as bar:
+            feats = extract_many(backbones, prefetch(hashed()) if decode else hashed(), progress or bar,
+                                 on_batch=written, initial=initial)
+        if part is not None:
+            part.clear()
+        return feats, hasher.hexdigest()

@@ -90,13 +90,14 @@ def match_channels(images: torch.Tensor, channels: int) -> torch.Tensor:
 
 
 class StreamHash:
-    """sha256 of an image set's bytes fed batch by batch, then its shape: the same digest whether the set came in
-    one tensor or in batches of any size, so a streamed set is keyed without ever being held whole."""
+    """The content key of an image set fed batch by batch: sha256 over the sha256 of each image's bytes, then the
+    set's shape. The same digest whether the set came in one tensor or in batches of any size, so a streamed set is
+    keyed without ever being held whole; and resumable (:meth:`state`, ``StreamHash(state)``): a killed stream's
+    finished part keeps its digests, so the resumed stream ends with the key an uninterrupted one would have."""
 
-    def __init__(self) -> None:
-        self._h = hashlib.sha256(b"genbench-images/2")
-        self._n = 0
-        self._item: tuple[int, ...] | None = None
+    def __init__(self, state: tuple[bytes, tuple[int, ...] | None] | None = None) -> None:
+        self._digests = bytearray(state[0]) if state else bytearray()
+        self._item: tuple[int, ...] | None = state[1] if state else None
 
     def update(self, batch: torch.Tensor) -> StreamHash:
         if batch.dtype != torch.uint8:
@@ -104,13 +105,22 @@ class StreamHash:
         if self._item is not None and tuple(batch.shape[1:]) != self._item:
             raise InputError(f"content hash: batch of shape {tuple(batch.shape[1:])} after {self._item}")
         self._item = tuple(batch.shape[1:])
-        self._n += int(batch.shape[0])
-        self._h.update(batch.detach().cpu().contiguous().numpy().reshape(-1).data)  # the buffer itself: no copy
+        flat = batch.detach().cpu().contiguous().numpy().reshape(batch.shape[0], -1)
+        for row in flat:  # per image: the buffer itself, no copy
+            self._digests += hashlib.sha256(row.data).digest()
         return self
 
+    @property
+    def n(self) -> int:
+        return len(self._digests) // 32
+
+    def state(self) -> tuple[bytes, tuple[int, ...] | None]:
+        return bytes(self._digests), self._item
+
     def hexdigest(self) -> str:
-        h = self._h.copy()
-        h.update(str((self._n, *(self._item or ()))).encode())
+        h = hashlib.sha256(b"genbench-images/3")
+        h.update(self._digests)
+        h.update(str((self.n, *(self._item or ()))).encode())
         return h.hexdigest()
 
 

@@ -96,6 +96,22 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True, device: str 
         if ds is not None and ds not in s.datasets:  # any adapter whose arguments name a suite dataset
             problem(("models", mname, "args", "dataset"), f"unknown dataset '{ds}'{did_you_mean(str(ds), s.datasets)}")
 
+    def backbone_for(name: str, weights: str | None, inference: str, where: tuple[Any, ...],
+                     inference_where: tuple[Any, ...]) -> Backbone | None:
+        """The plan's one instance of backbone ``name`` (shared by every task and metric that names it)."""
+        if not is_backbone(name):
+            problem(where, f"unknown backbone '{name}'{did_you_mean(name, BACKBONES.names())}")
+            return None
+        bkey = (name if weights is None else f"{name}@{weights}") + ("" if inference == "exact" else f"[{inference}]")
+        if bkey not in plan.backbones:
+            try:
+                plan.backbones[bkey] = get_backbone(name, weights=str(loaded.resolve_path(weights)) if weights else None,
+                                                    inference=inference, device=str(plan.device))
+            except GenbenchError as exc:
+                problem(inference_where if "inference" in str(exc) else where, str(exc))
+                return None
+        return plan.backbones[bkey]
+
     for ti, t in enumerate(s.tasks):
         base = ("tasks", ti)
         if t.kind not in TASKS:
@@ -125,7 +141,6 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True, device: str 
                     problem((*base, "models", mi), f"model '{mname}' is a {akind}; a {t.kind} task needs {sorted(kind.adapter_kinds)}")
                 elif (why := _model_misfit(kind, task_args, s.models[mname])) is not None:
                     problem((*base, "models", mi), f"model '{mname}' {why}")
-        backbone: Backbone | None = None
         bname = t.backbone
         if kind.needs_backbone and t.protocol is not None:
             try:
@@ -136,27 +151,18 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True, device: str 
             if "backbone" in t.model_fields_set and t.backbone != bname:
                 problem((*base, "backbone"), f"backbone '{t.backbone}' contradicts protocol '{t.protocol}' (backbone '{bname}')")
                 continue
-        if kind.needs_backbone:
-            if not is_backbone(bname):
-                problem((*base, "backbone"), f"unknown backbone '{bname}'{did_you_mean(bname, BACKBONES.names())}")
-            else:
-                bkey = (bname if t.weights is None else f"{bname}@{t.weights}") + \
-                    ("" if t.inference == "exact" else f"[{t.inference}]")
-                if bkey not in plan.backbones:
-                    weights = str(loaded.resolve_path(t.weights)) if t.weights else None
-                    try:
-                        plan.backbones[bkey] = get_backbone(bname, weights=weights, inference=t.inference,
-                                                            device=str(plan.device))
-                    except GenbenchError as exc:
-                        problem((*base, "inference" if "inference" in str(exc) else "backbone"), str(exc))
-                        continue
-                backbone = plan.backbones[bkey]
+
+        backbone = backbone_for(bname, t.weights, t.inference, (*base, "backbone"), (*base, "inference")) \
+            if kind.needs_backbone else None
+        if kind.needs_backbone and backbone is None:
+            continue
         ref_proto = stats_protocols.get(t.reference)
         if ref_proto is not None and kind.needs_backbone and ref_proto.get("backbone") not in (None, bname):
             mismatches.append(f"{loaded.where(*base, 'reference')}: reference '{t.reference}' holds statistics made under "
                               f"protocol '{ref_proto.get('name')}' (backbone {ref_proto.get('backbone')}); this task uses "
                               f"backbone '{bname}'")
-        metrics: dict[str, Metric] = {}
+        # metrics by the backbone they read: the task's, or their own ``backbone:`` option (one part per backbone)
+        parts: dict[int, tuple[Backbone | None, str, dict[str, Metric]]] = {id(backbone): (backbone, bname, {})}
         for mname, opts in t.metrics.items():
             if mname not in METRICS:
                 problem((*base, "metrics", mname), f"unknown metric '{mname}'{did_you_mean(mname, METRICS.names())}")
@@ -170,23 +176,49 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True, device: str 
                         + f", which this {t.kind} task does not provide (it provides "
                         f"{', '.join(sorted(kind.provided(task_args))) or 'nothing a metric reads'})")
                 continue
+            opts = dict(opts)
+            m_bname, m_backbone = bname, backbone
+            if "weights" in opts and "backbone" not in opts:
+                problem((*base, "metrics", mname, "weights"), "'weights' goes with the metric's own 'backbone' "
+                        "(the task's backbone takes the task's 'weights')")
+                continue
+            if "backbone" in opts:
+                m_bname, m_weights = str(opts.pop("backbone")), opts.pop("weights", None)
+                if not kind.needs_backbone or not kind.multi_backbone:
+                    problem((*base, "metrics", mname, "backbone"), f"a {t.kind} task reads one backbone (the task's "
+                            "'backbone'); a metric cannot name its own here")
+                    continue
+                m_backbone = backbone_for(m_bname, None if m_weights is None else str(m_weights), t.inference, (*base, "metrics", mname, "backbone"),
+                                          (*base, "inference"))
+                if m_backbone is None:
+                    continue
             try:
-                metrics[current] = cls_m(opts)
+                metric = cls_m(opts)
             except ValidationError as exc:
                 problems.extend(format_validation_errors(exc, cls_m.Opts, str(loaded.path), loaded.lines, (*base, "metrics", mname)))
                 continue
-            for path, msg in metrics[current].check(s.datasets):
+            for path, msg in metric.check(s.datasets):
                 problem((*base, "metrics", mname, *path), msg)
             if t.reference in stats_protocols and cls_m.uses_reference() and not cls_m.reference_stats_ok:
                 problem((*base, "metrics", mname), f"metric '{mname}' needs the reference's features, but reference "
                         f"'{t.reference}' is statistics only (mu, sigma); use a folder or image .npz reference for it")
                 continue
-            if backbone is not None and backbone.layer_name(cls_m.layer) is None:
+            if ref_proto is not None and m_backbone is not backbone and ref_proto.get("backbone") not in (None, m_bname):
+                mismatches.append(f"{loaded.where(*base, 'metrics', mname)}: reference '{t.reference}' holds statistics "
+                                  f"made under protocol '{ref_proto.get('name')}' (backbone {ref_proto.get('backbone')}); "
+                                  f"metric '{mname}' uses backbone '{m_bname}'")
+                continue
+            if m_backbone is not None and m_backbone.layer_name(cls_m.layer) is None:
                 what = {"logits": "class logits", "embed": "a joint text-image space"}.get(cls_m.layer, f"layer '{cls_m.layer}'")
-                problem((*base, "metrics", mname), f"metric '{mname}' needs {what}; backbone '{bname}' has none "
-                        f"(it has {', '.join(backbone.layers)})")
-        plan.tasks.append(TaskPlan(t.name, ti, kind, t.reference, [m for m in models if m in s.models], t.n,
-                                   t.batch_size, backbone, metrics, task_args))
+                problem((*base, "metrics", mname), f"metric '{mname}' needs {what}; backbone '{m_bname}' has none "
+                        f"(it has {', '.join(m_backbone.layers)})")
+                continue
+            parts.setdefault(id(m_backbone), (m_backbone, m_bname, {}))[2][current] = metric
+        kept = [m for m in models if m in s.models]
+        # a part per backbone that has metrics (the task's own part even without any, if it is the only one)
+        for i, (part_backbone, _, part_metrics) in enumerate([p for p in parts.values() if p[2]] or list(parts.values())[:1]):
+            plan.tasks.append(TaskPlan(t.name, ti, kind, t.reference, kept, t.n, t.batch_size, part_backbone,
+                                       part_metrics, task_args, part=i))
 
     names = [t.name for t in s.tasks]
     for ti, t in enumerate(s.tasks):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import time
 import traceback
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,44 @@ from bench.results import Row, RunDir, git_sha, hardware, package_versions
 from bench.runtime import device_record
 from bench.tables import to_csv, to_markdown
 from bench.tasks import TaskPlan
+
+
+class SampleSets:
+    """Which backbones each model's sample sets go through in this run, and the sets already made.
+
+    A model's samples depend on (suite seed, model, index) and the task kind's conditions (TaskKind.sample_set),
+    never on the task; so tasks that stream equal sets from one model get the same samples, and the first of them
+    sends each batch through every backbone of all of them (FID on Inception, FD on DINOv2, CLIP-FD: one generation
+    pass). ``made[(model, set)]`` is then (content key, preview), and later tasks read their features from the cache."""
+
+    def __init__(self, tasks: list[TaskPlan]) -> None:
+        self._backbones: dict[tuple[str, Hashable], list[Any]] = {}
+        self.made: dict[tuple[str, Hashable], tuple[str, Any]] = {}
+        for task in tasks:
+            if task.backbone is None:
+                continue
+            for model in task.models:
+                ident = task.kind.sample_set(task, model)
+                if ident is not None:
+                    group = self._backbones.setdefault((model, ident), [])
+                    if all(b is not task.backbone for b in group):
+                        group.append(task.backbone)
+
+    def backbones(self, model: str, ident: Hashable | None, own: Any) -> list[Any]:
+        """``own`` (the asking task's backbone) first, then the other backbones that see this set in the run."""
+        return [own] + [b for b in self._backbones.get((model, ident), []) if b is not own] if ident is not None \
+            else [own]
+
+
+def task_parts(tasks: list[TaskPlan]) -> list[list[TaskPlan]]:
+    """The plan's tasks grouped into suite tasks: a task whose metrics read several backbones has one part each."""
+    groups: list[list[TaskPlan]] = []
+    for t in tasks:
+        if groups and groups[-1][0].index == t.index:
+            groups[-1].append(t)
+        else:
+            groups.append([t])
+    return groups
 
 
 @dataclass
@@ -48,6 +87,7 @@ class Runner:
             run_dir = RunDir(out / self.suite.name / RunDir.new_id(self.suite.spec_hash()))
         self.run_dir = run_dir
         self._datasets: dict[str, Any] = {}
+        self.samples = SampleSets(plan.tasks)
         self.ctx = AdapterContext(resolve_path=plan.loaded.resolve_path, datasets=self.dataset,
                                   dataset_names=tuple(self.suite.datasets), device=str(plan.device))
 
@@ -101,9 +141,11 @@ class Runner:
                 b.resolve_weights()  # fails on missing weights before any sampling; the network is built on first use
             except GenbenchError as exc:
                 raise GenbenchError(f"backbone '{bname}': {exc}") from None
-        for task in self.plan.tasks:
+        for parts in task_parts(self.plan.tasks):
+            task = parts[0]
             try:
-                task.kind.prepare(self, task)
+                for part in parts:
+                    part.kind.prepare(self, part)
             except ProtocolMismatchError:
                 raise  # comparing across protocols is refused outright, not recorded as one failed task
             except GenbenchError as exc:
@@ -115,7 +157,7 @@ class Runner:
                     self.log(f"[{task.name}] {model}: already in {rd.path.name}, skipped (resume)")
                     continue
                 try:
-                    new = task.kind.run_model(self, task, model)
+                    new = [row for part in parts for row in part.kind.run_model(self, part, model)]
                     self.run_dir.append(*new)  # one write: resume never sees half a model
                     self.log(f"[{task.name}] {model}: " + ", ".join(
                         f"{r.metric}={r.value:.4g}" if r.value is not None else f"{r.metric}=n/a"

@@ -2,6 +2,10 @@
 
 Every stochastic step takes ``derive_seed(suite_seed, *names)``. Generators get one seed per sample
 (``sample_seeds``), so sample ``i`` is the same image whether it was drawn in a batch of 1 or of 500.
+
+A model's samples are seeded by (suite seed, model, sample index) only (:func:`model_seed`), never by the task:
+a model evaluated in several tasks (FID on Inception, FD on DINOv2, CLIP-FD) is asked for the same samples in
+each, so every backbone sees one sample set, and the runner can generate it once (bench.runner.SampleSets).
 """
 
 from __future__ import annotations
@@ -16,6 +20,11 @@ def derive_seed(*parts: object) -> int:
     """A 63-bit seed from any sequence of printable parts (stable across processes and platforms)."""
     h = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).digest()
     return int.from_bytes(h[:8], "little") & ((1 << 63) - 1)
+
+
+def model_seed(suite_seed: int, model: str, *parts: object) -> int:
+    """The base seed of ``model``'s samples (``parts``: e.g. a translation direction): independent of the task."""
+    return derive_seed(suite_seed, "samples", model, *parts)
 
 
 def sample_seeds(base_seed: int, start: int, stop: int) -> list[int]:

@@ -154,3 +154,19 @@ class PromptLength:
             noise = torch.randint(0, 16, (3, 8, 8), generator=torch.Generator().manual_seed(s))
             out.append((noise + 4 * len(p)).clamp(0, 255).to(torch.uint8))
         return torch.stack(out)
+
+
+class CountingDigits(LinearDigits):
+    """LinearDigits that records every sample index it is asked for (class-wide, across instances), and can be
+    made to die at one batch like a killed process (``KILL_AT``: the first index of the batch that never returns)."""
+
+    asked: list[int] = []
+    KILL_AT: int | None = None
+
+    def generate(self, request):  # noqa: ANN001
+        idx = list(request.indices)
+        if CountingDigits.KILL_AT is not None and CountingDigits.KILL_AT in idx:
+            CountingDigits.KILL_AT = None
+            raise KeyboardInterrupt  # what a killed run looks like from inside
+        CountingDigits.asked += idx
+        return self(request.latents(self.latent_dim))

@@ -135,22 +135,44 @@ class Backbone:
     @torch.no_grad()
     def extract_batches(self, batches: Iterable[torch.Tensor], progress: Any = None) -> dict[str, np.ndarray]:
         """All layers for a uint8 image set given as an iterable of batches (a stream: only one batch is held)."""
-        self.ensure_built()
-        self.passes += 1
-        outs: dict[str, list[np.ndarray]] = {k: [] for k in self.layers}
-        with full_float32(self.device):
-            for i, images in enumerate(batches):
-                if i % TRIM_EVERY == TRIM_EVERY - 1:
-                    trim_heap()
-                rows = self.forward_rows(images) if images.shape[0] else 1
-                for start in range(0, images.shape[0], rows):
-                    batch = images[start: start + rows]
-                    feats = self.forward(self.preprocess(batch).to(self.device))
-                    for k in self.layers:
-                        outs[k].append(feats[k].detach().float().cpu().numpy())
-                    if progress is not None:
-                        progress.update(batch.shape[0])
-        return {k: np.concatenate(v) for k, v in outs.items()}
+        return extract_many([self], batches, progress)[0]
+
+    @torch.no_grad()
+    def add_rows(self, images: torch.Tensor, outs: dict[str, list[np.ndarray]]) -> None:
+        """Append the features of one uint8 batch to ``outs`` (layer → list of row blocks), in forward-sized pieces."""
+        rows = self.forward_rows(images) if images.shape[0] else 1
+        for start in range(0, images.shape[0], rows):
+            feats = self.forward(self.preprocess(images[start: start + rows]).to(self.device))
+            for k in self.layers:
+                outs[k].append(feats[k].detach().float().cpu().numpy())
+
+
+@torch.no_grad()
+def extract_many(backbones: list[Backbone], batches: Iterable[torch.Tensor], progress: Any = None,
+                 on_batch: Any = None, initial: list[dict[str, list[np.ndarray]]] | None = None) -> list[dict[str, np.ndarray]]:
+    """Every layer of every backbone for one stream of uint8 batches, read once: each batch goes through all the
+    backbones before the next is made, so a model's samples are generated (or files decoded) once for all of them.
+    ``on_batch(rows_done, row_blocks)`` is called after each batch (incremental writes of a long stream);
+    ``initial``: row blocks of a finished part (a resumed stream), kept in front."""
+    for b in backbones:
+        b.ensure_built()
+        b.passes += 1
+    outs: list[dict[str, list[np.ndarray]]] = initial or [{k: [] for k in b.layers} for b in backbones]
+    done = 0
+    with contextlib.ExitStack() as stack:
+        for dev in {b.device for b in backbones}:
+            stack.enter_context(full_float32(dev))
+        for i, images in enumerate(batches):
+            if i % TRIM_EVERY == TRIM_EVERY - 1:
+                trim_heap()
+            for b, out in zip(backbones, outs, strict=True):
+                b.add_rows(images, out)
+            done += int(images.shape[0])
+            if progress is not None:
+                progress.update(int(images.shape[0]))
+            if on_batch is not None:
+                on_batch(done, outs)
+    return [{k: (np.concatenate(v) if v else np.zeros((0,), np.float32)) for k, v in out.items()} for out in outs]
 
 
 @contextlib.contextmanager

@@ -48,9 +48,10 @@ class Dataset:
     def __len__(self) -> int:
         return int(self.images.shape[0])
 
-    def batches(self, size: int) -> Iterator[torch.Tensor]:
-        """The images in order, ``size`` at a time (a file-backed dataset decodes only the batch at hand)."""
-        for i in range(0, len(self), size):
+    def batches(self, size: int, start: int = 0) -> Iterator[torch.Tensor]:
+        """The images in order from ``start``, ``size`` at a time (a file-backed dataset decodes only the batch at
+        hand)."""
+        for i in range(start, len(self), size):
             yield self.images[i: i + size]
 
 
@@ -84,8 +85,8 @@ class FileDataset(Dataset):
     def __len__(self) -> int:
         return len(self.files)
 
-    def batches(self, size: int) -> Iterator[torch.Tensor]:
-        return self.files.batches(size)
+    def batches(self, size: int, start: int = 0) -> Iterator[torch.Tensor]:
+        return self.files.batches(size, start)
 
     def __repr__(self) -> str:
         return f"FileDataset({self.name!r}, {self.id!r}, {len(self.files)} files)"

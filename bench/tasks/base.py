@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -28,12 +28,11 @@ from bench.adapters.base import Adapter, build_adapter
 from bench.backbones.base import Backbone
 from bench.errors import ConfigError, InputError
 from bench.features import feature_key
-from bench.images import StreamHash, content_hash, make_grid, save_png, to_uint8
+from bench.images import content_hash, make_grid, save_png, to_uint8
 from bench.metrics.base import ArtifactSink, Metric, Options, Reference, SampleSet
 from bench.registry import Registry
 from bench.runtime import model_context
 from bench.seeding import derive_seed, sample_seeds
-from bench.streams import prefetch
 
 if TYPE_CHECKING:
     from bench.results import Row
@@ -61,6 +60,14 @@ class TaskPlan:
     fitted: dict[str, Any] = field(default_factory=dict)
     #: kind-private state filled by load_reference (inputs to translate, prompts, ...)
     state: dict[str, Any] = field(default_factory=dict)
+    #: a suite task whose metrics read several backbones is planned as one part per backbone (same name, models
+    #: and samples); part 0 writes the sample grid and ``per_sample/<task>/<model>.json``, the others
+    #: ``<model>@<backbone>.json``, and the runner writes a model's rows of all parts at once
+    part: int = 0
+
+    @property
+    def part_suffix(self) -> str:
+        return "" if self.part == 0 or self.backbone is None else f"@{self.backbone.name}"
 
 
 #: inputs read from the backbone features of the produced images: the base extracts them when a metric asks
@@ -136,6 +143,9 @@ class TaskKind:
     #: kind-specific options, given under the task's ``args:`` in a suite
     Args: ClassVar[type[Options]] = Options
     needs_backbone: ClassVar[bool] = True
+    #: whether a metric may name its own backbone (``backbone:`` among its options): the kind's reference, samples
+    #: and protocol then work per backbone (bench.plan makes one TaskPlan part per backbone)
+    multi_backbone: ClassVar[bool] = False
     needs_n: ClassVar[bool] = True
     #: the row extra holding how long producing the outputs took
     seconds_key: ClassVar[str] = "generation_seconds"
@@ -218,9 +228,9 @@ class TaskKind:
                 any(m.requires & FEATURE_INPUTS for m in task.metrics.values()):
             samples.features = runner.store.get(samples.images, task.backbone, label=f"[{model}]",
                                                 images_hash=samples.images_hash)
-        sink = RunArtifacts(runner.run_dir.path, task.name, model, sample_ids=samples.source_names)
+        sink = RunArtifacts(runner.run_dir.path, task.name, model + task.part_suffix, sample_ids=samples.source_names)
         sink.extra.update(self.per_sample_data(samples))
-        grid = self.grid(runner, task, samples)
+        grid = self.grid(runner, task, samples) if task.part == 0 else None
         if grid is not None:
             sink.image("", grid)
         common = {self.seconds_key: round(produce_seconds, 3), **self.row_extras(task, model, samples)}
@@ -249,15 +259,15 @@ class TaskKind:
     @staticmethod
     def iter_batches(runner: Runner, task: TaskPlan, model: str, count: int, seed: int,
                      call: Callable[[range, list[int]], Any], *, noun: str = "samples", at: str = "sample",
-                     desc: str = "sample", batch_size: int | None = None) -> Iterator[torch.Tensor]:
-        """``count`` outputs of ``call(indices, seeds)``, one batch of ``batch_size`` (default the task's) at a
-        time, one seed per item (``sample_seeds(seed, ...)``: the same item whatever the batch size), each batch
+                     desc: str = "sample", batch_size: int | None = None, first: int = 0) -> Iterator[torch.Tensor]:
+        """Outputs ``first..count-1`` of ``call(indices, seeds)``, one batch of ``batch_size`` (default the task's)
+        at a time, one seed per item (``sample_seeds(seed, ...)``: the same item whatever the batch size), each batch
         converted to uint8 on the model's device, copied to the host once and checked for count and shape."""
         shape: tuple[int, ...] | None = None
         size = batch_size or task.batch_size
-        with tqdm(total=count, desc=f"{desc} {model}", unit="img", disable=None if runner.progress else True,
-                  leave=False) as bar:
-            for start in range(0, count, size):
+        with tqdm(total=count, initial=first, desc=f"{desc} {model}", unit="img", leave=False,
+                  disable=None if runner.progress else True) as bar:
+            for start in range(first, count, size):
                 stop = min(count, start + size)
                 with model_context(runner.plan.device, runner.suite.runtime.dtype):
                     raw = call(range(start, stop), sample_seeds(seed, start, stop))
@@ -281,45 +291,63 @@ class TaskKind:
     @classmethod
     def streamed(cls, runner: Runner, task: TaskPlan, model: str, count: int, seed: int,
                  call: Callable[[range, list[int]], Any], *, content_key: str | None = None, decode: bool = False,
-                 **kw: Any) -> SampleSet:
+                 share: Hashable | None = None, **kw: Any) -> SampleSet:
         """The outputs as a stream: each batch goes to the content hash, the first ``output.grid`` samples (the
-        preview) and the task's backbone, and is then dropped, so memory does not grow with ``count``.
+        preview) and the backbones, and is then dropped, so memory does not grow with ``count``.
 
-        With a ``content_key`` (an adapter that can name its outputs without making them: replayed files) cached
-        features are used and nothing is generated or decoded but the preview. Without one the key is the
-        outputs' content hash, computed as they stream. ``decode``: the outputs are files being read (a data-only
-        adapter), so reading the next batch overlaps the backbone (bench.streams.prefetch)."""
+        ``share``: the sample set's identity (:meth:`sample_set`): the batches then also go through the backbones
+        of the run's other tasks that evaluate this model on the same set (bench.runner.SampleSets), so the set is
+        generated once in the run, and a later task finds its features cached. With a ``content_key`` (an adapter
+        that names its outputs without making them: replayed files; or a set made earlier in the run) cached
+        features are used and nothing is made but the preview. The finished part of a long stream is written as it
+        goes (bench.features.PartialFeatures): a killed run resumed with ``--resume`` starts after it. ``decode``:
+        the outputs are files being read, so reading the next batch overlaps the backbones."""
         assert task.backbone is not None
         k = runner.suite.output.grid
+        store = runner.store
+        backbones = runner.samples.backbones(model, share, task.backbone)
+        made = runner.samples.made.get((model, share)) if share is not None else None
+        if content_key is None and made is not None:
+            content_key = made[0]
+        todo = backbones if content_key is None else \
+            [b for b in backbones if store.lookup(feature_key(content_key, b), b, count) is None]
         head: list[torch.Tensor] = []
-        hasher = StreamHash()
+        if task.backbone in todo:
+            def batches(first: int) -> Iterator[torch.Tensor]:
+                kept = k if first else 0  # a resumed pass makes its preview apart
+                for b in cls.iter_batches(runner, task, model, count, seed, call, first=first, **kw):
+                    if kept < k:
+                        head.append(b[: k - kept])
+                        kept += head[-1].shape[0]
+                    yield b
 
-        def stream() -> Iterator[torch.Tensor]:
-            kept = 0
-            for b in cls.iter_batches(runner, task, model, count, seed, call, **kw):
-                hasher.update(b)
-                if kept < k:
-                    head.append(b[: k - kept])
-                    kept += head[-1].shape[0]
-                yield b
+            pass_id = content_key or f"{runner.run_dir.path.resolve()}|{model}|{share if share is not None else task.name}"
+            if content_key is not None:
+                store.misses += 1
+            feats, hashed = store.compute(pass_id, todo, batches, total=count, label=f"[{model}]", decode=decode)
+            content_key = content_key or hashed
+            for b, f in zip(todo, feats, strict=True):
+                store.put(feature_key(content_key, b), f)
+        assert content_key is not None
+        own = store.lookup(feature_key(content_key, task.backbone), task.backbone, count)
+        assert own is not None
+        preview = torch.cat(head)[:k] if head else (made[1] if made is not None else None)
+        if k and preview is None:  # served from the cache: make only the preview
+            preview = cls.batched(runner, task, model, min(k, count), seed, call, **kw)
+        if share is not None:
+            runner.samples.made[(model, share)] = (content_key, preview)
+        return SampleSet(features=own, images_hash=content_key, preview=preview)
 
-        if content_key is not None:
-            feats = runner.store.get_stream(content_key, stream, task.backbone, label=f"[{model}]", total=count)
-        else:
-            with tqdm(total=count, desc=f"features {task.backbone.name} [{model}]", unit="img", leave=False,
-                      disable=None if runner.progress else True) as bar:
-                feats = task.backbone.extract_batches(prefetch(stream()) if decode else stream(), progress=bar)
-            content_key = hasher.hexdigest()
-            runner.store.put(feature_key(content_key, task.backbone), feats)
-        if k and not head:  # served from the cache: make only the preview
-            head = [cls.batched(runner, task, model, min(k, count), seed, call, **kw)]
-        return SampleSet(features=feats, images_hash=content_key, preview=torch.cat(head)[:k] if head else None)
+    def sample_set(self, task: TaskPlan, model: str) -> Hashable | None:
+        """The identity of the sample set this task streams from ``model`` (tasks with equal identities get the same
+        samples: seeds depend on the model, not the task), or None when its samples are not shared."""
+        return None
 
 
 def dataset_features(runner: Runner, task: TaskPlan, ds: Any, label: str) -> Mapping[str, np.ndarray]:
     """Features of a dataset on the task's backbone, streamed from its files or tensor (cached by content key)."""
     assert task.backbone is not None
-    return runner.store.get_stream(ds.hash, lambda: ds.batches(task.batch_size), task.backbone, label=label,
+    return runner.store.get_stream(ds.hash, lambda first: ds.batches(task.batch_size, first), task.backbone, label=label,
                                    total=len(ds))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -15,7 +16,7 @@ from bench.metrics.base import Metric, Options, Reference, SampleSet
 from bench.metrics.frechet import GaussianStats
 from bench.protocol import make_protocol
 from bench.refstats import RefStats, backbone_protocol, compare_protocols
-from bench.seeding import derive_seed
+from bench.seeding import model_seed
 from bench.tasks.base import TaskKind, TaskPlan, dataset_features, needs_images, needs_reference_images
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ class GenerationTask(TaskKind):
     provides = frozenset({"features", "images", "model", "backbone", "reference.features", "reference.images",
                           "reference.labels"})
     Args = GenerationArgs
+    multi_backbone = True
 
     def provided(self, args: Options) -> frozenset[str]:
         return self.provides | ({"classes"} if getattr(args, "classes", None) is not None else set())
@@ -76,7 +78,7 @@ class GenerationTask(TaskKind):
             return adapter.generate(GenerationRequest(indices=idx, seeds=seeds, device=str(adapter.device),
                                                       classes=None if classes is None else classes[idx.start:idx.stop]))
 
-        seed = derive_seed(runner.suite.seed, task.name, model)
+        seed = model_seed(runner.suite.seed, model)
         if needs_images(task):  # a metric reads the images themselves: they are held
             samples = SampleSet(images=self.batched(runner, task, model, task.n, seed, call))
         else:  # features only: the samples stream through the backbone and are not kept
@@ -84,10 +86,14 @@ class GenerationTask(TaskKind):
             item = adapter.item_bytes()
             size = decode_batch_size(item, task.batch_size) if item else None
             samples = self.streamed(runner, task, model, task.n, seed, call, content_key=adapter.content_key(task.n),
-                                    decode=adapter.data_only, batch_size=size)
+                                    decode=adapter.data_only, batch_size=size, share=self.sample_set(task, model))
         samples.model, samples.backbone = adapter, task.backbone
         samples.classes = None if classes is None else np.asarray(classes, dtype=np.int64)
         return samples
+
+    def sample_set(self, task: TaskPlan, model: str) -> Hashable | None:
+        # n samples under these conditions; a task that holds its images makes its own (the same samples again)
+        return None if needs_images(task) else ("generation", task.n, getattr(task.args, "classes", None))
 
     def protocol(self, task: TaskPlan, metric: Metric, layer: str, samples: SampleSet) -> dict[str, Any] | None:
         assert task.backbone is not None and task.ref is not None and task.n is not None

@@ -2,7 +2,7 @@
 
 One task scores one direction (``args.direction``, default ``a2b``) of every translator on one domain pair
 (:class:`bench.translation.data.DomainPair`). The first ``n`` source images (all when ``n`` is omitted) are
-translated once, in batches, with per-sample seeds ``derive_seed(suite seed, task, model, direction)`` → sample
+translated once, in batches, with per-sample seeds ``model_seed(suite seed, model, direction)`` (not the task) → sample
 ``i``: the same input gets the same translation whatever the batch size. Metrics then read:
 
 - paired metrics (l1, psnr, ssim, ms_ssim, lpips): translations vs the aligned ground truth (``truth``, paired
@@ -28,7 +28,7 @@ from bench.errors import ConfigError, InputError
 from bench.images import match_channels
 from bench.metrics.base import Metric, Options, Reference, SampleSet, Translator
 from bench.protocol import make_protocol
-from bench.seeding import derive_seed
+from bench.seeding import model_seed
 from bench.tasks.base import TaskKind, TaskPlan, sample_grid
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ class TranslationTask(TaskKind):
 
         adapter.require(direction, model)
         return self.batched(
-            runner, task, model, images.shape[0], derive_seed(runner.suite.seed, task.name, model, direction, tag),
+            runner, task, model, images.shape[0], model_seed(runner.suite.seed, model, direction, tag),
             lambda idx, seeds: adapter.translate(TranslationRequest(images[idx.start:idx.stop], direction, seeds, idx,
                                                                     names[idx.start:idx.stop])),
             noun="translations", at="input", desc=f"translate {direction}")
@@ -122,7 +122,7 @@ class TranslationTask(TaskKind):
             return adapter.cycle(req, None if reuse is None else reuse[idx.start:idx.stop])
 
         recon = self.batched(runner, task, model, x.shape[0],
-                             derive_seed(runner.suite.seed, task.name, model, direction, "main"), there_and_back,
+                             model_seed(runner.suite.seed, model, direction, "main"), there_and_back,
                              noun="translations", at="input", desc=f"cycle {direction}")
         return x, recon
 

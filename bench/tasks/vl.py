@@ -16,7 +16,7 @@ from bench.adapters import GenerationRequest
 from bench.errors import ConfigError, InputError
 from bench.metrics.base import Metric, Options, Reference, SampleSet
 from bench.protocol import make_protocol
-from bench.seeding import derive_seed
+from bench.seeding import model_seed
 from bench.tasks.base import TaskKind, TaskPlan
 
 if TYPE_CHECKING:
@@ -167,7 +167,7 @@ class TextToImageTask(TaskKind):
         spp = task.args.samples_per_prompt  # type: ignore[attr-defined]
         prompt_index = np.repeat(np.arange(len(task.state["prompts"])), spp)
         prompts = [task.state["prompts"][i] for i in prompt_index]
-        images = self.batched(runner, task, model, len(prompts), derive_seed(runner.suite.seed, task.name, model),
+        images = self.batched(runner, task, model, len(prompts), model_seed(runner.suite.seed, model),
                               lambda idx, seeds: adapter.generate(GenerationRequest(
                                   indices=idx, seeds=seeds, prompts=prompts[idx.start:idx.stop],
                                   device=str(adapter.device))), noun="images")
