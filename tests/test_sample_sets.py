@@ -109,3 +109,28 @@ def test_a_metrics_own_backbone_is_validated(tmp_path: Path, weights: Path, caps
     folder = _folder(tmp_path, weights, "ok", MIXED % "c")
     assert main(["validate", str(folder / "s.yaml")]) == 0
     assert "c: 1 models x 2 metrics" in capsys.readouterr().out  # one task, in two parts
+
+
+def test_image_reading_metric_gets_its_declared_subset(tmp_path: Path, weights: Path) -> None:
+    """lpips_diversity with ``images: 10`` reads the first 10 samples (held from the stream, not made again) and its
+    value is the pairwise distance of exactly those; every sample still reaches the backbone (FID uses all 48)."""
+    from bench.adapters import AdapterContext, GenerationRequest, build_adapter
+
+    from bench.backbones import get_backbone
+    from bench.images import to_uint8
+    from bench.metrics.diversity import digits_feature_distance, mean_ci, pairwise_distances
+    from bench.seeding import model_seed, sample_seeds
+
+    task = ("  - {name: d, reference: train, n: 48, batch_size: 16, backbone: digits, metrics: {fid: {}, "
+            "lpips_diversity: {distance: digits-features, pairs: 50, images: 10}}}\n")
+    rc, rows = _run(tmp_path, weights, task, "subset")
+    assert rc == 0 and sorted(CountingDigits.asked) == list(range(48))
+    row = rows[("d", "lin", "lpips_diversity")]
+    assert row["extras"]["images"] == 10
+    lin = build_adapter("python", {"target": "tests.models:LinearDigits"}, AdapterContext())
+    first = to_uint8(lin.generate(GenerationRequest(indices=range(10), seeds=sample_seeds(model_seed(3, "lin"), 0, 10))),
+                     None)
+    net = get_backbone("digits")
+    net.load()
+    assert row["value"] == pytest.approx(mean_ci(pairwise_distances(first, digits_feature_distance(net.net), 50))[0],
+                                         rel=1e-9)

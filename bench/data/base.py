@@ -48,6 +48,10 @@ class Dataset:
     def __len__(self) -> int:
         return int(self.images.shape[0])
 
+    def head(self, m: int) -> torch.Tensor:
+        """The first ``m`` images (a file-backed dataset decodes only those)."""
+        return self.images[:m]
+
     def batches(self, size: int, start: int = 0) -> Iterator[torch.Tensor]:
         """The images in order from ``start``, ``size`` at a time (a file-backed dataset decodes only the batch at
         hand)."""
@@ -84,6 +88,9 @@ class FileDataset(Dataset):
 
     def __len__(self) -> int:
         return len(self.files)
+
+    def head(self, m: int) -> torch.Tensor:
+        return self._loaded[:m] if self._loaded is not None else self.files.read(range(min(m, len(self.files))))
 
     def batches(self, size: int, start: int = 0) -> Iterator[torch.Tensor]:
         return self.files.batches(size, start)

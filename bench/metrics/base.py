@@ -232,6 +232,12 @@ class Metric:
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         self.opts = self.Opts.model_validate(options or {})
 
+    def images_needed(self, n: int, item_bytes: int) -> int:
+        """How many of the first generated samples' images a metric that reads ``images`` needs, given ``n`` samples
+        of ``item_bytes`` each: the task holds only these while every sample streams through the backbone, so a
+        metric that can work on a subset (pairs, grids) keeps memory bounded at any ``n``. Default: all of them."""
+        return n
+
     @classmethod
     def uses_reference(cls) -> bool:
         return any(r.startswith("reference.") for r in cls.requires)
@@ -253,6 +259,16 @@ class Metric:
     def compute(self, samples: SampleSet, ref: Reference, *, seed: int, state: Any = None,
                 sink: ArtifactSink | None = None) -> list[MetricValue]:
         raise NotImplementedError
+
+
+#: the bytes of images a metric that works on a subset holds by default (Metric.images_needed)
+IMAGE_SUBSET_BYTES = 2**30
+
+
+def subset_size(n: int, item_bytes: int, limit: int | None = None) -> int:
+    """The first samples a subset-reading metric holds: ``limit`` when given, else as many as fit in
+    IMAGE_SUBSET_BYTES (5,461 RGB images at 256 px, 341 at 1024 px; every digits-sized set whole), at least 2."""
+    return min(n, limit if limit is not None else max(2, IMAGE_SUBSET_BYTES // max(1, item_bytes)))
 
 
 METRICS: Registry[type[Metric]] = Registry("metric", base=Metric, group="genbench.metrics")

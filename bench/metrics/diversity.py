@@ -52,6 +52,7 @@ from bench.metrics.base import (
     Reference,
     Resources,
     SampleSet,
+    subset_size,
 )
 from bench.seeding import numpy_rng
 from bench.weights import resolve
@@ -128,6 +129,9 @@ class DiversityOpts(Options):
     pairs: int = Field(default=1000, gt=0, description="number of seeded sample pairs")
     size: int = Field(default=64, ge=32, description="side in px that images are resized to for lpips-* nets")
     weights: str | None = Field(default=None, description="explicit path of the torchvision backbone file (lpips-*)")
+    images: int | None = Field(default=None, ge=2, description=(
+        "pairs are drawn among the first this many samples (and reference images); default: as many as fit in "
+        "1 GiB (all of any digits-sized set; 5,461 RGB images at 256 px), so memory is bounded at any n"))
 
 
 class LPIPSDiversity(Metric):
@@ -167,11 +171,17 @@ class LPIPSDiversity(Metric):
         model = load_lpips(choice.split("-", 1)[1], o.weights).to(getattr(backbone, "device", "cpu"))
         return choice, lpips_distance(model, o.size), {**extras, "size": o.size}
 
+    def images_needed(self, n: int, item_bytes: int) -> int:
+        return subset_size(n, item_bytes, self.opts.images)  # type: ignore[attr-defined]
+
     def fit(self, ref: Reference, resources: Resources) -> Any:
-        """The distance and the reference's own diversity: once per task."""
+        """The distance and the reference's own diversity (on its first images_needed images): once per task."""
         o: DiversityOpts = self.opts  # type: ignore[assignment]
         name, dist, extras = self._distance(resources.backbone)
-        ref_stat = mean_ci(pairwise_distances(ref.images, dist, o.pairs)) if ref.images is not None else None
+        ref_stat = None
+        if ref.images is not None:
+            m = self.images_needed(int(ref.images.shape[0]), int(ref.images[0].numel()))
+            ref_stat = mean_ci(pairwise_distances(ref.images[:m], dist, o.pairs))
         return name, dist, extras, ref_stat
 
     def compute(self, samples: SampleSet, ref: Reference, *, seed: int, state: Any = None,
@@ -181,7 +191,7 @@ class LPIPSDiversity(Metric):
         o: DiversityOpts = self.opts  # type: ignore[assignment]
         name, dist, extras, ref_stat = state if state is not None else self.fit(ref, NoSuite(samples.backbone))
         m, lo, hi = mean_ci(pairwise_distances(samples.images, dist, o.pairs))
-        ex = {"distance": name, "pairs": o.pairs, **extras}
+        ex = {"distance": name, "pairs": o.pairs, "images": int(samples.images.shape[0]), **extras}
         rows = [MetricValue("lpips_diversity", m, lo, hi, extras=ex)]
         if ref_stat is not None:
             rm = ref_stat[0]

@@ -43,6 +43,7 @@ from bench.metrics.base import (
     Reference,
     Resources,
     SampleSet,
+    subset_size,
 )
 from bench.metrics.neighbours import knn
 
@@ -81,6 +82,13 @@ class Memorization(Metric):
 
     requires = frozenset({"features", "images"})
 
+    def images_needed(self, n: int, item_bytes: int) -> int:
+        # pixel distances need every sample (small images: a 50,000 digits-sized set is 3 MB); otherwise the images
+        # only make the grid, drawn from the first samples that fit in the subset budget
+        if self.opts.space == "pixels" or item_bytes <= PIXEL_EXTRAS_MAX:  # type: ignore[attr-defined]
+            return n
+        return subset_size(n, item_bytes)
+
     def fit(self, ref: Reference, resources: Resources) -> dict[str, Any]:
         """Training images, their features and leave-one-out NN distances: once per task."""
         o: MemorizationOpts = self.opts  # type: ignore[assignment]
@@ -103,7 +111,7 @@ class Memorization(Metric):
         spaces: dict[str, dict[str, Any]] = {}
         d, idx = knn(samples.x, tr["features"], 1)
         spaces["features"] = {"nn": d[:, 0], "idx": idx[:, 0], "loo": tr["loo_features"]}
-        if "pixels" in tr and tuple(images.shape[1:]) == tuple(tr["images"].shape[1:]):
+        if "pixels" in tr and tuple(images.shape[1:]) == tuple(tr["images"].shape[1:]) and len(images) == len(samples.x):
             d, idx = knn(pixels(images), tr["pixels"], 1)
             spaces["pixels"] = {"nn": d[:, 0], "idx": idx[:, 0], "loo": tr["loo_pixels"]}
         if o.space not in spaces:
@@ -127,9 +135,10 @@ class Memorization(Metric):
                 MetricValue("nn_distance_ratio", main["ratio"], extras=extras)]
 
     def _grid(self, images: torch.Tensor, nn: np.ndarray, idx: np.ndarray, train_images: torch.Tensor) -> torch.Tensor:
-        """The closest samples, each followed by its nearest training image (4 pairs per row)."""
+        """The closest samples among the held ones (the first ``len(images)``), each followed by its nearest training
+        image (4 pairs per row)."""
         o: MemorizationOpts = self.opts  # type: ignore[assignment]
-        order = np.argsort(nn, kind="stable")[: o.grid]
+        order = np.argsort(nn[: len(images)], kind="stable")[: o.grid]
         samples = images[torch.from_numpy(order)]
         neighbours = match_channels(train_images[torch.from_numpy(idx[order])], samples.shape[1])
         if neighbours.shape[-2:] != samples.shape[-2:]:

@@ -291,7 +291,7 @@ class TaskKind:
     @classmethod
     def streamed(cls, runner: Runner, task: TaskPlan, model: str, count: int, seed: int,
                  call: Callable[[range, list[int]], Any], *, content_key: str | None = None, decode: bool = False,
-                 share: Hashable | None = None, **kw: Any) -> SampleSet:
+                 share: Hashable | None = None, keep: Callable[[int], int] | None = None, **kw: Any) -> SampleSet:
         """The outputs as a stream: each batch goes to the content hash, the first ``output.grid`` samples (the
         preview) and the backbones, and is then dropped, so memory does not grow with ``count``.
 
@@ -301,7 +301,8 @@ class TaskKind:
         that names its outputs without making them: replayed files; or a set made earlier in the run) cached
         features are used and nothing is made but the preview. The finished part of a long stream is written as it
         goes (bench.features.PartialFeatures): a killed run resumed with ``--resume`` starts after it. ``decode``:
-        the outputs are files being read, so reading the next batch overlaps the backbones."""
+        the outputs are files being read, so reading the next batch overlaps the backbones. ``keep(item_bytes)``:
+        how many of the first images to hold for metrics that read them (SampleSet.images; None: none)."""
         assert task.backbone is not None
         k = runner.suite.output.grid
         store = runner.store
@@ -312,12 +313,16 @@ class TaskKind:
         todo = backbones if content_key is None else \
             [b for b in backbones if store.lookup(feature_key(content_key, b), b, count) is None]
         head: list[torch.Tensor] = []
+        want = [k]  # the first samples held: the preview, and the images metrics declare (``keep``), set by batch 0
+
         if task.backbone in todo:
             def batches(first: int) -> Iterator[torch.Tensor]:
-                kept = k if first else 0  # a resumed pass makes its preview apart
+                kept = 0
                 for b in cls.iter_batches(runner, task, model, count, seed, call, first=first, **kw):
-                    if kept < k:
-                        head.append(b[: k - kept])
+                    if keep is not None and len(want) == 1:
+                        want.append(keep(int(b[0].numel())) if b.shape[0] else 0)
+                    if first == 0 and kept < max(want):  # a resumed pass makes its head apart
+                        head.append(b[: max(want) - kept])
                         kept += head[-1].shape[0]
                     yield b
 
@@ -331,12 +336,20 @@ class TaskKind:
         assert content_key is not None
         own = store.lookup(feature_key(content_key, task.backbone), task.backbone, count)
         assert own is not None
-        preview = torch.cat(head)[:k] if head else (made[1] if made is not None else None)
+        held = torch.cat(head) if head else None
+        if keep is not None and held is None:  # served from the cache or resumed: make the first images again
+            first = cls.batched(runner, task, model, min(max(k, 1), count), seed, call, **kw)
+            need = max(k, keep(int(first[0].numel())))
+            held = first if need <= first.shape[0] else cls.batched(runner, task, model, min(need, count), seed, call, **kw)
+            want.append(need)
+        preview = held[:k] if held is not None else (made[1] if made is not None else None)
         if k and preview is None:  # served from the cache: make only the preview
             preview = cls.batched(runner, task, model, min(k, count), seed, call, **kw)
         if share is not None:
             runner.samples.made[(model, share)] = (content_key, preview)
-        return SampleSet(features=own, images_hash=content_key, preview=preview)
+        images = held[: max(want[1:], default=0)] if keep is not None and held is not None else None
+        return SampleSet(features=own, images_hash=content_key, preview=preview,
+                         images=images if images is not None and images.shape[0] else None)
 
     def sample_set(self, task: TaskPlan, model: str) -> Hashable | None:
         """The identity of the sample set this task streams from ``model`` (tasks with equal identities get the same

@@ -17,7 +17,7 @@ from bench.metrics.frechet import GaussianStats
 from bench.protocol import make_protocol
 from bench.refstats import RefStats, backbone_protocol, compare_protocols
 from bench.seeding import model_seed
-from bench.tasks.base import TaskKind, TaskPlan, dataset_features, needs_images, needs_reference_images
+from bench.tasks.base import TaskKind, TaskPlan, dataset_features, needs_reference_images
 
 if TYPE_CHECKING:
     from bench.runner import Runner
@@ -65,8 +65,13 @@ class GenerationTask(TaskKind):
             return Reference(task.reference, ref.id, stats=GaussianStats(ref.mu, ref.sigma, ref.n or 0))
         task.state.update(reference_key=feature_key(ref.hash, task.backbone), n_ref=len(ref))
         feats = dataset_features(runner, task, ref, f"[{task.reference}]")
-        return Reference(task.reference, ref.id, features=feats,
-                         images=ref.images if needs_reference_images(task) else None,
+        images = None
+        if needs_reference_images(task):  # the first images the reading metrics declare (Metric.images_needed)
+            first = ref.head(1)
+            m = max(mt.images_needed(len(ref), int(first[0].numel())) for mt in task.metrics.values()
+                    if mt.reads("reference.images"))
+            images = ref.head(m)
+        return Reference(task.reference, ref.id, features=feats, images=images,
                          labels=None if ref.labels is None else ref.labels.numpy())
 
     def produce(self, runner: Runner, task: TaskPlan, model: str, adapter: Any) -> SampleSet:
@@ -79,21 +84,23 @@ class GenerationTask(TaskKind):
                                                       classes=None if classes is None else classes[idx.start:idx.stop]))
 
         seed = model_seed(runner.suite.seed, model)
-        if needs_images(task):  # a metric reads the images themselves: they are held
-            samples = SampleSet(images=self.batched(runner, task, model, task.n, seed, call))
-        else:  # features only: the samples stream through the backbone and are not kept
-            # replayed files are read in batches of bounded bytes whatever the task's (model) batch size
-            item = adapter.item_bytes()
-            size = decode_batch_size(item, task.batch_size) if item else None
-            samples = self.streamed(runner, task, model, task.n, seed, call, content_key=adapter.content_key(task.n),
-                                    decode=adapter.data_only, batch_size=size, share=self.sample_set(task, model))
+        # every sample streams through the backbones; metrics that read images get the first ones they declare
+        # (Metric.images_needed), so only those are held; replayed files are read in batches of bounded bytes
+        readers = [m for m in task.metrics.values() if m.reads("images")]
+        n = task.n
+        item = adapter.item_bytes()
+        size = decode_batch_size(item, task.batch_size) if item else None
+        samples = self.streamed(runner, task, model, task.n, seed, call, content_key=adapter.content_key(task.n),
+                                decode=adapter.data_only, batch_size=size, share=self.sample_set(task, model),
+                                keep=(lambda item_bytes: max(m.images_needed(n, item_bytes) for m in readers))
+                                if readers else None)
         samples.model, samples.backbone = adapter, task.backbone
         samples.classes = None if classes is None else np.asarray(classes, dtype=np.int64)
         return samples
 
     def sample_set(self, task: TaskPlan, model: str) -> Hashable | None:
-        # n samples under these conditions; a task that holds its images makes its own (the same samples again)
-        return None if needs_images(task) else ("generation", task.n, getattr(task.args, "classes", None))
+        # n samples under these conditions
+        return ("generation", task.n, getattr(task.args, "classes", None))
 
     def protocol(self, task: TaskPlan, metric: Metric, layer: str, samples: SampleSet) -> dict[str, Any] | None:
         assert task.backbone is not None and task.ref is not None and task.n is not None
