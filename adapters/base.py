@@ -176,6 +176,14 @@ class Adapter:
         With a key, cached features are used without generating or decoding anything."""
         return None
 
+    def model_key(self) -> str | None:
+        """A name for this model's outputs that changes whenever they could: its files' sha256, its arguments and
+        the source of the code that makes them (:func:`source_digest`), when the adapter can vouch for all of them.
+        A generated set is then cached by (this key, seeds, conditions, n, device) and a re-run reads its features
+        without generating anything. None (the default; always for Python code genbench cannot see whole): the
+        samples are made and hashed as they stream, every run."""
+        return None
+
     @property
     def device(self) -> torch.device:
         """Where this model runs: its own ``device`` argument when given, else the run's device."""
@@ -184,6 +192,29 @@ class Adapter:
 
     def describe(self) -> dict[str, Any]:
         return {"adapter": type(self).__name__, "args": self.args.model_dump(mode="json")}
+
+
+def source_digest(*modules: Any) -> str:
+    """sha256 of the source files of ``modules`` (a package: every ``.py`` under it): part of a model key, so an
+    edited sampler, quantizer or seed scheme never serves features of the old code's samples."""
+    import hashlib
+    import inspect
+
+    h = hashlib.sha256()
+    for m in modules:
+        path = Path(inspect.getfile(m))
+        files = sorted(path.parent.rglob("*.py")) if path.name == "__init__.py" else [path]
+        for f in files:
+            h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
+
+
+def keyed(*parts: Any) -> str:
+    """A model key from JSON-able parts."""
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
 ADAPTERS: Registry[type[Adapter]] = Registry("adapter", base=Adapter, group="genbench.adapters")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from functools import lru_cache
 from typing import ClassVar
 
 import numpy as np
 import torch
-from bench.adapters.base import Adapter, AdapterArgs, GenerationRequest
+from bench.adapters.base import Adapter, AdapterArgs, GenerationRequest, keyed, source_digest
 from pydantic import Field
 
 from bench.errors import ConfigError, InputError
@@ -48,6 +49,14 @@ class DatasetSampler(Adapter):
         if images.shape[0] == 0:
             raise InputError(f"dataset '{a.dataset}': no images left after filtering classes {a.classes}")
         return images, labels
+
+    def model_key(self) -> str | None:
+        # the dataset's content, the arguments and this module's code (and a subclass's)
+        a: DatasetArgs = self.args  # type: ignore[assignment]
+        if self.ctx.datasets is None:
+            return None
+        return keyed(type(self).__name__, a.model_dump(mode="json"), self.ctx.datasets(a.dataset).hash,
+                     source_digest(sys.modules[__name__], sys.modules[type(self).__module__]))
 
     def generate(self, request: GenerationRequest) -> torch.Tensor:
         a: DatasetArgs = self.args  # type: ignore[assignment]
@@ -130,6 +139,9 @@ class UniformNoise(Adapter):
     """Uniform random pixels: the floor every real model must beat."""
 
     Args = NoiseArgs
+
+    def model_key(self) -> str | None:
+        return keyed(type(self).__name__, self.args.model_dump(mode="json"), source_digest(sys.modules[__name__]))
 
     def generate(self, request: GenerationRequest) -> torch.Tensor:
         shape = tuple(self.args.shape)  # type: ignore[attr-defined]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from bench.adapters.base import Adapter, AdapterArgs, GenerationRequest
+from bench.adapters.base import Adapter, AdapterArgs, GenerationRequest, keyed, source_digest
 from pydantic import Field
 
 from bench.errors import ConfigError, InputError
@@ -167,6 +167,14 @@ class TorchScriptGenerator(_ModelGenerator):
         except Exception as exc:
             raise InputError(f"{p}: cannot load TorchScript ({exc.__class__.__name__}: {str(exc).splitlines()[0]})") from None
         self._path = p
+
+    def model_key(self) -> str | None:
+        import sys
+
+        from bench.weights import sha256_file
+
+        return keyed("torchscript", self.args.model_dump(mode="json"), sha256_file(self._path),
+                     source_digest(sys.modules[__name__]))
 
     def label(self) -> str:
         return str(self._path)

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from bench.adapters.base import Adapter, AdapterArgs, AdapterContext, GenerationRequest
+from bench.adapters.base import Adapter, AdapterArgs, AdapterContext, GenerationRequest, keyed, source_digest
 from pydantic import Field, field_validator
 
 from bench.errors import ConfigError
@@ -73,6 +73,14 @@ class ZooGenerator(Adapter):
             classes = [int(np.random.default_rng(s).integers(self.num_classes)) for s in request.seeds]
         x = self.generate_from_latents(request.latents(self.latent_dim), classes)
         return torch.round(x * 255).to(torch.uint8)
+
+    def model_key(self) -> str | None:
+        import sys
+
+        from bench import zoo
+
+        return keyed("zoo", self.args.model_dump(mode="json"), zoo.entry(self.args.name)["sha256"],  # type: ignore[attr-defined]
+                     source_digest(zoo, sys.modules[__name__]))
 
     def describe(self) -> dict[str, Any]:
         from bench import zoo

@@ -134,3 +134,58 @@ def test_image_reading_metric_gets_its_declared_subset(tmp_path: Path, weights: 
     net.load()
     assert row["value"] == pytest.approx(mean_ci(pairwise_distances(first, digits_feature_distance(net.net), 50))[0],
                                          rel=1e-9)
+
+
+def test_model_genbench_can_name_is_not_generated_again(tmp_path: Path, empty_cache: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A zoo model's generated set is keyed by (model key, seeds, n, conditions, device): a re-run reads its
+    features from the cache without generating; a Python model (code genbench cannot vouch for) is made again."""
+    from bench.adapters.zoo import ZooGenerator
+
+    calls: list[int] = []
+    real = ZooGenerator.generate
+    monkeypatch.setattr(ZooGenerator, "generate", lambda self, req: (calls.append(req.n), real(self, req))[1])
+    suite = tmp_path / "s.yaml"
+    suite.write_text("name: keyed\ndatasets:\n  train: {kind: digits, split: train}\nmodels:\n"
+                     "  gan: {adapter: zoo, args: {name: gan}}\n"
+                     "  lin: {adapter: python, args: {target: 'tests.models:CountingDigits'}}\n"
+                     "output: {grid: 0}\n"
+                     "tasks:\n  - {name: u, reference: train, n: 64, batch_size: 32, metrics: [fid]}\n")
+    values = []
+    for i in range(2):
+        CountingDigits.asked = []
+        assert main(["run", str(suite), "--out", str(tmp_path / f"out{i}"), "--quiet"]) == 0
+        rows = [json.loads(x) for p in (tmp_path / f"out{i}").rglob("rows.jsonl") for x in p.read_text().splitlines()]
+        values.append({r["model"]: r["value"] for r in rows})
+        assert sorted(CountingDigits.asked) == list(range(64))  # Python code: made every run
+        assert sum(calls) == (64 if i == 0 else 0), i  # the zoo model: made once, then read from the cache
+        calls.clear()
+    assert values[0] == values[1]
+
+
+def test_model_keys_change_with_what_changes_the_samples(tmp_path: Path) -> None:
+    import torch
+    from bench.adapters import AdapterContext, build_adapter
+
+    from bench.tasks.generation import generated_key
+    from tests.models import LinearDigits
+
+    def script(seed: int) -> Path:
+        torch.manual_seed(seed)
+        m = LinearDigits()
+        m.w.data = torch.randn(16, 64)
+        p = tmp_path / f"g{seed}.pt"
+        torch.jit.script(m).save(str(p))
+        return p
+
+    ctx = AdapterContext(resolve_path=Path)
+    k1 = build_adapter("torchscript", {"path": str(script(1)), "latent_dim": 16}, ctx).model_key()
+    k1b = build_adapter("torchscript", {"path": str(script(1)), "latent_dim": 16}, ctx).model_key()
+    k2 = build_adapter("torchscript", {"path": str(script(2)), "latent_dim": 16}, ctx).model_key()
+    k3 = build_adapter("torchscript", {"path": str(script(1)), "latent_dim": 16, "range": "0,1"}, ctx).model_key()
+    assert k1 == k1b and len({k1, k2, k3}) == 3  # same file and args: same key; other weights or args: another
+    assert build_adapter("python", {"target": "tests.models:LinearDigits"}, ctx).model_key() is None
+    base = generated_key(str(k1), 7, 100, None, "cpu", "fp32")
+    assert len({base, generated_key(str(k1), 8, 100, None, "cpu", "fp32"), generated_key(str(k1), 7, 101, None, "cpu", "fp32"),
+                generated_key(str(k1), 7, 100, [0, 1] * 50, "cpu", "fp32"), generated_key(str(k1), 7, 100, None, "cuda", "fp32"),
+                generated_key(str(k1), 7, 100, None, "cpu", "bf16")}) == 6

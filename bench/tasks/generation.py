@@ -33,6 +33,18 @@ def requested_classes(args: GenerationArgs, n: int) -> list[int] | None:
     return None if args.classes is None else [i % args.classes for i in range(n)]
 
 
+def generated_key(model_key: str, seed: int, n: int, classes: list[int] | None, device: str, dtype: str) -> str:
+    """The content key of a generated set named without generating it: the model's key (its files, arguments and
+    code: Adapter.model_key), the samples' base seed, n, the requested classes, where and in what dtype it ran, and
+    the source of genbench's seeding and uint8 quantization. Any change gives another key: never a stale entry."""
+    import bench.images
+    import bench.seeding
+    from bench.adapters.base import keyed, source_digest
+
+    return "generated:" + keyed(model_key, seed, n, classes, device, dtype,
+                                source_digest(bench.images, bench.seeding))
+
+
 class GenerationTask(TaskKind):
     """Sample n images per model; FID, KID, IS, precision/recall against the reference. With ``args: {classes:
     K}`` the task is class-conditional: requests carry labels, metrics see them in ``SampleSet.classes``, and only
@@ -90,7 +102,10 @@ class GenerationTask(TaskKind):
         n = task.n
         item = adapter.item_bytes()
         size = decode_batch_size(item, task.batch_size) if item else None
-        samples = self.streamed(runner, task, model, task.n, seed, call, content_key=adapter.content_key(task.n),
+        key = adapter.content_key(n)
+        if key is None and (model_key := adapter.model_key()) is not None:  # a model genbench can name whole
+            key = generated_key(model_key, seed, n, classes, adapter.device.type, runner.suite.runtime.dtype)
+        samples = self.streamed(runner, task, model, task.n, seed, call, content_key=key,
                                 decode=adapter.data_only, batch_size=size, share=self.sample_set(task, model),
                                 keep=(lambda item_bytes: max(m.images_needed(n, item_bytes) for m in readers))
                                 if readers else None)
