@@ -159,6 +159,12 @@ class Adapter:
         self.ctx = ctx
 
     @classmethod
+    def check_args(cls, args: AdapterArgs, resolve: Callable[[str], Path]) -> list[tuple[tuple[Any, ...], str]]:
+        """Problems ``genbench validate`` can see without building the model (a missing file, a module that does
+        not import), as (argument path, message); reported at the argument's file:line."""
+        return []
+
+    @classmethod
     def accepts_classes(cls, args: AdapterArgs) -> bool:
         """Whether this adapter, with these arguments, honours ``GenerationRequest.classes``. Unconditional
         generators (the default) are refused by class-conditional tasks at validate time: silently ignoring the

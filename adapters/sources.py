@@ -6,6 +6,7 @@ Evaluating a submission of data never runs its code.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import torch
@@ -35,6 +36,11 @@ class _Replay(Adapter):
     @property
     def source(self) -> str:
         return str(self.ctx.resolve_path(self.args.path))  # type: ignore[attr-defined]
+
+    @classmethod
+    def check_args(cls, args: AdapterArgs, resolve: Any) -> list[tuple[tuple[Any, ...], str]]:
+        p = resolve(args.path)  # type: ignore[attr-defined]
+        return [] if p.exists() else [(("path",), f"{p} does not exist")]
 
     def generate(self, request: GenerationRequest) -> torch.Tensor:
         idx = list(request.indices)
@@ -134,17 +140,52 @@ class PythonGenerator(_ModelGenerator):
 
     Args = PythonArgs
 
+    @classmethod
+    def check_args(cls, args: AdapterArgs, resolve: Any) -> list[tuple[tuple[Any, ...], str]]:
+        try:
+            import_object(args.target, search=_search_paths(resolve))  # type: ignore[attr-defined]
+        except ConfigError as exc:
+            return [(("target",), str(exc))]
+        return []
+
     def __init__(self, args: AdapterArgs, ctx: Any) -> None:
         super().__init__(args, ctx)
         a: PythonArgs = args  # type: ignore[assignment]
-        obj = import_object(a.target)
-        model = obj(**a.kwargs) if callable(obj) and isinstance(obj, type) or (callable(obj) and a.kwargs) else obj
+        obj = import_object(a.target, search=_search_paths(ctx.resolve_path))
+        model = obj(**a.kwargs) if _is_factory(obj, a.kwargs) else obj  # type: ignore[operator]
         if isinstance(model, torch.nn.Module):
             model = model.eval().to(self.device)
         self.model = model
 
     def label(self) -> str:
         return self.args.target  # type: ignore[attr-defined,no-any-return]
+
+
+def _search_paths(resolve: Any) -> tuple[str, ...]:
+    """Where a ``python`` target's module is looked for besides sys.path: the suite's folder, then the working
+    directory (``genbench`` as an installed command has neither on sys.path; ``python -m bench`` has the latter)."""
+    return (str(resolve(".")), os.getcwd())
+
+
+def _is_factory(obj: Any, kwargs: dict[str, Any]) -> bool:
+    """Whether ``target`` names something to call for the model: a class, or a function given ``kwargs`` or
+    callable without arguments (``def make_model(): ...``). A function that needs an argument (``z``) is the model
+    itself, and so is a module or an object with ``generate``."""
+    import inspect
+
+    if isinstance(obj, type):
+        return True
+    if not callable(obj) or isinstance(obj, torch.nn.Module) or hasattr(obj, "generate"):
+        return False
+    if kwargs:
+        return True
+    try:
+        inspect.signature(obj).bind()
+    except TypeError:
+        return False  # needs arguments: a latents -> images function
+    except ValueError:
+        return False  # no signature to inspect (a builtin): use it as given
+    return True
 
 
 class TorchScriptArgs(_ModelArgs):
@@ -155,6 +196,11 @@ class TorchScriptGenerator(_ModelGenerator):
     """A TorchScript generator file: ``forward(z)`` (or ``forward(z, classes)``) → images in ``range``."""
 
     Args = TorchScriptArgs
+
+    @classmethod
+    def check_args(cls, args: AdapterArgs, resolve: Any) -> list[tuple[tuple[Any, ...], str]]:
+        p = resolve(args.path)  # type: ignore[attr-defined]
+        return [] if p.is_file() else [(("path",), f"{p}: TorchScript file does not exist")]
 
     def __init__(self, args: AdapterArgs, ctx: Any) -> None:
         super().__init__(args, ctx)

@@ -320,7 +320,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.dry_run:
         from bench.plan import dry_run_lines
 
-        print("\n".join(dry_run_lines(check_suite(loaded, check_weights=False))))
+        lines = dry_run_lines(check_suite(loaded, check_weights=False))
+        print("\n".join(lines))
+        missing = sum("[MISSING]" in line for line in lines)
+        if missing:
+            print(f"genbench: error: {missing} file(s) the run needs are missing (marked [MISSING] above)", file=sys.stderr)
+            return EXIT_BAD_INPUT
         return EXIT_OK
     plan = check_suite(loaded, device=args.device)
     run_dir = None

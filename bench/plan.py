@@ -92,6 +92,8 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True, device: str 
         except ConfigError as exc:  # an argument validator that looks a name up (e.g. a zoo model)
             problem(("models", mname, "args"), str(exc))
             continue
+        for path, msg in cls.check_args(parsed, loaded.resolve_path):
+            problem(("models", mname, "args", *path), msg)
         ds = getattr(parsed, "dataset", None)
         if ds is not None and ds not in s.datasets:  # any adapter whose arguments name a suite dataset
             problem(("models", mname, "args", "dataset"), f"unknown dataset '{ds}'{did_you_mean(str(ds), s.datasets)}")

@@ -26,6 +26,7 @@ working and get a one-line warning naming the new name.
 from __future__ import annotations
 
 import importlib
+import sys
 import warnings
 from collections.abc import Callable, Iterator
 from importlib import metadata
@@ -36,11 +37,15 @@ from bench.errors import ConfigError, did_you_mean
 T = TypeVar("T")
 
 
-def import_object(target: str) -> object:
-    """Import ``"package.module:attr"`` (attr may be dotted)."""
+def import_object(target: str, search: tuple[str, ...] = ()) -> object:
+    """Import ``"package.module:attr"`` (attr may be dotted). ``search``: folders appended to sys.path first when
+    absent (a user's module beside their suite); kept there, as later imports of the module's own imports need it."""
     if ":" not in target:
         raise ConfigError(f"'{target}' is not of the form 'module:attr'")
     module_name, attr = target.split(":", 1)
+    for folder in search:
+        if folder not in sys.path:
+            sys.path.append(folder)
     try:
         obj: object = importlib.import_module(module_name)
     except ImportError as exc:
