@@ -197,7 +197,8 @@ where NAME is fid, kid, isc, precision, recall, f_score, and run_dir is the kept
         si.add_argument(f"--{flag}", action="store_true", help=what)
     si.add_argument("--backbone", default=None, help="feature network (genbench ls backbones; default digits, or "
                     "the one statistics record)")
-    si.add_argument("--protocol", default=None, help="protocol preset (tf-compat, clean, ...; genbench ls protocols)")
+    si.add_argument("--protocol", default=None, help="protocol preset (default tf-compat, the field's standard; clean, "
+                    "digits for 8x8 grey digits offline, ...; genbench ls protocols)")
     si.add_argument("--weights", help="explicit weights file for the backbone")
     si.add_argument("--n", type=int, help="use the first N samples of A (default: all)")
     si.add_argument("--seed", type=int, default=0)
@@ -320,7 +321,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.dry_run:
         from bench.plan import dry_run_lines
 
-        lines = dry_run_lines(check_suite(loaded, check_weights=False))
+        lines = dry_run_lines(check_suite(loaded, check_weights=False, check_files=False))
         print("\n".join(lines))
         missing = sum("[MISSING]" in line for line in lines)
         if missing:

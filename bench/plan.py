@@ -37,8 +37,10 @@ class Plan:
     datasets: dict[str, tuple[DatasetKind, Any]] = field(default_factory=dict)
 
 
-def check_suite(loaded: LoadedSuite, *, check_weights: bool = True, device: str | None = None) -> Plan:
-    """The executable plan of a suite; ``device`` (``--device``) overrides the suite's ``runtime.device``."""
+def check_suite(loaded: LoadedSuite, *, check_weights: bool = True, device: str | None = None,
+                check_files: bool = True) -> Plan:
+    """The executable plan of a suite; ``device`` (``--device``) overrides the suite's ``runtime.device``.
+    ``check_files=False`` leaves missing model files to the caller (``run --dry-run`` lists them as [MISSING])."""
     s = loaded.suite
     problems: list[str] = []
     try:
@@ -92,7 +94,7 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True, device: str 
         except ConfigError as exc:  # an argument validator that looks a name up (e.g. a zoo model)
             problem(("models", mname, "args"), str(exc))
             continue
-        for path, msg in cls.check_args(parsed, loaded.resolve_path):
+        for path, msg in cls.check_args(parsed, loaded.resolve_path) if check_files else ():
             problem(("models", mname, "args", *path), msg)
         ds = getattr(parsed, "dataset", None)
         if ds is not None and ds not in s.datasets:  # any adapter whose arguments name a suite dataset
@@ -134,6 +136,12 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True, device: str 
         models = t.models if t.models is not None else [
             m for m in s.models if _adapter_kind(s.models[m].adapter) in kind.adapter_kinds
             and _model_misfit(kind, task_args, s.models[m]) is None]
+        if not models:
+            none_fit = "" if t.models is not None else " (none of the suite's models fits it: " + "; ".join(
+                f"'{m}' {_model_misfit(kind, task_args, s.models[m]) or 'is a ' + str(_adapter_kind(s.models[m].adapter))}"
+                for m in s.models) + ")"
+            problem((*base, "models") if t.models is not None else base,
+                    f"task '{t.name}' has no model to evaluate{none_fit}")
         for mi, mname in enumerate(models):
             if mname not in s.models:
                 problem((*base, "models", mi), f"unknown model '{mname}'{did_you_mean(mname, s.models)}")

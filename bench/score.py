@@ -13,7 +13,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.errors import InputError, ProtocolMismatchError
+from bench.errors import InputError, ProtocolMismatchError, WeightsError
 from bench.images import list_image_files
 from bench.tasks.base import RunArtifacts, per_sample_table
 
@@ -100,6 +100,10 @@ def _score_two_stats(input1: str, input2: str, args1: dict[str, Any], args2: dic
             "run_dir": None}
 
 
+#: what ``score images`` computes when neither --protocol nor --backbone is given
+DEFAULT_PROTOCOL = "tf-compat"
+
+
 def score_images(input1: str, input2: str, metrics: list[str], *, backbone: str | None = None, weights: str | None = None,
                  n: int | None = None, out: str | None = None, seed: int = 0, progress: bool = True,
                  cache: bool = True, protocol: str | None = None, inference: str = "exact",
@@ -130,7 +134,11 @@ def score_images(input1: str, input2: str, metrics: list[str], *, backbone: str 
         if backbone is not None and backbone != pb:
             raise InputError(f"--backbone {backbone} contradicts --protocol {protocol} (backbone {pb})")
         backbone = pb
-    backbone = backbone or "digits"
+    defaulted = backbone is None and protocol is None and kind2 != "stats"
+    if defaulted:  # the field's standard (torch-fidelity / the TF FID code), never the 8x8 digits network silently
+        protocol = DEFAULT_PROTOCOL
+        backbone = get_preset(protocol).backbone
+    assert backbone is not None
     n = n or n1
     if n > n1:
         raise InputError(f"{input1}: holds {n1} samples, fewer than --n {n}")
@@ -147,6 +155,13 @@ def score_images(input1: str, input2: str, metrics: list[str], *, backbone: str 
         "output": {"grid": 0},
         "runtime": {"device": device or "auto"},
     })
+    if defaulted and weights is None:
+        from bench.backbones import get_backbone
+
+        missing = get_backbone(backbone).check_weights()
+        if missing:
+            raise WeightsError(f"{missing[0]}\n(score images uses the field's standard protocol '{DEFAULT_PROTOCOL}' "
+                               "when none is given; offline, --protocol digits scores 8x8 grey digits)")
     with _one_task_run(LoadedSuite(suite, Path.cwd() / "<genbench score images>", {}), out=out, progress=progress,
                        cache=cache) as outcome:
         if outcome.errors:

@@ -67,8 +67,13 @@ def test_empty_folder(tmp_path: Path, capsys) -> None:
 
 
 def test_missing_folder(tmp_path: Path, capsys) -> None:
-    err, _ = _run_with_bad_model(tmp_path, capsys, "{adapter: folder, args: {path: nowhere}}")
-    assert "nowhere: folder does not exist" in err
+    """A model folder that does not exist is caught before anything runs, at its suite line."""
+    suite = tmp_path / "bad.yaml"
+    suite.write_text(SUITE.format(model="{adapter: folder, args: {path: nowhere}}"))
+    code, _, err = run_cli(["run", str(suite), "--out", str(tmp_path / "res"), "--quiet"], capsys)
+    assert code == 2 and "Traceback" not in err
+    assert "bad.yaml:" in err and "models.bad.args.path: " in err and "nowhere does not exist" in err
+    assert not (tmp_path / "res").exists()
 
 
 @pytest.mark.parametrize("kind", ["corrupt", "truncated"])

@@ -13,17 +13,28 @@ SUITES = ["cifar10-fid", "ffhq-fid", "imagenet-cond"]
 
 
 @pytest.mark.parametrize("name", SUITES)
-def test_benchmark_suites_validate_offline(name: str, empty_cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_benchmark_suites_validate_offline(name: str, empty_cache: Path, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    # without the user's samples a suite cannot run: validate says which file is missing, at its line
     code, out, err = run_cli(["validate", "--no-weights", str(ROOT / "suites" / f"{name}.yaml")], capsys)
+    assert code == 2 and f"{name}.yaml:" in err and "models.samples.args.path: " in err and "does not exist" in err
+    # with them in place (a copy of the suite beside placeholder samples) it validates offline
+    (tmp_path / "suites").mkdir()
+    suite = tmp_path / "suites" / f"{name}.yaml"
+    suite.write_text((ROOT / "suites" / f"{name}.yaml").read_text())
+    for p in ("samples/cifar10", "samples/ffhq256"):
+        (tmp_path / p).mkdir(parents=True)
+    (tmp_path / "samples" / "imagenet256_cond_50k.npz").write_bytes(b"")
+    code, out, err = run_cli(["validate", "--no-weights", str(suite)], capsys)
     assert code == 0, err
     # published weights not downloaded yet: valid, with a warning naming the URL and the target path
-    code, _, err = run_cli(["validate", str(ROOT / "suites" / f"{name}.yaml")], capsys)
+    code, _, err = run_cli(["validate", str(suite)], capsys)
     assert code == 0 and "genbench: warning:" in err and "not found: download" in err
 
 
 def test_dry_run_prints_downloads_and_targets(empty_cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run_cli(["run", "--dry-run", str(ROOT / "suites" / "cifar10-fid.yaml")], capsys)
-    assert code == 0
+    code, out, err = run_cli(["run", "--dry-run", str(ROOT / "suites" / "cifar10-fid.yaml")], capsys)
+    assert code == 2 and "1 file(s) the run needs are missing" in err  # the user's samples: listed below
     w = empty_cache / "weights"
     for expected in (
         "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth",

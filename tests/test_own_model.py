@@ -95,7 +95,10 @@ def test_dry_run_fails_when_a_file_is_missing(tmp_path: Path, capsys: pytest.Cap
     suite = _write(tmp_path, "x:y")
     text = suite.read_text()
     suite.write_text(text.replace('{adapter: python, args: {target: "x:y"}}', "{adapter: npz, args: {path: gone.npz}}"))
-    assert main(["run", str(suite), "--dry-run"]) == 2
+    assert main(["run", str(suite), "--dry-run"]) == 2  # lists what is missing, then fails
+    captured = capsys.readouterr()
+    assert "gone.npz [MISSING]" in captured.out and "1 file(s) the run needs are missing" in captured.err
+    assert main(["validate", str(suite)]) == 2
     assert "suite.yaml:5: models.mine.args.path: " in capsys.readouterr().err
     # an explicit weights file the run would read: listed [MISSING], and the dry run fails
     suite.write_text(text.replace("metrics: [fid]", "weights: nope.pt, metrics: [fid]")
@@ -103,3 +106,41 @@ def test_dry_run_fails_when_a_file_is_missing(tmp_path: Path, capsys: pytest.Cap
     assert main(["run", str(suite), "--dry-run"]) == 2
     captured = capsys.readouterr()
     assert "nope.pt [MISSING]" in captured.out and "1 file(s) the run needs are missing" in captured.err
+
+
+def test_task_with_no_model_to_evaluate_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A conditional task left without `models:` where no model is conditional used to validate as "0 models"."""
+    suite = _write(tmp_path, "beside_suite_gen:make")
+    suite.write_text(suite.read_text().replace("metrics: [fid]", "args: {classes: 10}, metrics: [cond_acc]"))
+    assert main(["validate", str(suite)]) == 2
+    err = capsys.readouterr().err
+    assert "suite.yaml:8: tasks.0: task 'u' has no model to evaluate (none of the suite's models fits it: 'mine' is " \
+           "unconditional" in err
+
+
+def _png_folder(folder: Path, n: int, seed: int) -> Path:
+    import numpy as np
+    from PIL import Image
+
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(folder / f"{i:03d}.png")
+    return folder
+
+
+def test_score_images_defaults_to_the_standard_protocol_and_flags_the_digits_net_on_other_images(
+        tmp_path: Path, empty_cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a, b = _png_folder(tmp_path / "a", 12, 0), _png_folder(tmp_path / "b", 12, 1)
+    # no protocol given: tf-compat, whose weights are not here: one clear error saying what to do
+    assert main(["score", "images", str(a), str(b), "--fid"]) == 2
+    err = capsys.readouterr().err
+    assert "weights 'inception-v3-compat' not found: download" in err and "--protocol digits" in err
+    assert "Traceback" not in err
+    # the digits network on 32x32 colour images: computed, but warned about and flagged in every row
+    assert main(["score", "images", str(a), str(b), "--fid", "--kid", "--protocol", "digits", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "genbench: warning: the digits protocol's network was trained on 8x8 grey digits; these images are " \
+           "32x32 with 3 channel(s)" in captured.err
+    res = json.loads(captured.out)
+    assert all("8x8 grey digits" in m["extras"]["backbone_warning"] for m in res["metrics"].values())

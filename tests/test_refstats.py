@@ -67,7 +67,8 @@ def test_fid_from_built_stats_equals_fid_from_features(data: dict[str, Any], emp
     meta = json.loads(path.with_suffix(".json").read_text())
     assert meta["protocol"]["backbone"] == "digits" and meta["protocol"]["weights_sha256"] and meta["n"] == 300
     kw: dict[str, Any] = {"progress": False, "cache": False}
-    from_images = score_images(str(data["test"]), str(data["train"]), ["fid"], **kw)["metrics"]["fid"]["value"]
+    from_images = score_images(str(data["test"]), str(data["train"]), ["fid"], protocol="digits",
+                               **kw)["metrics"]["fid"]["value"]
     from_name = score_images(str(data["test"]), "digits-train", ["fid"], **kw)
     from_file = score_images(str(data["test"]), str(path), ["fid"], **kw)["metrics"]["fid"]["value"]
     assert from_name["metrics"]["fid"]["value"] == pytest.approx(from_images, abs=1e-9, rel=1e-9)

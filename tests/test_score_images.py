@@ -30,7 +30,7 @@ def sets(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 def test_score_images_json_equals_reference_fid(sets: tuple[Path, Path], capsys) -> None:
     gen, real = sets
-    code, out, err = run_cli(["score", "images", str(gen), str(real), "--fid", "--prc", "--json"], capsys)
+    code, out, err = run_cli(["score", "images", str(gen), str(real), "--fid", "--prc", "--json", "--protocol", "digits"], capsys)
     assert code == 0, err
     res = json.loads(out)
     assert res["n"] == 300 and res["n_ref"] == 1200
@@ -52,7 +52,7 @@ def test_score_leaves_no_run_folder_behind_unless_asked(sets: tuple[Path, Path],
 
     gen, real = sets
     before = set(Path(tempfile.gettempdir()).iterdir())
-    code, out, err = run_cli(["score", "images", str(gen), str(real), "--n", "50", "--json"], capsys)
+    code, out, err = run_cli(["score", "images", str(gen), str(real), "--n", "50", "--json", "--protocol", "digits"], capsys)
     assert code == 0, err
     assert json.loads(out)["run_dir"] is None
     code, _, err = run_cli(["score", "pairs", str(gen), str(gen), "--l1", "--json"], capsys)
@@ -62,12 +62,12 @@ def test_score_leaves_no_run_folder_behind_unless_asked(sets: tuple[Path, Path],
     for i in range(3):
         save_png(digits.load("test")[0][i], bad / f"{i:04d}.png")
     (bad / "0003.png").write_bytes(b"not a png")  # fails inside the run, after its folder was made
-    code, _, err = run_cli(["score", "images", str(bad), str(real)], capsys)
+    code, _, err = run_cli(["score", "images", str(bad), str(real), "--protocol", "digits"], capsys)
     assert code == 2 and "0003.png" in err
-    code, _, err = run_cli(["score", "images", str(gen), str(real), "--n", "1"], capsys)
+    code, _, err = run_cli(["score", "images", str(gen), str(real), "--n", "1", "--protocol", "digits"], capsys)
     assert code == 2 and "needs at least 2" in err
     assert set(Path(tempfile.gettempdir()).iterdir()) == before
-    code, out, _ = run_cli(["score", "images", str(gen), str(real), "--n", "50", "--json", "--out", str(tmp_path / "k")],
+    code, out, _ = run_cli(["score", "images", str(gen), str(real), "--n", "50", "--json", "--out", str(tmp_path / "k"), "--protocol", "digits"],
                            capsys)
     assert code == 0 and Path(json.loads(out)["run_dir"]).is_relative_to(tmp_path / "k")
     assert (Path(json.loads(out)["run_dir"]) / "rows.jsonl").is_file()
@@ -75,19 +75,19 @@ def test_score_leaves_no_run_folder_behind_unless_asked(sets: tuple[Path, Path],
 
 def test_score_images_defaults_to_fid_and_prints_a_table(sets: tuple[Path, Path], capsys) -> None:
     gen, real = sets
-    code, out, _ = run_cli(["score", "images", str(gen), str(real), "--n", "100"], capsys)
+    code, out, _ = run_cli(["score", "images", str(gen), str(real), "--n", "100", "--protocol", "digits"], capsys)
     assert code == 0
     assert "n=100" in out and "fid" in out and "precision" not in out
 
 
 def test_score_images_bad_inputs(sets: tuple[Path, Path], tmp_path: Path, capsys) -> None:
     gen, real = sets
-    code, _, err = run_cli(["score", "images", str(tmp_path / "nope"), str(real)], capsys)
+    code, _, err = run_cli(["score", "images", str(tmp_path / "nope"), str(real), "--protocol", "digits"], capsys)
     assert code == 2 and "nope: no such folder or file" in err
-    code, _, err = run_cli(["score", "images", str(gen), str(real), "--n", "5000"], capsys)
+    code, _, err = run_cli(["score", "images", str(gen), str(real), "--n", "5000", "--protocol", "digits"], capsys)
     assert code == 2 and "holds 300 samples, fewer than --n 5000" in err
     (tmp_path / "empty").mkdir()
-    code, _, err = run_cli(["score", "images", str(tmp_path / "empty"), str(real)], capsys)
+    code, _, err = run_cli(["score", "images", str(tmp_path / "empty"), str(real), "--protocol", "digits"], capsys)
     assert code == 2 and "empty: no image files" in err
 
 

@@ -104,6 +104,14 @@ class DigitsBackbone(Backbone):
     def preprocessing(self) -> dict[str, Any]:
         return {"input": "uint8", "channels": "luma-601", "resize": "8x8 torch-bilinear antialias (if not 8x8)", "scale": "x/255"}
 
+    def domain_problem(self, item_shape: tuple[int, ...]) -> str | None:
+        c, h, w = item_shape
+        if (h, w) == (8, 8) and c in (1, 3):
+            return None
+        return (f"the digits protocol's network was trained on 8x8 grey digits; these images are {w}x{h} with {c} "
+                "channel(s), resized to 8x8 grey: the numbers rank nothing published (use --protocol tf-compat, the "
+                "field's standard, for natural images)")
+
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
         return to_input(images)
 

@@ -69,6 +69,13 @@ class ShapesClipBackbone(TextImageBackbone):
         return {"input": "uint8 RGB", "resize": "32x32 torch-bilinear antialias (if not 32x32)", "scale": "x/255",
                 "text": "bench.shapes.world.encode (lowercase words)", "scorer": self.scorer}
 
+    def domain_problem(self, item_shape: tuple[int, ...]) -> str | None:
+        c, h, w = item_shape
+        if (h, w) == (32, 32) and c == 3:
+            return None
+        return (f"the shapes network was trained on 32x32 RGB scenes of the shapes world; these images are {w}x{h} "
+                f"with {c} channel(s): its numbers rank nothing outside that world")
+
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
         from bench.shapes.models import to_input
 
