@@ -182,6 +182,11 @@ class Adapter:
         With a key, cached features are used without generating or decoding anything."""
         return None
 
+    def output_problem(self) -> str | None:
+        """Something suspicious about this model's outputs so far (e.g. a value range that looks wrong), or None;
+        the task warns and flags the model's rows (``extras.output_warning``: not ranked)."""
+        return None
+
     def model_key(self) -> str | None:
         """A name for this model's outputs that changes whenever they could: its files' sha256, its arguments and
         the source of the code that makes them (:func:`source_digest`), when the adapter can vouch for all of them.

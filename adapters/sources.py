@@ -14,7 +14,7 @@ from bench.adapters.base import Adapter, AdapterArgs, GenerationRequest, keyed, 
 from pydantic import Field
 
 from bench.errors import ConfigError, InputError
-from bench.images import ArrayFile, ImageFiles, list_image_files, parse_range, to_uint8
+from bench.images import ArrayFile, ImageFiles, RangeMonitor, list_image_files, parse_range, to_uint8
 from bench.registry import import_object
 
 
@@ -116,7 +116,14 @@ class _ModelGenerator(Adapter):
             with torch.no_grad():
                 out = m(z) if request.classes is None else m(z, torch.as_tensor(list(request.classes), device=self.device))
         out = torch.as_tensor(out).detach().cpu()
-        return to_uint8(out, parse_range(a.range), what=self.label())
+        if self._monitor is None:
+            self._monitor = RangeMonitor(parse_range(a.range) or (-1.0, 1.0))
+        return to_uint8(out, parse_range(a.range), what=self.label(), monitor=self._monitor)
+
+    _monitor: RangeMonitor | None = None
+
+    def output_problem(self) -> str | None:
+        return None if self._monitor is None else self._monitor.problem()
 
     def label(self) -> str:
         return "model"

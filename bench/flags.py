@@ -10,6 +10,8 @@ flag means a pathology, not a close call.
 ========================  =====================================================================================
 flag                      rule (metric from the same table)
 ========================  =====================================================================================
+suspect outputs           a row's ``extras.output_warning``: the model's outputs did not fit their declared range
+network not trained ...   a row's ``extras.backbone_warning``: the backbone's network never saw images like these
 memorizes training data   ``near_copy_fraction`` >= 0.5: half the samples are near-copies of training images
 mode collapse             ``lpips_diversity_ratio`` < 0.5: samples less than half as diverse as real data
 drops modes               ``class_coverage`` < 0.8 while ``precision`` >= 0.5: realistic samples, missing classes
@@ -49,12 +51,22 @@ RULES: tuple[FlagRule, ...] = (
 def model_flags(rows: list[dict[str, Any]]) -> dict[Any, list[str]]:
     """model -> flags, from the rows of ONE (task, protocol) table (models without a flag are absent)."""
     values: dict[Any, dict[str, float]] = {}
+    warned: dict[Any, list[str]] = {}
     for r in rows:
         if r.get("value") is not None:
             values.setdefault(r["model"], {})[r["metric"]] = float(r["value"])
+        for key, flag in WARNING_FLAGS.items():
+            msg = (r.get("extras") or {}).get(key)
+            if msg and flag not in warned.setdefault(r["model"], []):
+                warned[r["model"]].append(flag)
     out: dict[Any, list[str]] = {}
-    for model, vals in values.items():
-        hits = [msg for rule in RULES if (msg := rule.check(vals)) is not None]
+    for model in {**values, **warned}:
+        hits = warned.get(model, []) + [msg for rule in RULES if (msg := rule.check(values.get(model, {}))) is not None]
         if hits:
             out[model] = hits
     return out
+
+
+#: row extras that make a model's numbers suspect, and the flag each shows
+WARNING_FLAGS = {"output_warning": "suspect outputs (value range; see the run's warnings)",
+                 "backbone_warning": "network not trained on these images"}

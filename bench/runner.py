@@ -191,7 +191,5 @@ class Runner:
             n=int(n if n is not None else (task.n or 0)), backbone=task.backbone.name if task.backbone else None,
             higher_is_better=info.higher_is_better, unit=info.unit, seconds=round(seconds, 4), protocol=protocol,
             protocol_id=protocol_id(protocol) if protocol else None,
-            extras={**v.extras, **(extras or {}), **({} if info.ranked else {"ranked": False}),
-                    **({"backbone_warning": "; ".join(task.backbone.domain_warnings)}
-                       if task.backbone is not None and task.backbone.domain_warnings else {})},
+            extras={**v.extras, **(extras or {}), **({} if info.ranked else {"ranked": False})},
         )

@@ -29,6 +29,11 @@ class Tiny(nn.Module):
 def make():
     """a factory without arguments: genbench calls it for the model"""
     return Tiny()
+
+class ZeroOne(Tiny):
+    """the same model with outputs in [0, 1] (a sigmoid), the common case the [-1, 1] default gets wrong"""
+    def forward(self, z):
+        return torch.sigmoid(3 * (z @ self.w)).view(-1, 1, 8, 8)
 '''
 
 SUITE = """name: own
@@ -140,7 +145,39 @@ def test_score_images_defaults_to_the_standard_protocol_and_flags_the_digits_net
     # the digits network on 32x32 colour images: computed, but warned about and flagged in every row
     assert main(["score", "images", str(a), str(b), "--fid", "--kid", "--protocol", "digits", "--json"]) == 0
     captured = capsys.readouterr()
-    assert "genbench: warning: the digits protocol's network was trained on 8x8 grey digits; these images are " \
-           "32x32 with 3 channel(s)" in captured.err
+    assert "genbench: warning: model 'input1': the digits protocol's network was trained on 8x8 grey digits; these " \
+           "images are 32x32 with 3 channel(s)" in captured.err
     res = json.loads(captured.out)
     assert all("8x8 grey digits" in m["extras"]["backbone_warning"] for m in res["metrics"].values())
+
+
+def test_wrong_value_range_is_warned_flagged_and_not_ranked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A [0, 1] model left on the default range [-1, 1]: the numbers are computed (nothing is lost), a warning
+    names the observed range, the rows carry it, and the table does not rank the model; declared right, silence."""
+    suite = _write(tmp_path, "beside_suite_gen:ZeroOne")
+    text = suite.read_text().replace(
+        'mine: {adapter: python, args: {target: "beside_suite_gen:ZeroOne"}}',
+        'mine: {adapter: python, args: {target: "beside_suite_gen:ZeroOne"}}\n'
+        '  right: {adapter: python, args: {target: "beside_suite_gen:ZeroOne", range: "0,1"}}')
+    suite.write_text(text)
+    assert main(["run", str(suite), "--out", str(tmp_path / "out"), "--quiet", "--no-cache"]) == 0
+    err = capsys.readouterr().err
+    assert "model 'mine': outputs never use the lower half of the declared range [-1, 1] (observed min " in err
+    assert "model 'right'" not in err
+    (run,) = (tmp_path / "out" / "own").iterdir()
+    rows = {r["model"]: r for r in map(json.loads, (run / "rows.jsonl").read_text().splitlines())}
+    assert "set args.range: 0,1" in rows["mine"]["extras"]["output_warning"]
+    assert "output_warning" not in rows["right"]["extras"]
+    table = (run / "table.md").read_text()
+    assert "suspect outputs" in table and table.index("| right") < table.index("| mine")  # unranked: listed last
+
+
+def test_clipped_values_are_counted() -> None:
+    import torch
+
+    from bench.images import RangeMonitor, to_uint8
+
+    m = RangeMonitor((0.0, 1.0))
+    to_uint8(torch.linspace(-0.5, 1.0, 3 * 8 * 8).reshape(3, 1, 8, 8), (0.0, 1.0), monitor=m)
+    assert m.total == 192 and m.clipped == 64 and m.min == -0.5  # a third of the values below 0 (step 1.5/191)
+    assert "64 of 192 output values (33.33%) fell outside the declared range [0, 1]" in str(m.problem())

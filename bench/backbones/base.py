@@ -56,7 +56,6 @@ class Backbone:
         self.device = torch.device(device)
         self.weights_sha256: str | None = None
         self.passes = 0  # image sets pushed through forward (tests assert one pass per set)
-        self.domain_warnings: list[str] = []  # images this network was not trained on (domain_problem)
 
     # -- to implement ------------------------------------------------------------------------------
     def check_weights(self) -> list[str]:
@@ -172,8 +171,6 @@ def extract_many(backbones: list[Backbone], batches: Iterable[torch.Tensor], pro
             if i % TRIM_EVERY == TRIM_EVERY - 1:
                 trim_heap()
             for b, out in zip(backbones, outs, strict=True):
-                if i == 0 and images.shape[0]:
-                    _check_domain(b, tuple(images.shape[1:]))
                 b.add_rows(images, out)
             done += int(images.shape[0])
             if progress is not None:
@@ -181,17 +178,6 @@ def extract_many(backbones: list[Backbone], batches: Iterable[torch.Tensor], pro
             if on_batch is not None:
                 on_batch(done, outs)
     return [{k: (np.concatenate(v) if v else np.zeros((0,), np.float32)) for k, v in out.items()} for out in outs]
-
-
-def _check_domain(backbone: Backbone, shape: tuple[int, ...]) -> None:
-    """Warn (once per backbone and shape) when images are not what the backbone's network was trained on; the
-    problem is kept in ``backbone.domain_warnings`` and every row made on that backbone carries it."""
-    import warnings
-
-    why = backbone.domain_problem(shape)
-    if why is not None and why not in backbone.domain_warnings:
-        backbone.domain_warnings.append(why)
-        warnings.warn(why, stacklevel=3)
 
 
 @contextlib.contextmanager

@@ -125,6 +125,8 @@ class SampleSet:
     translator: Translator | None = None
     images_hash: str | None = None  #: content key of the produced images (the feature-cache key), set by the task
     preview: torch.Tensor | None = None  #: the first samples (sample grids) when the images are not held
+    #: one image's (C, H, W) where known (without ``images``: from the stream); None otherwise
+    item_shape: tuple[int, ...] | None = None
 
     @property
     def x(self) -> np.ndarray:

@@ -234,6 +234,16 @@ class TaskKind:
         if grid is not None:
             sink.image("", grid)
         common = {self.seconds_key: round(produce_seconds, 3), **self.row_extras(task, model, samples)}
+        # numbers that could be silently wrong are computed, warned about, flagged in their rows and not ranked
+        shape = samples.item_shape or (tuple(samples.images.shape[1:]) if samples.images is not None else None)
+        for key, why in (("output_warning", adapter.output_problem()),  # e.g. a wrong value range
+                         ("backbone_warning", None if task.backbone is None or shape is None
+                          else task.backbone.domain_problem(shape))):  # images the backbone's network never saw
+            if why is not None:
+                import warnings
+
+                warnings.warn(f"model '{model}': {why}", stacklevel=2)
+                common[key] = why
         produced: list[tuple[Any, float, dict[str, Any] | None, int | None]] = []
         for mname, metric in task.metrics.items():
             layer = self.layer_for(task, metric)
@@ -313,12 +323,14 @@ class TaskKind:
         todo = backbones if content_key is None else \
             [b for b in backbones if store.lookup(feature_key(content_key, b), b, count) is None]
         head: list[torch.Tensor] = []
+        shape: list[tuple[int, ...]] = []  # one image's (C, H, W), once a batch is seen
         want = [k]  # the first samples held: the preview, and the images metrics declare (``keep``), set by batch 0
 
         if task.backbone in todo:
             def batches(first: int) -> Iterator[torch.Tensor]:
                 kept = 0
                 for b in cls.iter_batches(runner, task, model, count, seed, call, first=first, **kw):
+                    shape[:] = [tuple(b.shape[1:])]
                     if keep is not None and len(want) == 1:
                         want.append(keep(int(b[0].numel())) if b.shape[0] else 0)
                     if first == 0 and kept < max(want):  # a resumed pass makes its head apart
@@ -348,8 +360,11 @@ class TaskKind:
         if share is not None:
             runner.samples.made[(model, share)] = (content_key, preview)
         images = held[: max(want[1:], default=0)] if keep is not None and held is not None else None
+        if not shape and preview is not None and preview.shape[0]:
+            shape = [tuple(preview.shape[1:])]
         return SampleSet(features=own, images_hash=content_key, preview=preview,
-                         images=images if images is not None and images.shape[0] else None)
+                         images=images if images is not None and images.shape[0] else None,
+                         item_shape=shape[0] if shape else None)
 
     def sample_set(self, task: TaskPlan, model: str) -> Hashable | None:
         """The identity of the sample set this task streams from ``model`` (tasks with equal identities get the same
