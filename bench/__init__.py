@@ -4,4 +4,18 @@ The core package. Adapters live in the top-level ``adapters/`` folder and are im
 ``bench.adapters`` (see pyproject.toml).
 """
 
+from typing import Any
+
 __version__ = "0.1.0"
+
+#: the Python API (bench.api), imported on first use so that ``import bench`` stays light
+_API = ("score_images", "score_pairs", "score_captions", "run_suite")
+__all__ = ["__version__", *_API]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        from bench import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'bench' has no attribute {name!r}")

@@ -107,7 +107,7 @@ DEFAULT_PROTOCOL = "tf-compat"
 def score_images(input1: str, input2: str, metrics: list[str], *, backbone: str | None = None, weights: str | None = None,
                  n: int | None = None, out: str | None = None, seed: int = 0, progress: bool = True,
                  cache: bool = True, protocol: str | None = None, inference: str = "exact",
-                 device: str | None = None) -> dict[str, Any]:
+                 device: str | None = None, model: dict[str, Any] | None = None) -> dict[str, Any]:
     """Score generated samples ``input1`` against reference ``input2``; returns the documented JSON shape.
 
     Either input may be statistics (a tool's .npz, a torch-fidelity .pt, a named reference): then only FID is
@@ -117,7 +117,8 @@ def score_images(input1: str, input2: str, metrics: list[str], *, backbone: str 
     from bench.protocol import get_preset
     from bench.suite import LoadedSuite, Suite
 
-    kind1, args1, n1 = _source(input1)
+    # ``model``: an adapter spec standing for input1 (bench.api: a generator object); then n is required
+    kind1, args1, n1 = (model["adapter"], model["args"], n or 0) if model is not None else _source(input1)
     kind2, args2, n2 = _source(input2)
     swapped = False
     if kind1 == "stats" and kind2 == "stats":
@@ -149,7 +150,8 @@ def score_images(input1: str, input2: str, metrics: list[str], *, backbone: str 
         "seed": seed,
         "datasets": {"input2": {"kind": kind2, "path": args2["path"]}},  # a stats path carries its own protocol
         "models": {"input1": {"adapter": kind1, "args": args1}},
-        "tasks": [{"name": "score", "reference": "input2", "n": n, "batch_size": _batch(args1, n),
+        "tasks": [{"name": "score", "reference": "input2", "n": n, "batch_size": _batch(args1, n) if "path" in args1
+                   else min(n, 250),
                    "backbone": backbone, "weights": weights, "inference": inference,
                    "metrics": {m: {} for m in metrics}}],
         "output": {"grid": 0},
