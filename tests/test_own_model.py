@@ -181,3 +181,24 @@ def test_clipped_values_are_counted() -> None:
     to_uint8(torch.linspace(-0.5, 1.0, 3 * 8 * 8).reshape(3, 1, 8, 8), (0.0, 1.0), monitor=m)
     assert m.total == 192 and m.clipped == 64 and m.min == -0.5  # a third of the values below 0 (step 1.5/191)
     assert "64 of 192 output values (33.33%) fell outside the declared range [0, 1]" in str(m.problem())
+
+
+@pytest.mark.parametrize("content", ["random", "other-net"])
+def test_corrupt_or_foreign_weights_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                     content: str) -> None:
+    import os
+
+    import torch
+
+    a, b = _png_folder(tmp_path / "a", 4, 0), _png_folder(tmp_path / "b", 4, 1)
+    w = tmp_path / "w.pth"
+    if content == "random":
+        w.write_bytes(os.urandom(50_000))
+    else:
+        torch.save({"a": torch.zeros(3)}, w)
+    assert main(["score", "images", str(a), str(b), "--fid", "--protocol", "tf-compat", "--weights", str(w),
+                 "--no-cache"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert f"{w}: cannot load weights for backbone 'inception-v3-compat' (" in err
+    assert "is not the published file's 6726825d0af5f729" in err

@@ -43,6 +43,11 @@ class Backbone:
     #: whether ``inference="fast"`` (same network, faster kernels, features equal to float32 round-off) exists
     supports_fast_inference: bool = False
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "load" in cls.__dict__:  # every backbone's loader reports a bad weights file in one line
+            cls.load = _checked_load(cls.__dict__["load"])  # type: ignore[method-assign]
+
     def __init__(self, weights: str | None = None, device: str = "cpu", inference: str = "exact") -> None:
         from bench.errors import ConfigError
 
@@ -178,6 +183,37 @@ def extract_many(backbones: list[Backbone], batches: Iterable[torch.Tensor], pro
             if on_batch is not None:
                 on_batch(done, outs)
     return [{k: (np.concatenate(v) if v else np.zeros((0,), np.float32)) for k, v in out.items()} for out in outs]
+
+
+def _checked_load(load: Any) -> Any:
+    """``load`` with any failure to read the weights (a truncated or corrupt file, another network's state dict)
+    turned into one WeightsError naming the file, what went wrong and, where a published sha256 is pinned, whether
+    the file is the published one."""
+    import functools
+
+    @functools.wraps(load)
+    def checked(self: Backbone) -> None:
+        from bench.errors import GenbenchError, WeightsError
+
+        try:
+            load(self)
+        except GenbenchError:
+            raise
+        except Exception as exc:
+            what = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+            where = self.weights_arg or f"the weights file of '{self.name}'"
+            hint = ""
+            published = self.published_weights_sha256()
+            if self.weights_arg is not None and published:
+                from bench.weights import sha256_file
+
+                actual = sha256_file(self.weights_arg)
+                hint = ("; its sha256 matches the published file" if actual == published else
+                        f"; its sha256 {actual[:16]}... is not the published file's {published[:16]}...")
+            raise WeightsError(f"{where}: cannot load weights for backbone '{self.name}' "
+                               f"({exc.__class__.__name__}{': ' + what if what else ''}){hint}") from None
+
+    return checked
 
 
 @contextlib.contextmanager
