@@ -195,11 +195,12 @@ where NAME is fid, kid, isc, precision, recall, f_score, and run_dir is the kept
     for flag, what in (("fid", "Fréchet distance"), ("kid", "kernel distance"), ("isc", "Inception Score (of A)"),
                        ("prc", "precision and recall")):
         si.add_argument(f"--{flag}", action="store_true", help=what)
-    si.add_argument("--backbone", default=None, help="feature network (genbench ls backbones; default digits, or "
-                    "the one statistics record)")
+    si.add_argument("--backbone", default=None, help="feature network (genbench ls backbones; default: the "
+                    "protocol's, inception-v3-compat for tf-compat, or the one statistics record)")
     si.add_argument("--protocol", default=None, help="protocol preset (default tf-compat, the field's standard; clean, "
                     "digits for 8x8 grey digits offline, ...; genbench ls protocols)")
     si.add_argument("--weights", help="explicit weights file for the backbone")
+    si.add_argument("--range", help="value range of float .npz/.npy arrays (either side): --range=-1,1 or --range=0,1")
     si.add_argument("--n", type=int, help="use the first N samples of A (default: all)")
     si.add_argument("--seed", type=int, default=0)
     si.add_argument("--out", help=SCORE_OUT_HELP)
@@ -462,7 +463,7 @@ def cmd_score_images(args: argparse.Namespace) -> int:
     metrics = [m for m in ("fid", "kid", "isc", "prc") if getattr(args, m)] or ["fid"]
     res = score_images(args.input1, args.input2, metrics, backbone=args.backbone, weights=args.weights, n=args.n,
                        out=args.out, seed=args.seed, progress=not args.json, cache=not args.no_cache, protocol=args.protocol,
-                       inference="fast" if args.fast else "exact", device=args.device)
+                       inference="fast" if args.fast else "exact", device=args.device, value_range=args.range)
     if args.json:
         print(json.dumps(res, indent=2, sort_keys=True))
     else:

@@ -94,7 +94,8 @@ def to_uint8(x: torch.Tensor | np.ndarray, value_range: tuple[float, float] | No
         i = int(bad.nonzero()[0])
         raise InputError(f"{what}: sample {i} contains NaN or inf ({int(bad.sum())} bad samples in all)")
     if value_range is None:
-        raise InputError(f"{what}: float images need an explicit value range (for example [-1, 1] or [0, 1])")
+        raise InputError(f"{what}: float images need an explicit value range (for example [-1, 1] or [0, 1]): "
+                         "`score images --range=-1,1`, or `range:` in the suite's model or dataset arguments")
     if monitor is not None:
         monitor.update(t)
     lo, hi = value_range

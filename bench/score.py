@@ -107,7 +107,8 @@ DEFAULT_PROTOCOL = "tf-compat"
 def score_images(input1: str, input2: str, metrics: list[str], *, backbone: str | None = None, weights: str | None = None,
                  n: int | None = None, out: str | None = None, seed: int = 0, progress: bool = True,
                  cache: bool = True, protocol: str | None = None, inference: str = "exact",
-                 device: str | None = None, model: dict[str, Any] | None = None) -> dict[str, Any]:
+                 device: str | None = None, model: dict[str, Any] | None = None,
+                 value_range: str | None = None) -> dict[str, Any]:
     """Score generated samples ``input1`` against reference ``input2``; returns the documented JSON shape.
 
     Either input may be statistics (a tool's .npz, a torch-fidelity .pt, a named reference): then only FID is
@@ -120,6 +121,10 @@ def score_images(input1: str, input2: str, metrics: list[str], *, backbone: str 
     # ``model``: an adapter spec standing for input1 (bench.api: a generator object); then n is required
     kind1, args1, n1 = (model["adapter"], model["args"], n or 0) if model is not None else _source(input1)
     kind2, args2, n2 = _source(input2)
+    if value_range is not None:  # float .npz/.npy arrays on either side: the range their values are in
+        for kind, args in ((kind1, args1), (kind2, args2)):
+            if kind == "npz":
+                args["range"] = value_range
     swapped = False
     if kind1 == "stats" and kind2 == "stats":
         return _score_two_stats(input1, input2, args1, args2, metrics, protocol)
@@ -148,7 +153,7 @@ def score_images(input1: str, input2: str, metrics: list[str], *, backbone: str 
     suite = Suite.model_validate({
         "name": "score-images",
         "seed": seed,
-        "datasets": {"input2": {"kind": kind2, "path": args2["path"]}},  # a stats path carries its own protocol
+        "datasets": {"input2": {"kind": kind2, **args2}},  # a stats path carries its own protocol
         "models": {"input1": {"adapter": kind1, "args": args1}},
         "tasks": [{"name": "score", "reference": "input2", "n": n, "batch_size": _batch(args1, n) if "path" in args1
                    else min(n, 250),

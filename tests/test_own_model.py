@@ -202,3 +202,23 @@ def test_corrupt_or_foreign_weights_file_is_one_line(tmp_path: Path, capsys: pyt
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert f"{w}: cannot load weights for backbone 'inception-v3-compat' (" in err
     assert "is not the published file's 6726825d0af5f729" in err
+
+
+def test_float_arrays_are_scored_with_their_range(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A float .npy in [-1, 1] scores exactly like its uint8 version given --range; without it, one line saying how."""
+    import numpy as np
+
+    from bench.data import digits
+
+    x, _ = digits.load("test")
+    np.save(tmp_path / "a.npy", x[:50].numpy())
+    np.save(tmp_path / "af.npy", x[:50].numpy().astype(np.float32) / 127.5 - 1)
+    np.save(tmp_path / "bf.npy", x[50:150].numpy().astype(np.float32) / 127.5 - 1)
+    np.save(tmp_path / "b.npy", x[50:150].numpy())
+    base = ["--fid", "--protocol", "digits", "--no-cache", "--json"]
+    assert main(["score", "images", str(tmp_path / "a.npy"), str(tmp_path / "b.npy"), *base]) == 0
+    want = json.loads(capsys.readouterr().out)["metrics"]["fid"]["value"]
+    assert main(["score", "images", str(tmp_path / "af.npy"), str(tmp_path / "bf.npy"), *base, "--range=-1,1"]) == 0
+    assert json.loads(capsys.readouterr().out)["metrics"]["fid"]["value"] == want
+    assert main(["score", "images", str(tmp_path / "af.npy"), str(tmp_path / "b.npy"), *base]) == 2
+    assert "float images need an explicit value range" in capsys.readouterr().err

@@ -95,6 +95,7 @@ class FolderKind(_FileKind):
 class NpzArgs(DatasetArgs):
     path: str = Field(description="an .npz or .npy file of uint8 images (NHWC or NCHW)")
     key: str | None = Field(default=None, description="the array in an .npz holding the images (default: the only one)")
+    range: str | list[float] | None = Field(default=None, description="value range of float arrays, e.g. '-1,1'")
 
 
 class NpzKind(_FileKind):
@@ -105,7 +106,9 @@ class NpzKind(_FileKind):
 
     def load(self, name: str, args: NpzArgs, resolve: Resolve) -> Dataset:
         path = resolve(args.path)
-        array = ArrayFile(path, args.key)
+        from bench.images import parse_range
+
+        array = ArrayFile(path, args.key, parse_range(args.range))
         return FileDataset(name, f"npz:{path.name}@{array.digest()[:12]}", array)
 
 
