@@ -436,22 +436,28 @@ def cmd_ls(args: argparse.Namespace) -> int:
             fields = ", ".join(f"{k}{'' if f.is_required() else '?'}" for k, f in dcls.Args.model_fields.items())
             print(f"{n:16s} args: {fields or '-'}  {_first_line(dcls)}{_plugin_tag(DATASETS, n)}")
     elif args.what == "suites":
-        for p in sorted(Path("suites").glob("*.yaml")):
-            print(p)
+        # the working directory's suites/, then the ones shipped beside the installed package (a source checkout)
+        shipped = Path(__file__).resolve().parent.parent / "suites"
+        seen: set[Path] = set()
+        for folder in (Path("suites"), shipped):
+            for p in sorted(folder.glob("*.yaml")):
+                if p.resolve() not in seen:
+                    seen.add(p.resolve())
+                    print(p)
+        if not seen:
+            print(f"no suites in ./suites or {shipped} (write one: README 'Concepts'; `genbench validate` checks it)")
     elif args.what == "protocols":
-        # The backbone part of a protocol (what makes features comparable); reference and n come from the task.
-        from bench.backbones import BACKBONES
+        # the presets users choose (--protocol / protocol:), each naming the backbone that reproduces a tool's
+        # numbers; whether its weights are here is checked without loading or downloading anything
+        from bench.backbones import get_backbone
+        from bench.protocol import PRESETS
 
-        for n in BACKBONES.names():
-            try:
-                b = BACKBONES.get(n)()
-                b.load()
-                d = b.describe()
-            except GenbenchError as exc:
-                print(f"{n:16s} (unavailable: {exc})")
-                continue
-            print(f"{n:16s} weights {str(d.get('weights_sha256'))[:12]}  layers {', '.join(b.layers)}  "
-                  f"preprocessing {d.get('preprocessing')}")
+        for name, preset in PRESETS.items():
+            b = get_backbone(preset.backbone)
+            wf = b.required_weights()
+            state = "weights present" if not b.check_weights() else \
+                f"weights missing: genbench weights fetch {wf.name if wf is not None else preset.backbone}"
+            print(f"{name:15s} backbone {preset.backbone:26s} {preset.anchor}\n{'':15s} {preset.description} [{state}]")
     return EXIT_OK
 
 

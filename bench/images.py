@@ -179,7 +179,11 @@ def _decode(path: Path) -> np.ndarray:
         with Image.open(path) as im:
             im.load()
             mode = im.mode
-            if mode in ("I;16", "I;16B", "I;16L", "I", "F", "I;16N"):
+            if mode in ("I;16", "I;16B", "I;16L", "I;16N") or (mode == "I" and im.format == "PNG"):
+                # a 16-bit PNG (grey): its scale is defined, 0..65535; rounded to 8 bits like any float output
+                wide = np.asarray(im, dtype=np.float64)
+                return np.clip(np.rint(wide * (255.0 / 65535.0)), 0, 255).astype(np.uint8)[..., None]
+            if mode in ("I", "F"):
                 raise InputError(
                     f"{path}: {mode} image (16-bit or float); genbench does not guess how to scale it to 8 bits: "
                     "convert it to 8-bit first"

@@ -96,11 +96,16 @@ def test_mixed_sizes(tmp_path: Path, capsys) -> None:
     assert "imgs/012.png: image is 9x9 but 000.png is 8x8" in err
 
 
-def test_sixteen_bit_and_transparent_images(tmp_path: Path, capsys) -> None:
-    for i in range(25):
-        _png(tmp_path / "imgs" / f"{i:03d}.png", mode="I;16" if i == 3 else "L")
-    err, _ = _run_with_bad_model(tmp_path, capsys, "{adapter: folder, args: {path: imgs}}")
-    assert "imgs/003.png: I;16 image (16-bit or float)" in err
+def test_sixteen_bit_pngs_are_scaled_and_transparent_images_refused(tmp_path: Path, capsys) -> None:
+    from bench.images import ImageFiles
+
+    # a 16-bit PNG has a defined scale (0..65535): converted to 8 bits, rounded like any float output
+    wide = np.array([[0, 128, 129, 257], [32767, 32768, 65407, 65535]], dtype=np.uint16)
+    (tmp_path / "w").mkdir()
+    Image.fromarray(wide).save(tmp_path / "w" / "a.png")
+    got = ImageFiles([tmp_path / "w" / "a.png"]).read([0])[0, 0].numpy()
+    np.testing.assert_array_equal(got, np.rint(wide / 257.0).astype(np.uint8))
+    assert got.tolist() == [[0, 0, 1, 1], [127, 128, 255, 255]]
     for i in range(25):
         _png(tmp_path / "rgba" / f"{i:03d}.png", mode="RGBA", value=100 if i == 5 else 255)
     err, _ = _run_with_bad_model(tmp_path, capsys, "{adapter: folder, args: {path: rgba}}")

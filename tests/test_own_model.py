@@ -222,3 +222,16 @@ def test_float_arrays_are_scored_with_their_range(tmp_path: Path, capsys: pytest
     assert json.loads(capsys.readouterr().out)["metrics"]["fid"]["value"] == want
     assert main(["score", "images", str(tmp_path / "af.npy"), str(tmp_path / "b.npy"), *base]) == 2
     assert "float images need an explicit value range" in capsys.readouterr().err
+
+
+def test_ls_protocols_lists_the_presets_without_loading_and_ls_suites_works_anywhere(
+        tmp_path: Path, empty_cache: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    assert main(["ls", "protocols"]) == 0
+    out = capsys.readouterr().out
+    for preset in ("tf-compat", "clean", "legacy-tf", "legacy-pytorch", "tm-antialias", "digits", "clip-fd", "fd-dinov2"):
+        assert f"\n{preset} " in f"\n{out}"
+    assert "weights missing: genbench weights fetch inception-v3-compat" in out and "[weights present]" in out
+    assert not (empty_cache / "weights").exists()  # nothing downloaded or created
+    monkeypatch.chdir(tmp_path)  # outside the checkout: the shipped suites are still listed
+    assert main(["ls", "suites"]) == 0
+    assert "quickstart.yaml" in capsys.readouterr().out
