@@ -62,3 +62,15 @@ def test_bad_input_exits_2_with_one_clear_line(tmp_path: Path, capsys, gt, res, 
     assert main(["score", "captions", "--gt", g, "--res", r, "--no-meteor"]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_results_missing_some_images_are_scored_on_the_rest_and_said_so(tmp_path: Path, capsys) -> None:
+    s = synthetic_captions(120, seed=8)
+    gt = _write(tmp_path, "ann.json", s.coco_annotations())
+    res = _write(tmp_path, "res.json", s.coco_results()[:100])  # 20 images without a caption
+    assert main(["score", "captions", "--gt", gt, "--res", res, "--json", "--no-meteor"]) == 0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert out["n_images"] == 100
+    msg = "20 of 120 annotated images have no caption in the results"
+    assert any(msg in w for w in out["warnings"]) and f"genbench: warning: {msg}" in captured.err

@@ -143,6 +143,12 @@ def score_captions(refs: Mapping[Hashable, Sequence[str]], hyps: Mapping[Hashabl
                 met_reason = str(exc)
         if met_reason is not None:
             metrics["METEOR"] = MetricValue(None, False, met_reason)
+        unscored = [i for i in refs if i not in hyps]
+        if unscored:  # scored on the rest, and said so: a results file that skips images is not a full-set number
+            msg = (f"{len(unscored)} of {len(refs)} annotated images have no caption in the results (first: "
+                   f"{unscored[0]!r}); the scores cover the {len(ids)} that do and are not full-set numbers")
+            notes.append(msg)
+            warnings.warn(msg, CaptionMetricWarning, stacklevel=2)
         if len(ids) < CIDER_MIN_IMAGES:
             msg = (f"CIDEr-D on {len(ids)} images: its idf comes from the evaluated references only, so the value "
                    f"depends on the subset and is not comparable with full-test-set numbers "
