@@ -122,6 +122,12 @@ def paraphrase_index(table: Path | None = None, *, build: bool = True) -> Path |
         return out
     if not build:
         return None
+    import sys
+    import time
+
+    t0 = time.time()
+    print(f"genbench: building the METEOR paraphrase index in {out.parent} (once per machine: about a minute, "
+          "~350 MB)...", file=sys.stderr, flush=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     freq: Counter[str] = Counter()
     for _, p1, p2 in _read_table(table):
@@ -144,6 +150,7 @@ def paraphrase_index(table: Path | None = None, *, build: bool = True) -> Path |
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+    print(f"genbench: METEOR paraphrase index built in {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
     return out
 
 
