@@ -13,7 +13,8 @@ flag                      rule (metric from the same table)
 suspect outputs           a row's ``extras.output_warning``: the model's outputs did not fit their declared range
 network not trained ...   a row's ``extras.backbone_warning``: the backbone's network never saw images like these
 memorizes training data   ``near_copy_fraction`` >= 0.5: half the samples are near-copies of training images
-mode collapse             ``lpips_diversity_ratio`` < 0.5: samples less than half as diverse as real data
+mode collapse             ``lpips_diversity_ratio`` (or the offline ``perceptual_diversity_digits_ratio``) < 0.5:
+                          samples less than half as diverse as real data
 drops modes               ``class_coverage`` < 0.8 while ``precision`` >= 0.5: realistic samples, missing classes
 ========================  =====================================================================================
 """
@@ -34,7 +35,7 @@ class FlagRule:
     why: str  # formatted with the metric's value
 
     def check(self, values: dict[str, float]) -> str | None:
-        v = values.get(self.metric)
+        v = next((values[m] for m in self.metric.split("|") if m in values), None)  # "a|b": the first present
         if v is None or not math.isfinite(v) or not self.test(v, values):
             return None
         return f"{self.flag} ({self.why.format(v)})"
@@ -42,7 +43,8 @@ class FlagRule:
 
 RULES: tuple[FlagRule, ...] = (
     FlagRule("memorizes training data", "near_copy_fraction", lambda v, _: v >= 0.5, "near-copies {:.0%}"),
-    FlagRule("mode collapse", "lpips_diversity_ratio", lambda v, _: v < 0.5, "diversity {:.2g} of real"),
+    FlagRule("mode collapse", "lpips_diversity_ratio|perceptual_diversity_digits_ratio", lambda v, _: v < 0.5,
+             "diversity {:.2g} of real"),
     FlagRule("drops modes", "class_coverage",
              lambda v, vals: v < 0.8 and vals.get("precision", 0.0) >= 0.5, "class coverage {:.2g}"),
 )

@@ -108,6 +108,9 @@ def resolve(spec: WeightsFile, explicit: str | os.PathLike[str] | None = None, *
                 f"for '{spec.name}'; delete the file and fetch it again"
             )
         return ResolvedWeights(cached, digest, "cache")
+    hub = torch_hub_path(spec)
+    if hub is not None:
+        return ResolvedWeights(hub, sha256_file(hub), "torch-hub")
     if download is None:
         download = os.environ.get(ENV_OFFLINE, "") not in ("1", "true", "yes")
     if not download or spec.url is None:
@@ -158,9 +161,23 @@ def install_file(src: str | os.PathLike[str], spec: WeightsFile) -> Path:
     return target
 
 
+def torch_hub_path(spec: WeightsFile) -> Path | None:
+    """The file in torch.hub's checkpoint folder (``$TORCH_HOME/hub/checkpoints``, where torchvision, lpips and
+    pytorch-fid download to) under the same name and with the published hash, or None: a machine that already
+    has the weights from those libraries does not download or copy them again."""
+    home = os.environ.get("TORCH_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "torch")
+    p = Path(home) / "hub" / "checkpoints" / spec.filename
+    if not p.is_file() or not (spec.sha256 or spec.sha256_prefix):
+        return None  # a file whose hash nothing pins could be anything under that name
+    return p if spec.hash_ok(sha256_file(p)) else None
+
+
 def is_present(spec: WeightsFile, explicit: str | os.PathLike[str] | None = None) -> bool:
-    """Whether :func:`resolve` would find the file without downloading (used by ``check_weights``: no hashing)."""
-    return Path(explicit).expanduser().is_file() if explicit is not None else spec.cache_path().is_file()
+    """Whether :func:`resolve` would find the file without downloading (used by ``check_weights``)."""
+    if explicit is not None:
+        return Path(explicit).expanduser().is_file()
+    return spec.cache_path().is_file() or torch_hub_path(spec) is not None
 
 
 def verify(spec: WeightsFile) -> tuple[bool, str]:

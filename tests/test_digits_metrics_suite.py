@@ -34,9 +34,9 @@ def test_mode_drop_and_collapse_flagged_where_precision_is_high(run: dict) -> No
         assert v(run, m, "recall") < 0.25 * v(run, "heldout-real", "recall")
         assert v(run, m, "coverage") < 0.35 * v(run, "heldout-real", "coverage")
         # diversity ratio below real data's, with non-overlapping intervals
-        assert run[(m, "lpips_diversity_ratio")]["ci_high"] < run[("heldout-real", "lpips_diversity_ratio")]["ci_low"]
-    assert v(run, "heldout-real", "lpips_diversity_ratio") == pytest.approx(1.0, abs=0.03)
-    assert v(run, "mode-drop", "lpips_diversity_ratio") < 0.92 and v(run, "collapse", "lpips_diversity_ratio") < 0.6
+        assert run[(m, "perceptual_diversity_digits_ratio")]["ci_high"] < run[("heldout-real", "perceptual_diversity_digits_ratio")]["ci_low"]
+    assert v(run, "heldout-real", "perceptual_diversity_digits_ratio") == pytest.approx(1.0, abs=0.03)
+    assert v(run, "mode-drop", "perceptual_diversity_digits_ratio") < 0.92 and v(run, "collapse", "perceptual_diversity_digits_ratio") < 0.6
     assert v(run, "mode-drop", "class_coverage") == pytest.approx(0.3) and v(run, "collapse", "class_coverage") == 0.1
     assert v(run, "mode-drop", "class_kl") == pytest.approx(1.2, abs=0.1)  # ≈ log(10/3)
     assert v(run, "heldout-real", "class_coverage") == 1.0 and v(run, "heldout-real", "class_kl") < 0.02

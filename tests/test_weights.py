@@ -68,3 +68,31 @@ def test_explicit_path_is_hashed_not_required_to_match(tmp_path: Path) -> None:
     assert r.source == "explicit" and r.sha256 == hashlib.sha256(b"other").hexdigest()
     with pytest.raises(WeightsError, match="does not exist"):
         resolve(spec, tmp_path / "nope.pt")
+
+
+def test_weights_in_torch_hub_checkpoints_are_used_when_their_hash_is_the_published_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files torchvision / lpips / pytorch-fid already downloaded ($TORCH_HOME/hub/checkpoints) are found, never
+    trusted by name alone: a file of another hash under the same name is not used."""
+    import hashlib
+
+    from bench.errors import WeightsError
+    from bench.weights import WeightsFile, is_present, resolve
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("GENBENCH_CACHE", str(tmp_path / "cache"))
+    hub = tmp_path / "torch" / "hub" / "checkpoints"
+    hub.mkdir(parents=True)
+    (hub / "net-1234.pth").write_bytes(b"published bytes")
+    spec = WeightsFile(name="net", filename="net-1234.pth", url=None,
+                       sha256=hashlib.sha256(b"published bytes").hexdigest())
+    assert is_present(spec)
+    r = resolve(spec, download=False)
+    assert r.source == "torch-hub" and r.path == hub / "net-1234.pth"
+    (hub / "net-1234.pth").write_bytes(b"other bytes")
+    from bench.weights import sha256_file
+
+    sha256_file.cache_clear() if hasattr(sha256_file, "cache_clear") else None
+    assert not is_present(spec)
+    with pytest.raises(WeightsError, match="weights 'net' not found"):
+        resolve(spec, download=False)

@@ -154,7 +154,7 @@ def test_digits_suite_orderings(digits_run: dict[tuple[str, str, str], float | N
     assert u[("mode-drop", "precision")] > 0.9
     for m in ("mode-drop", "collapsed-gan"):
         assert u[(m, "coverage")] < 0.5 * u[("heldout-real", "coverage")], m
-        assert u[(m, "lpips_diversity_ratio")] < 0.9 < u[("heldout-real", "lpips_diversity_ratio")], m
+        assert u[(m, "perceptual_diversity_digits_ratio")] < 0.9 < u[("heldout-real", "perceptual_diversity_digits_ratio")], m
         assert u[(m, "class_coverage")] < 0.5, m
     assert u[("copier", "near_copy_fraction")] > 0.9
     assert all(u[(m, "near_copy_fraction")] < 0.2 for m in fid if m != "copier")

@@ -141,6 +141,11 @@ class LPIPSDiversity(Metric):
         "lpips_diversity": OutputInfo(higher_is_better=True, description="mean pairwise perceptual distance"),
         "lpips_diversity_ratio": OutputInfo(higher_is_better=True, unit="× real",
                                             description="≈1 like real data; well below 1 = mode collapse"),
+        # the offline stand-in distance (the digits network's features, not LPIPS) carries its own name
+        "perceptual_diversity_digits": OutputInfo(higher_is_better=True, description=(
+            "mean pairwise LPIPS-style distance on the digits network (offline stand-in for LPIPS)")),
+        "perceptual_diversity_digits_ratio": OutputInfo(higher_is_better=True, unit="× real", description=(
+            "the stand-in diversity relative to the reference's: ≈1 like real data; well below 1 = mode collapse")),
     }
     Opts = DiversityOpts
 
@@ -192,9 +197,10 @@ class LPIPSDiversity(Metric):
         name, dist, extras, ref_stat = state if state is not None else self.fit(ref, NoSuite(samples.backbone))
         m, lo, hi = mean_ci(pairwise_distances(samples.images, dist, o.pairs))
         ex = {"distance": name, "pairs": o.pairs, "images": int(samples.images.shape[0]), **extras}
-        rows = [MetricValue("lpips_diversity", m, lo, hi, extras=ex)]
+        value = "lpips_diversity" if name.startswith("lpips") else "perceptual_diversity_digits"
+        rows = [MetricValue(value, m, lo, hi, extras=ex)]
         if ref_stat is not None:
             rm = ref_stat[0]
-            rows.append(MetricValue("lpips_diversity_ratio", m / rm, lo / rm, hi / rm,
+            rows.append(MetricValue(f"{value}_ratio", m / rm, lo / rm, hi / rm,
                                     extras={**ex, "reference_diversity": rm}))
         return rows

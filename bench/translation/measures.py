@@ -165,6 +165,12 @@ def perceptual(net: str = "auto") -> Perceptual:
     """``net``: ``auto`` (lpips when its weights are present, else digits), ``lpips`` or ``digits``."""
     if net == "auto":
         net = "lpips" if lpips_available() else "digits"
+        if net == "digits":
+            import warnings
+
+            warnings.warn("LPIPS is unavailable offline (torchvision's AlexNet file is not here: `genbench weights "
+                          "fetch torchvision-alexnet`); the perceptual distance is the digits stand-in, reported as "
+                          "perceptual_digits, not lpips", stacklevel=2)
     if net == "lpips":
         from bench.backbones.lpips_nets import NETS
         from bench.weights import missing_message
