@@ -32,6 +32,18 @@ def _fmt(v: float | None, std: float | None = None) -> str:
     return s
 
 
+def _column_note(rows: pd.DataFrame) -> str:
+    """`` (unit, bs N)`` for a column: its unit, and the batch size its values were measured at when they share one
+    (perf: latency at bs 1; throughput at each model's best, then shown per model as ``bs N`` in the cell)."""
+    units = rows["unit"] if "unit" in rows else []
+    unit = next((u for u in units if isinstance(u, str) and u), "")
+    sizes = {e.get("batch_size") for e in (rows["extras"] if "extras" in rows else [])
+             if isinstance(e, dict) and e.get("batch_size") is not None}
+    parts = [unit] + ([f"bs {sizes.pop()}"] if len(sizes) == 1 else [])
+    parts = [p for p in parts if p]
+    return f" ({', '.join(parts)})" if parts else ""
+
+
 def comparison_tables(rows: list[dict[str, Any]], model_order: list[str] | None = None,
                       variants: bool = False) -> list[tuple[str, pd.DataFrame, pd.DataFrame]]:
     """``[(title, display_frame, numeric_frame)]``: one per (task, protocol), models as rows, metrics as columns.
@@ -59,11 +71,17 @@ def comparison_tables(rows: list[dict[str, Any]], model_order: list[str] | None 
             lo, hi = r.get("ci_low"), r.get("ci_high")
             if lo is not None and hi is not None and not pd.isna(lo) and not pd.isna(hi):
                 txt += f" [{_fmt(lo)}, {_fmt(hi)}]"
+            ex = r.get("extras") if isinstance(r.get("extras"), dict) else {}
+            assert isinstance(ex, dict)
+            if ex.get("best_batch_size") is not None:
+                txt += f" @bs {ex['best_batch_size']}"
+            if ex.get("noisy"):
+                txt += " (noisy)"
             display.loc[r["model"], r["metric"]] = txt
         unranked = unranked_metrics(part.to_dict("records"))
         arrows = {m: "·" if m in unranked else ("↑" if bool(part[part["metric"] == m]["higher_is_better"].iloc[0]) else "↓")
                   for m in metrics}
-        display.columns = [f"{m} {arrows[m]}" for m in metrics]
+        display.columns = [f"{m}{_column_note(part[part['metric'] == m])} {arrows[m]}" for m in metrics]
         display.index.name = "model"
         numeric.index.name = "model"
         first = part.iloc[0]

@@ -163,4 +163,25 @@ def test_perf_task_rows_through_the_cli(tmp_path: Path, capsys) -> None:
     assert r["n"] >= 5
     assert rows[("busy", "step_ms@bs1")]["extras"]["steps"] == 30
     assert rows[("sleepy", "throughput")]["higher_is_better"] is True
-    assert "latency_p50 ↓" in out and "throughput ↑" in out and "@bs" not in out
+    # units and batch sizes in the table: latency at bs 1, throughput at each model's best batch size
+    assert "latency_p50 (ms, bs 1) ↓" in out and "throughput (items/s) ↑" in out and "throughput@bs" not in out
+    assert " @bs 4" in out
+    # dispersion: throughput rows carry the range of 5 repeats (the value lies within), and the relative spread
+    t = rows[("sleepy", "throughput@bs4")]
+    assert t["ci_low"] <= t["value"] <= t["ci_high"] and len(t["extras"]["repeats"]) == 5
+    assert "relative_spread" in t["extras"] and t["extras"]["warmup_calls"] >= 1
+    lat = rows[("sleepy", "latency_p50")]
+    assert lat["ci_low"] <= lat["value"] <= lat["ci_high"]
+
+
+def test_repeats_spread_and_stable_warmup_hand_computed() -> None:
+    from bench.perf.timing import NOISY, Measurement, _stable
+
+    steady = Measurement(2, [0.01] * 10, [])
+    assert steady.repeats() == pytest.approx([200.0] * 5) and steady.relative_spread == pytest.approx(0.0)
+    # the second half of the calls twice as slow (a neighbour started): repeats 200, 200, 133, 100, 100 items/s
+    drift = Measurement(2, [0.01] * 5 + [0.02] * 5, [])
+    lo, hi = drift.throughput_range()
+    assert (lo, hi) == pytest.approx((100.0, 200.0)) and lo <= drift.items_per_second <= hi
+    assert drift.relative_spread == pytest.approx(100.0 / drift.repeats()[2]) and drift.relative_spread > NOISY
+    assert _stable([0.5, 0.2, 0.101, 0.1, 0.099]) and not _stable([0.3, 0.2, 0.1])

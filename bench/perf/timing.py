@@ -52,6 +52,14 @@ class Timer:
             self.seconds = time.perf_counter() - self._t0
 
 
+#: repeats a measurement is split into for its dispersion (Measurement.repeats)
+REPEATS = 5
+#: relative range of the repeats' throughput above which a row is flagged too noisy to gate on
+NOISY = 0.10
+#: warm-up goes on until the last STABLE_CALLS call times lie within STABLE_TOLERANCE of their median
+STABLE_CALLS, STABLE_TOLERANCE, MAX_WARMUP_SECONDS = 3, 0.10, 10.0
+
+
 @dataclass
 class Measurement:
     """Per-call wall times of one workload at one batch size."""
@@ -60,9 +68,33 @@ class Measurement:
     times: list[float]
     copy_times: list[float]
 
+    #: warm-up calls made before the timed ones (until stable, see :func:`measure`)
+    warmup_calls: int = 0
+
     @property
     def items_per_second(self) -> float:
         return self.batch_size * len(self.times) / sum(self.times)
+
+    def repeats(self, k: int = REPEATS) -> list[float]:
+        """Throughput of ``k`` consecutive equal shares of the timed calls: the run repeated k times, so its
+        spread shows how far one measurement would move (drift, a neighbour's load, thermal throttling)."""
+        chunks = [c for c in np.array_split(np.asarray(self.times), min(k, len(self.times))) if len(c)]
+        return [self.batch_size * len(c) / float(c.sum()) for c in chunks]
+
+    def throughput_range(self) -> tuple[float, float]:
+        """Lowest and highest throughput of the repeats (the overall value always lies between them)."""
+        r = self.repeats()
+        return float(min(r)), float(max(r))
+
+    def latency_iqr_ms(self) -> tuple[float, float]:
+        return self.percentile_ms(25), self.percentile_ms(75)
+
+    @property
+    def relative_spread(self) -> float:
+        """Range of the repeats' throughput over their median: above NOISY it is too noisy to gate on."""
+        lo, hi = self.throughput_range()
+        med = float(np.median(self.repeats()))
+        return (hi - lo) / med if med > 0 else 0.0
 
     def percentile_ms(self, q: float) -> float:
         return float(np.percentile(np.asarray(self.times), q) * 1000.0)
@@ -74,8 +106,14 @@ def measure(call: Callable[[], Any], *, batch_size: int, device: torch.device | 
     """Run ``call`` ``warmup`` times untimed, then until both ``min_duration`` seconds and ``min_queries`` calls
     are reached (MLPerf LoadGen's minimums). ``copy`` (e.g. ``.cpu()``) is timed separately from the call."""
     dev = torch.device(device)
-    for _ in range(warmup):
-        out = call()
+    warm: list[float] = []
+    started = time.perf_counter()
+    # at least ``warmup`` calls, then until the last few agree (caches, allocator, lazy init and clocks settled)
+    while len(warm) < warmup or (warmup and not _stable(warm) and time.perf_counter() - started < MAX_WARMUP_SECONDS):
+        t = Timer(dev)
+        with t:
+            out = call()
+        warm.append(t.seconds)
         if copy is not None:
             copy(out)
         del out
@@ -97,7 +135,15 @@ def measure(call: Callable[[], Any], *, batch_size: int, device: torch.device | 
         # drop the output before the next call: holding it would double peak memory for big batches and change
         # what the allocator has to do during the next timed call (the caller's own loop would not hold it)
         del out
-    return Measurement(batch_size, times, copies)
+    return Measurement(batch_size, times, copies, warmup_calls=len(warm))
+
+
+def _stable(times: list[float]) -> bool:
+    last = times[-STABLE_CALLS:]
+    if len(last) < STABLE_CALLS:
+        return False
+    med = float(np.median(last))
+    return all(abs(t - med) <= STABLE_TOLERANCE * med for t in last) if med > 0 else True
 
 
 def measurement_overhead(device: torch.device | str = "cpu", n: int = 2000) -> float:

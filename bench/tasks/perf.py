@@ -19,6 +19,8 @@ from pydantic import Field
 from bench.errors import ConfigError
 from bench.metrics.base import MetricValue, Options, Reference
 from bench.perf.timing import (
+    NOISY,
+    Measurement,
     cpu_threads,
     cuda_peaks,
     measure,
@@ -80,7 +82,8 @@ class PerfTask(TaskKind):
                  "threads": cpu_threads(), "torch": torch.__version__,
                  "tf32": bool(torch.backends.cuda.matmul.allow_tf32) if dev.type == "cuda" else None}
         values: list[MetricValue] = []
-        best = 0.0
+        best, best_extras = 0.0, {}
+        best_m: Measurement | None = None
         steps = getattr(adapter, "steps", None) or getattr(getattr(adapter, "model", None), "steps", None)
         for bs in a.batch_sizes:
             call = make_call(adapter, bs, seed=derive_seed(runner.suite.seed, task.name, model), images=task.ref.images if task.ref else None)
@@ -89,8 +92,18 @@ class PerfTask(TaskKind):
             with torch.no_grad(), amp:
                 m = measure(call, batch_size=bs, device=dev, warmup=a.warmup, min_duration=a.min_duration,
                             min_queries=a.min_queries, copy=to_host)
-            extras: dict[str, Any] = {"batch_size": bs, "queries": len(m.times), "timed_seconds": round(sum(m.times), 4)}
-            values.append(MetricValue(f"throughput@bs{bs}", m.items_per_second, extras=extras))
+            spread = m.relative_spread
+            extras: dict[str, Any] = {"batch_size": bs, "queries": len(m.times), "timed_seconds": round(sum(m.times), 4),
+                                      "warmup_calls": m.warmup_calls, "repeats": [round(r, 3) for r in m.repeats()],
+                                      "relative_spread": round(spread, 4)}
+            if spread > NOISY:  # computed and kept, but flagged: a gate on it would fail or pass by chance
+                import warnings
+
+                extras["noisy"] = (f"throughput of {len(m.repeats())} repeats spreads {spread:.0%} (range/median) > "
+                                   f"{NOISY:.0%}: too noisy to gate on; lengthen min_duration or quiet the machine")
+                warnings.warn(f"model '{model}' at batch size {bs}: {extras['noisy']}", stacklevel=2)
+            t_lo, t_hi = m.throughput_range()
+            values.append(MetricValue(f"throughput@bs{bs}", m.items_per_second, t_lo, t_hi, extras=extras))
             for q in (50, 90, 99):
                 values.append(MetricValue(f"latency_p{q}@bs{bs}", m.percentile_ms(q), extras=extras))
             values.append(MetricValue(f"peak_rss@bs{bs}", peak_rss_bytes() / MiB, extras=extras))
@@ -100,10 +113,17 @@ class PerfTask(TaskKind):
                 values.append(MetricValue(f"copy_ms@bs{bs}", float(np.median(m.copy_times)) * 1000, extras=extras))
             if steps:
                 values.append(MetricValue(f"step_ms@bs{bs}", m.percentile_ms(50) / int(steps), extras={**extras, "steps": steps}))
-            best = max(best, m.items_per_second)
+            if m.items_per_second > best:
+                best, best_m, best_extras = m.items_per_second, m, extras
             if bs == 1:
+                lo, hi = m.latency_iqr_ms()  # p50's row carries the interquartile range of the single calls
                 for q in (50, 90, 99):
-                    values.append(MetricValue(f"latency_p{q}", m.percentile_ms(q), extras={**extras, "mode": "single-stream"}))
-        values.append(MetricValue("throughput", best, extras={"mode": "offline", "batch_sizes": a.batch_sizes}))
+                    values.append(MetricValue(f"latency_p{q}", m.percentile_ms(q), lo if q == 50 else None,
+                                              hi if q == 50 else None, {**extras, "mode": "single-stream"}))
+        assert best_m is not None, "batch_sizes is never empty (validated)"
+        t_lo, t_hi = best_m.throughput_range()
+        values.append(MetricValue("throughput", best, t_lo, t_hi, extras={
+            **{k: v for k, v in best_extras.items() if k != "batch_size"}, "mode": "offline",
+            "batch_sizes": a.batch_sizes, "best_batch_size": best_m.batch_size}))
         values.append(MetricValue("overhead_us", task.state["overhead"] * 1e6, extras={"what": "median harness time of an empty call"}))
         return [runner.make_row(task, model, v, seconds=0.0, protocol=proto, n=v.extras.get("queries", 0)) for v in values]
