@@ -7,8 +7,10 @@ Evaluating a submission of data never runs its code.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import torch
 from bench.adapters.base import Adapter, AdapterArgs, GenerationRequest, keyed, source_digest
 from pydantic import Field
@@ -95,6 +97,30 @@ class _ModelArgs(AdapterArgs):
     range: str | list[float] = Field(default="-1,1", description="value range of float outputs")
     latent_dim: int | None = None
     device: str | None = Field(default=None, description="where the model runs (default: the run's device)")
+    conditional: bool | None = Field(default=None, description=(
+        "the model takes class labels: forward(z, classes), or generate(request) reading request.classes "
+        "(default: detected from a Python model's forward signature: a 'classes', 'labels', 'y' or 'c' parameter)"))
+    num_classes: int | None = Field(default=None, ge=2, description=(
+        "classes of a conditional model, to sample its marginal in an unconditional task (a class per sample seed)"))
+
+
+#: parameter names after z that mark a Python model's forward as class-conditional
+_CLASS_PARAMS = ("classes", "labels", "label", "y", "c", "class_labels")
+
+
+def _takes_classes(obj: Any) -> bool:
+    """Whether a Python model (class, module or function) maps (z, classes) to images, from its signature."""
+    import inspect
+
+    fn = obj.forward if isinstance(obj, type) and hasattr(obj, "forward") else \
+        getattr(obj, "forward", obj) if not isinstance(obj, type) else None
+    try:
+        params = list(inspect.signature(fn).parameters)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    if params and params[0] == "self":
+        params = params[1:]
+    return len(params) >= 2 and params[1] in _CLASS_PARAMS
 
 
 class _ModelGenerator(Adapter):
@@ -103,9 +129,20 @@ class _ModelGenerator(Adapter):
 
     model: Any
 
+    @classmethod
+    def accepts_classes(cls, args: AdapterArgs) -> bool:
+        return bool(args.conditional)  # type: ignore[attr-defined]
+
     def _call(self, request: GenerationRequest) -> torch.Tensor:
         a: _ModelArgs = self.args  # type: ignore[assignment]
         m = self.model
+        if request.classes is None and type(self).accepts_classes(a):
+            # an unconditional task samples a conditional model's marginal: a class drawn from each sample's seed
+            if a.num_classes is None:
+                raise ConfigError(f"{self.label()} is class-conditional: evaluate it in a task with args.classes, or "
+                                  "give num_classes to sample its marginal in an unconditional task")
+            request = replace(request, classes=[int(np.random.default_rng(s).integers(a.num_classes))
+                                                for s in request.seeds])
         if hasattr(m, "generate") and not isinstance(m, torch.jit.ScriptModule):
             out = m.generate(request)
         else:
@@ -146,6 +183,16 @@ class PythonGenerator(_ModelGenerator):
     mapping latents ``z [n, latent_dim]`` to images in ``range``; a class is instantiated with ``kwargs``)."""
 
     Args = PythonArgs
+
+    @classmethod
+    def accepts_classes(cls, args: AdapterArgs) -> bool:
+        a: PythonArgs = args  # type: ignore[assignment]
+        if a.conditional is not None:
+            return a.conditional
+        try:
+            return _takes_classes(import_object(a.target, search=(os.getcwd(),)))
+        except ConfigError:
+            return False  # validate reports the import itself
 
     @classmethod
     def check_args(cls, args: AdapterArgs, resolve: Any) -> list[tuple[tuple[Any, ...], str]]:
@@ -227,6 +274,50 @@ class TorchScriptGenerator(_ModelGenerator):
         from bench.weights import sha256_file
 
         return keyed("torchscript", self.args.model_dump(mode="json"), sha256_file(self._path),
+                     source_digest(sys.modules[__name__]))
+
+    def label(self) -> str:
+        return str(self._path)
+
+
+class ExportArgs(_ModelArgs):
+    path: str
+
+
+class ExportGenerator(_ModelGenerator):
+    """A ``torch.export`` program file (``.pt2``, ``torch.export.save``): ``forward(z)`` (or ``forward(z, classes)``
+    with ``conditional: true``) → images in ``range``. TorchScript is deprecated in current torch; this is its
+    successor. The program runs as exported (its shapes must allow the task's batch size: export with a dynamic
+    batch dimension)."""
+
+    Args = ExportArgs
+
+    @classmethod
+    def check_args(cls, args: AdapterArgs, resolve: Any) -> list[tuple[tuple[Any, ...], str]]:
+        p = resolve(args.path)  # type: ignore[attr-defined]
+        return [] if p.is_file() else [(("path",), f"{p}: torch.export program file does not exist")]
+
+    def __init__(self, args: AdapterArgs, ctx: Any) -> None:
+        super().__init__(args, ctx)
+        a: ExportArgs = args  # type: ignore[assignment]
+        p = ctx.resolve_path(a.path)
+        if not p.is_file():
+            raise InputError(f"{p}: torch.export program file does not exist")
+        try:
+            self.model = torch.export.load(str(p)).module()
+        except Exception as exc:
+            raise InputError(f"{p}: cannot load the torch.export program ({exc.__class__.__name__}: "
+                             f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+        self._path = p
+        if self.device.type != "cpu":
+            self.model = self.model.to(self.device)
+
+    def model_key(self) -> str | None:
+        import sys
+
+        from bench.weights import sha256_file
+
+        return keyed("export", self.args.model_dump(mode="json"), sha256_file(self._path),
                      source_digest(sys.modules[__name__]))
 
     def label(self) -> str:

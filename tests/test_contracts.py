@@ -89,6 +89,13 @@ def _script(root: Path, module: torch.nn.Module, name: str) -> str:
     return str(root / name)
 
 
+def _export(root: Path, module: torch.nn.Module, name: str) -> str:
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    prog = torch.export.export(module.eval(), (torch.zeros(4, 16),), dynamic_shapes=({0: batch},))
+    torch.export.save(prog, str(root / name))
+    return str(root / name)
+
+
 def _edges_names(datasets: dict[str, Any], n: int) -> list[str]:
     return list(datasets["edges"].domain("a")[2][:n])
 
@@ -100,6 +107,8 @@ ADAPTER_EXAMPLES: dict[str, Callable[[Path, dict[str, Any]], dict[str, Any]]] = 
     "python": lambda r, d: {"target": "tests.models:LinearDigits"},
     "torchscript": lambda r, d: {"path": _script(r, __import__("tests.models").models.LinearDigits(), "g.pt"),
                                  "latent_dim": 16},
+    "export": lambda r, d: {"path": _export(r, __import__("tests.models").models.LinearDigits(), "g.pt2"),
+                            "latent_dim": 16},
     "dataset": lambda r, d: {"dataset": "digits"},
     "noise": lambda r, d: {},
     "digits-gmm": lambda r, d: {"components": 3},

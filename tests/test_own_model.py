@@ -235,3 +235,60 @@ def test_ls_protocols_lists_the_presets_without_loading_and_ls_suites_works_anyw
     monkeypatch.chdir(tmp_path)  # outside the checkout: the shipped suites are still listed
     assert main(["ls", "suites"]) == 0
     assert "quickstart.yaml" in capsys.readouterr().out
+
+
+COND_MODULE = '''
+import torch
+from torch import nn
+
+class CondTiny(nn.Module):
+    """class-conditional: the class shifts the image, detected from forward(z, classes)"""
+    latent_dim = 16
+    def __init__(self):
+        super().__init__()
+        g = torch.Generator().manual_seed(0)
+        self.w = nn.Parameter(torch.randn(16, 64, generator=g) * 0.3)
+        self.e = nn.Parameter(torch.randn(10, 64, generator=g))
+    def forward(self, z, classes):
+        return torch.tanh(z @ self.w + self.e[classes]).view(-1, 1, 8, 8)
+'''
+
+
+def test_own_class_conditional_model_python_and_torch_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A conditional Python model (detected from forward(z, classes)) takes part in a conditional task; the same
+    network as a torch.export .pt2 (conditional: true) gives the same numbers; left unconditional without
+    num_classes it is one clear error."""
+    import sys
+
+    import torch
+
+    folder = tmp_path / "cond"
+    folder.mkdir()
+    (folder / "own_cond_gen.py").write_text(COND_MODULE)
+    sys.path.insert(0, str(folder))
+    try:
+        from own_cond_gen import CondTiny  # type: ignore[import-not-found]
+    finally:
+        sys.path.remove(str(folder))
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    prog = torch.export.export(CondTiny().eval(), (torch.zeros(4, 16), torch.zeros(4, dtype=torch.long)),
+                               dynamic_shapes=({0: batch}, {0: batch}))
+    torch.export.save(prog, str(folder / "cond.pt2"))
+    head = "name: cond\ndatasets:\n  train: {kind: digits, split: train}\nmodels:\n"
+    tail = ("output: {grid: 0}\ntasks:\n  - {name: c, reference: train, n: 100, batch_size: 50, args: {classes: 10}, "
+            "metrics: [cond_acc, fid]}\n")
+    values = []
+    for i, model in enumerate(("{adapter: python, args: {target: 'own_cond_gen:CondTiny'}}",
+                               "{adapter: export, args: {path: cond.pt2, latent_dim: 16, conditional: true}}")):
+        (folder / "s.yaml").write_text(head + f"  mine: {model}\n" + tail)  # one name: the same seeds
+        assert main(["run", str(folder / "s.yaml"), "--out", str(tmp_path / f"out{i}"), "--quiet", "--no-cache"]) == 0, \
+            capsys.readouterr().err
+        rows = [json.loads(x) for p in (tmp_path / f"out{i}").rglob("rows.jsonl") for x in p.read_text().splitlines()]
+        values.append({r["metric"]: r["value"] for r in rows})
+    assert values[0]["cond_acc"] == values[1]["cond_acc"] and values[0]["cond_acc"] > 0.05
+    assert values[0]["fid"] == pytest.approx(values[1]["fid"], rel=1e-6)
+    # in an unconditional task without num_classes: one line naming what to do
+    (folder / "s.yaml").write_text((folder / "s.yaml").read_text().replace("args: {classes: 10}, ", "")
+                                   .replace("metrics: [cond_acc, fid]", "metrics: [fid]"))
+    assert main(["run", str(folder / "s.yaml"), "--out", str(tmp_path / "out2"), "--quiet", "--no-cache"]) == 2
+    assert "is class-conditional: evaluate it in a task with args.classes, or give num_classes" in capsys.readouterr().err
