@@ -115,6 +115,44 @@ def _acceptance(rule: Any, model: str, base: float, higher: bool) -> tuple[float
     return lo, hi
 
 
+def protocol_diff(base: Any, run: Any) -> str:
+    """``" (n: baseline 500, run 400; ...)"``: the fields that differ between two protocol records, or ""."""
+    if not isinstance(base, dict) or not isinstance(run, dict):
+        return ""
+    diffs = [f"{k}: baseline {base.get(k)!r}, run {run.get(k)!r}" for k in sorted(set(base) | set(run))
+             if base.get(k) != run.get(k)]
+    return f" ({'; '.join(diffs)})" if diffs else ""
+
+
+def precheck(plan: Any, baseline: dict[str, Any]) -> None:
+    """Refuse, before anything runs, a suite whose protocols visibly differ from the baseline's: the fields a
+    plan knows without computing (n, backbone, its weights sha256 and preprocessing), per task, against the
+    baseline's protocol records of that task. What only the run can know (the reference's id) is compared after."""
+    protos = baseline.get("protocols") or {}
+    seen: dict[str, list[dict[str, Any]]] = {}
+    for b in baseline["rows"]:
+        p = protos.get(b.get("protocol_id"))
+        if isinstance(p, dict) and p.get("backbone") and "@" not in b["metric"]:
+            seen.setdefault(b["task"], []).append(p)
+    bad: list[str] = []
+    for task in plan.tasks:
+        if task.backbone is None or task.name not in seen:
+            continue
+        task.backbone.resolve_weights()  # hashes the file; builds nothing
+        mine = {"backbone": task.backbone.name, "weights_sha256": task.backbone.weights_sha256,
+                "preprocessing": task.backbone.preprocessing(), "n": task.n}
+        for p in seen[task.name]:
+            if p.get("backbone") != mine["backbone"]:
+                continue  # another part of the task (a metric's own backbone)
+            diffs = [f"{k}: baseline {p.get(k)!r}, suite {v!r}" for k, v in mine.items() if k in p and p[k] != v]
+            if diffs:
+                bad.append(f"task {task.name}: " + "; ".join(diffs))
+                break
+    if bad:
+        raise ProtocolMismatchError("the suite's protocols differ from the baseline's; refusing before running "
+                                    "(a gate across protocols compares nothing):\n" + "\n".join(dict.fromkeys(bad)))
+
+
 def evaluate(run_rows: list[dict[str, Any]], baseline: dict[str, Any], check: Any, where: Any = None) -> list[Verdict]:
     """One verdict per baseline value. Raises ProtocolMismatchError when a (task, metric) was computed under a
     different protocol in the run than in the baseline."""
@@ -133,7 +171,10 @@ def evaluate(run_rows: list[dict[str, Any]], baseline: dict[str, Any], check: An
     run = {(r["task"], r["model"], r["metric"]): r for r in run_rows}
     base_pids = {(b["task"], b["metric"]): b.get("protocol_id") for b in baseline["rows"]}
     run_pids = {(r["task"], r["metric"]): r.get("protocol_id") for r in run_rows}
+    run_protos = {r.get("protocol_id"): r.get("protocol") for r in run_rows}
+    base_protos = baseline.get("protocols") or {}
     bad = [f"task {t}, metric {m}: baseline protocol {p}, run protocol {run_pids[(t, m)]}"
+           + protocol_diff(base_protos.get(p), run_protos.get(run_pids[(t, m)]))
            for (t, m), p in base_pids.items()
            if m in rules and (t, m) in run_pids and run_pids[(t, m)] != p]  # only what this gate compares
     if bad:

@@ -589,6 +589,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         from bench.runner import Runner
 
         plan = check_suite(loaded, device=args.device)
+        from bench.check import precheck
+
+        precheck(plan, baseline)  # a changed n, backbone or weights: refused before the run, naming the field
         new_rd = RunDir(Path(args.out) / loaded.suite.name / RunDir.new_id(loaded.suite.spec_hash())) if args.out else None
         outcome = Runner(plan, run_dir=new_rd, store=FeatureStore("default", progress=not args.quiet),
                          progress=not args.quiet).run()

@@ -127,3 +127,25 @@ def test_window_only_rule_gates_just_its_model(baseline: Path, tiny_run: tuple[P
     empty = tmp_path / "empty.yaml"
     empty.write_text(text + "check:\n  metrics:\n    fid: {two_sided: true}\n")
     assert main(["validate", str(empty)]) == 2
+
+
+def test_changed_n_is_refused_before_running_and_named(baseline: Path, tiny_run: tuple[Path, Path], tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    suite, run = tiny_run
+    changed = tmp_path / "tiny.yaml"
+    changed.write_text(suite.read_text().replace("n: 200", "n: 150"))
+    assert main(["check", str(changed), "--baseline", str(baseline), "--out", str(tmp_path / "results"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "refusing before running" in err and "n: baseline 200, suite 150" in err
+    assert not (tmp_path / "results").exists()  # nothing was run
+    # a run folder of another protocol names the fields that differ, not only the hashes
+    fake = tmp_path / "run"
+    fake.mkdir()
+    rows = [json.loads(line) for line in (run / "rows.jsonl").read_text().splitlines()]
+    for r in rows:
+        if r.get("protocol"):
+            r["protocol"] = {**r["protocol"], "n": 150}
+            r["protocol_id"] = "000000000000"
+    (fake / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(["check", str(suite), "--baseline", str(baseline), "--run", str(fake)]) == 2
+    assert "n: baseline 200, run 150" in capsys.readouterr().err
