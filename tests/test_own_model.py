@@ -292,3 +292,24 @@ def test_own_class_conditional_model_python_and_torch_export(tmp_path: Path, cap
                                    .replace("metrics: [cond_acc, fid]", "metrics: [fid]"))
     assert main(["run", str(folder / "s.yaml"), "--out", str(tmp_path / "out2"), "--quiet", "--no-cache"]) == 2
     assert "is class-conditional: evaluate it in a task with args.classes, or give num_classes" in capsys.readouterr().err
+
+
+def test_long_one_time_waits_and_stand_ins_are_announced(tmp_path: Path, empty_cache: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """The METEOR paraphrase index build (~1 min on the real table) says so when it starts and ends; LPIPS falling
+    back to the digits stand-in offline warns that the value is perceptual_digits, not lpips."""
+    import gzip
+
+    from bench.text.meteor import paraphrase_index
+    from bench.translation.measures import lpips_available, perceptual
+
+    table = tmp_path / "paraphrase-en.gz"
+    with gzip.open(table, "wt", encoding="utf-8") as f:
+        f.write("0.5\nbig dog\nlarge dog\n0.25\nred\ncrimson\n")
+    out = paraphrase_index(table)
+    assert out is not None and out.is_file()
+    err = capsys.readouterr().err
+    assert "building the METEOR paraphrase index" in err and "index built in" in err
+    if not lpips_available():
+        with pytest.warns(UserWarning, match="perceptual distance is the digits stand-in, reported as perceptual_digits"):
+            assert perceptual("auto").name == "perceptual_digits"
