@@ -207,6 +207,9 @@ def evaluate(run_rows: list[dict[str, Any]], baseline: dict[str, Any], check: An
         else:
             worse = (v < lo) if higher else (v > hi)
             msg = "regression (worse than accepted)" if worse else "suspiciously better than accepted (two-sided window)"
+        noisy = (r.get("extras") or {}).get("noisy")
+        if noisy:  # a timing whose repeats disagree: its verdict may be chance; said next to it
+            msg += f"; WARNING: {noisy}"
         out.append(Verdict(*key, float(bv), v, lo, hi, ok=ok, gated=True, message=msg))
     return out
 

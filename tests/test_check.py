@@ -149,3 +149,17 @@ def test_changed_n_is_refused_before_running_and_named(baseline: Path, tiny_run:
     (fake / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert main(["check", str(suite), "--baseline", str(baseline), "--run", str(fake)]) == 2
     assert "n: baseline 200, run 150" in capsys.readouterr().err
+
+
+def test_noisy_timing_verdict_says_so() -> None:
+    from types import SimpleNamespace
+
+    from bench.check import evaluate
+    from bench.suite import CheckRule
+
+    base = {"rows": [{"task": "speed", "model": "m", "metric": "throughput", "value": 100.0, "higher_is_better": True,
+                      "protocol_id": "p"}], "protocols": {}}
+    run = [{"task": "speed", "model": "m", "metric": "throughput", "value": 99.0, "higher_is_better": True,
+            "protocol_id": "p", "extras": {"noisy": "throughput of 5 repeats spreads 40% (range/median) > 10%"}}]
+    (v,) = evaluate(run, base, SimpleNamespace(metrics={"throughput": CheckRule(rel=0.1)}))
+    assert v.ok and "WARNING: throughput of 5 repeats spreads 40%" in v.message
