@@ -296,7 +296,10 @@ def cmd_score_captions(args: argparse.Namespace) -> int:
     hyps = load_results(args.res, refs)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CaptionMetricWarning)  # reported below, once
-        result = score_captions(refs, hyps, meteor=not args.no_meteor, spice=not args.no_spice)
+        from bench.progress import announce
+
+        with announce(f"scoring {len(hyps)} captions (BLEU, METEOR, ROUGE-L, CIDEr-D, SPICE)", enabled=not args.json):
+            result = score_captions(refs, hyps, meteor=not args.no_meteor, spice=not args.no_spice)
     if args.per_image:
         rows = [{"image_id": i, **result.per_image[i]} for i in result.image_ids]
         atomic_write_text(args.per_image, json.dumps(rows, indent=1) + "\n")

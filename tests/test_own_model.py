@@ -313,3 +313,18 @@ def test_long_one_time_waits_and_stand_ins_are_announced(tmp_path: Path, empty_c
     if not lpips_available():
         with pytest.warns(UserWarning, match="perceptual distance is the digits stand-in, reported as perceptual_digits"):
             assert perceptual("auto").name == "perceptual_digits"
+
+
+def test_long_steps_are_announced_and_short_ones_are_silent() -> None:
+    import time
+
+    from bench.progress import announce
+
+    said: list[str] = []
+    with announce("fitting prc on reference 'train'", after=0.05, log=said.append):
+        time.sleep(0.3)
+    assert said[0] == "genbench: fitting prc on reference 'train' ..." and said[1].endswith("done in 0 s")
+    said.clear()
+    with announce("quick", after=1.0, log=said.append):
+        pass
+    assert said == []

@@ -127,6 +127,7 @@ def test_image_reading_metric_gets_its_declared_subset(tmp_path: Path, weights: 
     assert rc == 0 and sorted(CountingDigits.asked) == list(range(48))
     row = rows[("d", "lin", "perceptual_diversity_digits")]
     assert row["extras"]["images"] == 10
+    assert rows[("d", "lin", "fid")]["n"] == 48 and rows[("d", "lin", "fid")]["protocol"]["n"] == 48
     lin = build_adapter("python", {"target": "tests.models:LinearDigits"}, AdapterContext())
     first = to_uint8(lin.generate(GenerationRequest(indices=range(10), seeds=sample_seeds(model_seed(3, "lin"), 0, 10))),
                      None)

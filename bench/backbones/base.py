@@ -194,9 +194,11 @@ def _checked_load(load: Any) -> Any:
     @functools.wraps(load)
     def checked(self: Backbone) -> None:
         from bench.errors import GenbenchError, WeightsError
+        from bench.progress import announce
 
         try:
-            load(self)
+            with announce(f"building backbone {self.name} on {self.device}"):
+                load(self)
         except GenbenchError:
             raise
         except Exception as exc:

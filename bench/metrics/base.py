@@ -135,10 +135,12 @@ class SampleSet:
 
     @property
     def n(self) -> int:
+        if self.features:  # every produced sample went through the backbone; ``images`` may be a declared subset
+            return len(next(iter(self.features.values())))
         for v in (self.images, self.source, self.texts, self.embeddings and self.embeddings.get("images")):
             if v is not None:
                 return len(v)
-        return len(next(iter(self.features.values()))) if self.features else 0
+        return 0
 
 
 @dataclass

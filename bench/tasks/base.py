@@ -30,6 +30,7 @@ from bench.errors import ConfigError, InputError
 from bench.features import feature_key
 from bench.images import content_hash, make_grid, save_png, to_uint8
 from bench.metrics.base import ArtifactSink, Metric, Options, Reference, SampleSet
+from bench.progress import announce
 from bench.registry import Registry
 from bench.runtime import model_context
 from bench.seeding import derive_seed, sample_seeds
@@ -203,10 +204,12 @@ class TaskKind:
 
     def prepare(self, runner: Runner, task: TaskPlan) -> None:
         """Once per task, before any model: the reference, and each metric's reference-side state."""
-        task.ref = self.load_reference(runner, task)
+        with announce(f"[{task.name}] loading reference '{task.reference}'", enabled=runner.progress):
+            task.ref = self.load_reference(runner, task)
         resources = _Resources(runner, task)
         for mname, metric in task.metrics.items():
-            task.fitted[mname] = metric.fit(replace(task.ref, layer=self.layer_for(task, metric)), resources)
+            with announce(f"[{task.name}] fitting {mname} on reference '{task.reference}'", enabled=runner.progress):
+                task.fitted[mname] = metric.fit(replace(task.ref, layer=self.layer_for(task, metric)), resources)
 
     def layer_for(self, task: TaskPlan, metric: Metric) -> str:
         """The backbone layer ``metric`` reads (``""`` without a backbone)."""
@@ -250,9 +253,10 @@ class TaskKind:
             m0 = time.time()
             # images only where declared: a metric that does not require them cannot come to depend on them
             view = replace(samples, layer=layer, images=samples.images if metric.reads("images") else None)
-            values = metric.compute(view, replace(task.ref, layer=layer),
-                                    seed=derive_seed(runner.suite.seed, task.name, model, metric.seed_name or mname),
-                                    state=task.fitted.get(mname), sink=sink)
+            with announce(f"[{task.name}] {model}: computing {mname} (n={samples.n})", enabled=runner.progress):
+                values = metric.compute(view, replace(task.ref, layer=layer),
+                                        seed=derive_seed(runner.suite.seed, task.name, model, metric.seed_name or mname),
+                                        state=task.fitted.get(mname), sink=sink)
             proto = self.protocol(task, metric, layer, samples)
             produced += [(v, time.time() - m0, proto, samples.n) for v in values]
         rel = sink.save()

@@ -30,6 +30,7 @@ from bench.perf.timing import (
     reset_peak_rss,
 )
 from bench.perf.workloads import make_call, to_host
+from bench.progress import announce
 from bench.runtime import device_name
 from bench.seeding import derive_seed
 from bench.tasks.base import TaskKind, TaskPlan
@@ -89,7 +90,8 @@ class PerfTask(TaskKind):
             call = make_call(adapter, bs, seed=derive_seed(runner.suite.seed, task.name, model), images=task.ref.images if task.ref else None)
             reset_peak_rss()
             reset_cuda_peak(dev)
-            with torch.no_grad(), amp:
+            with torch.no_grad(), amp, announce(f"[{task.name}] {model}: timing batch size {bs}",
+                                                 enabled=runner.progress):
                 m = measure(call, batch_size=bs, device=dev, warmup=a.warmup, min_duration=a.min_duration,
                             min_queries=a.min_queries, copy=to_host)
             spread = m.relative_spread
