@@ -242,30 +242,37 @@ def _is_factory(obj: Any, kwargs: dict[str, Any]) -> bool:
     return True
 
 
-class TorchScriptArgs(_ModelArgs):
+class _FileArgs(_ModelArgs):
     path: str
 
 
-class TorchScriptGenerator(_ModelGenerator):
-    """A TorchScript generator file: ``forward(z)`` (or ``forward(z, classes)``) → images in ``range``."""
+class _FileModelGenerator(_ModelGenerator):
+    """A generator saved as one file (TorchScript, torch.export): validated before the run, keyed by its sha256."""
 
-    Args = TorchScriptArgs
+    Args = _FileArgs
+    #: what the file is, in messages
+    what: str = "model"
+    #: short name in the model key
+    key_name: str = "file"
+
+    def _load(self, path: Any) -> Any:
+        raise NotImplementedError
 
     @classmethod
     def check_args(cls, args: AdapterArgs, resolve: Any) -> list[tuple[tuple[Any, ...], str]]:
         p = resolve(args.path)  # type: ignore[attr-defined]
-        return [] if p.is_file() else [(("path",), f"{p}: TorchScript file does not exist")]
+        return [] if p.is_file() else [(("path",), f"{p}: {cls.what} file does not exist")]
 
     def __init__(self, args: AdapterArgs, ctx: Any) -> None:
         super().__init__(args, ctx)
-        a: TorchScriptArgs = args  # type: ignore[assignment]
-        p = ctx.resolve_path(a.path)
+        p = ctx.resolve_path(args.path)  # type: ignore[attr-defined]
         if not p.is_file():
-            raise InputError(f"{p}: TorchScript file does not exist")
+            raise InputError(f"{p}: {self.what} file does not exist")
         try:
-            self.model = torch.jit.load(str(p), map_location=self.device).eval()
+            self.model = self._load(p)
         except Exception as exc:
-            raise InputError(f"{p}: cannot load TorchScript ({exc.__class__.__name__}: {str(exc).splitlines()[0]})") from None
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            raise InputError(f"{p}: cannot load {self.what} ({exc.__class__.__name__}: {first})") from None
         self._path = p
 
     def model_key(self) -> str | None:
@@ -273,52 +280,40 @@ class TorchScriptGenerator(_ModelGenerator):
 
         from bench.weights import sha256_file
 
-        return keyed("torchscript", self.args.model_dump(mode="json"), sha256_file(self._path),
+        return keyed(self.key_name, self.args.model_dump(mode="json"), sha256_file(self._path),
                      source_digest(sys.modules[__name__]))
 
     def label(self) -> str:
         return str(self._path)
 
 
-class ExportArgs(_ModelArgs):
-    path: str
+class TorchScriptArgs(_FileArgs):
+    pass
 
 
-class ExportGenerator(_ModelGenerator):
+class TorchScriptGenerator(_FileModelGenerator):
+    """A TorchScript generator file: ``forward(z)`` (or ``forward(z, classes)``) → images in ``range``."""
+
+    Args = TorchScriptArgs
+    what, key_name = "TorchScript", "torchscript"
+
+    def _load(self, path: Any) -> Any:
+        return torch.jit.load(str(path), map_location=self.device).eval()
+
+
+class ExportArgs(_FileArgs):
+    pass
+
+
+class ExportGenerator(_FileModelGenerator):
     """A ``torch.export`` program file (``.pt2``, ``torch.export.save``): ``forward(z)`` (or ``forward(z, classes)``
     with ``conditional: true``) → images in ``range``. TorchScript is deprecated in current torch; this is its
     successor. The program runs as exported (its shapes must allow the task's batch size: export with a dynamic
     batch dimension)."""
 
     Args = ExportArgs
+    what, key_name = "torch.export program", "export"
 
-    @classmethod
-    def check_args(cls, args: AdapterArgs, resolve: Any) -> list[tuple[tuple[Any, ...], str]]:
-        p = resolve(args.path)  # type: ignore[attr-defined]
-        return [] if p.is_file() else [(("path",), f"{p}: torch.export program file does not exist")]
-
-    def __init__(self, args: AdapterArgs, ctx: Any) -> None:
-        super().__init__(args, ctx)
-        a: ExportArgs = args  # type: ignore[assignment]
-        p = ctx.resolve_path(a.path)
-        if not p.is_file():
-            raise InputError(f"{p}: torch.export program file does not exist")
-        try:
-            self.model = torch.export.load(str(p)).module()
-        except Exception as exc:
-            raise InputError(f"{p}: cannot load the torch.export program ({exc.__class__.__name__}: "
-                             f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
-        self._path = p
-        if self.device.type != "cpu":
-            self.model = self.model.to(self.device)
-
-    def model_key(self) -> str | None:
-        import sys
-
-        from bench.weights import sha256_file
-
-        return keyed("export", self.args.model_dump(mode="json"), sha256_file(self._path),
-                     source_digest(sys.modules[__name__]))
-
-    def label(self) -> str:
-        return str(self._path)
+    def _load(self, path: Any) -> Any:
+        module = torch.export.load(str(path)).module()
+        return module.to(self.device) if self.device.type != "cpu" else module
