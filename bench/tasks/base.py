@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -243,8 +244,6 @@ class TaskKind:
                          ("backbone_warning", None if task.backbone is None or shape is None
                           else task.backbone.domain_problem(shape))):  # images the backbone's network never saw
             if why is not None:
-                import warnings
-
                 warnings.warn(f"model '{model}': {why}", stacklevel=2)
                 common[key] = why
         produced: list[tuple[Any, float, dict[str, Any] | None, int | None]] = []

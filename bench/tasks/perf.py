@@ -10,6 +10,7 @@ speed numbers of different hardware are never ranked together.
 from __future__ import annotations
 
 import contextlib
+import warnings
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -99,8 +100,6 @@ class PerfTask(TaskKind):
                                       "warmup_calls": m.warmup_calls, "repeats": [round(r, 3) for r in m.repeats()],
                                       "relative_spread": round(spread, 4)}
             if spread > NOISY:  # computed and kept, but flagged: a gate on it would fail or pass by chance
-                import warnings
-
                 extras["noisy"] = (f"throughput of {len(m.repeats())} repeats spreads {spread:.0%} (range/median) > "
                                    f"{NOISY:.0%}: too noisy to gate on; lengthen min_duration or quiet the machine")
                 warnings.warn(f"model '{model}' at batch size {bs}: {extras['noisy']}", stacklevel=2)
