@@ -7,6 +7,7 @@ found by ``check`` exits with 1.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.distributed import is_main
 from bench.errors import EXIT_BAD_INPUT, EXIT_OK, GenbenchError
 
 EXAMPLES = """examples:
@@ -342,6 +344,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         run_dir = RunDir(Path(args.out) / loaded.suite.name / RunDir.new_id(loaded.suite.spec_hash()))
     store = FeatureStore(None if args.no_cache else "default", progress=not args.quiet)
     outcome = Runner(plan, run_dir=run_dir, store=store, progress=not args.quiet).run(resume=bool(args.resume))
+    if not is_main():  # rank 0 reports the run
+        return EXIT_BAD_INPUT if outcome.errors else EXIT_OK
     print(f"# {loaded.suite.name} — {outcome.run_dir.path}\n")
     print(outcome.markdown)
     if args.report:
@@ -599,6 +603,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         outcome = Runner(plan, run_dir=new_rd, store=FeatureStore("default", progress=not args.quiet),
                          progress=not args.quiet).run()
         rd = outcome.run_dir
+        if not is_main():  # rank 0 checks the run and writes the reports
+            return EXIT_BAD_INPUT if outcome.errors else EXIT_OK
         if outcome.errors:
             for e in outcome.errors:
                 print(f"genbench: error: {e}", file=sys.stderr)
@@ -716,25 +722,53 @@ def _one_line_warning(message, category, filename, lineno, line=None) -> str:  #
     return f"genbench: warning: {message}\n"
 
 
+#: commands that run as one job on every rank under torchrun (bench.distributed); the others run on rank 0 alone
+DISTRIBUTED = {"run", "check", "score images", "score pairs", "score cycle"}
+
+
+def _join_ranks(args: argparse.Namespace) -> bool:
+    """Under torchrun: join the process group for a distributed command, and quiet every rank but 0 (rank 0
+    prints the results; another rank speaks only when the run cannot go on). False: this rank has nothing to do."""
+    from bench import distributed
+
+    if not distributed.launched():
+        return True
+    name = args.command + (f" {args.score_kind}" if getattr(args, "score_kind", None) else "")
+    if name not in DISTRIBUTED:
+        return os.environ.get("RANK", "0") == "0"
+    group = distributed.init_from_env(getattr(args, "device", None))
+    if group is not None and not group.main:
+        import warnings
+
+        warnings.simplefilter("ignore")  # rank 0 warns (and flags the rows) for the run
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     import warnings
+
+    from bench import distributed
 
     warnings.formatwarning = _one_line_warning
     args = _parser().parse_args(argv)
     try:
+        if not _join_ranks(args):
+            return EXIT_OK
         return (args.func if hasattr(args, "func") else COMMANDS[args.command])(args)
     except GenbenchError as exc:
-        for line in str(exc).splitlines():
-            print(f"genbench: error: {line}", file=sys.stderr)
+        if distributed.is_main() or isinstance(exc, distributed.RanksLostError):
+            for line in str(exc).splitlines():
+                print(f"genbench: error: {line}", file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:  # `genbench ls metrics | head`: the reader left; nothing is wrong
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except KeyboardInterrupt:
         print("genbench: interrupted; completed results are kept (resume with --resume RUN_DIR)", file=sys.stderr)
         return 130
+    finally:
+        distributed.shutdown()
 
 
 if __name__ == "__main__":

@@ -32,6 +32,8 @@ import torch
 from tqdm import tqdm
 
 from bench.backbones.base import Backbone, extract_many
+from bench.distributed import current
+from bench.errors import InputError
 from bench.images import StreamHash, content_hash
 from bench.streams import prefetch
 from bench.weights import cache_root
@@ -40,8 +42,9 @@ FORMAT_VERSION = 3  # 2: content keys of streamed sets (ImageFiles.digest); 3: p
 Features = dict[str, np.ndarray]
 #: seconds between two writes of a stream's finished part (0: after every batch)
 PARTIAL_SECONDS = 30.0
-#: a stream of batches starting at a given sample index (a resumed pass skips the finished part unread)
-Batches = Callable[[int], Iterator[torch.Tensor]]
+#: the stream of batches of samples ``first..stop-1`` (a resumed pass skips the finished part unread; a rank of a
+#: distributed run reads only its slice)
+Batches = Callable[[int, int], Iterator[torch.Tensor]]
 
 
 def _atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -136,6 +139,13 @@ class FeatureStore:
 
     def lookup(self, key: str, backbone: Backbone, n: int | None = None) -> Features | None:
         """The cached features under ``key`` (memory, then disk), or None; a damaged or mismatched entry is None."""
+        group = current()
+        if group is not None and group.world > 1:  # a hit only where every rank has it: the ranks take one path
+            found = self._lookup(key, backbone, n)
+            return found if group.all_true(found is not None, "a feature-cache lookup") else None
+        return self._lookup(key, backbone, n)
+
+    def _lookup(self, key: str, backbone: Backbone, n: int | None) -> Features | None:
         if key in self._memory:
             self.hits += 1
             return self._memory[key]
@@ -156,12 +166,13 @@ class FeatureStore:
     def put(self, key: str, feats: Features) -> None:
         self._memory[key] = feats
         path = self._path(key)
-        if path is not None:
+        group = current()
+        if path is not None and (group is None or group.writes_cache):
             _atomic_savez(path, feats)
 
     def get(self, images: torch.Tensor, backbone: Backbone, label: str = "", images_hash: str | None = None) -> Features:
         """Features of a whole uint8 tensor."""
-        return self.get_stream(images_hash or content_hash(images), lambda start: iter([images[start:]]), backbone,
+        return self.get_stream(images_hash or content_hash(images), lambda start, stop: iter([images[start:stop]]), backbone,
                                label, total=int(images.shape[0]))
 
     def get_stream(self, content_key: str, batches: Batches, backbone: Backbone, label: str = "",
@@ -178,11 +189,12 @@ class FeatureStore:
         self.put(key, feats[0])
         return feats[0]
 
-    def partial(self, pass_id: str, backbones: list[Backbone]) -> PartialFeatures | None:
+    def partial(self, pass_id: str, backbones: list[Backbone], span: tuple[int, ...] = ()) -> PartialFeatures | None:
         """Where the finished part of the pass ``pass_id`` over ``backbones`` is kept (None without a disk cache)."""
         if self.directory is None:
             return None
-        blob = json.dumps([pass_id, FORMAT_VERSION, [b.describe() for b in backbones]], sort_keys=True)
+        # under torchrun each rank keeps the finished part of its own slice
+        blob = json.dumps([pass_id, FORMAT_VERSION, [b.describe() for b in backbones], *span], sort_keys=True)
         return PartialFeatures(self.directory / "partial" / hashlib.sha256(blob.encode()).hexdigest()[:32], backbones)
 
     def compute(self, pass_id: str | None, backbones: list[Backbone], batches: Batches, *, total: int | None = None,
@@ -191,25 +203,61 @@ class FeatureStore:
         features and the set's content key (bench.images.StreamHash). With a ``pass_id`` (a stable name of the
         set: its content key, or the run's name of a model's samples) the finished part is written as it goes and a
         killed pass resumes after it. ``decode``: the batches are files being read; reading the next overlaps the
-        networks (bench.streams.prefetch). Does not cache: callers put each backbone's features under their key."""
-        part = self.partial(pass_id, backbones) if pass_id is not None else None
-        start, initial, state = part.load() if part is not None else (0, None, None)
+        networks (bench.streams.prefetch). Does not cache: callers put each backbone's features under their key.
+
+        Under torchrun (bench.distributed) each rank makes and featurizes only its slice of ``range(total)``; the
+        rows and the per-image digests are gathered in index order, so every rank returns what one process would."""
+        group = current()
+        if group is None or group.world == 1 or total is None:
+            feats, (digests, item) = self._pass(pass_id, backbones, batches, 0, total, label, decode, progress)
+            return feats, StreamHash((digests, item)).hexdigest()
+        lo, hi = group.span(total)
+        error: Exception | None = None
+        mine: Any = None
+        try:
+            mine = self._pass(pass_id, backbones, batches, lo, hi, label, decode, progress, span=(lo, hi))
+        except Exception as exc:  # every rank learns of it and raises, so none waits for this one's rows
+            error = exc
+        group.agree(error, f"the feature pass of {label or 'a set'}")
+        parts = group.gather(mine, f"gathering the features of {label or 'a set'}")
+        items = {item for _, (d, item) in parts if d}
+        if len(items) > 1:
+            raise InputError(f"{label or 'samples'}: ranks made images of different shapes {sorted(items)}")
+        feats = [{k: _rows([p[0][i][k] for p in parts]) for k in b.layers} for i, b in enumerate(backbones)]
+        digests = b"".join(d for _, (d, _) in parts)
+        return feats, StreamHash((digests, next(iter(items), None))).hexdigest()
+
+    def _pass(self, pass_id: str | None, backbones: list[Backbone], batches: Batches, lo: int, hi: int | None,
+              label: str, decode: bool, progress: Any, span: tuple[int, ...] = ()
+              ) -> tuple[list[Features], tuple[bytes, tuple[int, ...] | None]]:
+        """Samples ``lo..hi-1`` through every backbone: their features, and their digests' state."""
+        part = self.partial(pass_id, backbones, span) if pass_id is not None else None
+        done, initial, state = part.load() if part is not None else (0, None, None)
         hasher = StreamHash(state)
+        stop = hi if hi is not None else 1 << 62
 
         def hashed() -> Iterator[torch.Tensor]:
-            for b in batches(start):
+            for b in batches(lo + done, stop):
                 hasher.update(b)
                 yield b
 
-        def written(done: int, outs: list[dict[str, list[np.ndarray]]]) -> None:
+        def written(rows: int, outs: list[dict[str, list[np.ndarray]]]) -> None:
             if part is not None:
-                part.write(start + done, outs, hasher)
+                part.write(done + rows, outs, hasher)
 
         names = "+".join(b.name for b in backbones)
-        with tqdm(total=total, initial=start, desc=f"features {names} {label}".rstrip(), unit="img", leave=False,
-                  disable=None if self.progress and progress is None else True) as bar:
+        group = current()
+        quiet = not self.progress or progress is not None or (group is not None and not group.main)
+        with tqdm(total=None if hi is None else hi - lo, initial=done, desc=f"features {names} {label}".rstrip(),
+                  unit="img", leave=False, disable=True if quiet else None) as bar:
             feats = extract_many(backbones, prefetch(hashed()) if decode else hashed(), progress or bar,
                                  on_batch=written, initial=initial)
         if part is not None:
             part.clear()
-        return feats, hasher.hexdigest()
+        return feats, hasher.state()
+
+
+def _rows(blocks: list[np.ndarray]) -> np.ndarray:
+    """The ranks' row blocks of one layer, in order (a rank with an empty slice gives a placeholder: skipped)."""
+    full = [b for b in blocks if b.ndim > 1 or b.shape[0]]
+    return np.concatenate(full) if full else blocks[0]

@@ -287,7 +287,7 @@ def build_reference(name: str, source: str, preset: str, *, weights: str | None 
     for msg in backbone.check_weights():
         raise ConfigError(msg)
     # streamed from the files (50,000 FFHQ images are never in memory), keyed by the files' digest
-    feats = FeatureStore("default", progress=progress).get_stream(files.digest(), lambda start: files.batches(256, start), backbone,
+    feats = FeatureStore("default", progress=progress).get_stream(files.digest(), lambda start, stop: files.batches(256, start, stop), backbone,
                                                                   label=f"[{name}]", total=len(files))
     st = gaussian_stats(feats[backbone.default_layer])
     path = default_ref_path(name, out)

@@ -7,7 +7,9 @@ all present, so a killed run continues where it stopped.
 
 from __future__ import annotations
 
+import shutil
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Hashable
@@ -17,6 +19,7 @@ from typing import Any
 
 from bench import __version__
 from bench.adapters import AdapterContext
+from bench.distributed import RanksLostError, current
 from bench.errors import ConfigError, GenbenchError, ProtocolMismatchError
 from bench.features import FeatureStore
 from bench.metrics.base import MetricValue, output_info
@@ -79,13 +82,22 @@ class Runner:
                  progress: bool = True, log: Any = None) -> None:
         self.plan = plan
         self.suite = plan.loaded.suite
-        self.progress = progress
-        self.store = store if store is not None else FeatureStore(progress=progress)
+        self.group = current()
+        main = self.group is None or self.group.main
+        self.progress = progress and main
+        self.store = store if store is not None else FeatureStore(progress=self.progress)
         self.log = log if log is not None else (lambda msg: print(msg, file=sys.stderr))
+        if not main:
+            self.log = lambda msg: None  # rank 0 speaks for the run
         if run_dir is None:
             out = Path(self.suite.output.dir)  # relative to the working directory, like every CLI output
             run_dir = RunDir(out / self.suite.name / RunDir.new_id(self.suite.spec_hash()))
-        self.run_dir = run_dir
+        #: where the run's results are (under torchrun: rank 0's folder, its name broadcast to every rank)
+        self.public_dir = run_dir if self.group is None else \
+            RunDir(self.group.broadcast(str(run_dir.path), "naming the run folder"))
+        # under torchrun only rank 0 writes the run folder; the others write theirs to a scratch folder, removed
+        self.run_dir = self.public_dir if self.group is None or self.group.main else \
+            RunDir(tempfile.mkdtemp(prefix=f"genbench-rank{self.group.rank}-"))
         self._datasets: dict[str, Any] = {}
         self.samples = SampleSets(plan.tasks)
         self.ctx = AdapterContext(resolve_path=plan.loaded.resolve_path, datasets=self.dataset,
@@ -122,8 +134,8 @@ class Runner:
             "backbones": {n: b.describe() for n, b in self.plan.backbones.items() if b.weights_sha256},
         }
 
-    def run(self, resume: bool = False) -> RunOutcome:
-        started = time.time()
+    def _open(self, resume: bool, started: float) -> list[tuple[str, str]]:
+        """Create (or reopen, resuming) the run folder; the (task, model) pairs whose rows are all there."""
         rd = self.run_dir
         rd.path.mkdir(parents=True, exist_ok=True)
         if resume and (rd.path / "manifest.json").exists():
@@ -133,14 +145,40 @@ class Runner:
                                   "start a new run instead of resuming")
         if rd.repair():
             self.log(f"{rd.rows_file}: removed a torn last line left by an interrupted run")
-        done = {(r["task"], r["model"]) for r in rd.rows()}
-        errors: list[str] = []
-        rd.write_json("manifest.json", self.manifest("running", errors, started))
+        done = sorted({(r["task"], r["model"]) for r in rd.rows()})
+        rd.write_json("manifest.json", self.manifest("running", [], started))
+        return done
+
+    def _resolve_weights(self) -> None:
         for bname, b in self.plan.backbones.items():
             try:
                 b.resolve_weights()  # fails on missing weights before any sampling; the network is built on first use
             except GenbenchError as exc:
                 raise GenbenchError(f"backbone '{bname}': {exc}") from None
+
+    def run(self, resume: bool = False) -> RunOutcome:
+        try:
+            return self._run(resume)
+        finally:
+            if self.run_dir is not self.public_dir:
+                shutil.rmtree(self.run_dir.path, ignore_errors=True)
+
+    def _run(self, resume: bool) -> RunOutcome:
+        started = time.time()
+        rd = self.run_dir
+        group = self.group
+        if group is None:
+            done = set(self._open(resume, started))
+            self._resolve_weights()
+        else:  # rank 0 opens the folder and says which pairs are done; every rank must find the weights
+            done = {(t, m) for t, m in group.on_main(lambda: self._open(resume, started), "opening the run folder")}
+            error = None
+            try:
+                self._resolve_weights()
+            except GenbenchError as exc:
+                error = exc
+            group.agree(error, "finding the weights")
+        errors: list[str] = []
         for parts in task_parts(self.plan.tasks):
             task = parts[0]
             try:
@@ -157,14 +195,20 @@ class Runner:
                     self.log(f"[{task.name}] {model}: already in {rd.path.name}, skipped (resume)")
                     continue
                 try:
-                    new = [row for part in parts for row in part.kind.run_model(self, part, model)]
+                    new = self._run_model(parts, model)
                     self.run_dir.append(*new)  # one write: resume never sees half a model
                     self.log(f"[{task.name}] {model}: " + ", ".join(
                         f"{r.metric}={r.value:.4g}" if r.value is not None else f"{r.metric}=n/a"
                         for r in new if "@" not in r.metric))  # variants (per batch size, per n) stay in the rows
+                except RanksLostError:
+                    raise
                 except GenbenchError as exc:
                     errors.append(f"model '{model}' (task {task.name}): {exc}")
                     self.log(f"error: {errors[-1]}")
+                    remote = getattr(exc, "remote_traceback", "")
+                    if remote:  # a user's model crashed on another rank: its traceback, kept like a local one
+                        with open(rd.path / "errors.log", "a", encoding="utf-8") as f:
+                            f.write(f"model '{model}' (task {task.name}):\n{remote}\n")
                 except Exception as exc:  # a user's model crashed: keep going; its traceback goes to errors.log
                     with open(rd.path / "errors.log", "a", encoding="utf-8") as f:
                         f.write(f"model '{model}' (task {task.name}):\n{traceback.format_exc()}\n")
@@ -179,7 +223,23 @@ class Runner:
         atomic_write_text(rd.path / "table.md", f"# {self.suite.name} — run {rd.path.name}\n\n{md}")
         atomic_write_text(rd.path / "table.csv", to_csv(rows))
         rd.write_json("manifest.json", self.manifest("failed" if errors else "complete", errors, started))
-        return RunOutcome(rd, rows, errors, md)
+        return RunOutcome(self.public_dir, rows, errors, md)
+
+    def _run_model(self, parts: list[TaskPlan], model: str) -> list[Row]:
+        """Every part's rows of one model; under torchrun the ranks agree on whether it failed anywhere before
+        going on (a model that fails on one rank's slice fails on all, with that rank's message)."""
+        if self.group is None:
+            return [row for part in parts for row in part.kind.run_model(self, part, model)]
+        error: Exception | None = None
+        rows: list[Row] = []
+        try:
+            rows = [row for part in parts for row in part.kind.run_model(self, part, model)]
+        except RanksLostError:
+            raise
+        except Exception as exc:
+            error = exc
+        self.group.agree(error, f"model '{model}' of task {parts[0].name}")
+        return rows
 
     def make_row(self, task: TaskPlan, model: str, v: MetricValue, *, seconds: float,
                  protocol: dict[str, Any] | None = None, n: int | None = None, extras: dict[str, Any] | None = None) -> Row:

@@ -50,6 +50,11 @@ def resolve_device(spec: str | None) -> torch.device:
     problem = device_spec_problem(spec)
     if problem:
         raise ConfigError(problem)
+    from bench.distributed import current
+
+    group = current()
+    if group is not None and spec in ("auto", "cuda") and torch.cuda.is_available():
+        return torch.device("cuda", group.local_rank)  # under torchrun: this rank's GPU
     if spec == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(spec)
@@ -75,9 +80,14 @@ def device_name(device: torch.device) -> str:
 
 
 def device_record(device: torch.device, dtype: str = "fp32") -> dict[str, Any]:
-    """What the manifest records about where a run computed."""
+    """What the manifest records about where a run computed (under torchrun: rank 0's device, and the world)."""
+    from bench.distributed import current
+
+    group = current()
     return {"device": str(device), "device_name": device_name(device), "dtype": dtype,
-            "cuda": torch.version.cuda if device.type == "cuda" else None}
+            "cuda": torch.version.cuda if device.type == "cuda" else None,
+            "world_size": group.world if group is not None else 1,
+            **({"backend": group.backend} if group is not None else {})}
 
 
 _TRIM: Any = None

@@ -52,11 +52,12 @@ class Dataset:
         """The first ``m`` images (a file-backed dataset decodes only those)."""
         return self.images[:m]
 
-    def batches(self, size: int, start: int = 0) -> Iterator[torch.Tensor]:
-        """The images in order from ``start``, ``size`` at a time (a file-backed dataset decodes only the batch at
-        hand)."""
-        for i in range(start, len(self), size):
-            yield self.images[i: i + size]
+    def batches(self, size: int, start: int = 0, stop: int | None = None) -> Iterator[torch.Tensor]:
+        """The images ``start..stop-1`` in order, ``size`` at a time (a file-backed dataset decodes only the batch
+        at hand)."""
+        stop = len(self) if stop is None else min(stop, len(self))
+        for i in range(start, stop, size):
+            yield self.images[i: min(stop, i + size)]
 
 
 class FileDataset(Dataset):
@@ -92,8 +93,8 @@ class FileDataset(Dataset):
     def head(self, m: int) -> torch.Tensor:
         return self._loaded[:m] if self._loaded is not None else self.files.read(range(min(m, len(self.files))))
 
-    def batches(self, size: int, start: int = 0) -> Iterator[torch.Tensor]:
-        return self.files.batches(size, start)
+    def batches(self, size: int, start: int = 0, stop: int | None = None) -> Iterator[torch.Tensor]:
+        return self.files.batches(size, start, None if stop is None else min(stop, len(self.files)))
 
     def __repr__(self) -> str:
         return f"FileDataset({self.name!r}, {self.id!r}, {len(self.files)} files)"

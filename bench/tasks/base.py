@@ -330,9 +330,9 @@ class TaskKind:
         want = [k]  # the first samples held: the preview, and the images metrics declare (``keep``), set by batch 0
 
         if task.backbone in todo:
-            def batches(first: int) -> Iterator[torch.Tensor]:
+            def batches(first: int, stop: int) -> Iterator[torch.Tensor]:
                 kept = 0
-                for b in cls.iter_batches(runner, task, model, count, seed, call, first=first, **kw):
+                for b in cls.iter_batches(runner, task, model, min(count, stop), seed, call, first=first, **kw):
                     shape[:] = [tuple(b.shape[1:])]
                     if keep is not None and len(want) == 1:
                         want.append(keep(int(b[0].numel())) if b.shape[0] else 0)
@@ -341,7 +341,7 @@ class TaskKind:
                         kept += head[-1].shape[0]
                     yield b
 
-            pass_id = content_key or f"{runner.run_dir.path.resolve()}|{model}|{share if share is not None else task.name}"
+            pass_id = content_key or f"{runner.public_dir.path.resolve()}|{model}|{share if share is not None else task.name}"
             if content_key is not None:
                 store.misses += 1
             feats, hashed = store.compute(pass_id, todo, batches, total=count, label=f"[{model}]", decode=decode)
@@ -378,7 +378,7 @@ class TaskKind:
 def dataset_features(runner: Runner, task: TaskPlan, ds: Any, label: str) -> Mapping[str, np.ndarray]:
     """Features of a dataset on the task's backbone, streamed from its files or tensor (cached by content key)."""
     assert task.backbone is not None
-    return runner.store.get_stream(ds.hash, lambda first: ds.batches(task.batch_size, first), task.backbone, label=label,
+    return runner.store.get_stream(ds.hash, lambda first, stop: ds.batches(task.batch_size, first, stop), task.backbone, label=label,
                                    total=len(ds))
 
 
