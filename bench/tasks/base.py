@@ -325,20 +325,20 @@ class TaskKind:
             content_key = made[0]
         todo = backbones if content_key is None else \
             [b for b in backbones if store.lookup(feature_key(content_key, b), b, count) is None]
-        head: list[torch.Tensor] = []
+        head: list[tuple[int, torch.Tensor]] = []  # (first index, images) of the samples below max(want) seen
         shape: list[tuple[int, ...]] = []  # one image's (C, H, W), once a batch is seen
         want = [k]  # the first samples held: the preview, and the images metrics declare (``keep``), set by batch 0
 
         if task.backbone in todo:
             def batches(first: int, stop: int) -> Iterator[torch.Tensor]:
-                kept = 0
+                at = first
                 for b in cls.iter_batches(runner, task, model, min(count, stop), seed, call, first=first, **kw):
                     shape[:] = [tuple(b.shape[1:])]
                     if keep is not None and len(want) == 1:
                         want.append(keep(int(b[0].numel())) if b.shape[0] else 0)
-                    if first == 0 and kept < max(want):  # a resumed pass makes its head apart
-                        head.append(b[: max(want) - kept])
-                        kept += head[-1].shape[0]
+                    if at < max(want):
+                        head.append((at, b[: max(want) - at]))
+                    at += int(b.shape[0])
                     yield b
 
             pass_id = content_key or f"{runner.public_dir.path.resolve()}|{model}|{share if share is not None else task.name}"
@@ -351,7 +351,15 @@ class TaskKind:
         assert content_key is not None
         own = store.lookup(feature_key(content_key, task.backbone), task.backbone, count)
         assert own is not None
-        held = torch.cat(head) if head else None
+        group = runner.group
+        if group is not None and group.world > 1 and task.backbone in todo:  # each rank saw its slice of the head
+            shared = group.gather((head, want[1:], shape), f"the first samples of model '{model}'")
+            head = [piece for h, _, _ in shared for piece in h]
+            want = [k] + ([max(w for _, ws, _ in shared for w in ws)] if any(ws for _, ws, _ in shared) else [])
+            shape = next((sh for _, _, sh in shared if sh), [])
+        held = _leading(head)
+        if held is not None and keep is not None and held.shape[0] < min(max(want), count):
+            held = None  # a resumed pass did not see all of them: made again below
         if keep is not None and held is None:  # served from the cache or resumed: make the first images again
             first = cls.batched(runner, task, model, min(max(k, 1), count), seed, call, **kw)
             need = max(k, keep(int(first[0].numel())))
@@ -373,6 +381,18 @@ class TaskKind:
         """The identity of the sample set this task streams from ``model`` (tasks with equal identities get the same
         samples: seeds depend on the model, not the task), or None when its samples are not shared."""
         return None
+
+
+def _leading(pieces: list[tuple[int, torch.Tensor]]) -> torch.Tensor | None:
+    """The samples ``0..m-1`` that consecutive ``(first index, images)`` pieces cover from index 0 (None: none)."""
+    out: list[torch.Tensor] = []
+    at = 0
+    for first, images in sorted(pieces, key=lambda p: p[0]):
+        if first != at:
+            break
+        out.append(images)
+        at += int(images.shape[0])
+    return torch.cat(out) if out else None
 
 
 def dataset_features(runner: Runner, task: TaskPlan, ds: Any, label: str) -> Mapping[str, np.ndarray]:
