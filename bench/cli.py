@@ -722,6 +722,15 @@ def _one_line_warning(message, category, filename, lineno, line=None) -> str:  #
     return f"genbench: warning: {message}\n"
 
 
+def _print_warning(message, category, filename, lineno, file=None, line=None) -> None:  # type: ignore[no-untyped-def]
+    """Every warning of a command as one ``genbench: warning: ...`` line on stderr, whoever set up the warnings
+    machinery before (a test runner recording them, a library that routes them to logging)."""
+    try:
+        (file or sys.stderr).write(_one_line_warning(message, category, filename, lineno))
+    except OSError:  # stderr closed: nothing to tell
+        pass
+
+
 #: commands that run as one job on every rank under torchrun (bench.distributed); the others run on rank 0 alone
 DISTRIBUTED = {"run", "check", "score images", "score pairs", "score cycle"}
 
@@ -750,8 +759,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from bench import distributed
 
-    warnings.formatwarning = _one_line_warning
     args = _parser().parse_args(argv)
+    saved = warnings.formatwarning, warnings.showwarning
+    warnings.formatwarning, warnings.showwarning = _one_line_warning, _print_warning
     try:
         if not _join_ranks(args):
             return EXIT_OK
@@ -760,6 +770,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if distributed.is_main() or isinstance(exc, distributed.RanksLostError):
             for line in str(exc).splitlines():
                 print(f"genbench: error: {line}", file=sys.stderr)
+        if isinstance(exc, distributed.RanksLostError):
+            distributed.abandon(exc.exit_code)
         return exc.exit_code
     except BrokenPipeError:  # `genbench ls metrics | head`: the reader left; nothing is wrong
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -769,6 +781,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     finally:
         distributed.shutdown()
+        warnings.formatwarning, warnings.showwarning = saved
 
 
 if __name__ == "__main__":

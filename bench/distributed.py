@@ -20,6 +20,8 @@ genbench schedules nothing: ``torchrun`` (or Slurm's ``srun`` launching it) star
 from __future__ import annotations
 
 import os
+import re
+import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -84,7 +86,8 @@ class Group:
         except GenbenchError:
             raise
         except Exception as exc:  # gloo: connection closed / timed out; NCCL: watchdog abort
-            first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:160]
+            first = re.sub(r"^\[[^\]]*\]\s*", "", (str(exc).strip().splitlines() or [exc.__class__.__name__])[0])
+            first = first.split(". ")[0][:160]  # "Read error [127.0.0.1]:37555: Connection reset by peer"
             raise RanksLostError(
                 f"rank {self.rank} of {self.world}: the other ranks stopped answering during {what} ({first}); "
                 "a rank died or hung; the rows finished so far are kept: rerun with --resume RUN_DIR") from None
@@ -212,6 +215,14 @@ def init_from_env(device: str | None = None) -> Group | None:
             raise ConfigError(f"rank {rank} of {world}: could not join the process group ({backend}): {first}") from None
     _GROUP = Group(rank, world, local, backend)
     return _GROUP
+
+
+def abandon(code: int) -> None:
+    """Exit now, without tearing the process group down: after a peer died, gloo's teardown aborts the process
+    (SIGABRT, a core dump) instead of letting it exit with its code and its one line."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def shutdown() -> None:

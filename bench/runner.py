@@ -200,8 +200,8 @@ class Runner:
                     self.log(f"[{task.name}] {model}: " + ", ".join(
                         f"{r.metric}={r.value:.4g}" if r.value is not None else f"{r.metric}=n/a"
                         for r in new if "@" not in r.metric))  # variants (per batch size, per n) stay in the rows
-                except RanksLostError:
-                    raise
+                except RanksLostError as exc:  # the job cannot go on: say where its finished rows are
+                    raise RanksLostError(str(exc).replace("RUN_DIR", str(self.public_dir.path))) from None
                 except GenbenchError as exc:
                     errors.append(f"model '{model}' (task {task.name}): {exc}")
                     self.log(f"error: {errors[-1]}")
