@@ -85,6 +85,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     r.add_argument("--report", action="store_true", help="also write the HTML leaderboard to RUN_DIR/report/index.html")
     r.add_argument("--device", help=DEVICE_HELP)
+    r.add_argument("--shard", metavar="I/N", type=_shard, help="compute only shard I of N (0 <= I < N) of the suite's "
+                   "(task, model) pairs, dealt round-robin: one job of a job array (Slurm --array=0-3: --shard "
+                   "$SLURM_ARRAY_TASK_ID/4); table/report/compare/check read the N run folders together as one run")
     r.add_argument("--dry-run", action="store_true", help="print the weights files and datasets a run would download "
                    "(URL, target path, sha256) and the local files it would read; run nothing")
 
@@ -110,7 +113,8 @@ def _parser() -> argparse.ArgumentParser:
     ck = sub.add_parser("check", help="CI gate: run a suite (or take --run) and check it against a baseline")
     ck.add_argument("suite")
     ck.add_argument("--baseline", required=True, help="results/baselines/NAME.json")
-    ck.add_argument("--run", metavar="RUN_DIR", help="check this existing run instead of running the suite")
+    ck.add_argument("--run", metavar="RUN_DIR", nargs="+", help="check this existing run instead of running the suite "
+                    "(a sharded run: its N shard folders, or the folder holding them)")
     ck.add_argument("--out", help="results folder for the new run (default: the suite's output.dir)")
     ck.add_argument("--junit", help="JUnit XML path (default: RUN_DIR/check.xml)")
     ck.add_argument("--summary", help="Markdown summary path (default: RUN_DIR/check.md)")
@@ -316,6 +320,14 @@ def cmd_score_captions(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _shard(text: str) -> tuple[int, int]:
+    """``I/N`` → (I, N), 0 <= I < N (argparse reports a bad value as one usage line)."""
+    i, sep, n = text.partition("/")
+    if not sep or not i.strip().isdigit() or not n.strip().isdigit() or not 0 <= int(i) < int(n):
+        raise argparse.ArgumentTypeError(f"'{text}': expected I/N with 0 <= I < N, e.g. 0/4 (the first of 4 shards)")
+    return int(i), int(n)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from bench.features import FeatureStore
     from bench.plan import check_suite
@@ -341,9 +353,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not run_dir.path.is_dir():
             raise GenbenchError(f"{run_dir.path}: no such run folder to resume")
     elif args.out:
-        run_dir = RunDir(Path(args.out) / loaded.suite.name / RunDir.new_id(loaded.suite.spec_hash()))
+        run_dir = RunDir(Path(args.out) / loaded.suite.name / RunDir.new_id(loaded.suite.spec_hash(), args.shard))
     store = FeatureStore(None if args.no_cache else "default", progress=not args.quiet)
-    outcome = Runner(plan, run_dir=run_dir, store=store, progress=not args.quiet).run(resume=bool(args.resume))
+    outcome = Runner(plan, run_dir=run_dir, store=store, progress=not args.quiet,
+                     shard=args.shard).run(resume=bool(args.resume))
     if not is_main():  # rank 0 reports the run
         return EXIT_BAD_INPUT if outcome.errors else EXIT_OK
     print(f"# {loaded.suite.name} — {outcome.run_dir.path}\n")
@@ -587,9 +600,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     if loaded.suite.check is None or not loaded.suite.check.metrics:
         raise GenbenchError(f"{loaded.path}: has no 'check:' section with metric rules; nothing to gate")
     if args.run:
-        rd = RunDir(args.run)
-        if not rd.rows_file.exists():
-            raise GenbenchError(f"{rd.path}: not a run folder (no rows.jsonl)")
+        from bench.results import open_runs
+
+        runs = open_runs(args.run)
+        if len(runs) != 1:
+            raise GenbenchError(f"{' '.join(args.run)}: {len(runs)} runs; check takes one run (or the shards of one)")
+        run = runs[0]
+        if run.missing:
+            raise GenbenchError(f"{run.label}: shard(s) {', '.join(map(str, run.missing))} of "
+                                f"{run.manifest['shard']['count']} not given; a gate needs every pair of the suite")
+        rows, out_dir = run.rows(), run.path
     else:
         from bench.features import FeatureStore
         from bench.plan import check_suite
@@ -609,11 +629,12 @@ def cmd_check(args: argparse.Namespace) -> int:
             for e in outcome.errors:
                 print(f"genbench: error: {e}", file=sys.stderr)
             raise GenbenchError(f"run {rd.path} had {len(outcome.errors)} error(s); not checked")
-    verdicts = evaluate(rd.rows(), baseline, loaded.suite.check, where=loaded.where)
-    junit = Path(args.junit) if args.junit else rd.path / "check.xml"
-    summary = Path(args.summary) if args.summary else rd.path / "check.md"
+        rows, out_dir = rd.rows(), rd.path
+    verdicts = evaluate(rows, baseline, loaded.suite.check, where=loaded.where)
+    junit = Path(args.junit) if args.junit else out_dir / "check.xml"
+    summary = Path(args.summary) if args.summary else out_dir / "check.md"
     md = write_reports(verdicts, loaded.suite.name, junit, summary)
-    print(f"# run {rd.path} vs baseline {args.baseline}\n")
+    print(f"# run {' '.join(args.run) if args.run else out_dir} vs baseline {args.baseline}\n")
     print(md)
     print(f"JUnit: {junit}\nsummary: {summary}")
     return exit_code(verdicts)

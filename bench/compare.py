@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from bench.errors import InputError, ProtocolMismatchError
-from bench.results import RunDir
+from bench.results import open_runs
 
 BOOTSTRAP_METRICS = {"fid": "fid", "kid": "kid"}  # value name → metric class name
 
@@ -56,12 +56,16 @@ class Delta:
         return "better" if improved else "worse"
 
 
-def _load(run: str | Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    rd = RunDir(run)
-    if not rd.rows_file.exists():
-        raise InputError(f"{rd.path}: not a run folder (no rows.jsonl)")
-    manifest = rd.read_json("manifest.json") if (rd.path / "manifest.json").exists() else {}
-    return rd.rows(), manifest
+def _load(run: str | Path) -> tuple[list[dict[str, Any]], dict[str, Any], Path]:
+    """(rows, manifest, folder) of one side: a run folder, or the shard folders of one sharded run
+    (bench.results.open_runs: ``A1,A2,...`` or the folder holding them)."""
+    runs = open_runs([run])
+    if len(runs) != 1:
+        raise InputError(f"{run}: holds {len(runs)} runs; compare takes one run per side (name its folder)")
+    if runs[0].missing:
+        raise InputError(f"{run}: shard(s) {', '.join(map(str, runs[0].missing))} of "
+                         f"{runs[0].manifest['shard']['count']} missing; give every shard of the run")
+    return runs[0].rows(), runs[0].manifest, runs[0].path
 
 
 def per_sample_scores(run: str | Path, row: dict[str, Any]) -> list[float] | None:
@@ -178,8 +182,8 @@ def compare_runs(run_a: str | Path, run_b: str | Path, n_boot: int = 200, alpha:
                  store_dir: str | Path | None = None) -> list[Delta]:
     from bench.weights import cache_root
 
-    rows_a, man_a = _load(run_a)
-    rows_b, man_b = _load(run_b)
+    rows_a, man_a, path_a = _load(run_a)
+    rows_b, man_b, path_b = _load(run_b)
     sdir = Path(store_dir) if store_dir is not None else cache_root() / "features"
     a = {(r["task"], r["model"], r["metric"]): r for r in rows_a}
     b = {(r["task"], r["model"], r["metric"]): r for r in rows_b}
@@ -197,7 +201,7 @@ def compare_runs(run_a: str | Path, run_b: str | Path, n_boot: int = 200, alpha:
         if ra.get("value") is None or rb.get("value") is None:
             continue
         d = Delta(*k, a=float(ra["value"]), b=float(rb["value"]), higher_is_better=bool(ra["higher_is_better"]), test="none")
-        pa, pb = per_sample_scores(run_a, ra), per_sample_scores(run_b, rb)
+        pa, pb = per_sample_scores(path_a, ra), per_sample_scores(path_b, rb)
         if pa is not None and pb is not None and len(pa) == len(pb) and len(pa) > 5:
             from scipy.stats import wilcoxon
 

@@ -15,7 +15,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from bench.results import RunDir, atomic_write_text
+from bench.results import RunSet, atomic_write_text, open_runs
 from bench.tables import html_tables, load_runs
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f"]
@@ -143,14 +143,13 @@ def plots(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return out
 
 
-def _grids(paths: list[str | Path]) -> list[tuple[str, str, str]]:
-    """``[(task, model label, data URI)]`` for every sample grid PNG in the runs."""
+def _grids(runs: list[RunSet]) -> list[tuple[str, str, str]]:
+    """``[(task, model label, data URI)]`` for every sample grid PNG in the runs (every shard of a sharded one)."""
     out = []
-    multi = len(paths) > 1
-    for p in paths:
-        rd = RunDir(p)
-        for png in sorted((rd.path / "samples").glob("*/*.png")):
-            label = png.stem + (f"@{rd.path.name}" if multi else "")
+    multi = len(runs) > 1
+    for run in runs:
+        for png in sorted(png for p in run.paths for png in (p / "samples").glob("*/*.png")):
+            label = png.stem + (f"@{run.label}" if multi else "")
             out.append((png.parent.name, label, "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode()))
     return out
 
@@ -207,15 +206,13 @@ img.broken{outline:3px solid red}
 def build_report(paths: list[str] | list[Path], out: str | Path) -> Path:
     """Write ``out/index.html`` for the given runs and return its path."""
     rows = load_runs(list(paths))
-    manifests = []
-    for p in paths:
-        mp = Path(p) / "manifest.json"
-        manifests.append(RunDir(p).read_json("manifest.json") if mp.exists() else {"run_id": Path(p).name})
+    runs = open_runs(list(paths))
+    manifests = [{**r.manifest, "run_id": r.label} for r in runs]
     suites = sorted({m.get("suite", "?") for m in manifests})
     head = "".join(f"<li><code>{escape(str(m.get('run_id')))}</code> — suite {escape(str(m.get('suite')))}, "
                    f"seed {escape(str(m.get('seed')))}, git {escape(str(m.get('git_sha')))}, "
                    f"status {escape(str(m.get('status')))}</li>" for m in manifests)
-    grids = _grids(list(paths))
+    grids = _grids(runs)
     grid_html = "".join(f'<figure><img class="grid" alt="{escape(label)}" src="{uri}"><figcaption>{escape(task)} / '
                         f'{escape(label)}</figcaption></figure>' for task, label, uri in grids) or \
         '<p class="skip">no sample grids in these runs</p>'

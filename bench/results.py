@@ -13,6 +13,7 @@ import os
 import platform
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
@@ -77,8 +78,10 @@ class RunDir:
         self.rows_file = self.path / "rows.jsonl"
 
     @staticmethod
-    def new_id(spec_hash: str) -> str:
-        return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S") + "-" + spec_hash[:8]
+    def new_id(spec_hash: str, shard: tuple[int, int] | None = None) -> str:
+        """``<UTC time>-<suite hash>``; a shard's run folder ends in ``-s<index>of<count>``."""
+        base = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S") + "-" + spec_hash[:8]
+        return base if shard is None else f"{base}-s{shard[0]}of{shard[1]}"
 
     def append(self, *rows: Row) -> None:
         """Append rows with a single ``write`` (then fsync): after a crash they are all there or none is."""
@@ -186,3 +189,105 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown"
+
+
+@dataclass
+class RunSet:
+    """One run as table, report, compare and check read it: one run folder, or the folders of the N shards of a
+    sharded run (``genbench run --shard I/N``), read together as one run."""
+
+    paths: list[Path]
+    manifest: dict[str, Any]
+    #: shard indices of a sharded run that were not given (its table then lacks their pairs)
+    missing: list[int] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """The run id its rows carry: the folder's, or for shards the common id with ``-<N>shards``."""
+        if len(self.paths) == 1 and not self.manifest.get("shard"):
+            return str(self.manifest.get("run_id") or self.paths[0].name)
+        count = self.manifest["shard"]["count"]
+        return _shard_base(min(p.name for p in self.paths), count) + f"-{count}shards"
+
+    @property
+    def path(self) -> Path:
+        """Where the run's own outputs go (a report, check.xml): the folder, or shard 0's (the first given)."""
+        return self.paths[0]
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Every row; a shard's rows carry the set's label as run_id and their per-sample files' full paths."""
+        if len(self.paths) == 1 and not self.manifest.get("shard"):
+            return RunDir(self.paths[0]).rows()
+        out = []
+        for p in self.paths:
+            for r in RunDir(p).rows():
+                extras = dict(r.get("extras") or {})
+                if extras.get("per_sample_file"):
+                    extras["per_sample_file"] = str((p / extras["per_sample_file"]).resolve())
+                out.append({**r, "run_id": self.label, "extras": extras})
+        # in the suite's order, as one unsharded run writes them: pair k of the suite is pair k // N of shard k % N
+        order: dict[tuple[str, str], int] = {}
+        for p in self.paths:
+            shard = _manifest(p).get("shard") or {}
+            for j, (task, model) in enumerate(shard.get("pairs") or []):
+                order[(task, model)] = j * int(shard["count"]) + int(shard["index"])
+        return sorted(out, key=lambda r: order.get((str(r.get("task")), str(r.get("model"))), len(order)))
+
+
+def _shard_base(name: str, count: int) -> str:
+    import re
+
+    return re.sub(rf"-s\d+of{count}$", "", name)
+
+
+def _manifest(path: Path) -> dict[str, Any]:
+    mp = path / "manifest.json"
+    try:
+        return json.loads(mp.read_text(encoding="utf-8")) if mp.is_file() else {"run_id": path.name}
+    except (OSError, json.JSONDecodeError):
+        from bench.errors import InputError
+
+        raise InputError(f"{mp}: unreadable manifest") from None
+
+
+def open_runs(args: Sequence[str | os.PathLike[str]]) -> list[RunSet]:
+    """The runs named on a command line. Each argument is a run folder, several folders joined by commas
+    (``A1,A2``), or a folder holding run folders (``results/<suite>/`` of a job array): shard folders among them
+    (manifest ``shard``) are grouped into one run per suite hash and shard count; a shard given twice, or shards
+    of suites with different hashes given together, are refused (they cannot be one run)."""
+    from bench.errors import InputError
+
+    folders: list[Path] = []
+    for arg in args:
+        for part in str(arg).split(","):
+            p = Path(part)
+            if (p / "rows.jsonl").is_file():
+                folders.append(p)
+            elif p.is_dir() and (inner := sorted(c for c in p.iterdir() if (c / "rows.jsonl").is_file())):
+                folders.extend(inner)
+            else:
+                raise InputError(f"{p}: not a run folder (no rows.jsonl)")
+    runs: list[RunSet] = []
+    groups: dict[tuple[str, int], list[tuple[Path, dict[str, Any]]]] = {}
+    for p in folders:
+        m = _manifest(p)
+        if m.get("shard"):
+            groups.setdefault((str(m.get("suite_hash")), int(m["shard"]["count"])), []).append((p, m))
+        else:
+            runs.append(RunSet([p], m))
+    hashes = {h for h, _ in groups}
+    if len(hashes) > 1:
+        named = "; ".join(f"{g[0][0]} (suite hash {h[:12]})" for (h, _), g in groups.items())
+        raise InputError(f"shards of different suites cannot be read as one run: {named}")
+    for (_, count), members in groups.items():
+        by_index: dict[int, Path] = {}
+        for p, m in members:
+            i = int(m["shard"]["index"])
+            if i in by_index:
+                raise InputError(f"shard {i}/{count} given twice: {by_index[i]} and {p} (two jobs of one suite? name "
+                                 "the folders of one job)")
+            by_index[i] = p
+        order = sorted(by_index)
+        first = next(m for p, m in members if p == by_index[order[0]])
+        runs.append(RunSet([by_index[i] for i in order], first, [i for i in range(count) if i not in by_index]))
+    return runs

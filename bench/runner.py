@@ -58,6 +58,14 @@ class SampleSets:
             else [own]
 
 
+def shard_pairs(tasks: list[TaskPlan], index: int, count: int) -> list[tuple[str, str]]:
+    """The (task, model) pairs shard ``index`` of ``count`` computes: the suite's pairs in order (tasks as listed,
+    each task's models as listed), dealt round-robin, so every pair is in exactly one shard and the heavy tasks
+    spread over the shards. Depends on the suite alone: every job of an array computes the same split."""
+    pairs = [(parts[0].name, m) for parts in task_parts(tasks) for m in parts[0].models]
+    return [p for k, p in enumerate(pairs) if k % count == index]
+
+
 def task_parts(tasks: list[TaskPlan]) -> list[list[TaskPlan]]:
     """The plan's tasks grouped into suite tasks: a task whose metrics read several backbones has one part each."""
     groups: list[list[TaskPlan]] = []
@@ -79,9 +87,11 @@ class RunOutcome:
 
 class Runner:
     def __init__(self, plan: Plan, *, run_dir: RunDir | None = None, store: FeatureStore | None = None,
-                 progress: bool = True, log: Any = None) -> None:
+                 progress: bool = True, log: Any = None, shard: tuple[int, int] | None = None) -> None:
         self.plan = plan
         self.suite = plan.loaded.suite
+        #: (index, count): this run computes only its share of the suite's (task, model) pairs (shard_pairs)
+        self.shard = shard
         self.group = current()
         main = self.group is None or self.group.main
         self.progress = progress and main
@@ -91,7 +101,7 @@ class Runner:
             self.log = lambda msg: None  # rank 0 speaks for the run
         if run_dir is None:
             out = Path(self.suite.output.dir)  # relative to the working directory, like every CLI output
-            run_dir = RunDir(out / self.suite.name / RunDir.new_id(self.suite.spec_hash()))
+            run_dir = RunDir(out / self.suite.name / RunDir.new_id(self.suite.spec_hash(), shard))
         #: where the run's results are (under torchrun: rank 0's folder, its name broadcast to every rank)
         self.public_dir = run_dir if self.group is None else \
             RunDir(self.group.broadcast(str(run_dir.path), "naming the run folder"))
@@ -132,6 +142,9 @@ class Runner:
             "hardware": hardware(),
             "runtime": device_record(self.plan.device, self.suite.runtime.dtype),
             "backbones": {n: b.describe() for n, b in self.plan.backbones.items() if b.weights_sha256},
+            **({} if self.shard is None else {"shard": {
+                "index": self.shard[0], "count": self.shard[1],
+                "pairs": [list(p) for p in shard_pairs(self.plan.tasks, *self.shard)]}}),
         }
 
     def _open(self, resume: bool, started: float) -> list[tuple[str, str]]:
@@ -143,6 +156,12 @@ class Runner:
             if old.get("suite_hash") != self.suite.spec_hash():
                 raise ConfigError(f"{rd.path}: was run with a different suite (hash {old.get('suite_hash', '?')[:12]}); "
                                   "start a new run instead of resuming")
+            was = (old["shard"]["index"], old["shard"]["count"]) if old.get("shard") else None
+            if was != self.shard:
+                def name(s: tuple[int, int] | None) -> str:
+                    return "the whole suite" if s is None else f"shard {s[0]}/{s[1]}"
+                raise ConfigError(f"{rd.path}: is a run of {name(was)}, not of {name(self.shard)}; resume it with "
+                                  + ("no --shard" if was is None else f"--shard {was[0]}/{was[1]}"))
         if rd.repair():
             self.log(f"{rd.rows_file}: removed a torn last line left by an interrupted run")
         done = sorted({(r["task"], r["model"]) for r in rd.rows()})
@@ -179,8 +198,14 @@ class Runner:
                 error = exc
             group.agree(error, "finding the weights")
         errors: list[str] = []
+        mine = None if self.shard is None else set(shard_pairs(self.plan.tasks, *self.shard))
         for parts in task_parts(self.plan.tasks):
             task = parts[0]
+            if mine is not None and not any((task.name, m) in mine for m in task.models):
+                continue  # another shard's task: its reference is not even loaded here
+            if all((task.name, m) in done for m in task.models):
+                self.log(f"[{task.name}] every model already in {rd.path.name}, skipped (resume)")
+                continue
             try:
                 for part in parts:
                     part.kind.prepare(self, part)
@@ -191,6 +216,8 @@ class Runner:
                 self.log(f"error: {errors[-1]}")
                 continue
             for model in task.models:
+                if mine is not None and (task.name, model) not in mine:
+                    continue
                 if (task.name, model) in done:
                     self.log(f"[{task.name}] {model}: already in {rd.path.name}, skipped (resume)")
                     continue

@@ -141,17 +141,20 @@ def _plain_markdown(df: pd.DataFrame) -> str:
 
 
 def load_runs(paths: list[str] | list[Any]) -> list[dict[str, Any]]:
-    """Rows of one or many run folders. When the same (task, protocol, model, metric) appears in several runs,
-    the model is labelled ``model@run_id`` so the runs sit side by side instead of overwriting each other."""
-    from bench.errors import InputError
-    from bench.results import RunDir
+    """Rows of one or many runs (bench.results.open_runs: the shard folders of a sharded run read as one run).
+    When the same (task, protocol, model, metric) appears in several runs, the model is labelled
+    ``model@run_id`` so the runs sit side by side instead of overwriting each other."""
+    import warnings
+
+    from bench.results import open_runs
 
     per_run: list[list[dict[str, Any]]] = []
-    for p in paths:
-        rd = RunDir(p)
-        if not rd.rows_file.exists():
-            raise InputError(f"{rd.path}: not a run folder (no rows.jsonl)")
-        per_run.append(rd.rows())
+    for run in open_runs(list(paths)):
+        if run.missing:
+            warnings.warn(f"{run.label}: shard(s) {', '.join(map(str, run.missing))} of "
+                          f"{run.manifest['shard']['count']} not given: their (task, model) pairs are missing",
+                          stacklevel=2)
+        per_run.append(run.rows())
     seen: dict[tuple[Any, ...], set[str]] = {}
     for rows in per_run:
         for r in rows:
