@@ -743,15 +743,6 @@ def _one_line_warning(message, category, filename, lineno, line=None) -> str:  #
     return f"genbench: warning: {message}\n"
 
 
-def _print_warning(message, category, filename, lineno, file=None, line=None) -> None:  # type: ignore[no-untyped-def]
-    """Every warning of a command as one ``genbench: warning: ...`` line on stderr, whoever set up the warnings
-    machinery before (a test runner recording them, a library that routes them to logging)."""
-    try:
-        (file or sys.stderr).write(_one_line_warning(message, category, filename, lineno))
-    except OSError:  # stderr closed: nothing to tell
-        pass
-
-
 #: commands that run as one job on every rank under torchrun (bench.distributed); the others run on rank 0 alone
 DISTRIBUTED = {"run", "check", "score images", "score pairs", "score cycle"}
 
@@ -780,9 +771,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from bench import distributed
 
+    warnings.formatwarning = _one_line_warning
     args = _parser().parse_args(argv)
-    saved = warnings.formatwarning, warnings.showwarning
-    warnings.formatwarning, warnings.showwarning = _one_line_warning, _print_warning
     try:
         if not _join_ranks(args):
             return EXIT_OK
@@ -802,7 +792,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     finally:
         distributed.shutdown()
-        warnings.formatwarning, warnings.showwarning = saved
 
 
 if __name__ == "__main__":
