@@ -8,6 +8,8 @@
    preloaded uint8 tensors on the same GPU (target: at least 0.8 of it: decode and resize must not starve the
    GPU), and against torch-fidelity's ``calculate_metrics`` on the same folders and weights.
 3. the perf task on cuda (a zoo generator): throughput and latency rows.
+4. ``torchrun`` with NCCL, one rank per GPU: the quickstart and the tf-compat score on 1 and on all GPUs (rows
+   equal to one process's, and the score's scaling).
 
 Weights are seeded random Inception weights in torch-fidelity's format (bench.parity): speed does not depend on
 the values, and FID equality between devices is a property of the kernels. Prints one line per figure.
@@ -109,6 +111,35 @@ def main() -> None:
     p = subprocess.run([sys.executable, "-m", "bench", "run", str(suite), "--out", str(work / "runs"), "--quiet"],
                        capture_output=True, text=True, env=env(), cwd=ROOT)
     print(p.stdout[-2500:] if p.returncode == 0 else p.stderr[-2500:])
+    # 4. torchrun with NCCL (issue: scale out): one rank per GPU; the quickstart and the tf-compat score equal the
+    # single-process rows, and the scaling of the score over 1..all GPUs
+    gpus = torch.cuda.device_count()
+    run = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node"]
+    for k in sorted({1, gpus}):
+        p = subprocess.run([*run, str(k), "-m", "bench", "run", "suites/quickstart.yaml", "--out",
+                            str(work / f"qs-{k}"), "--quiet", "--no-cache"], capture_output=True, text=True, env=env(),
+                           cwd=ROOT)
+        print(f"torchrun --nproc-per-node {k} quickstart (NCCL): rc {p.returncode}")
+        if p.returncode:
+            print(p.stderr[-2500:])
+        t0 = time.time()
+        p = subprocess.run([*run, str(k), "-m", "bench", *base[:2], str(gen), str(real), *base[2:], "--device", "cuda",
+                            "--json"], capture_output=True, text=True, env=env(), cwd=ROOT)
+        tk = time.time() - t0
+        if p.returncode:
+            print(p.stderr[-2500:])
+            continue
+        fk = json.loads(p.stdout)["metrics"]["fid"]["value"]
+        print(f"torchrun {k} GPU(s) tf-compat {a.n} + {a.n} PNGs: {tk:.1f} s ({2 * a.n / tk:.0f} img/s, {secs / tk:.2f}x "
+              f"one process); FID {fk:.8g} vs one process {r['metrics']['fid']['value']:.8g}")
+    rows = {}
+    for k in sorted({1, gpus}):
+        for line in (next((work / f"qs-{k}" / "quickstart").iterdir()) / "rows.jsonl").read_text().splitlines():
+            row = json.loads(line)
+            if row["task"] != "speed":
+                rows.setdefault((row["model"], row["metric"]), []).append(row["value"])
+    worst = max((abs(v[0] - v[-1]) / max(abs(v[0]), 1e-12) for v in rows.values() if v[0] is not None), default=0.0)
+    print(f"quickstart rows, 1 vs {gpus} rank(s): largest relative difference {worst:.2e}")
 
 
 if __name__ == "__main__":
