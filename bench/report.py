@@ -36,8 +36,10 @@ def _ticks(lo: float, hi: float, k: int = 5) -> list[float]:
 
 
 def svg_plot(series: dict[str, list[Point]], xlabel: str, ylabel: str, *, lines: bool = False,
-             front: list[tuple[float, float]] | None = None, width: int = 420, height: int = 300) -> str:
-    """A scatter (or line) plot as inline SVG; ``front`` draws a dashed polyline (the Pareto front)."""
+             front: list[tuple[float, float]] | None = None, width: int = 420, height: int = 300,
+             marked: set[str] | None = None) -> str:
+    """A scatter (or line) plot as inline SVG; ``front`` draws a dashed polyline (the Pareto front); points whose
+    label is in ``marked`` get a ring (the best point of a sweep)."""
     pts = [p for s in series.values() for p in s if math.isfinite(p[0]) and math.isfinite(p[1])]
     if not pts:
         return ""
@@ -77,6 +79,9 @@ def svg_plot(series: dict[str, list[Point]], xlabel: str, ylabel: str, *, lines:
         for x, y, label in s:
             out.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="4" fill="{color}"><title>{escape(label)}: '
                        f'{escape(xlabel)} {x:.4g}, {escape(ylabel)} {y:.4g}</title></circle>')
+            if marked and label in marked:
+                out.append(f'<circle class="best" cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="8" fill="none" '
+                           f'stroke="{color}" stroke-width="2"><title>best: {escape(label)}</title></circle>')
             if not lines:
                 out.append(f'<text x="{sx(x) + 6:.1f}" y="{sy(y) - 5:.1f}" font-size="10" fill="{color}">{escape(label)}</text>')
     if lines:
@@ -140,6 +145,45 @@ def plots(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
             lat.setdefault(r["model"], []).append((float(bs), r["value"], f"batch {bs}"))
     out.append(("Latency (p50) vs batch size", svg_plot(lat, "batch size", "latency p50 (ms)", lines=True) if lat else
                 '<p class="skip">skipped: no latency rows (run a speed task)</p>'))
+    return out + sweep_plots(rows)
+
+
+#: the trade-off curves drawn for sweeps: (x metric, y metric); the y metric's best point is ringed
+SWEEP_PAIRS = (("isc", "fid"), ("clip_score", "fid"), ("clip_score_tm", "fid"), ("recall", "precision"),
+               ("latency_p50", "fid"), ("throughput", "fid"))
+
+
+def sweep_plots(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """One trade-off curve per swept model (suite ``sweep:``: models named ``model[arg=value,...]``) for each
+    pair of SWEEP_PAIRS its rows have: each point one sweep point, its best point (by the y metric's direction)
+    ringed. Values of one model are joined across tasks by model name (a speed task gives the latency)."""
+    import re
+
+    values: dict[str, dict[str, dict[str, Any]]] = {}
+    for r in rows:
+        if r.get("value") is not None and "@" not in r["metric"]:
+            values.setdefault(r["model"], {}).setdefault(r["metric"], r)
+    swept: dict[str, list[str]] = {}
+    for model in values:
+        m = re.fullmatch(r"(.+?)\[(.+)\]", model)
+        if m:
+            swept.setdefault(m.group(1), []).append(model)
+    out: list[tuple[str, str]] = []
+    for xm, ym in SWEEP_PAIRS:
+        series: dict[str, list[Point]] = {}
+        best: set[str] = set()
+        for base, points in swept.items():
+            pts = [(values[p][xm]["value"], values[p][ym]["value"], p[len(base):]) for p in points
+                   if xm in values[p] and ym in values[p]]
+            if len(pts) < 2:
+                continue
+            series[base] = pts
+            higher = bool(values[points[0]][ym].get("higher_is_better"))
+            best.add((max if higher else min)(pts, key=lambda t: t[1])[2])
+        if series:
+            first = values[swept[next(iter(series))][0]]
+            xl, yl = (f"{m} {'↑' if first[m].get('higher_is_better') else '↓'}" for m in (xm, ym))
+            out.append((f"Sweep: {ym} vs {xm} (best {ym} ringed)", svg_plot(series, xl, yl, lines=True, marked=best)))
     return out
 
 

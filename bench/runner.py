@@ -113,6 +113,12 @@ class Runner:
         self.ctx = AdapterContext(resolve_path=plan.loaded.resolve_path, datasets=self.dataset,
                                   dataset_names=tuple(self.suite.datasets), device=str(plan.device))
 
+    def seed_name(self, model: str) -> str:
+        """The name a model's sample seeds come from: a sweep point uses its swept model's (bench.suite
+        expand_sweeps), so every point of a sweep sees the same latents and differs only by the swept argument."""
+        spec = self.suite.models.get(model)
+        return (spec.seed_name if spec is not None else None) or model
+
     def dataset(self, name: str) -> Any:
         """A suite dataset, loaded on first use by its kind (bench.data) and kept for the run."""
         if name not in self._datasets:

@@ -14,7 +14,15 @@ import typing
 from pathlib import Path
 from typing import Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bench.errors import ConfigError, did_you_mean
 from bench.runtime import RuntimeSpec
@@ -42,6 +50,33 @@ class ModelSpec(Strict):
     adapter: str
     args: dict[str, Any] = Field(default_factory=dict)
     label: str | None = None
+    sweep: dict[str, list[Any]] = Field(default_factory=dict, description=(
+        "adapter arguments to sweep: one model per point of their product, named 'model[arg=value,...]', all "
+        "with the seeds of 'model' (the same latents at every point), e.g. {guidance_scale: [1, 2, 4, 7.5]}"))
+    #: the swept model this point comes from (set by the sweep expansion; its seeds are that model's)
+    _base: str | None = PrivateAttr(default=None)
+
+    @field_validator("sweep")
+    @classmethod
+    def _points(cls, v: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        for key, values in v.items():
+            if not values:
+                raise ValueError(f"sweep '{key}' has no values")
+            if len({json.dumps(x, sort_keys=True, default=str) for x in values}) != len(values):
+                raise ValueError(f"sweep '{key}' repeats a value")
+        return v
+
+    @model_validator(mode="after")
+    def _not_both(self) -> ModelSpec:
+        both = sorted(set(self.sweep) & set(self.args))
+        if both:
+            raise ValueError(f"'{both[0]}' is both in args and in sweep: give it in one place")
+        return self
+
+    @property
+    def seed_name(self) -> str | None:
+        """The name whose seeds this model uses: its swept model's for a sweep point, else None (its own)."""
+        return self._base
 
 
 class TaskSpec(Strict):
@@ -228,4 +263,54 @@ def load_suite(path: str | Path) -> LoadedSuite:
         suite = Suite.model_validate(data)
     except ValidationError as exc:
         raise ConfigError("\n".join(format_validation_errors(exc, Suite, str(p), lines))) from None
-    return LoadedSuite(suite, p, lines)
+    return LoadedSuite(expand_sweeps(suite, lines), p, lines)
+
+
+def _point_name(model: str, point: dict[str, Any]) -> str:
+    def text(v: Any) -> str:
+        return v if isinstance(v, str) else json.dumps(v, separators=(",", ":"))
+
+    return f"{model}[{','.join(f'{k}={text(v)}' for k, v in point.items())}]"
+
+
+def expand_sweeps(suite: Suite, lines: dict[tuple[Any, ...], int] | None = None) -> Suite:
+    """One model per point of each model's ``sweep`` (the product of its lists, in the order written), named
+    ``model[arg=value,...]``, in the swept model's place; a task or check rule that names the swept model names
+    all its points. ``lines`` gains each point's entries (a bad value points at its ``sweep:`` line)."""
+    if not any(m.sweep for m in suite.models.values()):
+        return suite
+    import itertools
+
+    models: dict[str, ModelSpec] = {}
+    points: dict[str, list[str]] = {}
+    for name, spec in suite.models.items():
+        if not spec.sweep:
+            models[name] = spec
+            continue
+        keys = list(spec.sweep)
+        points[name] = []
+        for values in itertools.product(*(spec.sweep[k] for k in keys)):
+            point = dict(zip(keys, values, strict=True))
+            pname = _point_name(name, point)
+            made = ModelSpec(adapter=spec.adapter, args={**spec.args, **point},
+                             label=None if spec.label is None else _point_name(spec.label, point))
+            made._base = name
+            models[pname] = made
+            points[name].append(pname)
+            if lines is not None:
+                for path, line in list(lines.items()):
+                    if path[:2] == ("models", name) and (len(path) < 3 or path[2] != "sweep"):
+                        lines.setdefault(("models", pname, *path[2:]), line)
+                for k in keys:
+                    if ("models", name, "sweep", k) in lines:
+                        lines[("models", pname, "args", k)] = lines[("models", name, "sweep", k)]
+
+    def named(names: list[str] | None) -> list[str] | None:
+        return None if names is None else [p for n in names for p in points.get(n, [n])]
+
+    tasks = [t.model_copy(update={"models": named(t.models)}) for t in suite.tasks]
+    check = suite.check
+    if check is not None:
+        check = check.model_copy(update={"metrics": {k: r.model_copy(update={"models": named(r.models)})
+                                                    for k, r in check.metrics.items()}})
+    return suite.model_copy(update={"models": models, "tasks": tasks, "check": check})

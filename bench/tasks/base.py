@@ -254,7 +254,7 @@ class TaskKind:
             view = replace(samples, layer=layer, images=samples.images if metric.reads("images") else None)
             with announce(f"[{task.name}] {model}: computing {mname} (n={samples.n})", enabled=runner.progress):
                 values = metric.compute(view, replace(task.ref, layer=layer),
-                                        seed=derive_seed(runner.suite.seed, task.name, model, metric.seed_name or mname),
+                                        seed=derive_seed(runner.suite.seed, task.name, runner.seed_name(model), metric.seed_name or mname),
                                         state=task.fitted.get(mname), sink=sink)
             proto = self.protocol(task, metric, layer, samples)
             produced += [(v, time.time() - m0, proto, samples.n) for v in values]

@@ -95,7 +95,7 @@ class GenerationTask(TaskKind):
             return adapter.generate(GenerationRequest(indices=idx, seeds=seeds, device=str(adapter.device),
                                                       classes=None if classes is None else classes[idx.start:idx.stop]))
 
-        seed = model_seed(runner.suite.seed, model)
+        seed = model_seed(runner.suite.seed, runner.seed_name(model))
         # every sample streams through the backbones; metrics that read images get the first ones they declare
         # (Metric.images_needed), so only those are held; replayed files are read in batches of bounded bytes
         readers = [m for m in task.metrics.values() if m.reads("images")]

@@ -88,7 +88,7 @@ class PerfTask(TaskKind):
         best_m: Measurement | None = None
         steps = getattr(adapter, "steps", None) or getattr(getattr(adapter, "model", None), "steps", None)
         for bs in a.batch_sizes:
-            call = make_call(adapter, bs, seed=derive_seed(runner.suite.seed, task.name, model), images=task.ref.images if task.ref else None)
+            call = make_call(adapter, bs, seed=derive_seed(runner.suite.seed, task.name, runner.seed_name(model)), images=task.ref.images if task.ref else None)
             reset_peak_rss()
             reset_cuda_peak(dev)
             with torch.no_grad(), amp, announce(f"[{task.name}] {model}: timing batch size {bs}",

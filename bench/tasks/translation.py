@@ -99,7 +99,7 @@ class TranslationTask(TaskKind):
 
         adapter.require(direction, model)
         return self.batched(
-            runner, task, model, images.shape[0], model_seed(runner.suite.seed, model, direction, tag),
+            runner, task, model, images.shape[0], model_seed(runner.suite.seed, runner.seed_name(model), direction, tag),
             lambda idx, seeds: adapter.translate(TranslationRequest(images[idx.start:idx.stop], direction, seeds, idx,
                                                                     names[idx.start:idx.stop])),
             noun="translations", at="input", desc=f"translate {direction}")
@@ -122,7 +122,7 @@ class TranslationTask(TaskKind):
             return adapter.cycle(req, None if reuse is None else reuse[idx.start:idx.stop])
 
         recon = self.batched(runner, task, model, x.shape[0],
-                             model_seed(runner.suite.seed, model, direction, "main"), there_and_back,
+                             model_seed(runner.suite.seed, runner.seed_name(model), direction, "main"), there_and_back,
                              noun="translations", at="input", desc=f"cycle {direction}")
         return x, recon
 

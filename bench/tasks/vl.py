@@ -167,7 +167,7 @@ class TextToImageTask(TaskKind):
         spp = task.args.samples_per_prompt  # type: ignore[attr-defined]
         prompt_index = np.repeat(np.arange(len(task.state["prompts"])), spp)
         prompts = [task.state["prompts"][i] for i in prompt_index]
-        images = self.batched(runner, task, model, len(prompts), model_seed(runner.suite.seed, model),
+        images = self.batched(runner, task, model, len(prompts), model_seed(runner.suite.seed, runner.seed_name(model)),
                               lambda idx, seeds: adapter.generate(GenerationRequest(
                                   indices=idx, seeds=seeds, prompts=prompts[idx.start:idx.stop],
                                   device=str(adapter.device))), noun="images")
