@@ -61,6 +61,9 @@ ADAPTERS.register("shapes-oracle", "bench.adapters.vl:ShapesRenderOracle")
 ADAPTERS.register("random-scene", "bench.adapters.vl:RandomSceneT2I")
 ADAPTERS.register("python-t2i", "bench.adapters.vl:PythonT2I")
 
+# Hugging Face (bench.adapters.hf; optional extra genbench[diffusers]): diffusers pipelines
+ADAPTERS.register("diffusers", "bench.adapters.hf:DiffusersGenerator")
+
 # Adapter names are <source>-<kind> (python-retriever, python-captioner, python-translator); the old spellings of
 # the translators keep working, with a warning.
 for _old, _new in (("translator-python", "python-translator"), ("translator-torchscript", "torchscript-translator"),

@@ -1,0 +1,198 @@
+"""Hugging Face models: diffusers pipelines (optional extra ``genbench[diffusers]``).
+
+``adapter: diffusers`` runs an unconditional pipeline (DDPM, DDIM, score-SDE style: ``batch_size``) or a
+class-conditional one (DiT: ``class_labels`` from the task's requested classes). ``pretrained`` is a hub id or a
+local ``save_pretrained`` folder. (Text-to-image pipelines need the transformers extra: not yet.) Each sample gets its own ``torch.Generator`` seeded with its sample seed (diffusers
+takes a list), so a sample does not depend on the batch it is made in; images come back as arrays and are
+quantized as diffusers' own ``numpy_to_pil`` does (``round(x * 255)``), so they equal the PNGs a user would save.
+
+A hub id is looked up in the Hugging Face cache first; offline (``GENBENCH_OFFLINE=1`` or ``HF_HUB_OFFLINE=1``) or
+without network, a missing one is one line saying where to put the files.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import torch
+from bench.adapters.base import Adapter, AdapterArgs, GenerationRequest, keyed, source_digest
+from pydantic import Field
+
+from bench.errors import ConfigError, InputError
+
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+class DiffusersArgs(AdapterArgs):
+    pretrained: str = Field(description="hub id (e.g. google/ddpm-cifar10-32) or a local save_pretrained folder")
+    num_inference_steps: int | None = Field(default=None, gt=0, description="sampling steps (default: the pipeline's)")
+    guidance_scale: float | None = Field(default=None, description="classifier-free guidance scale (DiT, SD)")
+    scheduler: str | None = Field(default=None, description="a diffusers scheduler class to swap in, built from the "
+                                  "pipeline's scheduler config (e.g. DDIMScheduler, DPMSolverMultistepScheduler)")
+    torch_dtype: Literal["float32", "float16", "bfloat16"] = "float32"
+    revision: str | None = Field(default=None, description="hub revision (a commit hash pins the weights)")
+    call: dict[str, Any] = Field(default_factory=dict, description="further keyword arguments of the pipeline call "
+                                 "(eta, height, width, negative_prompt, ...)")
+    device: str | None = Field(default=None, description="default: the run's device")
+
+
+def _offline() -> bool:
+    return any(os.environ.get(v, "") in ("1", "true", "yes") for v in ("GENBENCH_OFFLINE", "HF_HUB_OFFLINE"))
+
+
+def _hub_cache() -> str:
+    return os.environ.get("HF_HUB_CACHE") or os.path.join(
+        os.environ.get("HF_HOME", os.path.join(os.path.expanduser("~"), ".cache", "huggingface")), "hub")
+
+
+class DiffusersGenerator(Adapter):
+    """A diffusers pipeline as an image generator (unconditional, or class-conditional when its call takes
+    ``class_labels``)."""
+
+    kind: ClassVar[str] = "image-generator"
+    Args = DiffusersArgs
+
+    def __init__(self, args: AdapterArgs, ctx: Any) -> None:
+        super().__init__(args, ctx)
+        a: DiffusersArgs = self.args  # type: ignore[assignment]
+        self.pipe = load_pipeline(a, ctx.resolve_path if ctx is not None else Path, str(self.device))
+        self.params = set(inspect.signature(self.pipe.__call__).parameters)
+
+    @classmethod
+    def check_args(cls, args: AdapterArgs, resolve: Any) -> list[tuple[tuple[Any, ...], str]]:
+        """A path that is no folder (a hub id is ``org/name``: checked when the model is built), or no diffusers."""
+        a: DiffusersArgs = args  # type: ignore[assignment]
+        looks_local = a.pretrained.startswith((".", "/", "~")) or a.pretrained.count("/") != 1
+        if looks_local and not Path(resolve(a.pretrained)).is_dir():
+            return [(("pretrained",), f"{resolve(a.pretrained)}: no such folder (give a save_pretrained folder or "
+                                      "a hub id 'org/name')")]
+        try:
+            import diffusers  # noqa: F401
+        except ImportError:
+            return [(("pretrained",), "the diffusers adapter needs the diffusers package: pip install "
+                                      "'genbench[diffusers]'")]
+        return []
+
+    @classmethod
+    def accepts_classes(cls, args: AdapterArgs) -> bool:
+        """Whether the pipeline's call takes ``class_labels`` (DiT): read from a local folder's model_index.json
+        without loading anything; a hub id is not known before it is loaded (then checked at generation)."""
+        call = _pipeline_call(args.pretrained)  # type: ignore[attr-defined]
+        return True if call is None else "class_labels" in call
+
+    def _kwargs(self, request: GenerationRequest) -> dict[str, Any]:
+        a: DiffusersArgs = self.args  # type: ignore[assignment]
+        kw: dict[str, Any] = dict(a.call)
+        if a.num_inference_steps is not None:
+            kw["num_inference_steps"] = a.num_inference_steps
+        if a.guidance_scale is not None:
+            if "guidance_scale" not in self.params:
+                raise ConfigError(f"{type(self.pipe).__name__} takes no guidance_scale")
+            kw["guidance_scale"] = a.guidance_scale
+        if "class_labels" in self.params:
+            if request.classes is None:
+                raise ConfigError(f"{a.pretrained}: {type(self.pipe).__name__} is class-conditional: evaluate it in a "
+                                  "task with args.classes")
+            kw["class_labels"] = [int(c) for c in request.classes]
+        elif request.classes is not None:
+            raise ConfigError(f"{a.pretrained}: {type(self.pipe).__name__} is unconditional (its call takes no "
+                              "class_labels); a class-conditional task needs a class-conditional pipeline")
+        elif "batch_size" in self.params:
+            kw["batch_size"] = request.n
+        return kw
+
+    def generate(self, request: GenerationRequest) -> torch.Tensor:
+        kw = self._kwargs(request)
+        # one generator per sample: diffusers draws each sample's noise from its own generator (randn_tensor)
+        gens = [torch.Generator(device="cpu").manual_seed(int(s)) for s in request.seeds]
+        with torch.no_grad():
+            out = self.pipe(generator=gens, output_type="np", return_dict=True, **kw)
+        images = np.asarray(out.images if hasattr(out, "images") else out[0])
+        if images.ndim != 4 or images.shape[0] != request.n:
+            raise InputError(f"{self.args.pretrained}: the pipeline returned {images.shape}, "  # type: ignore[attr-defined]
+                             f"expected {request.n} images")
+        # diffusers' numpy_to_pil: round(x * 255) of values in [0, 1]
+        u8 = np.clip(np.round(images.astype(np.float64) * 255.0), 0, 255).astype(np.uint8)
+        return torch.from_numpy(u8).permute(0, 3, 1, 2).contiguous()
+
+    def model_key(self) -> str | None:
+        """A local folder: its files' sizes and mtimes are not enough to vouch for its bytes, so only a pinned hub
+        revision (a commit hash) with the arguments and this module's source names the outputs."""
+        a: DiffusersArgs = self.args  # type: ignore[assignment]
+        if a.revision is None or len(a.revision) != 40:
+            return None
+        import diffusers
+
+        return keyed("diffusers", diffusers.__version__, a.model_dump(mode="json"), source_digest(inspect.getmodule(self)))
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "pipeline": type(self.pipe).__name__,
+                "scheduler": type(self.pipe.scheduler).__name__}
+
+
+def _pipeline_call(pretrained: str) -> set[str] | None:
+    """The parameters of the pipeline class's ``__call__`` named in ``pretrained/model_index.json`` (None:
+    not a local folder, or diffusers or the class unknown here)."""
+    import json
+
+    index = Path(pretrained).expanduser() / "model_index.json"
+    try:
+        name = json.loads(index.read_text(encoding="utf-8")).get("_class_name") if index.is_file() else None
+        import diffusers
+
+        cls = getattr(diffusers, str(name), None) if name else None
+    except (ImportError, OSError, ValueError):
+        return None
+    return None if cls is None else set(inspect.signature(cls.__call__).parameters)
+
+
+def load_pipeline(a: DiffusersArgs, resolve: Any, device: str) -> Any:
+    """The pipeline of ``a.pretrained`` (local folder, else the hub cache, else a download when online), on the
+    adapter's device in ``a.torch_dtype``, with ``a.scheduler`` swapped in; every failure is one ConfigError."""
+    try:
+        import diffusers
+    except ImportError:
+        raise ConfigError("the diffusers adapter needs the diffusers package: pip install 'genbench[diffusers]'") from None
+    from diffusers.utils import deprecation_utils
+    from diffusers.utils import logging as dlog
+
+    local = Path(resolve(a.pretrained))
+    source = str(local) if local.is_dir() else a.pretrained
+    # newer diffusers renamed torch_dtype to dtype (and warn on the old name); older ones know only torch_dtype
+    renamed = hasattr(deprecation_utils, "_TORCH_DTYPE_DEPRECATION_MESSAGE")
+    kw: dict[str, Any] = {"dtype" if renamed else "torch_dtype": DTYPES[a.torch_dtype]}
+    if a.revision is not None:
+        kw["revision"] = a.revision
+    verbosity = dlog.get_verbosity()
+    dlog.set_verbosity_error()  # no "loading components" bars or accelerate advice between genbench's lines
+    dlog.disable_progress_bar()
+    try:
+        try:
+            pipe = diffusers.DiffusionPipeline.from_pretrained(source, local_files_only=True, **kw)
+        except (OSError, ValueError):
+            if local.is_dir() or _offline():
+                raise
+            pipe = diffusers.DiffusionPipeline.from_pretrained(source, **kw)
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:200]
+        if local.is_dir():
+            raise ConfigError(f"{local}: not a diffusers pipeline folder ({first})") from None
+        raise ConfigError(f"diffusers pipeline '{a.pretrained}' is not in the Hugging Face cache ({_hub_cache()})"
+                          + (" and genbench is offline" if _offline() else f" and could not be downloaded ({first})")
+                          + f": fetch it where there is network (huggingface-cli download {a.pretrained}) or "
+                          "give a local save_pretrained folder as 'pretrained'") from None
+    finally:
+        dlog.set_verbosity(verbosity)
+        dlog.enable_progress_bar()
+    if a.scheduler is not None:
+        cls = getattr(diffusers, a.scheduler, None)
+        if cls is None or not hasattr(cls, "from_config"):
+            raise ConfigError(f"scheduler '{a.scheduler}': not a diffusers scheduler class")
+        pipe.scheduler = cls.from_config(pipe.scheduler.config)
+    pipe = pipe.to(device)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe

@@ -1,0 +1,132 @@
+"""The diffusers adapter on tiny random-weight pipelines built from configs and saved with ``save_pretrained`` (as
+diffusers' own fast tests do; no hub access): samples independent of batch size, class labels reaching a DiT
+pipeline, a suite and a sweep over sampling steps, and one clear line for a hub id that is not here."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+pytest.importorskip("diffusers")
+
+from bench.adapters import AdapterContext, GenerationRequest, build_adapter  # noqa: E402
+
+from tests.conftest import run_cli  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def pipes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    from diffusers import (
+        AutoencoderKL,
+        DDIMScheduler,
+        DDPMPipeline,
+        DDPMScheduler,
+        DiTPipeline,
+        DiTTransformer2DModel,
+        UNet2DModel,
+    )
+
+    root = tmp_path_factory.mktemp("pipes")
+    torch.manual_seed(0)
+    unet = UNet2DModel(sample_size=8, in_channels=3, out_channels=3, layers_per_block=1, block_out_channels=(8, 16),
+                       down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
+                       norm_num_groups=4)
+    DDPMPipeline(unet=unet, scheduler=DDPMScheduler(num_train_timesteps=20)).save_pretrained(root / "ddpm")
+    transformer = DiTTransformer2DModel(sample_size=4, num_layers=1, patch_size=2, attention_head_dim=8,
+                                        num_attention_heads=2, in_channels=4, out_channels=8, num_embeds_ada_norm=1000)
+    vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(8, 8),
+                        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
+                        norm_num_groups=4, sample_size=8)
+    DiTPipeline(transformer=transformer, vae=vae, scheduler=DDIMScheduler(num_train_timesteps=20),
+                id2label={i: f"class {i}" for i in range(1000)}).save_pretrained(root / "dit")
+    return {"ddpm": root / "ddpm", "dit": root / "dit"}
+
+
+@pytest.mark.parametrize("name", ["ddpm", "dit"])
+def test_samples_do_not_depend_on_the_batch(pipes: dict[str, Path], name: str) -> None:
+    a = build_adapter("diffusers", {"pretrained": str(pipes[name]), "num_inference_steps": 4}, AdapterContext())
+    seeds, classes = [11, 12, 13, 14], ([0, 1, 2, 3] if name == "dit" else None)
+    four = a.generate(GenerationRequest(indices=range(4), seeds=seeds, classes=classes))
+    ones = torch.cat([a.generate(GenerationRequest(indices=range(i, i + 1), seeds=[s],
+                                                   classes=None if classes is None else [classes[i]]))
+                      for i, s in enumerate(seeds)])
+    assert four.dtype == torch.uint8 and four.shape == (4, 3, 8, 8)
+    assert (four.int() - ones.int()).abs().max() <= 1  # float round-off of a batched network, at most one level
+    assert torch.equal(a.generate(GenerationRequest(indices=range(4), seeds=seeds, classes=classes)), four)
+    assert not torch.equal(four[0], four[1])  # one generator per sample: different seeds, different samples
+
+
+def test_class_labels_reach_the_pipeline_and_an_unconditional_one_is_refused(pipes: dict[str, Path]) -> None:
+    from bench.adapters.hf import DiffusersArgs, DiffusersGenerator
+
+    dit = build_adapter("diffusers", {"pretrained": str(pipes["dit"]), "num_inference_steps": 4,
+                                      "guidance_scale": 2.0}, AdapterContext())
+    seeds = [1, 2, 3, 4]
+    a = dit.generate(GenerationRequest(indices=range(4), seeds=seeds, classes=[0, 1, 2, 3]))
+    b = dit.generate(GenerationRequest(indices=range(4), seeds=seeds, classes=[7, 7, 7, 7]))
+    assert (a != b).float().mean() > 0.5
+    # validate knows from model_index.json which pipelines take class labels
+    assert DiffusersGenerator.accepts_classes(DiffusersArgs(pretrained=str(pipes["dit"])))
+    assert not DiffusersGenerator.accepts_classes(DiffusersArgs(pretrained=str(pipes["ddpm"])))
+
+
+SUITE = """name: hf
+seed: 1
+datasets: {{train: {{kind: digits, split: train}}}}
+models:
+  ddpm:
+    adapter: diffusers
+    args: {{pretrained: "{ddpm}"}}
+    sweep: {{num_inference_steps: [2, 4]}}
+  dit: {{adapter: diffusers, args: {{pretrained: "{dit}", num_inference_steps: 3, guidance_scale: 1.5}}}}
+output: {{grid: 4}}
+tasks:
+  - {{name: u, reference: train, n: 12, batch_size: {bs}, models: [ddpm], metrics: [fid, kid]}}
+  - {{name: c, reference: train, n: 12, batch_size: {bs}, models: [dit], args: {{classes: 3}}, metrics: [fid]}}
+"""
+
+
+def test_a_suite_with_a_sweep_over_steps_and_a_class_conditional_pipeline(pipes: dict[str, Path], tmp_path: Path,
+                                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    values = []
+    for bs in (3, 12):  # the rows do not depend on the batch size either
+        suite = tmp_path / f"hf{bs}.yaml"
+        suite.write_text(SUITE.format(ddpm=pipes["ddpm"], dit=pipes["dit"], bs=bs))
+        code, _, err = run_cli(["run", str(suite), "--out", str(tmp_path / f"o{bs}"), "--quiet", "--no-cache"], capsys)
+        assert code == 0, err
+        (run,) = list((tmp_path / f"o{bs}" / "hf").iterdir())
+        values.append({(r["task"], r["model"], r["metric"]): r["value"]
+                       for r in map(json.loads, (run / "rows.jsonl").read_text().splitlines())})
+    assert set(values[0]) == {("u", "ddpm[num_inference_steps=2]", "fid"), ("u", "ddpm[num_inference_steps=2]", "kid"),
+                              ("u", "ddpm[num_inference_steps=4]", "fid"), ("u", "ddpm[num_inference_steps=4]", "kid"),
+                              ("c", "dit", "fid")}
+    for k, v in values[0].items():
+        assert values[1][k] == pytest.approx(v, rel=1e-4, abs=1e-3), k
+    # a class-conditional task refuses the unconditional pipeline at validate time, at the model's line
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(SUITE.format(ddpm=pipes["ddpm"], dit=pipes["dit"], bs=4).replace("models: [dit]", "models: [ddpm]"))
+    code, _, err = run_cli(["validate", str(bad), "--no-weights"], capsys)
+    assert code == 2 and "a class-conditional task" in err and "Traceback" not in err
+
+
+def test_a_hub_id_that_is_not_here_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    suite = tmp_path / "hub.yaml"
+    suite.write_text("""name: hub
+datasets: {train: {kind: digits, split: train}}
+models: {ddpm: {adapter: diffusers, args: {pretrained: google/ddpm-cifar10-32}}}
+tasks: [{name: u, reference: train, n: 8, metrics: [fid]}]
+""")
+    code, _, err = run_cli(["run", str(suite), "--out", str(tmp_path / "o"), "--quiet"], capsys)
+    assert code == 2
+    assert (f"diffusers pipeline 'google/ddpm-cifar10-32' is not in the Hugging Face cache ({tmp_path / 'hub'}) and "
+            "genbench is offline: fetch it where there is network (huggingface-cli download google/ddpm-cifar10-32)"
+            in err)
+    assert "Traceback" not in err
+    (tmp_path / "local.yaml").write_text(suite.read_text().replace("google/ddpm-cifar10-32", "./no/such/folder"))
+    code, _, err = run_cli(["validate", str(tmp_path / "local.yaml"), "--no-weights"], capsys)
+    assert code == 2 and "local.yaml:3: models.ddpm.args.pretrained:" in err and "no such folder" in err
