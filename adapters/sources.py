@@ -317,3 +317,31 @@ class ExportGenerator(_FileModelGenerator):
     def _load(self, path: Any) -> Any:
         module = torch.export.load(str(path)).module()
         return module.to(self.device) if self.device.type != "cpu" else module
+
+
+class OnnxArgs(_FileArgs):
+    pass
+
+
+class OnnxGenerator(_FileModelGenerator):
+    """An ONNX generator file run by onnxruntime (``genbench[onnx]``; the CUDA provider on a GPU): input ``z [n,
+    latent_dim]`` (and int64 class labels with ``conditional: true``) → images in ``range``; ``latent_dim`` is read
+    from the graph when its input has a fixed second dimension. Export with a dynamic batch dimension."""
+
+    Args = OnnxArgs
+    what, key_name = "ONNX", "onnx"
+
+    @classmethod
+    def check_args(cls, args: AdapterArgs, resolve: Any) -> list[tuple[tuple[Any, ...], str]]:
+        from bench.adapters.onnx_models import require_onnxruntime
+
+        try:
+            require_onnxruntime()
+        except ConfigError as exc:
+            return [(("path",), str(exc))]
+        return super().check_args(args, resolve)
+
+    def _load(self, path: Any) -> Any:
+        from bench.adapters.onnx_models import OnnxModel
+
+        return OnnxModel(path, self.device)

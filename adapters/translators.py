@@ -301,6 +301,11 @@ class TorchScriptTranslator(Translator):
     """One TorchScript network per direction, ``f(x)`` or ``f(x, z)``, floats in ``range``."""
 
     Args = TorchScriptTranslatorArgs
+    #: what the files are, in messages
+    what = "TorchScript"
+
+    def _load(self, path: Path) -> Any:
+        return torch.jit.load(str(path), map_location=self.device).eval()
 
     def __init__(self, args: AdapterArgs, ctx: AdapterContext) -> None:
         super().__init__(args, ctx)
@@ -312,13 +317,16 @@ class TorchScriptTranslator(Translator):
                 continue
             p = ctx.resolve_path(path)
             if not p.is_file():
-                raise InputError(f"{p}: TorchScript file does not exist")
+                raise InputError(f"{p}: {self.what} file does not exist")
             try:
-                self.nets[d] = torch.jit.load(str(p), map_location=self.device).eval()
+                self.nets[d] = self._load(p)
+            except ConfigError:
+                raise
             except Exception as exc:
-                raise InputError(f"{p}: cannot load TorchScript ({exc.__class__.__name__}: {str(exc).splitlines()[0]})") from None
+                first = str(exc).splitlines()[0] if str(exc) else ""
+                raise InputError(f"{p}: cannot load {self.what} ({exc.__class__.__name__}: {first})") from None
         if not self.nets:
-            raise ConfigError("torchscript-translator: give at least one of 'a2b', 'b2a'")
+            raise ConfigError(f"{self.what} translator: give at least one of 'a2b', 'b2a'")
 
     def directions(self) -> tuple[str, ...]:
         return tuple(self.nets)
@@ -334,7 +342,25 @@ class TorchScriptTranslator(Translator):
                 out = net(x, z)
             else:
                 out = net(x)
-        return to_uint8(out.detach().cpu(), (lo, hi), what=f"TorchScript {request.direction}")
+        return to_uint8(torch.as_tensor(out).detach().cpu(), (lo, hi), what=f"{self.what} {request.direction}")
+
+
+class OnnxTranslatorArgs(TorchScriptTranslatorArgs):
+    a2b: str | None = Field(default=None, description="ONNX file of the A→B network")
+    b2a: str | None = Field(default=None, description="ONNX file of the B→A network")
+
+
+class OnnxTranslator(TorchScriptTranslator):
+    """One ONNX network per direction (``a2b``/``b2a`` files), ``f(x)`` or ``f(x, z)``, floats in ``range``, run by
+    onnxruntime (``genbench[onnx]``; the CUDA provider on a GPU)."""
+
+    Args = OnnxTranslatorArgs
+    what = "ONNX"
+
+    def _load(self, path: Path) -> Any:
+        from bench.adapters.onnx_models import OnnxModel
+
+        return OnnxModel(path, self.device)
 
 
 class ZooArgs(AdapterArgs):
