@@ -165,6 +165,16 @@ class Adapter:
         return []
 
     @classmethod
+    def dry_run(cls, args: AdapterArgs, resolve: Callable[[str], Path]) -> list[str]:
+        """What building this model reads or fetches, for ``genbench run --dry-run``: one entry per file or
+        download, ending in ``[present]``, ``[MISSING]`` or ``[would download]``. Default: its ``path`` argument."""
+        path = getattr(args, "path", None)
+        if not isinstance(path, str):
+            return []
+        p = resolve(path)
+        return [f"{p} [{'present' if p.exists() else 'MISSING'}]"]
+
+    @classmethod
     def accepts_classes(cls, args: AdapterArgs) -> bool:
         """Whether this adapter, with these arguments, honours ``GenerationRequest.classes``. Unconditional
         generators (the default) are refused by class-conditional tasks at validate time: silently ignoring the

@@ -40,6 +40,11 @@ class DiffusersArgs(AdapterArgs):
     device: str | None = Field(default=None, description="default: the run's device")
 
 
+def _looks_local(pretrained: str) -> bool:
+    """A path, not a hub id (``org/name``)."""
+    return pretrained.startswith((".", "/", "~")) or pretrained.count("/") != 1
+
+
 def _offline() -> bool:
     return any(os.environ.get(v, "") in ("1", "true", "yes") for v in ("GENBENCH_OFFLINE", "HF_HUB_OFFLINE"))
 
@@ -66,8 +71,7 @@ class DiffusersGenerator(Adapter):
     def check_args(cls, args: AdapterArgs, resolve: Any) -> list[tuple[tuple[Any, ...], str]]:
         """A path that is no folder (a hub id is ``org/name``: checked when the model is built), or no diffusers."""
         a: DiffusersArgs = args  # type: ignore[assignment]
-        looks_local = a.pretrained.startswith((".", "/", "~")) or a.pretrained.count("/") != 1
-        if looks_local and not Path(resolve(a.pretrained)).is_dir():
+        if _looks_local(a.pretrained) and not Path(resolve(a.pretrained)).is_dir():
             return [(("pretrained",), f"{resolve(a.pretrained)}: no such folder (give a save_pretrained folder or "
                                       "a hub id 'org/name')")]
         try:
@@ -76,6 +80,18 @@ class DiffusersGenerator(Adapter):
             return [(("pretrained",), "the diffusers adapter needs the diffusers package: pip install "
                                       "'genbench[diffusers]'")]
         return []
+
+    @classmethod
+    def dry_run(cls, args: AdapterArgs, resolve: Any) -> list[str]:
+        """The local folder, or the hub repository: its folder in the Hugging Face cache and where it comes from."""
+        a: DiffusersArgs = args  # type: ignore[assignment]
+        local = Path(resolve(a.pretrained))
+        if local.is_dir() or _looks_local(a.pretrained):
+            return [f"{local} [{'present' if (local / 'model_index.json').is_file() else 'MISSING'}]"]
+        cached = Path(_hub_cache()) / f"models--{a.pretrained.replace('/', '--')}"
+        state = "present" if cached.is_dir() else ("MISSING" if _offline() else "would download")
+        rev = f"@{a.revision}" if a.revision else ""
+        return [f"hub {a.pretrained}{rev} [{state}]\n      from https://huggingface.co/{a.pretrained}\n      to   {cached}"]
 
     @classmethod
     def accepts_classes(cls, args: AdapterArgs) -> bool:

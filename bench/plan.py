@@ -288,10 +288,20 @@ def dry_run_lines(plan: Plan) -> list[str]:
             continue
         dkind, dargs = plan.datasets[dname]
         lines.append(f"  {dname}: {dkind.name} {dkind.sources(dargs, plan.loaded.resolve_path)}")
+    needs: dict[tuple[str, str], list[str]] = {}  # (adapter, entry) -> the models that read it (sweeps: once)
     for m, spec in s.models.items():
-        if spec.adapter in ("folder", "npz", "torchscript") and "path" in spec.args:
-            p = plan.loaded.resolve_path(str(spec.args["path"]))
-            lines.append(f"model {m}: {spec.adapter} {p} [{'present' if p.exists() else 'MISSING'}]")
+        if spec.adapter not in ADAPTERS:
+            continue
+        cls = ADAPTERS.get(spec.adapter)
+        try:
+            args = cls.Args.model_validate(spec.args)
+        except ValidationError:
+            continue  # validate reports it
+        for entry in cls.dry_run(args, plan.loaded.resolve_path):
+            names = needs.setdefault((spec.adapter, entry), [])
+            if (spec.seed_name or m) not in names:
+                names.append(spec.seed_name or m)
+    lines += [f"model {', '.join(names)}: {adapter} {entry}" for (adapter, entry), names in needs.items()]
     return lines
 
 

@@ -57,3 +57,21 @@ def test_unknown_torch_fidelity_dataset_is_refused(write_suite, capsys: pytest.C
                     "tasks: [{name: a, reference: r, n: 10, metrics: [fid]}]\n")
     code, _, err = run_cli(["validate", str(s)], capsys)
     assert code == 2 and "did you mean 'cifar10-train'" in err
+
+
+def test_the_diffusers_suite_validates_offline_and_its_dry_run_names_the_hub_repository(
+        empty_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("diffusers")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    suite = str(ROOT / "suites" / "ddpm-cifar10.yaml")
+    code, out, err = run_cli(["validate", "--no-weights", suite], capsys)
+    assert code == 0 and "4 models" in out, err  # ddpm + the DDIM sweep's three points
+    code, out, err = run_cli(["run", "--dry-run", suite], capsys)  # offline (the tests' GENBENCH_OFFLINE=1)
+    assert code == 2 and "1 file(s) the run needs are missing" in err
+    assert ("model ddpm, ddim: diffusers hub google/ddpm-cifar10-32 [MISSING]\n"
+            "      from https://huggingface.co/google/ddpm-cifar10-32\n"
+            f"      to   {tmp_path / 'hub' / 'models--google--ddpm-cifar10-32'}") in out
+    monkeypatch.setenv("GENBENCH_OFFLINE", "0")
+    code, out, _ = run_cli(["run", "--dry-run", suite], capsys)
+    assert code == 0 and "google/ddpm-cifar10-32 [would download]" in out
+    assert not (tmp_path / "hub").exists()  # nothing fetched
