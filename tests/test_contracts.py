@@ -96,6 +96,29 @@ def _export(root: Path, module: torch.nn.Module, name: str) -> str:
     return str(root / name)
 
 
+def _onnx(root: Path, module: torch.nn.Module, name: str, example: torch.Tensor) -> str:
+    import warnings
+
+    dynamic = {0: "n", 2: "h", 3: "w"} if example.dim() == 4 else {0: "n"}  # the latent size stays fixed
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript-based exporter (no onnxscript needed)
+        torch.onnx.export(module.eval(), (example,), str(root / name), input_names=["x"], output_names=["y"],
+                          dynamic_axes={"x": dynamic, "y": dynamic}, dynamo=False)
+    return str(root / name)
+
+
+def _ddpm(root: Path) -> str:
+    """A tiny random-weight DDPM pipeline from configs (diffusers' own fast-test style), saved with save_pretrained."""
+    from diffusers import DDPMPipeline, DDPMScheduler, UNet2DModel
+
+    torch.manual_seed(0)
+    unet = UNet2DModel(sample_size=8, in_channels=3, out_channels=3, layers_per_block=1, block_out_channels=(8, 16),
+                       down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
+                       norm_num_groups=4)
+    DDPMPipeline(unet=unet, scheduler=DDPMScheduler(num_train_timesteps=10)).save_pretrained(root / "ddpm")
+    return str(root / "ddpm")
+
+
 def _edges_names(datasets: dict[str, Any], n: int) -> list[str]:
     return list(datasets["edges"].domain("a")[2][:n])
 
@@ -107,6 +130,9 @@ ADAPTER_EXAMPLES: dict[str, Callable[[Path, dict[str, Any]], dict[str, Any]]] = 
     "python": lambda r, d: {"target": "tests.models:LinearDigits"},
     "torchscript": lambda r, d: {"path": _script(r, __import__("tests.models").models.LinearDigits(), "g.pt"),
                                  "latent_dim": 16},
+    "onnx": lambda r, d: {"path": _onnx(r, __import__("tests.models").models.LinearDigits(), "g.onnx",
+                                        torch.zeros(2, 16))},
+    "diffusers": lambda r, d: {"pretrained": _ddpm(r), "num_inference_steps": 2},
     "export": lambda r, d: {"path": _export(r, __import__("tests.models").models.LinearDigits(), "g.pt2"),
                             "latent_dim": 16},
     "dataset": lambda r, d: {"dataset": "digits"},
@@ -118,6 +144,8 @@ ADAPTER_EXAMPLES: dict[str, Callable[[Path, dict[str, Any]], dict[str, Any]]] = 
     "zoo": lambda r, d: {"name": "dcgan"},
     "python-translator": lambda r, d: {"target": "tests.models:NoisyInvert"},
     "torchscript-translator": lambda r, d: {"a2b": _script(r, __import__("tests.models").models.NegModule(), "t.pt")},
+    "onnx-translator": lambda r, d: {"a2b": _onnx(r, __import__("tests.models").models.NegModule(), "t.onnx",
+                                                  torch.zeros(2, 1, 8, 8))},
     "folder-translator": lambda r, d: {"a2b": _folder(r, d["edges"].domain("b")[0][:6], _edges_names(d, 6))},
     "zoo-translator": lambda r, d: {"name": "pix2pix-edges"},
     "identity": lambda r, d: {},
