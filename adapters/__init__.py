@@ -63,8 +63,10 @@ ADAPTERS.register("shapes-oracle", "bench.adapters.vl:ShapesRenderOracle")
 ADAPTERS.register("random-scene", "bench.adapters.vl:RandomSceneT2I")
 ADAPTERS.register("python-t2i", "bench.adapters.vl:PythonT2I")
 
-# Hugging Face (bench.adapters.hf; optional extra genbench[diffusers]): diffusers pipelines
+# Hugging Face (bench.adapters.hf; optional extras genbench[diffusers], genbench[transformers])
 ADAPTERS.register("diffusers", "bench.adapters.hf:DiffusersGenerator")
+ADAPTERS.register("diffusers-t2i", "bench.adapters.hf:DiffusersT2I")
+ADAPTERS.register("transformers-retriever", "bench.adapters.hf:TransformersRetriever")
 
 # Adapter names are <source>-<kind> (python-retriever, python-captioner, python-translator); the old spellings of
 # the translators keep working, with a warning.

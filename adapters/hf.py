@@ -1,8 +1,10 @@
-"""Hugging Face models: diffusers pipelines (optional extra ``genbench[diffusers]``).
+"""Hugging Face models: diffusers pipelines (``genbench[diffusers]``) and transformers dual encoders
+(``genbench[transformers]``).
 
 ``adapter: diffusers`` runs an unconditional pipeline (DDPM, DDIM, score-SDE style: ``batch_size``) or a
-class-conditional one (DiT: ``class_labels`` from the task's requested classes). ``pretrained`` is a hub id or a
-local ``save_pretrained`` folder. (Text-to-image pipelines need the transformers extra: not yet.) Each sample gets its own ``torch.Generator`` seeded with its sample seed (diffusers
+class-conditional one (DiT: ``class_labels`` from the task's requested classes); ``adapter: diffusers-t2i`` a
+text-to-image pipeline (Stable Diffusion, SDXL: ``prompt`` from the task's prompts). ``pretrained`` is a hub id or
+a local ``save_pretrained`` folder. Each sample gets its own ``torch.Generator`` seeded with its sample seed (diffusers
 takes a list), so a sample does not depend on the batch it is made in; images come back as arrays and are
 quantized as diffusers' own ``numpy_to_pil`` does (``round(x * 255)``), so they equal the PNGs a user would save.
 
@@ -12,8 +14,10 @@ without network, a missing one is one line saying where to put the files.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -83,15 +87,7 @@ class DiffusersGenerator(Adapter):
 
     @classmethod
     def dry_run(cls, args: AdapterArgs, resolve: Any) -> list[str]:
-        """The local folder, or the hub repository: its folder in the Hugging Face cache and where it comes from."""
-        a: DiffusersArgs = args  # type: ignore[assignment]
-        local = Path(resolve(a.pretrained))
-        if local.is_dir() or _looks_local(a.pretrained):
-            return [f"{local} [{'present' if (local / 'model_index.json').is_file() else 'MISSING'}]"]
-        cached = Path(_hub_cache()) / f"models--{a.pretrained.replace('/', '--')}"
-        state = "present" if cached.is_dir() else ("MISSING" if _offline() else "would download")
-        rev = f"@{a.revision}" if a.revision else ""
-        return [f"hub {a.pretrained}{rev} [{state}]\n      from https://huggingface.co/{a.pretrained}\n      to   {cached}"]
+        return [hub_entry(args.pretrained, args.revision, resolve, "model_index.json")]  # type: ignore[attr-defined]
 
     @classmethod
     def accepts_classes(cls, args: AdapterArgs) -> bool:
@@ -150,6 +146,31 @@ class DiffusersGenerator(Adapter):
                 "scheduler": type(self.pipe.scheduler).__name__}
 
 
+class DiffusersT2I(DiffusersGenerator):
+    """A diffusers text-to-image pipeline (Stable Diffusion family, SDXL): ``prompt`` is the task's prompts, one
+    image per prompt and seed (``genbench[diffusers,transformers]``)."""
+
+    kind: ClassVar[str] = "text-to-image"
+
+    @classmethod
+    def accepts_classes(cls, args: AdapterArgs) -> bool:
+        return False
+
+    def _kwargs(self, request: GenerationRequest) -> dict[str, Any]:
+        a: DiffusersArgs = self.args  # type: ignore[assignment]
+        if request.prompts is None:
+            raise ConfigError(f"{a.pretrained}: a text-to-image pipeline needs prompts (a text-to-image task)")
+        if "prompt" not in self.params:
+            raise ConfigError(f"{a.pretrained}: {type(self.pipe).__name__} takes no prompt; use adapter 'diffusers'")
+        kw: dict[str, Any] = dict(a.call)
+        if a.num_inference_steps is not None:
+            kw["num_inference_steps"] = a.num_inference_steps
+        if a.guidance_scale is not None:
+            kw["guidance_scale"] = a.guidance_scale
+        kw["prompt"] = list(request.prompts)
+        return kw
+
+
 def _pipeline_call(pretrained: str) -> set[str] | None:
     """The parameters of the pipeline class's ``__call__`` named in ``pretrained/model_index.json`` (None:
     not a local folder, or diffusers or the class unknown here)."""
@@ -166,9 +187,61 @@ def _pipeline_call(pretrained: str) -> set[str] | None:
     return None if cls is None else set(inspect.signature(cls.__call__).parameters)
 
 
+@contextlib.contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """transformers' loading bars and notices off while genbench loads a model (a no-op without transformers)."""
+    try:
+        from transformers.utils import logging as tlog
+    except ImportError:
+        yield
+        return
+    verbosity = tlog.get_verbosity()
+    tlog.set_verbosity_error()
+    tlog.disable_progress_bar()
+    try:
+        yield
+    finally:
+        tlog.set_verbosity(verbosity)
+        tlog.enable_progress_bar()
+
+
+def hub_entry(pretrained: str, revision: str | None, resolve: Any, marker: str) -> str:
+    """``run --dry-run``'s line for a pretrained model: the local folder (present when it holds ``marker``), or the
+    hub repository with its folder in the Hugging Face cache and where it comes from."""
+    local = Path(resolve(pretrained))
+    if local.is_dir() or _looks_local(pretrained):
+        return f"{local} [{'present' if (local / marker).is_file() else 'MISSING'}]"
+    cached = Path(_hub_cache()) / f"models--{pretrained.replace('/', '--')}"
+    state = "present" if cached.is_dir() else ("MISSING" if _offline() else "would download")
+    rev = f"@{revision}" if revision else ""
+    return f"hub {pretrained}{rev} [{state}]\n      from https://huggingface.co/{pretrained}\n      to   {cached}"
+
+
+def from_pretrained(load: Any, pretrained: str, resolve: Any, what: str, **kw: Any) -> Any:
+    """``load(source, **kw)`` for a local ``save_pretrained`` folder, else a hub id from the Hugging Face cache, else
+    (online) a download; every failure is one ConfigError naming the folder, or the cache and what to fetch."""
+    local = Path(resolve(pretrained))
+    source = str(local) if local.is_dir() else pretrained
+    try:
+        try:
+            return load(source, local_files_only=True, **kw)
+        except (OSError, ValueError):
+            if local.is_dir() or _offline():
+                raise
+            return load(source, **kw)
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:200]
+        if local.is_dir():
+            raise ConfigError(f"{local}: not a {what} folder ({first})") from None
+        raise ConfigError(f"{what} '{pretrained}' is not in the Hugging Face cache ({_hub_cache()})"
+                          + (" and genbench is offline" if _offline() else f" and could not be downloaded ({first})")
+                          + f": fetch it where there is network (huggingface-cli download {pretrained}) or "
+                          "give a local save_pretrained folder as 'pretrained'") from None
+
+
 def load_pipeline(a: DiffusersArgs, resolve: Any, device: str) -> Any:
-    """The pipeline of ``a.pretrained`` (local folder, else the hub cache, else a download when online), on the
-    adapter's device in ``a.torch_dtype``, with ``a.scheduler`` swapped in; every failure is one ConfigError."""
+    """The pipeline of ``a.pretrained`` (bench.adapters.hf.from_pretrained), on the adapter's device in
+    ``a.torch_dtype``, with ``a.scheduler`` swapped in."""
     try:
         import diffusers
     except ImportError:
@@ -176,8 +249,6 @@ def load_pipeline(a: DiffusersArgs, resolve: Any, device: str) -> Any:
     from diffusers.utils import deprecation_utils
     from diffusers.utils import logging as dlog
 
-    local = Path(resolve(a.pretrained))
-    source = str(local) if local.is_dir() else a.pretrained
     # newer diffusers renamed torch_dtype to dtype (and warn on the old name); older ones know only torch_dtype
     renamed = hasattr(deprecation_utils, "_TORCH_DTYPE_DEPRECATION_MESSAGE")
     kw: dict[str, Any] = {"dtype" if renamed else "torch_dtype": DTYPES[a.torch_dtype]}
@@ -187,20 +258,9 @@ def load_pipeline(a: DiffusersArgs, resolve: Any, device: str) -> Any:
     dlog.set_verbosity_error()  # no "loading components" bars or accelerate advice between genbench's lines
     dlog.disable_progress_bar()
     try:
-        try:
-            pipe = diffusers.DiffusionPipeline.from_pretrained(source, local_files_only=True, **kw)
-        except (OSError, ValueError):
-            if local.is_dir() or _offline():
-                raise
-            pipe = diffusers.DiffusionPipeline.from_pretrained(source, **kw)
-    except Exception as exc:
-        first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:200]
-        if local.is_dir():
-            raise ConfigError(f"{local}: not a diffusers pipeline folder ({first})") from None
-        raise ConfigError(f"diffusers pipeline '{a.pretrained}' is not in the Hugging Face cache ({_hub_cache()})"
-                          + (" and genbench is offline" if _offline() else f" and could not be downloaded ({first})")
-                          + f": fetch it where there is network (huggingface-cli download {a.pretrained}) or "
-                          "give a local save_pretrained folder as 'pretrained'") from None
+        with _quiet_transformers():  # a text encoder inside the pipeline loads through transformers
+            pipe = from_pretrained(diffusers.DiffusionPipeline.from_pretrained, a.pretrained, resolve,
+                                   "diffusers pipeline", **kw)
     finally:
         dlog.set_verbosity(verbosity)
         dlog.enable_progress_bar()
@@ -212,3 +272,88 @@ def load_pipeline(a: DiffusersArgs, resolve: Any, device: str) -> Any:
     pipe = pipe.to(device)
     pipe.set_progress_bar_config(disable=True)
     return pipe
+
+
+# ============================================================================================ transformers
+class TransformersRetrieverArgs(AdapterArgs):
+    pretrained: str = Field(description="hub id (e.g. openai/clip-vit-base-patch32, google/siglip-base-patch16-224) "
+                                        "or a local save_pretrained folder with its processor")
+    revision: str | None = Field(default=None, description="hub revision (a commit hash pins the weights)")
+    batch_size: int = Field(default=64, gt=0, description="images or texts per forward pass")
+    device: str | None = Field(default=None, description="default: the run's device")
+
+
+class TransformersRetriever(Adapter):
+    """A transformers dual encoder (CLIP, SigLIP: ``get_image_features`` / ``get_text_features``) with its own
+    processor (resize, crop, normalization, tokenizer), from a hub id or a local folder (``genbench[transformers]``).
+    SigLIP texts are padded to the model's length, as it was trained; CLIP's to the longest text."""
+
+    kind: ClassVar[str] = "retriever"
+    Args = TransformersRetrieverArgs
+
+    @classmethod
+    def check_args(cls, args: AdapterArgs, resolve: Any) -> list[tuple[tuple[Any, ...], str]]:
+        a: TransformersRetrieverArgs = args  # type: ignore[assignment]
+        if _looks_local(a.pretrained) and not Path(resolve(a.pretrained)).is_dir():
+            return [(("pretrained",), f"{resolve(a.pretrained)}: no such folder (give a save_pretrained folder or "
+                                      "a hub id 'org/name')")]
+        try:
+            import transformers  # noqa: F401
+        except ImportError:
+            return [(("pretrained",), "this adapter needs transformers: pip install 'genbench[transformers]'")]
+        return []
+
+    @classmethod
+    def dry_run(cls, args: AdapterArgs, resolve: Any) -> list[str]:
+        return [hub_entry(args.pretrained, args.revision, resolve, "config.json")]  # type: ignore[attr-defined]
+
+    def __init__(self, args: AdapterArgs, ctx: Any) -> None:
+        super().__init__(args, ctx)
+        try:
+            import transformers
+        except ImportError:
+            raise ConfigError("this adapter needs transformers: pip install 'genbench[transformers]'") from None
+        a: TransformersRetrieverArgs = self.args  # type: ignore[assignment]
+        resolve = ctx.resolve_path if ctx is not None else Path
+        kw = {"revision": a.revision} if a.revision else {}
+        with _quiet_transformers():
+            self.model = from_pretrained(transformers.AutoModel.from_pretrained, a.pretrained, resolve,
+                                         "transformers model", **kw).eval().to(self.device)
+            self.processor = from_pretrained(transformers.AutoProcessor.from_pretrained, a.pretrained, resolve,
+                                             "transformers processor", **kw)
+        if not (hasattr(self.model, "get_image_features") and hasattr(self.model, "get_text_features")):
+            raise ConfigError(f"{a.pretrained}: {type(self.model).__name__} is not a dual encoder "
+                              "(no get_image_features / get_text_features)")
+        self._pad: Any = "max_length" if "siglip" in str(getattr(self.model.config, "model_type", "")) else True
+        text_config = getattr(self.model.config, "text_config", None)
+        #: texts are cut to the positions the text encoder has (a tokenizer saved without model_max_length would not)
+        self._max_length: int | None = getattr(text_config, "max_position_embeddings", None)
+
+    @staticmethod
+    def _features(out: Any) -> torch.Tensor:
+        # transformers 4 returns the projected embeddings, 5 a model output holding them as pooler_output
+        return out if isinstance(out, torch.Tensor) else out.pooler_output
+
+    @torch.no_grad()
+    def embed_images(self, images: torch.Tensor, ids: list[Any] | None = None) -> np.ndarray:
+        bs: int = self.args.batch_size  # type: ignore[attr-defined]
+        out = []
+        for s in range(0, len(images), bs):
+            x = images[s: s + bs]
+            if x.shape[1] == 1:
+                x = x.expand(-1, 3, -1, -1)
+            hwc = [im.permute(1, 2, 0).numpy() for im in x.cpu()]
+            px = self.processor(images=hwc, return_tensors="pt")["pixel_values"].to(self.device)
+            out.append(self._features(self.model.get_image_features(pixel_values=px)).float().cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+
+    @torch.no_grad()
+    def embed_texts(self, texts: list[str]) -> np.ndarray:
+        bs: int = self.args.batch_size  # type: ignore[attr-defined]
+        out = []
+        for s in range(0, len(texts), bs):
+            enc = self.processor(text=list(texts[s: s + bs]), padding=self._pad, truncation=True,
+                                 max_length=self._max_length, return_tensors="pt")
+            enc = {k: v.to(self.device) for k, v in enc.items()}
+            out.append(self._features(self.model.get_text_features(**enc)).float().cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, 0), np.float32)

@@ -157,6 +157,7 @@ ADAPTER_EXAMPLES: dict[str, Callable[[Path, dict[str, Any]], dict[str, Any]]] = 
                                     np.save(r / "t.npy", np.ones((3, 8), np.float32)),
                                     {"images": str(r / "i.npy"), "texts": str(r / "t.npy")})[-1],
     "random-retriever": lambda r, d: {},
+    "transformers-retriever": lambda r, d: {"pretrained": str(__import__("tests.hf_tiny").hf_tiny.tiny_clip(r / "clip"))},
     "shapes-captioner": lambda r, d: {},
     "blind-captioner": lambda r, d: {"dataset": "shapes"},
     "python-captioner": lambda r, d: {"target": "tests.models:ColourCaptioner"},
@@ -167,6 +168,8 @@ ADAPTER_EXAMPLES: dict[str, Callable[[Path, dict[str, Any]], dict[str, Any]]] = 
     "shapes-oracle": lambda r, d: {},
     "random-scene": lambda r, d: {},
     "python-t2i": lambda r, d: {"target": "tests.models:PromptLength"},
+    "diffusers-t2i": lambda r, d: {"pretrained": str(__import__("tests.hf_tiny").hf_tiny.tiny_stable_diffusion(r)),
+                                   "num_inference_steps": 2},
 }
 ADAPTER_SKIPS = {
     "open-clip": "needs open_clip weights: tests/test_vl_adapters.py runs it on real-format random weights",

@@ -130,3 +130,39 @@ tasks: [{name: u, reference: train, n: 8, metrics: [fid]}]
     (tmp_path / "local.yaml").write_text(suite.read_text().replace("google/ddpm-cifar10-32", "./no/such/folder"))
     code, _, err = run_cli(["validate", str(tmp_path / "local.yaml"), "--no-weights"], capsys)
     assert code == 2 and "local.yaml:3: models.ddpm.args.pretrained:" in err and "no such folder" in err
+
+
+def test_a_text_to_image_pipeline_gets_the_prompts_and_runs_a_t2i_task(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("transformers")  # the pipeline's text encoder and tokenizer
+    from tests.hf_tiny import tiny_stable_diffusion
+
+    sd = tiny_stable_diffusion(tmp_path / "sd-root")
+    a = build_adapter("diffusers-t2i", {"pretrained": str(sd), "num_inference_steps": 3, "guidance_scale": 3.0},
+                      AdapterContext())
+    prompts = ["a red circle", "two blue squares", "a green triangle", "a red circle"]
+    four = a.generate(GenerationRequest(indices=range(4), seeds=[1, 2, 3, 4], prompts=prompts))
+    ones = torch.cat([a.generate(GenerationRequest(indices=range(i, i + 1), seeds=[s], prompts=[prompts[i]]))
+                      for i, s in enumerate([1, 2, 3, 4])])
+    assert four.shape == (4, 3, 16, 16) and (four.int() - ones.int()).abs().max() <= 1
+    other = a.generate(GenerationRequest(indices=range(4), seeds=[1, 2, 3, 4], prompts=["x"] * 4))
+    assert (other != four).float().mean() > 0.3  # the prompts reach the text encoder
+    suite = tmp_path / "t2i.yaml"
+    suite.write_text(f"""name: sdt
+datasets: {{shapes-test: {{kind: shapes, split: test}}}}
+models:
+  sd:
+    adapter: diffusers-t2i
+    args: {{pretrained: "{sd}", num_inference_steps: 2}}
+    sweep: {{guidance_scale: [1.0, 4.0]}}
+output: {{grid: 4}}
+tasks:
+  - {{name: t, kind: text-to-image, reference: shapes-test, n: 8, batch_size: 4, backbone: shapes-clip,
+      args: {{samples_per_prompt: 2}}, metrics: [fid, clipscore_torchmetrics]}}
+""")
+    code, _, err = run_cli(["run", str(suite), "--out", str(tmp_path / "o"), "--quiet"], capsys)
+    assert code == 0, err
+    (run,) = list((tmp_path / "o" / "sdt").iterdir())
+    rows = [json.loads(x) for x in (run / "rows.jsonl").read_text().splitlines()]
+    assert {r["model"] for r in rows} == {"sd[guidance_scale=1.0]", "sd[guidance_scale=4.0]"}
+    assert {r["metric"] for r in rows} >= {"fid", "clip_score_tm"}

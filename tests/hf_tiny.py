@@ -1,0 +1,84 @@
+"""Tiny random-weight Hugging Face models built from configs, with a tokenizer written locally (no hub access), as
+transformers' and diffusers' own fast tests build them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def _bytes_to_unicode() -> dict[int, str]:
+    """GPT-2/CLIP's reversible byte → printable character map (the alphabet of a byte-level BPE vocabulary)."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs, n = bs[:], 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return dict(zip(bs, [chr(c) for c in cs], strict=True))
+
+
+def clip_tokenizer_files(root: Path) -> dict[str, int]:
+    """A CLIP BPE vocabulary of single characters (every byte, plain and word-final) and no merges: every word is
+    spelled out character by character. Writes vocab.json and merges.txt; returns the vocabulary."""
+    chars = list(_bytes_to_unicode().values())
+    vocab = {c: i for i, c in enumerate(chars)}
+    for c in chars:
+        vocab[c + "</w>"] = len(vocab)
+    vocab["<|startoftext|>"] = len(vocab)
+    vocab["<|endoftext|>"] = len(vocab)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "vocab.json").write_text(json.dumps(vocab))
+    (root / "merges.txt").write_text("#version: 0.2\n")
+    return vocab
+
+
+def tiny_clip(root: Path, seed: int = 0) -> Path:
+    """A CLIP dual encoder (32x32 images, 16-d projections) and its processor, saved with save_pretrained."""
+    import torch
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor, CLIPTokenizer
+
+    vocab = clip_tokenizer_files(root)
+    tok = CLIPTokenizer(str(root / "vocab.json"), str(root / "merges.txt"), model_max_length=77)
+    torch.manual_seed(seed)
+    eos = vocab["<|endoftext|>"]
+    cfg = CLIPConfig(text_config={"vocab_size": len(vocab), "hidden_size": 32, "intermediate_size": 37,
+                                  "num_hidden_layers": 2, "num_attention_heads": 4, "max_position_embeddings": 77,
+                                  "bos_token_id": vocab["<|startoftext|>"], "eos_token_id": eos, "pad_token_id": eos},
+                     vision_config={"hidden_size": 32, "intermediate_size": 37, "num_hidden_layers": 2,
+                                    "num_attention_heads": 4, "image_size": 32, "patch_size": 8},
+                     projection_dim=16)
+    CLIPModel(cfg).eval().save_pretrained(root)
+    CLIPProcessor(image_processor=CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}),
+                  tokenizer=tok).save_pretrained(root)
+    return root
+
+
+def tiny_stable_diffusion(root: Path, seed: int = 0) -> Path:
+    """A Stable Diffusion pipeline (8x8 latents → 16x16 images, a 2-layer CLIP text encoder with the character
+    tokenizer), saved with save_pretrained; no safety checker."""
+    import torch
+    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    tok_dir = root / "tokenizer-files"
+    vocab = clip_tokenizer_files(tok_dir)
+    tok = CLIPTokenizer(str(tok_dir / "vocab.json"), str(tok_dir / "merges.txt"), model_max_length=77)
+    torch.manual_seed(seed)
+    eos = vocab["<|endoftext|>"]
+    text = CLIPTextModel(CLIPTextConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=37,
+                                        num_hidden_layers=2, num_attention_heads=4, max_position_embeddings=77,
+                                        bos_token_id=vocab["<|startoftext|>"], eos_token_id=eos, pad_token_id=eos))
+    unet = UNet2DConditionModel(sample_size=8, in_channels=4, out_channels=4, layers_per_block=1,
+                                block_out_channels=(16, 32), down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+                                up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), cross_attention_dim=32,
+                                attention_head_dim=4, norm_num_groups=8)
+    vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(8, 8),
+                        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
+                        norm_num_groups=4, sample_size=16)
+    pipe = StableDiffusionPipeline(vae=vae, text_encoder=text, tokenizer=tok, unet=unet,
+                                   scheduler=DDIMScheduler(num_train_timesteps=20), safety_checker=None,
+                                   feature_extractor=None, requires_safety_checker=False)
+    pipe.save_pretrained(root / "sd")
+    return root / "sd"
