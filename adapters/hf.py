@@ -58,36 +58,36 @@ def _hub_cache() -> str:
         os.environ.get("HF_HOME", os.path.join(os.path.expanduser("~"), ".cache", "huggingface")), "hub")
 
 
-class DiffusersGenerator(Adapter):
+class _Pretrained(Adapter):
+    """An adapter whose ``pretrained`` argument is a hub id or a save_pretrained folder of an optional package."""
+
+    #: the optional package (and extra) the adapter needs
+    package: ClassVar[str]
+    #: the file a local folder holds when it is one (model_index.json, config.json)
+    marker: ClassVar[str]
+
+    @classmethod
+    def check_args(cls, args: AdapterArgs, resolve: Any) -> list[tuple[tuple[Any, ...], str]]:
+        return pretrained_problems(args.pretrained, resolve, cls.package)  # type: ignore[attr-defined]
+
+    @classmethod
+    def dry_run(cls, args: AdapterArgs, resolve: Any) -> list[str]:
+        return [hub_entry(args.pretrained, args.revision, resolve, cls.marker)]  # type: ignore[attr-defined]
+
+
+class DiffusersGenerator(_Pretrained):
     """A diffusers pipeline as an image generator (unconditional, or class-conditional when its call takes
     ``class_labels``)."""
 
     kind: ClassVar[str] = "image-generator"
     Args = DiffusersArgs
+    package, marker = "diffusers", "model_index.json"
 
     def __init__(self, args: AdapterArgs, ctx: Any) -> None:
         super().__init__(args, ctx)
         a: DiffusersArgs = self.args  # type: ignore[assignment]
         self.pipe = load_pipeline(a, ctx.resolve_path if ctx is not None else Path, str(self.device))
         self.params = set(inspect.signature(self.pipe.__call__).parameters)
-
-    @classmethod
-    def check_args(cls, args: AdapterArgs, resolve: Any) -> list[tuple[tuple[Any, ...], str]]:
-        """A path that is no folder (a hub id is ``org/name``: checked when the model is built), or no diffusers."""
-        a: DiffusersArgs = args  # type: ignore[assignment]
-        if _looks_local(a.pretrained) and not Path(resolve(a.pretrained)).is_dir():
-            return [(("pretrained",), f"{resolve(a.pretrained)}: no such folder (give a save_pretrained folder or "
-                                      "a hub id 'org/name')")]
-        try:
-            import diffusers  # noqa: F401
-        except ImportError:
-            return [(("pretrained",), "the diffusers adapter needs the diffusers package: pip install "
-                                      "'genbench[diffusers]'")]
-        return []
-
-    @classmethod
-    def dry_run(cls, args: AdapterArgs, resolve: Any) -> list[str]:
-        return [hub_entry(args.pretrained, args.revision, resolve, "model_index.json")]  # type: ignore[attr-defined]
 
     @classmethod
     def accepts_classes(cls, args: AdapterArgs) -> bool:
@@ -205,6 +205,19 @@ def _quiet_transformers() -> Iterator[None]:
         tlog.enable_progress_bar()
 
 
+def pretrained_problems(pretrained: str, resolve: Any, package: str) -> list[tuple[tuple[Any, ...], str]]:
+    """What ``validate`` can tell about a ``pretrained`` argument without loading it: a path that is no folder (a
+    hub id ``org/name`` is looked up when the model is built), or ``package`` (the optional extra) not installed."""
+    import importlib.util
+
+    if _looks_local(pretrained) and not Path(resolve(pretrained)).is_dir():
+        return [(("pretrained",), f"{resolve(pretrained)}: no such folder (give a save_pretrained folder or a hub id "
+                                  "'org/name')")]
+    if importlib.util.find_spec(package) is None:
+        return [(("pretrained",), f"this adapter needs {package}: pip install 'genbench[{package}]'")]
+    return []
+
+
 def hub_entry(pretrained: str, revision: str | None, resolve: Any, marker: str) -> str:
     """``run --dry-run``'s line for a pretrained model: the local folder (present when it holds ``marker``), or the
     hub repository with its folder in the Hugging Face cache and where it comes from."""
@@ -283,29 +296,14 @@ class TransformersRetrieverArgs(AdapterArgs):
     device: str | None = Field(default=None, description="default: the run's device")
 
 
-class TransformersRetriever(Adapter):
+class TransformersRetriever(_Pretrained):
     """A transformers dual encoder (CLIP, SigLIP: ``get_image_features`` / ``get_text_features``) with its own
     processor (resize, crop, normalization, tokenizer), from a hub id or a local folder (``genbench[transformers]``).
     SigLIP texts are padded to the model's length, as it was trained; CLIP's to the longest text."""
 
     kind: ClassVar[str] = "retriever"
     Args = TransformersRetrieverArgs
-
-    @classmethod
-    def check_args(cls, args: AdapterArgs, resolve: Any) -> list[tuple[tuple[Any, ...], str]]:
-        a: TransformersRetrieverArgs = args  # type: ignore[assignment]
-        if _looks_local(a.pretrained) and not Path(resolve(a.pretrained)).is_dir():
-            return [(("pretrained",), f"{resolve(a.pretrained)}: no such folder (give a save_pretrained folder or "
-                                      "a hub id 'org/name')")]
-        try:
-            import transformers  # noqa: F401
-        except ImportError:
-            return [(("pretrained",), "this adapter needs transformers: pip install 'genbench[transformers]'")]
-        return []
-
-    @classmethod
-    def dry_run(cls, args: AdapterArgs, resolve: Any) -> list[str]:
-        return [hub_entry(args.pretrained, args.revision, resolve, "config.json")]  # type: ignore[attr-defined]
+    package, marker = "transformers", "config.json"
 
     def __init__(self, args: AdapterArgs, ctx: Any) -> None:
         super().__init__(args, ctx)
