@@ -97,6 +97,7 @@ class DiffusersGenerator(_Pretrained):
         return True if call is None else "class_labels" in call
 
     def _kwargs(self, request: GenerationRequest) -> dict[str, Any]:
+        """The pipeline call's arguments: the sampler's (``call``, steps, guidance), then the condition."""
         a: DiffusersArgs = self.args  # type: ignore[assignment]
         kw: dict[str, Any] = dict(a.call)
         if a.num_inference_steps is not None:
@@ -105,6 +106,12 @@ class DiffusersGenerator(_Pretrained):
             if "guidance_scale" not in self.params:
                 raise ConfigError(f"{type(self.pipe).__name__} takes no guidance_scale")
             kw["guidance_scale"] = a.guidance_scale
+        return {**kw, **self._condition(request)}
+
+    def _condition(self, request: GenerationRequest) -> dict[str, Any]:
+        """Class labels for a class-conditional pipeline, the batch size for an unconditional one."""
+        a: DiffusersArgs = self.args  # type: ignore[assignment]
+        kw: dict[str, Any] = {}
         if "class_labels" in self.params:
             if request.classes is None:
                 raise ConfigError(f"{a.pretrained}: {type(self.pipe).__name__} is class-conditional: evaluate it in a "
@@ -156,19 +163,13 @@ class DiffusersT2I(DiffusersGenerator):
     def accepts_classes(cls, args: AdapterArgs) -> bool:
         return False
 
-    def _kwargs(self, request: GenerationRequest) -> dict[str, Any]:
+    def _condition(self, request: GenerationRequest) -> dict[str, Any]:
         a: DiffusersArgs = self.args  # type: ignore[assignment]
         if request.prompts is None:
             raise ConfigError(f"{a.pretrained}: a text-to-image pipeline needs prompts (a text-to-image task)")
         if "prompt" not in self.params:
             raise ConfigError(f"{a.pretrained}: {type(self.pipe).__name__} takes no prompt; use adapter 'diffusers'")
-        kw: dict[str, Any] = dict(a.call)
-        if a.num_inference_steps is not None:
-            kw["num_inference_steps"] = a.num_inference_steps
-        if a.guidance_scale is not None:
-            kw["guidance_scale"] = a.guidance_scale
-        kw["prompt"] = list(request.prompts)
-        return kw
+        return {"prompt": list(request.prompts)}
 
 
 def _pipeline_call(pretrained: str) -> set[str] | None:

@@ -607,8 +607,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             raise GenbenchError(f"{' '.join(args.run)}: {len(runs)} runs; check takes one run (or the shards of one)")
         run = runs[0]
         if run.missing:
-            raise GenbenchError(f"{run.label}: shard(s) {', '.join(map(str, run.missing))} of "
-                                f"{run.manifest['shard']['count']} not given; a gate needs every pair of the suite")
+            raise GenbenchError(f"{run.label}: {run.missing_shards} not given; a gate needs every pair of the suite")
         rows, out_dir = run.rows(), run.path
     else:
         from bench.features import FeatureStore

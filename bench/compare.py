@@ -63,8 +63,7 @@ def _load(run: str | Path) -> tuple[list[dict[str, Any]], dict[str, Any], Path]:
     if len(runs) != 1:
         raise InputError(f"{run}: holds {len(runs)} runs; compare takes one run per side (name its folder)")
     if runs[0].missing:
-        raise InputError(f"{run}: shard(s) {', '.join(map(str, runs[0].missing))} of "
-                         f"{runs[0].manifest['shard']['count']} missing; give every shard of the run")
+        raise InputError(f"{run}: {runs[0].missing_shards} missing; give every shard of the run")
     return runs[0].rows(), runs[0].manifest, runs[0].path
 
 

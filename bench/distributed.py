@@ -122,16 +122,12 @@ class Group:
     def agree(self, error: BaseException | None, what: str) -> None:
         """After a step every rank did its part of: if it failed on any rank, raise on every rank (the original
         exception where it happened, a RemoteRankError naming the first failing rank elsewhere)."""
-        record = None if error is None else (
-            error.__class__.__name__, str(error), isinstance(error, GenbenchError),
-            "".join(traceback.format_exception(type(error), error, error.__traceback__)))
-        records = self.gather(record, what)
+        records = self.gather(_record(error), what)
         if error is not None:
             raise error
         for r, rec in enumerate(records):
             if rec is not None:
-                name, message, plain, tb = rec
-                raise RemoteRankError(f"rank {r}: {message}" if plain else f"rank {r}: {name}: {message}", tb)
+                raise _remote(r, rec)
 
     def on_main(self, fn: Callable[[], T], what: str) -> T:
         """``fn()`` run on rank 0 only; its result (or its error, raised on every rank) broadcast to all."""
@@ -142,15 +138,29 @@ class Group:
                 result = fn()
             except Exception as exc:
                 error = exc
-        record = self.broadcast((result, None if error is None else (
-            error.__class__.__name__, str(error), isinstance(error, GenbenchError))), what)
+        result, failed = self.broadcast((result, _record(error)), what)
         if error is not None:
             raise error
-        result, failed = record
         if failed is not None:
-            name, message, plain = failed
-            raise RemoteRankError(message if plain else f"rank 0: {name}: {message}")
+            raise _remote(0, failed, name_plain=False)  # rank 0's input error reads as it would in one process
         return result  # type: ignore[no-any-return]
+
+
+def _record(error: BaseException | None) -> tuple[str, str, bool, str] | None:
+    """What other ranks learn of an error: its class name, message, whether it is a GenbenchError, traceback."""
+    if error is None:
+        return None
+    return (error.__class__.__name__, str(error), isinstance(error, GenbenchError),
+            "".join(traceback.format_exception(type(error), error, error.__traceback__)))
+
+
+def _remote(rank: int, record: tuple[str, str, bool, str], name_plain: bool = True) -> RemoteRankError:
+    """The error another rank raises for ``rank``'s ``record``: a GenbenchError keeps its message (prefixed with
+    the rank unless ``name_plain`` is False), anything else also names its class."""
+    name, message, plain, tb = record
+    if plain:
+        return RemoteRankError(f"rank {rank}: {message}" if name_plain else message, tb)
+    return RemoteRankError(f"rank {rank}: {name}: {message}", tb)
 
 
 _GROUP: Group | None = None

@@ -249,8 +249,8 @@ img.broken{outline:3px solid red}
 
 def build_report(paths: list[str] | list[Path], out: str | Path) -> Path:
     """Write ``out/index.html`` for the given runs and return its path."""
-    rows = load_runs(list(paths))
-    runs = open_runs(list(paths))
+    runs = open_runs(list(paths))  # once: the rows, the manifests and the grids all come from these
+    rows = load_runs(runs)
     manifests = [{**r.manifest, "run_id": r.label} for r in runs]
     suites = sorted({m.get("suite", "?") for m in manifests})
     head = "".join(f"<li><code>{escape(str(m.get('run_id')))}</code> — suite {escape(str(m.get('suite')))}, "

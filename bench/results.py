@@ -197,9 +197,20 @@ class RunSet:
     sharded run (``genbench run --shard I/N``), read together as one run."""
 
     paths: list[Path]
-    manifest: dict[str, Any]
+    #: each folder's manifest, in the order of ``paths``
+    manifests: list[dict[str, Any]]
     #: shard indices of a sharded run that were not given (its table then lacks their pairs)
     missing: list[int] = field(default_factory=list)
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        """The run's manifest (a sharded run's: its first shard's, which records the suite and the shard count)."""
+        return self.manifests[0]
+
+    @property
+    def missing_shards(self) -> str:
+        """``shard(s) 1, 2 of 3``: the shards of a sharded run that were not given, for messages."""
+        return f"shard(s) {', '.join(map(str, self.missing))} of {self.manifest['shard']['count']}"
 
     @property
     def label(self) -> str:
@@ -227,8 +238,8 @@ class RunSet:
                 out.append({**r, "run_id": self.label, "extras": extras})
         # in the suite's order, as one unsharded run writes them: pair k of the suite is pair k // N of shard k % N
         order: dict[tuple[str, str], int] = {}
-        for p in self.paths:
-            shard = _manifest(p).get("shard") or {}
+        for m in self.manifests:
+            shard = m.get("shard") or {}
             for j, (task, model) in enumerate(shard.get("pairs") or []):
                 order[(task, model)] = j * int(shard["count"]) + int(shard["index"])
         return sorted(out, key=lambda r: order.get((str(r.get("task")), str(r.get("model"))), len(order)))
@@ -274,7 +285,7 @@ def open_runs(args: Sequence[str | os.PathLike[str]]) -> list[RunSet]:
         if m.get("shard"):
             groups.setdefault((str(m.get("suite_hash")), int(m["shard"]["count"])), []).append((p, m))
         else:
-            runs.append(RunSet([p], m))
+            runs.append(RunSet([p], [m]))
     hashes = {h for h, _ in groups}
     if len(hashes) > 1:
         named = "; ".join(f"{g[0][0]} (suite hash {h[:12]})" for (h, _), g in groups.items())
@@ -287,7 +298,7 @@ def open_runs(args: Sequence[str | os.PathLike[str]]) -> list[RunSet]:
                 raise InputError(f"shard {i}/{count} given twice: {by_index[i]} and {p} (two jobs of one suite? name "
                                  "the folders of one job)")
             by_index[i] = p
-        order = sorted(by_index)
-        first = next(m for p, m in members if p == by_index[order[0]])
-        runs.append(RunSet([by_index[i] for i in order], first, [i for i in range(count) if i not in by_index]))
+        manifests = {str(p): m for p, m in members}
+        paths = [by_index[i] for i in sorted(by_index)]
+        runs.append(RunSet(paths, [manifests[str(p)] for p in paths], [i for i in range(count) if i not in by_index]))
     return runs

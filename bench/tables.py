@@ -141,18 +141,19 @@ def _plain_markdown(df: pd.DataFrame) -> str:
 
 
 def load_runs(paths: list[str] | list[Any]) -> list[dict[str, Any]]:
-    """Rows of one or many runs (bench.results.open_runs: the shard folders of a sharded run read as one run).
-    When the same (task, protocol, model, metric) appears in several runs, the model is labelled
-    ``model@run_id`` so the runs sit side by side instead of overwriting each other."""
+    """Rows of one or many runs: folders as given on a command line (bench.results.open_runs: the shard folders of
+    a sharded run read as one run), or RunSets already opened. When the same (task, protocol, model, metric)
+    appears in several runs, the model is labelled ``model@run_id`` so the runs sit side by side instead of
+    overwriting each other."""
     import warnings
 
-    from bench.results import open_runs
+    from bench.results import RunSet, open_runs
 
+    runs = list(paths) if paths and all(isinstance(p, RunSet) for p in paths) else open_runs(list(paths))
     per_run: list[list[dict[str, Any]]] = []
-    for run in open_runs(list(paths)):
+    for run in runs:
         if run.missing:
-            warnings.warn(f"{run.label}: shard(s) {', '.join(map(str, run.missing))} of "
-                          f"{run.manifest['shard']['count']} not given: their (task, model) pairs are missing",
+            warnings.warn(f"{run.label}: {run.missing_shards} not given: their (task, model) pairs are missing",
                           stacklevel=2)
         per_run.append(run.rows())
     seen: dict[tuple[Any, ...], set[str]] = {}

@@ -325,19 +325,13 @@ class TaskKind:
             content_key = made[0]
         todo = backbones if content_key is None else \
             [b for b in backbones if store.lookup(feature_key(content_key, b), b, count) is None]
-        head: list[tuple[int, torch.Tensor]] = []  # (first index, images) of the samples below max(want) seen
-        shape: list[tuple[int, ...]] = []  # one image's (C, H, W), once a batch is seen
-        want = [k]  # the first samples held: the preview, and the images metrics declare (``keep``), set by batch 0
+        head = _Head(k, keep)
 
         if task.backbone in todo:
             def batches(first: int, stop: int) -> Iterator[torch.Tensor]:
                 at = first
                 for b in cls.iter_batches(runner, task, model, min(count, stop), seed, call, first=first, **kw):
-                    shape[:] = [tuple(b.shape[1:])]
-                    if keep is not None and len(want) == 1:
-                        want.append(keep(int(b[0].numel())) if b.shape[0] else 0)
-                    if at < max(want):
-                        head.append((at, b[: max(want) - at]))
+                    head.see(at, b)
                     at += int(b.shape[0])
                     yield b
 
@@ -353,29 +347,24 @@ class TaskKind:
         assert own is not None
         group = runner.group
         if group is not None and group.world > 1 and task.backbone in todo:  # each rank saw its slice of the head
-            shared = group.gather((head, want[1:], shape), f"the first samples of model '{model}'")
-            head = [piece for h, _, _ in shared for piece in h]
-            want = [k] + ([max(w for _, ws, _ in shared for w in ws)] if any(ws for _, ws, _ in shared) else [])
-            shape = next((sh for _, _, sh in shared if sh), [])
-        held = _leading(head)
-        if held is not None and keep is not None and held.shape[0] < min(max(want), count):
+            head.merge(group, f"the first samples of model '{model}'")
+        held = head.leading()
+        if held is not None and keep is not None and held.shape[0] < min(head.want, count):
             held = None  # a resumed pass did not see all of them: made again below
         if keep is not None and held is None:  # served from the cache or resumed: make the first images again
             first = cls.batched(runner, task, model, min(max(k, 1), count), seed, call, **kw)
-            need = max(k, keep(int(first[0].numel())))
-            held = first if need <= first.shape[0] else cls.batched(runner, task, model, min(need, count), seed, call, **kw)
-            want.append(need)
+            head.need = max(k, keep(int(first[0].numel())))
+            held = first if head.need <= first.shape[0] else \
+                cls.batched(runner, task, model, min(head.need, count), seed, call, **kw)
         preview = held[:k] if held is not None else (made[1] if made is not None else None)
         if k and preview is None:  # served from the cache: make only the preview
             preview = cls.batched(runner, task, model, min(k, count), seed, call, **kw)
         if share is not None:
             runner.samples.made[(model, share)] = (content_key, preview)
-        images = held[: max(want[1:], default=0)] if keep is not None and held is not None else None
-        if not shape and preview is not None and preview.shape[0]:
-            shape = [tuple(preview.shape[1:])]
+        images = held[: head.need or 0] if keep is not None and held is not None else None
+        shape = head.shape or (tuple(preview.shape[1:]) if preview is not None and preview.shape[0] else None)
         return SampleSet(features=own, images_hash=content_key, preview=preview,
-                         images=images if images is not None and images.shape[0] else None,
-                         item_shape=shape[0] if shape else None)
+                         images=images if images is not None and images.shape[0] else None, item_shape=shape)
 
     def sample_set(self, task: TaskPlan, model: str) -> Hashable | None:
         """The identity of the sample set this task streams from ``model`` (tasks with equal identities get the same
@@ -383,16 +372,48 @@ class TaskKind:
         return None
 
 
-def _leading(pieces: list[tuple[int, torch.Tensor]]) -> torch.Tensor | None:
-    """The samples ``0..m-1`` that consecutive ``(first index, images)`` pieces cover from index 0 (None: none)."""
-    out: list[torch.Tensor] = []
-    at = 0
-    for first, images in sorted(pieces, key=lambda p: p[0]):
-        if first != at:
-            break
-        out.append(images)
-        at += int(images.shape[0])
-    return torch.cat(out) if out else None
+class _Head:
+    """The first samples a stream holds while it passes: the preview (``k``) and the images metrics declare they
+    read (``keep(item_bytes)``, known at the first batch), kept as ``(first index, images)`` pieces, and one image's
+    shape. Under torchrun each rank sees the pieces of its own slice; :meth:`merge` gathers them."""
+
+    def __init__(self, k: int, keep: Callable[[int], int] | None) -> None:
+        self.k, self.keep = k, keep
+        #: how many of the first images metrics read (None: none declared, or no batch seen yet)
+        self.need: int | None = None
+        self.shape: tuple[int, ...] | None = None
+        self.pieces: list[tuple[int, torch.Tensor]] = []
+
+    @property
+    def want(self) -> int:
+        return max(self.k, self.need or 0)
+
+    def see(self, at: int, batch: torch.Tensor) -> None:
+        """Batch of samples ``at..``: its shape, the metrics' need (first batch), and the part below ``want``."""
+        self.shape = tuple(batch.shape[1:])
+        if self.keep is not None and self.need is None:
+            self.need = self.keep(int(batch[0].numel())) if batch.shape[0] else 0
+        if at < self.want:
+            self.pieces.append((at, batch[: self.want - at]))
+
+    def merge(self, group: Any, what: str) -> None:
+        """Every rank's pieces, need and shape, on every rank."""
+        shared = group.gather((self.pieces, self.need, self.shape), what)
+        self.pieces = [piece for pieces, _, _ in shared for piece in pieces]
+        needs = [need for _, need, _ in shared if need is not None]
+        self.need = max(needs) if needs else None
+        self.shape = next((shape for _, _, shape in shared if shape is not None), None)
+
+    def leading(self) -> torch.Tensor | None:
+        """The samples ``0..m-1`` that consecutive pieces cover from index 0 (None: none)."""
+        out: list[torch.Tensor] = []
+        at = 0
+        for first, images in sorted(self.pieces, key=lambda p: p[0]):
+            if first != at:
+                break
+            out.append(images)
+            at += int(images.shape[0])
+        return torch.cat(out) if out else None
 
 
 def dataset_features(runner: Runner, task: TaskPlan, ds: Any, label: str) -> Mapping[str, np.ndarray]:
