@@ -195,11 +195,14 @@ contradicting --backbone/--protocol is refused, exit 2). A is scored against B (
 Without metric flags, FID is computed. --json prints one object:
   {"input1", "input2", "n", "n_ref", "protocol_id", "protocol": {...},
    "metrics": {NAME: {"value", "higher_is_better", "ci_low", "ci_high", "extras"}}, "run_dir"}
-where NAME is fid, kid, isc, precision, recall, f_score, and run_dir is the kept run folder (null without --out).""")
+where NAME is fid, sfid, kid, isc, precision, recall, f_score, and run_dir is the kept run folder (null without
+--out). Without metric flags: FID, or the protocol's own report (--protocol adm: isc, fid, sfid, precision,
+recall as OpenAI's guided-diffusion evaluator prints them, for ADM .npz batches whose stored mu/sigma/mu_s/sigma_s
+are used for FID/sFID).""")
     si.add_argument("input1", help="generated samples: folder or .npz")
     si.add_argument("input2", help="reference samples: folder or .npz")
-    for flag, what in (("fid", "Fréchet distance"), ("kid", "kernel distance"), ("isc", "Inception Score (of A)"),
-                       ("prc", "precision and recall")):
+    for flag, what in (("fid", "Fréchet distance"), ("sfid", "spatial Fréchet distance (--protocol adm)"),
+                       ("kid", "kernel distance"), ("isc", "Inception Score (of A)"), ("prc", "precision and recall")):
         si.add_argument(f"--{flag}", action="store_true", help=what)
     si.add_argument("--backbone", default=None, help="feature network (genbench ls backbones; default: the "
                     "protocol's, inception-v3-compat for tf-compat, or the one statistics record)")
@@ -486,7 +489,7 @@ def cmd_score_images(args: argparse.Namespace) -> int:
 
     from bench.score import score_images
 
-    metrics = [m for m in ("fid", "kid", "isc", "prc") if getattr(args, m)] or ["fid"]
+    metrics = [m for m in ("fid", "sfid", "kid", "isc", "prc") if getattr(args, m)] or None  # None: the protocol's
     res = score_images(args.input1, args.input2, metrics, backbone=args.backbone, weights=args.weights, n=args.n,
                        out=args.out, seed=args.seed, progress=not args.json, cache=not args.no_cache, protocol=args.protocol,
                        inference="fast" if args.fast else "exact", device=args.device, value_range=args.range)

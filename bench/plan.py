@@ -20,7 +20,7 @@ from bench.data.base import DatasetKind
 from bench.errors import ConfigError, GenbenchError, ProtocolMismatchError, did_you_mean
 from bench.metrics import METRICS, Metric
 from bench.metrics.base import INPUTS
-from bench.protocol import get_preset
+from bench.protocol import PRESETS, get_preset
 from bench.runtime import resolve_device
 from bench.suite import LoadedSuite, format_validation_errors
 from bench.tasks import TASKS, TaskKind, TaskPlan
@@ -187,6 +187,8 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True, device: str 
                         f"{', '.join(sorted(kind.provided(task_args))) or 'nothing a metric reads'})")
                 continue
             opts = dict(opts)
+            if t.protocol is not None and t.protocol in PRESETS:  # the tool's conventions; the suite's options win
+                opts = {**PRESETS[t.protocol].defaults_for(current), **opts}
             m_bname, m_backbone = bname, backbone
             if "weights" in opts and "backbone" not in opts:
                 problem((*base, "metrics", mname, "weights"), "'weights' goes with the metric's own 'backbone' "

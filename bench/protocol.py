@@ -27,6 +27,14 @@ class ProtocolPreset:
     backbone: str
     anchor: str
     description: str
+    #: the tool's own conventions for metrics it computes differently from genbench's defaults (metric → options);
+    #: a suite's explicit options win. Applied by bench.plan wherever the task names this protocol.
+    metric_defaults: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
+    #: what ``genbench score images --protocol NAME`` computes without metric flags (the tool's own report)
+    score_metrics: tuple[str, ...] = ("fid",)
+
+    def defaults_for(self, metric: str) -> dict[str, Any]:
+        return dict(dict(self.metric_defaults).get(metric, ()))
 
 
 PRESETS: dict[str, ProtocolPreset] = {p.name: p for p in (
@@ -40,6 +48,11 @@ PRESETS: dict[str, ProtocolPreset] = {p.name: p for p in (
                    "torch bilinear align_corners=False, pytorch-fid FID Inception on x/255"),
     ProtocolPreset("tm-antialias", "inception-v3-tm-antialias", "torchmetrics>=1.8 FrechetInceptionDistance() default",
                    "torch bilinear antialias=True resize, torch-fidelity weights"),
+    ProtocolPreset("adm", "inception-v3-adm", "OpenAI guided-diffusion evaluations/evaluator.py (ADM; TF Inception "
+                   "2015-12-05)", "inception-v3-compat's pipeline; sFID on mixed_6/conv[:7]; a reference batch's stored "
+                   "mu/sigma/mu_s/sigma_s for FID/sFID; IS over 5,000-sample splits in file order",
+                   metric_defaults=(("isc", (("split_size", 5000), ("shuffle", False))),),
+                   score_metrics=("isc", "fid", "sfid", "prc")),
     ProtocolPreset("digits", "digits", "genbench embedded digits network", "offline stand-in, 8x8 digits"),
     ProtocolPreset("clip-fd", "clip", "clean-fid 0.1.35 model_name=clip_vit_b_32 (open_clip ViT-B-32 openai, QuickGELU)",
                    "open_clip's own transform (bicubic shortest side 224, centre crop), encode_image, 512-d"),

@@ -344,3 +344,36 @@ class StatsKind(DatasetKind):
 
     def load(self, name: str, args: StatsArgs, resolve: Resolve) -> RefStats:
         return load_reference(self._spec(args, resolve), args.protocol)
+
+
+def stored_statistics(dataset: Any, backbone: Any) -> tuple[dict[str, Any], str] | None:
+    """The Gaussian fits an ADM reference batch stores beside its images, by layer, and their digest.
+
+    ADM's evaluator (guided-diffusion ``evaluations/evaluator.py``, ``read_statistics``) uses a reference batch's
+    ``mu``/``sigma`` (pool_3) and ``mu_s``/``sigma_s`` (spatial) when the ``.npz`` has them and reads its images only
+    for precision and recall; the published ImageNet batches' statistics come from more images than the batch holds,
+    so recomputing them from ``arr_0`` would give other numbers. A backbone declares which arrays hold which of its
+    layers (``stored_statistics``); None when it declares none or the file holds none of them."""
+    from bench.images import ArrayFile
+    from bench.metrics.frechet import GaussianStats
+
+    keys: dict[str, tuple[str, str]] | None = getattr(backbone, "stored_statistics", None)
+    files = getattr(dataset, "files", None)
+    if not keys or not isinstance(files, ArrayFile) or files.key is None:
+        return None
+    out: dict[str, Any] = {}
+    digest = hashlib.sha256()
+    try:
+        with np.load(files.path, allow_pickle=False) as z:
+            for layer, (m, s) in sorted(keys.items()):
+                if m not in z.files or s not in z.files:
+                    continue
+                mu, sigma = np.asarray(z[m], np.float64), np.asarray(z[s], np.float64)
+                if mu.ndim != 1 or sigma.shape != (len(mu), len(mu)):
+                    raise InputError(f"{files.path}: '{m}' and '{s}' must be a vector and its square covariance "
+                                     f"(shapes {mu.shape} and {sigma.shape})")
+                out[layer] = GaussianStats(mu, sigma, 0)
+                digest.update(f"{layer}:{stats_sha256(mu, sigma)}".encode())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{files.path}: cannot read its statistics ({exc.__class__.__name__}: {exc})") from None
+    return (out, digest.hexdigest()[:12]) if out else None

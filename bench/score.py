@@ -21,16 +21,32 @@ if TYPE_CHECKING:
     from bench.runner import RunOutcome
     from bench.suite import LoadedSuite
 
-METRIC_FLAGS = {"fid": "fid", "kid": "kid", "isc": "isc", "prc": "prc"}
+METRIC_FLAGS = {"fid": "fid", "sfid": "sfid", "kid": "kid", "isc": "isc", "prc": "prc"}
 
 
-def _source(spec: str) -> tuple[str, dict[str, Any], int]:
+def _holds_images(p: Path) -> bool:
+    """Whether an ``.npz`` holds an image array besides any statistics (an ADM reference batch: arr_0, mu, ...)."""
+    import zipfile
+
+    from bench.images import NPZ_SAMPLE_KEYS
+
+    try:
+        with zipfile.ZipFile(p) as z:
+            return any(f"{k}.npy" in z.namelist() for k in NPZ_SAMPLE_KEYS)
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+def _source(spec: str, stored_statistics: bool = False) -> tuple[str, dict[str, Any], int]:
     """(kind, args, number of samples) for a folder, an .npz/.npy of images, or statistics (an .npz with mu and
-    sigma, a torch-fidelity .pt, or a named reference): kind ``stats``, n from its sidecar (0 when unknown)."""
+    sigma, a torch-fidelity .pt, or a named reference): kind ``stats``, n from its sidecar (0 when unknown).
+    ``stored_statistics``: the protocol reads an ``.npz`` holding both images and statistics as images with stored
+    statistics (ADM reference batches), not as statistics only."""
     from bench.refstats import find_reference, is_stats_file, load_reference
 
     p = Path(spec).expanduser()
-    stats = find_reference(spec) if (p.suffix == ".pt" or is_stats_file(p) or not p.exists()) else None
+    batch = stored_statistics and p.suffix == ".npz" and _holds_images(p)
+    stats = None if batch else find_reference(spec) if (p.suffix == ".pt" or is_stats_file(p) or not p.exists()) else None
     if stats is not None:
         side = stats.with_suffix(".json")
         n_stats = load_reference(str(stats)).n if side.is_file() else None
@@ -104,7 +120,8 @@ def _score_two_stats(input1: str, input2: str, args1: dict[str, Any], args2: dic
 DEFAULT_PROTOCOL = "tf-compat"
 
 
-def score_images(input1: str, input2: str, metrics: list[str], *, backbone: str | None = None, weights: str | None = None,
+def score_images(input1: str, input2: str, metrics: list[str] | None = None, *, backbone: str | None = None,
+                 weights: str | None = None,
                  n: int | None = None, out: str | None = None, seed: int = 0, progress: bool = True,
                  cache: bool = True, protocol: str | None = None, inference: str = "exact",
                  device: str | None = None, model: dict[str, Any] | None = None,
@@ -114,13 +131,19 @@ def score_images(input1: str, input2: str, metrics: list[str], *, backbone: str 
     Either input may be statistics (a tool's .npz, a torch-fidelity .pt, a named reference): then only FID is
     possible, the backbone is the one the statistics record, and a contradicting --backbone/--protocol is refused.
     FID is symmetric, so statistics as A are scored by running B's images against them (n and n_ref stay A's/B's).
+    ``metrics`` None: the protocol's own set (ADM: isc, fid, sfid, prc), else FID.
     """
+    from bench.backbones import backbone_class
     from bench.protocol import get_preset
     from bench.suite import LoadedSuite, Suite
 
+    preset = get_preset(protocol) if protocol is not None else None
+    if metrics is None:
+        metrics = list(preset.score_metrics) if preset is not None else ["fid"]
+    stored = preset is not None and bool(getattr(backbone_class(preset.backbone), "stored_statistics", None))
     # ``model``: an adapter spec standing for input1 (bench.api: a generator object); then n is required
     kind1, args1, n1 = (model["adapter"], model["args"], n or 0) if model is not None else _source(input1)
-    kind2, args2, n2 = _source(input2)
+    kind2, args2, n2 = _source(input2, stored_statistics=stored)
     if value_range is not None:  # float .npz/.npy arrays on either side: the range their values are in
         for kind, args in ((kind1, args1), (kind2, args2)):
             if kind == "npz":
@@ -158,6 +181,7 @@ def score_images(input1: str, input2: str, metrics: list[str], *, backbone: str 
         "tasks": [{"name": "score", "reference": "input2", "n": n, "batch_size": _batch(args1, n) if "path" in args1
                    else min(n, 250),
                    "backbone": backbone, "weights": weights, "inference": inference,
+                   **({"protocol": protocol} if protocol is not None else {}),
                    "metrics": {m: {} for m in metrics}}],
         "output": {"grid": 0},
         "runtime": {"device": device or "auto"},

@@ -8,6 +8,7 @@ BACKBONES.register("inception-v3-tm-antialias", "bench.backbones.inception:Incep
 BACKBONES.register("inception-v3-clean", "bench.backbones.inception:InceptionCleanFID")
 BACKBONES.register("inception-v3-legacy-tf", "bench.backbones.inception:InceptionLegacyTF")
 BACKBONES.register("inception-v3-legacy-pytorch", "bench.backbones.inception:InceptionLegacyPytorch")
+BACKBONES.register("inception-v3-adm", "bench.backbones.inception:InceptionADM")
 BACKBONES.register("clip", "bench.backbones.clip:ClipBackbone")
 BACKBONES.register("dinov2", "bench.backbones.dinov2:DINOv2Backbone")
 

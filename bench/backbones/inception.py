@@ -19,6 +19,9 @@ inception-v3-legacy-tf      clean-fid mode "legacy_tensorflow": the             
 inception-v3-legacy-pytorch clean-fid mode "legacy_pytorch" (= pytorch-fid):    inception-v3-compat (.pth)
                             torch bilinear align_corners=False on floats,
                             pytorch-fid's FID Inception on x/255
+inception-v3-adm            OpenAI guided-diffusion ``evaluations/evaluator.py``: inception-v3-compat (.pth)
+                            inception-v3-compat's pipeline, plus ADM's spatial
+                            layer ``mixed_6/conv`` (first 7 channels) for sFID
 ==========================  ==================================================  ==========================
 
 torch-fidelity's and pytorch-fid's published ``.pth`` files are the same file (same size and sha256, checked
@@ -46,7 +49,7 @@ INCEPTION_PTH = WeightsFile(
     sha256="6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2",
     size=95_628_359,
     used_by="torch-fidelity (inception-v3-compat), torchmetrics FID/KID/IS, pytorch-fid, clean-fid legacy_pytorch",
-    backbones=("inception-v3-compat", "inception-v3-tm-antialias", "inception-v3-legacy-pytorch"),
+    backbones=("inception-v3-compat", "inception-v3-tm-antialias", "inception-v3-legacy-pytorch", "inception-v3-adm"),
     library_paths=(
         "torch-fidelity / torchmetrics: $TORCH_HOME/hub/checkpoints/weights-inception-2015-12-05-6726825d.pth "
         "(or feature_extractor_weights_path=...)",
@@ -174,6 +177,53 @@ class InceptionTMAntialias(InceptionCompat):
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         pool, logits = self.net._torch_fidelity_forward(x)  # type: ignore[operator]
         return {"pool": pool.reshape(x.shape[0], -1), "logits": logits.reshape(x.shape[0], -1)}
+
+
+#: ADM's ``mixed_6/conv`` in torch-fidelity's module names. The TF graph names its mixed blocks ``mixed``, ``mixed_1``
+#: ... ``mixed_10`` (= Mixed_5b, 5c, 5d, 6a, 6b, 6c, 6d, 6e, 7a, 7b, 7c), so ``mixed_6`` is Mixed_6d, and its ``conv``
+#: scope is the block's first convolution, the 1x1 branch, whose scope output follows BatchNorm and ReLU as
+#: torch-fidelity's BasicConv2d does. tests/test_adm.py checks the mapping with a hook on the network.
+ADM_SPATIAL_MODULE = "Mixed_6d.branch1x1"
+#: evaluator.py keeps ``spatial[..., :7]``: 17 x 17 x 7 = 2023 features, flattened in TF's NHWC order
+ADM_SPATIAL_CHANNELS = 7
+
+
+class InceptionADM(InceptionCompat):
+    """The network of OpenAI's guided-diffusion evaluator (ADM), which class-conditional ImageNet papers report.
+
+    evaluator.py feeds float images in [0, 255] to the 2015 TF Inception graph at ``ExpandDims:0``: the graph's own
+    TF1 bilinear resize to 299 and (x-128)/128, i.e. exactly torch-fidelity's inception-v3-compat pipeline (same
+    weights), whose pool and unbiased logits it reads (``pool_3``, and ``softmax/logits/MatMul``'s weight without
+    its bias, for IS). sFID adds ``spatial``: the first 7 channels of ``mixed_6/conv`` (ADM_SPATIAL_MODULE), in NHWC
+    order so that a reference batch's stored ``mu_s``/``sigma_s`` line up feature by feature.
+    ``stored_statistics``: which arrays of an ADM reference batch hold each layer's Gaussian fit (the evaluator
+    uses them instead of recomputing from the batch's images)."""
+
+    name = "inception-v3-adm"
+    layers = ("pool", "logits", "spatial")
+    layer_aliases = {**InceptionCompat.layer_aliases, "mixed_6/conv": "spatial"}
+    stored_statistics = {"pool": ("mu", "sigma"), "spatial": ("mu_s", "sigma_s")}
+    _spatial: torch.Tensor | None = None
+
+    def _build(self, path: Path) -> torch.nn.Module:
+        net = super()._build(path)
+        net.get_submodule(ADM_SPATIAL_MODULE).register_forward_hook(self._keep_spatial)
+        return net
+
+    def _keep_spatial(self, module: torch.nn.Module, inputs: Any, output: torch.Tensor) -> None:
+        self._spatial = output
+
+    def preprocessing(self) -> dict[str, Any]:
+        return {**super().preprocessing(), "spatial": f"{ADM_SPATIAL_MODULE} (ADM mixed_6/conv) channels "
+                f":{ADM_SPATIAL_CHANNELS}, NHWC-flattened", "reference": "guided-diffusion evaluations/evaluator.py "
+                "(TF Inception 2015-12-05) on torch-fidelity 0.4.0 FeatureExtractorInceptionV3"}
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        out = super().forward(x)
+        spatial, self._spatial = self._spatial, None
+        assert spatial is not None, f"the {ADM_SPATIAL_MODULE} hook did not run"
+        out["spatial"] = spatial[:, :ADM_SPATIAL_CHANNELS].permute(0, 2, 3, 1).reshape(x.shape[0], -1)
+        return out
 
 
 class _CleanFIDBase(_InceptionBase):

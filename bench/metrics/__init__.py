@@ -21,6 +21,7 @@ from bench.metrics.base import (
 )
 
 METRICS.register("fid", "bench.metrics.distribution:FID")
+METRICS.register("sfid", "bench.metrics.distribution:SFID")
 METRICS.register("kid", "bench.metrics.distribution:KID")
 METRICS.register("isc", "bench.metrics.distribution:InceptionScore")
 METRICS.register("prc", "bench.metrics.distribution:PrecisionRecall")

@@ -151,6 +151,9 @@ class Reference:
     id: str = ""  #: what protocols record (kind, location/split, content hash)
     features: Mapping[str, np.ndarray] | None = None
     stats: GaussianStats | None = None  #: a statistics-only reference's Gaussian fit of the default layer
+    #: Gaussian fits stored beside the reference's images (an ADM reference batch's mu/sigma, mu_s/sigma_s), by
+    #: layer: Fréchet metrics use them instead of fitting the images, as the tool that made them does
+    stored_stats: Mapping[str, GaussianStats] | None = None
     layer: str = ""
     images: torch.Tensor | None = None
     labels: np.ndarray | None = None

@@ -17,11 +17,12 @@ from typing import Annotated, Any
 import numpy as np
 import torch
 from pydantic import Field
+from scipy.special import xlogy
 from torch_fidelity.metric_isc import isc_features_to_metric
 from torch_fidelity.metric_kid import kernel_poly, kid_features_to_metric, mmd2
 from torch_fidelity.metric_prc import prc_features_to_metric
 
-from bench.errors import ConfigError
+from bench.errors import ConfigError, InputError
 from bench.metrics.base import ArtifactSink, Metric, MetricValue, Options, OutputInfo, Reference, SampleSet
 from bench.metrics.bootstrap import bootstrap_interval
 from bench.metrics.frechet import frechet_distance, frechet_distance_from_features, gaussian_stats, psd_sqrt
@@ -46,15 +47,20 @@ class FID(Metric):
     def compute(self, samples: SampleSet, ref: Reference, *, seed: int, state: Any = None,
                 sink: ArtifactSink | None = None) -> list[MetricValue]:
         o: FIDOpts = self.opts  # type: ignore[assignment]
+        name = next(iter(self.outputs))
         g = samples.x
-        r = None if ref.features is None else ref.x  # None: a statistics-only reference (bench.refstats)
+        stored = (ref.stored_stats or {}).get(samples.layer)  # an ADM reference batch's own mu/sigma: used as is
+        r = None if ref.features is None or stored is not None else ref.x  # None: use a Gaussian fit
+        if stored is not None and len(stored.mu) != g.shape[1]:
+            raise InputError(f"reference '{ref.name}': its stored statistics of layer '{samples.layer}' are "
+                             f"{len(stored.mu)}-d, the features {g.shape[1]}-d (made by another network?)")
         small = None if r is None else frechet_distance_from_features(g, r)
         if small is not None:  # both sets small: exact through their n1 x n2 cross-product, no d x d matrix
             res, n_ref = small, len(r)  # type: ignore[arg-type]
         else:
             if r is None:  # its Gaussian fit is all FID needs
-                assert ref.stats is not None
-                sr = ref.stats
+                sr = stored if stored is not None else ref.stats
+                assert sr is not None
             else:
                 sr = gaussian_stats(r)
             sg = gaussian_stats(g)
@@ -65,11 +71,13 @@ class FID(Metric):
             if 0 < n < d:  # n = 0: a statistics reference that did not record its sample count
                 notes.append(f"{label} set has n={n} < feature dimension {d}: its covariance is singular")
         for msg in notes:
-            warnings.warn(f"FID: {msg}", stacklevel=2)
-        out = MetricValue("fid", res.value, extras={"clipped_eigenvalues": res.clipped_eigenvalues, "warnings": notes,
-                                                     "method": "cross-product (n1*n2 <= d^2)" if small else "d x d"})
+            warnings.warn(f"{name.upper()}: {msg}", stacklevel=2)
+        out = MetricValue(name, res.value, extras={"clipped_eigenvalues": res.clipped_eigenvalues, "warnings": notes,
+                                                    "method": "cross-product (n1*n2 <= d^2)" if small else "d x d"})
+        if stored is not None:
+            out.extras["reference_statistics"] = "stored in the reference file"
         if o.bootstrap:
-            fixed = ref.stats if r is None else gaussian_stats(r)
+            fixed = sr if r is None else gaussian_stats(r)
             assert fixed is not None
             root = psd_sqrt(fixed.sigma)  # the reference is fixed: its square root is computed once
 
@@ -82,7 +90,25 @@ class FID(Metric):
         return [out]
 
 
+#: torch-fidelity's default ``rng_seed`` (KID subsets, IS split shuffling)
+TORCH_FIDELITY_SEED = 2020
+_SEED_DOC = ("the seed of the random draws: torch-fidelity's fixed default, so values equal torch-fidelity's on the "
+             "same features; null: genbench's per-(task, model, metric) seed")
+
+
+class SFID(FID):
+    """sFID (Nash et al. 2021, "Generating images with sparse representations"), as ADM's evaluator computes it:
+    the Fréchet distance on spatial features (the backbone's ``spatial`` layer: inception-v3-adm's first 7
+    channels of mixed_6/conv, 2023-d), which sees spatial structure that the pooled 2048-d features average away."""
+
+    name = "sfid"
+    description = "Fréchet distance on spatial Inception features (mixed_6/conv[:7], ADM's evaluator)"
+    outputs = {"sfid": OutputInfo(higher_is_better=False)}
+    layer = "spatial"
+
+
 class KIDOpts(BootstrapOpts):
+    rng_seed: int | None = Field(default=TORCH_FIDELITY_SEED, description=_SEED_DOC)
     subsets: int = Field(default=100, gt=0)
     subset_size: int = Field(default=1000, gt=1)
     degree: int = 3
@@ -135,6 +161,7 @@ class KID(Metric):
         o: KIDOpts = self.opts  # type: ignore[assignment]
         g, r = samples.x, ref.x
         size = min(o.subset_size, len(g), len(r))  # torch-fidelity fails when a set is smaller than the subset
+        seed = seed if o.rng_seed is None else o.rng_seed
         mean, std = kid_subsets(g, r, o, size, seed)
         value = MetricValue("kid", mean, extras={"std": std, "subsets": o.subsets, "subset_size": size})
         if o.bootstrap:
@@ -146,7 +173,28 @@ class KID(Metric):
 
 
 class ISOpts(Options):
-    splits: int = Field(default=10, gt=0)
+    splits: int = Field(default=10, gt=0, description="number of splits (torch-fidelity)")
+    split_size: int | None = Field(default=None, gt=0, description="samples per split instead of a number of "
+                                   "splits, the last one shorter (ADM's evaluator: 5000, in file order)")
+    shuffle: bool = Field(default=True, description="shuffle before splitting (torch-fidelity); ADM does not")
+    rng_seed: int | None = Field(default=TORCH_FIDELITY_SEED, description=_SEED_DOC)
+
+
+def inception_score_in_blocks(logits: np.ndarray, split_size: int) -> tuple[float, float, int]:
+    """OpenAI's ``compute_inception_score`` (guided-diffusion evaluations/evaluator.py, after improved-gan):
+    softmax of the unbiased logits, then per consecutive block of ``split_size`` samples exp(mean KL(p(y|x) ||
+    p(y))); returns the mean and std over blocks and their number. Computed in float64 (ADM: float32 numpy)."""
+    x = np.asarray(logits, dtype=np.float64)
+    x = x - x.max(axis=1, keepdims=True)
+    p = np.exp(x)
+    p /= p.sum(axis=1, keepdims=True)
+    scores = []
+    for i in range(0, len(p), split_size):
+        part = p[i: i + split_size]
+        # xlogy: 0 log 0 = 0 where a probability underflows (the evaluator's float32 np.log gives NaN there)
+        kl = xlogy(part, part) - xlogy(part, part.mean(axis=0, keepdims=True))
+        scores.append(float(np.exp(kl.sum(axis=1).mean())))
+    return float(np.mean(scores)), float(np.std(scores)), len(scores)
 
 
 class InceptionScore(Metric):
@@ -160,8 +208,17 @@ class InceptionScore(Metric):
     def compute(self, samples: SampleSet, ref: Reference, *, seed: int, state: Any = None,
                 sink: ArtifactSink | None = None) -> list[MetricValue]:
         o: ISOpts = self.opts  # type: ignore[assignment]
-        out = isc_features_to_metric(torch.from_numpy(samples.x), splits=o.splits, shuffle=True, rng_seed=seed % (2**32))
-        return [MetricValue("isc", out["inception_score_mean"], extras={"std": out["inception_score_std"], "splits": o.splits})]
+        if o.split_size is not None:
+            if o.shuffle:
+                raise ConfigError("isc: split_size takes the samples in order (ADM); set shuffle: false with it")
+            mean, std, k = inception_score_in_blocks(samples.x, o.split_size)
+            return [MetricValue("isc", mean, extras={"std": std, "split_size": o.split_size, "splits": k,
+                                                     "shuffle": False})]
+        rng = seed if o.rng_seed is None else o.rng_seed
+        out = isc_features_to_metric(torch.from_numpy(samples.x), splits=o.splits, shuffle=o.shuffle,
+                                     rng_seed=rng % (2**32))
+        return [MetricValue("isc", out["inception_score_mean"], extras={"std": out["inception_score_std"],
+                                                                        "splits": o.splits, "shuffle": o.shuffle})]
 
 
 class PRCOpts(Options):
@@ -209,7 +266,7 @@ class PrecisionRecall(Metric):
         ]
 
 
-warnings.filterwarnings("default", message="FID: .*")
+warnings.filterwarnings("default", message="S?FID: .*")
 
 
 class FIDCurveOpts(Options):

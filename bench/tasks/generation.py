@@ -15,7 +15,7 @@ from bench.images import decode_batch_size
 from bench.metrics.base import Metric, Options, Reference, SampleSet
 from bench.metrics.frechet import GaussianStats
 from bench.protocol import make_protocol
-from bench.refstats import RefStats, backbone_protocol, compare_protocols
+from bench.refstats import RefStats, backbone_protocol, compare_protocols, stored_statistics
 from bench.seeding import model_seed
 from bench.tasks.base import TaskKind, TaskPlan, dataset_features, needs_reference_images
 
@@ -76,6 +76,7 @@ class GenerationTask(TaskKind):
             task.state.update(reference_key=None, n_ref=ref.n)
             return Reference(task.reference, ref.id, stats=GaussianStats(ref.mu, ref.sigma, ref.n or 0))
         task.state.update(reference_key=feature_key(ref.hash, task.backbone), n_ref=len(ref))
+        stored = stored_statistics(ref, task.backbone)
         feats = dataset_features(runner, task, ref, f"[{task.reference}]")
         images = None
         if needs_reference_images(task):  # the first images the reading metrics declare (Metric.images_needed)
@@ -83,8 +84,9 @@ class GenerationTask(TaskKind):
             m = max(mt.images_needed(len(ref), int(first[0].numel())) for mt in task.metrics.values()
                     if mt.reads("reference.images"))
             images = ref.head(m)
-        return Reference(task.reference, ref.id, features=feats, images=images,
-                         labels=None if ref.labels is None else ref.labels.numpy())
+        return Reference(task.reference, ref.id if stored is None else f"{ref.id}+stored-statistics@{stored[1]}",
+                         features=feats, images=images, labels=None if ref.labels is None else ref.labels.numpy(),
+                         stored_stats=None if stored is None else stored[0])
 
     def produce(self, runner: Runner, task: TaskPlan, model: str, adapter: Any) -> SampleSet:
         assert task.n is not None
