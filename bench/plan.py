@@ -274,7 +274,9 @@ def dry_run_lines(plan: Plan) -> list[str]:
     lines.append("weights:")
     for bkey, b in plan.backbones.items():
         wf = b.required_weights()
-        if b.weights_arg is not None:
+        if (own := b.dry_run()) is not None:
+            lines.append(f"  {bkey}: {own}")
+        elif b.weights_arg is not None:
             state = "present" if os.path.isfile(b.weights_arg) else "MISSING"
             lines.append(f"  {bkey}: explicit file {b.weights_arg} [{state}]")
         elif wf is None:

@@ -53,6 +53,10 @@ PRESETS: dict[str, ProtocolPreset] = {p.name: p for p in (
                    "mu/sigma/mu_s/sigma_s for FID/sFID; IS over 5,000-sample splits in file order",
                    metric_defaults=(("isc", (("split_size", 5000), ("shuffle", False))),),
                    score_metrics=("isc", "fid", "sfid", "prc")),
+    ProtocolPreset("cmmd", "clip-vit-l14-336", "google-research cmmd (Jayasumana et al. 2024), "
+                   "openai/clip-vit-large-patch14-336 via transformers",
+                   "central square crop, PIL bicubic 336, CLIPImageProcessor normalisation, L2-normalised image_embeds",
+                   score_metrics=("cmmd",)),
     ProtocolPreset("digits", "digits", "genbench embedded digits network", "offline stand-in, 8x8 digits"),
     ProtocolPreset("clip-fd", "clip", "clean-fid 0.1.35 model_name=clip_vit_b_32 (open_clip ViT-B-32 openai, QuickGELU)",
                    "open_clip's own transform (bicubic shortest side 224, centre crop), encode_image, 512-d"),

@@ -40,6 +40,10 @@ def test_mode_drop_and_collapse_flagged_where_precision_is_high(run: dict) -> No
     assert v(run, "mode-drop", "class_coverage") == pytest.approx(0.3) and v(run, "collapse", "class_coverage") == 0.1
     assert v(run, "mode-drop", "class_kl") == pytest.approx(1.2, abs=0.1)  # ≈ log(10/3)
     assert v(run, "heldout-real", "class_coverage") == 1.0 and v(run, "heldout-real", "class_kl") < 0.02
+    # Vendi (order 1, recorded): collapse < mode-drop < held-out real ≈ the reference's own
+    assert v(run, "collapse", "vendi_ratio") < v(run, "mode-drop", "vendi_ratio") < v(run, "heldout-real", "vendi_ratio")
+    assert v(run, "heldout-real", "vendi_ratio") == pytest.approx(1.0, abs=0.1) and v(run, "collapse", "vendi_ratio") < 0.6
+    assert run[("collapse", "vendi")]["extras"]["q"] == 1.0
 
 
 def test_copier_good_fid_but_flagged_by_memorization(run: dict) -> None:

@@ -89,6 +89,11 @@ class Backbone:
         """sha256 of the published default weights file, where pinned (what a tool's statistics were made with)."""
         return None
 
+    def dry_run(self) -> str | None:
+        """``run --dry-run``'s line for weights that are not one :class:`bench.weights.WeightsFile` (a Hugging Face
+        folder or hub id), or None to describe :meth:`required_weights`."""
+        return None
+
     def resolve_weights(self) -> None:
         """Resolve and hash the weights: all that cache keys and protocols need, and where missing files fail
         early. By default this builds the network too; backbones whose network is costly to build override it

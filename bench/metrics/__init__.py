@@ -22,6 +22,8 @@ from bench.metrics.base import (
 
 METRICS.register("fid", "bench.metrics.distribution:FID")
 METRICS.register("sfid", "bench.metrics.distribution:SFID")
+METRICS.register("cmmd", "bench.metrics.cmmd:CMMD")
+METRICS.register("vendi", "bench.metrics.vendi:Vendi")
 METRICS.register("kid", "bench.metrics.distribution:KID")
 METRICS.register("isc", "bench.metrics.distribution:InceptionScore")
 METRICS.register("prc", "bench.metrics.distribution:PrecisionRecall")
