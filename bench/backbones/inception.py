@@ -119,7 +119,7 @@ class InceptionCompat(_InceptionBase):
     """torch-fidelity's inception-v3-compat (the original TF FID network and resize), called directly."""
 
     name = "inception-v3-compat"
-    layers = ("pool", "logits")
+    layers: tuple[str, ...] = ("pool", "logits")
     logits_layer = "logits"
     #: torch-fidelity's and TF FID's names of the same layers
     layer_aliases = {"2048": "pool", "pool_3": "pool", "logits_unbiased": "logits"}

@@ -26,7 +26,16 @@ import numpy as np
 from pydantic import Field
 
 from bench.errors import ConfigError
-from bench.metrics.base import ArtifactSink, Metric, MetricValue, Options, OutputInfo, Reference, Resources, SampleSet
+from bench.metrics.base import (
+    ArtifactSink,
+    Metric,
+    MetricValue,
+    Options,
+    OutputInfo,
+    Reference,
+    Resources,
+    SampleSet,
+)
 
 
 def _package() -> Any:
