@@ -189,6 +189,8 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True, device: str 
             opts = dict(opts)
             if t.protocol is not None and t.protocol in PRESETS:  # the tool's conventions; the suite's options win
                 opts = {**PRESETS[t.protocol].defaults_for(current), **opts}
+            if cls_m.own_backbone is not None and "backbone" not in opts and cls_m.own_backbone != bname:
+                opts["backbone"] = cls_m.own_backbone  # a metric defined on its own network (prc_vgg16)
             m_bname, m_backbone = bname, backbone
             if "weights" in opts and "backbone" not in opts:
                 problem((*base, "metrics", mname, "weights"), "'weights' goes with the metric's own 'backbone' "

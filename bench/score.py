@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from bench.runner import RunOutcome
     from bench.suite import LoadedSuite
 
-METRIC_FLAGS = {"fid": "fid", "sfid": "sfid", "kid": "kid", "isc": "isc", "prc": "prc", "cmmd": "cmmd"}
+METRIC_FLAGS = {"fid": "fid", "sfid": "sfid", "kid": "kid", "isc": "isc", "prc": "prc", "prc_vgg16": "prc_vgg16", "cmmd": "cmmd"}
 
 
 def _holds_images(p: Path) -> bool:

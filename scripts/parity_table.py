@@ -14,6 +14,10 @@ import torch
 from bench.parity import parity_rows
 
 
+#: everything after this line in the output file is prose kept as it is (conventions, tolerances, other protocols)
+HAND_WRITTEN = "<!-- hand-written below: kept by scripts/parity_table.py -->"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="docs/parity.md")
@@ -41,10 +45,14 @@ def main() -> None:
         "resize (legacy-tf) is torch bilinear, not the NVIDIA file's TF1 emulation, so legacy-tf parity checks the pipeline,",
         "not that resize. A 32->299 resize is an upsample, where antialias=True changes nothing: tm-antialias differs from",
         "tf-compat here by the TF1 vs align_corners=False bilinear only. PR uses Inception pool features on both sides",
-        "(torch-fidelity called with feature_extractor='inception-v3-compat'; its default PRC network is VGG16).",
+        "(torch-fidelity called with feature_extractor='inception-v3-compat'; its default PRC network is VGG16: see",
+        "`prc_vgg16` below).",
     ]
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text("\n".join(lines) + "\n")
+    out = Path(args.out)
+    kept = out.read_text().split(HAND_WRITTEN, 1)[1] if out.is_file() and HAND_WRITTEN in out.read_text() else "\n"
+    lines += ["", HAND_WRITTEN]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines) + kept)
     print("\n".join(lines))
 
 

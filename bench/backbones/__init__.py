@@ -12,6 +12,7 @@ BACKBONES.register("inception-v3-adm", "bench.backbones.inception:InceptionADM")
 BACKBONES.register("clip", "bench.backbones.clip:ClipBackbone")
 BACKBONES.register("dinov2", "bench.backbones.dinov2:DINOv2Backbone")
 BACKBONES.register("clip-vit-l14-336", "bench.backbones.cmmd:CMMDClip")
+BACKBONES.register("vgg16-fidelity", "bench.backbones.vgg16:VGG16Fidelity")
 
 __all__ = ["BACKBONES", "Backbone", "backbone_class", "get_backbone", "is_backbone"]
 BACKBONES.register("shapes-clip", "bench.backbones.textimage:ShapesClipBackbone")

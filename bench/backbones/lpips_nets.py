@@ -19,16 +19,18 @@ from bench.errors import ConfigError, WeightsError
 from bench.weights import WeightsFile, resolve, sha256_file
 
 
-def _tv(name: str, filename: str, arch: str) -> WeightsFile:
+def _tv(name: str, filename: str, arch: str, also: tuple[str, ...] = ()) -> WeightsFile:
     return WeightsFile(name=f"torchvision-{arch}", filename=filename, url=f"https://download.pytorch.org/models/{filename}",
-                       sha256=None, sha256_prefix=Path(filename).stem.rsplit("-", 1)[-1], used_by=f"LPIPS-{name} trunk (lpips 0.1.4)", backbones=(f"lpips-{name}",),
+                       sha256=None, sha256_prefix=Path(filename).stem.rsplit("-", 1)[-1],
+                       used_by=" and ".join((f"LPIPS-{name} trunk (lpips 0.1.4)", *also)), backbones=(f"lpips-{name}",),
                        library_paths=(f"torchvision / lpips: $TORCH_HOME/hub/checkpoints/{filename}",))
 
 
 #: lpips net name -> (torchvision constructor, weights file)
 NETS: dict[str, tuple[str, WeightsFile]] = {
     "alex": ("alexnet", _tv("alex", "alexnet-owt-7be5be79.pth", "alexnet")),
-    "vgg": ("vgg16", _tv("vgg", "vgg16-397923af.pth", "vgg16")),
+    "vgg": ("vgg16", _tv("vgg", "vgg16-397923af.pth", "vgg16",
+                         ("torch-fidelity's default precision/recall network (vgg16-fidelity)",))),
     "squeeze": ("squeezenet1_1", _tv("squeeze", "squeezenet1_1-b8a52dc0.pth", "squeezenet1_1")),
 }
 WEIGHTS_FILES: tuple[WeightsFile, ...] = tuple(w for _, w in NETS.values())

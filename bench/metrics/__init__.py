@@ -27,6 +27,7 @@ METRICS.register("vendi", "bench.metrics.vendi:Vendi")
 METRICS.register("kid", "bench.metrics.distribution:KID")
 METRICS.register("isc", "bench.metrics.distribution:InceptionScore")
 METRICS.register("prc", "bench.metrics.distribution:PrecisionRecall")
+METRICS.register("prc_vgg16", "bench.metrics.distribution:PrecisionRecallVGG16")
 METRICS.register("perf", "bench.metrics.perf:Perf")
 # translation (bench.metrics.translation): paired metrics read images and truth; cycle/identity/diversity re-translate
 METRICS.register("l1", "bench.metrics.translation:L1")

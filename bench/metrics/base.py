@@ -229,6 +229,9 @@ class Metric:
     uses: ClassVar[frozenset[str]] = frozenset()
     #: "default", "logits", "embed", or a layer name the backbone exposes
     layer: ClassVar[str] = "default"
+    #: the backbone the metric is defined on, whatever the task's (a suite may still name another with the
+    #: metric's ``backbone:`` option); None: the task's backbone
+    own_backbone: ClassVar[str | None] = None
     #: whether a statistics-only reference (its Gaussian fit) can stand in for "reference.features"
     reference_stats_ok: ClassVar[bool] = False
     #: the name per-metric seeds derive from when it is not ``name`` (a renamed metric keeps its numbers)

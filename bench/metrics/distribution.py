@@ -266,6 +266,25 @@ class PrecisionRecall(Metric):
         ]
 
 
+class PrecisionRecallVGG16(PrecisionRecall):
+    """torch-fidelity 0.4's default precision/recall: the same k-NN manifolds on VGG16 fc2 features (after ReLU),
+    the network Kynkäänniemi et al. (2019) define it on (bench.backbones.vgg16). ``prc`` on an Inception protocol
+    follows ADM instead (pool features); the rows are named apart so the two never meet in one column."""
+
+    name = "prc_vgg16"
+    description = "Improved precision and recall on VGG16 fc2 features (torch-fidelity's default network)"
+    outputs = {f"{k}_vgg16": OutputInfo(higher_is_better=True, description=v.description)
+               for k, v in PrecisionRecall.outputs.items()}
+    own_backbone = "vgg16-fidelity"
+
+    def compute(self, samples: SampleSet, ref: Reference, *, seed: int, state: Any = None,
+                sink: ArtifactSink | None = None) -> list[MetricValue]:
+        rows = super().compute(samples, ref, seed=seed, state=state, sink=sink)
+        for r in rows:
+            r.metric = f"{r.metric}_vgg16"
+        return rows
+
+
 warnings.filterwarnings("default", message="S?FID: .*")
 
 
