@@ -13,7 +13,6 @@ import torch
 
 from bench.parity import parity_rows
 
-
 #: everything after this line in the output file is prose kept as it is (conventions, tolerances, other protocols)
 HAND_WRITTEN = "<!-- hand-written below: kept by scripts/parity_table.py -->"
 
