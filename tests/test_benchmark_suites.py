@@ -75,3 +75,16 @@ def test_the_diffusers_suite_validates_offline_and_its_dry_run_names_the_hub_rep
     code, out, _ = run_cli(["run", "--dry-run", suite], capsys)
     assert code == 0 and "google/ddpm-cifar10-32 [would download]" in out
     assert not (tmp_path / "hub").exists()  # nothing fetched
+
+
+def test_the_dit_suite_validates_offline_under_the_adm_protocol(
+        empty_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("diffusers")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    suite = str(ROOT / "suites" / "dit-imagenet256.yaml")
+    code, out, err = run_cli(["validate", "--no-weights", suite], capsys)
+    assert code == 0 and "4 models" in out and "adm-eval: 4 models x 4 metrics, n=50000" in out, err
+    code, out, err = run_cli(["run", "--dry-run", suite], capsys)
+    assert code == 2 and "inception-v3-adm: weights-inception-2015-12-05-6726825d.pth" in out
+    assert "VIRTUAL_imagenet256_labeled.npz [MISSING" in out
+    assert "model dit-xl-2, dit-xl-2-cfg: diffusers hub facebook/DiT-XL-2-256 [MISSING]" in out
