@@ -67,6 +67,7 @@ ADAPTERS.register("python-t2i", "bench.adapters.vl:PythonT2I")
 ADAPTERS.register("diffusers", "bench.adapters.hf:DiffusersGenerator")
 ADAPTERS.register("diffusers-t2i", "bench.adapters.hf:DiffusersT2I")
 ADAPTERS.register("transformers-retriever", "bench.adapters.hf:TransformersRetriever")
+ADAPTERS.register("transformers-captioner", "bench.adapters.hf:TransformersCaptioner")
 
 # Adapter names are <source>-<kind> (python-retriever, python-captioner, python-translator); the old spellings of
 # the translators keep working, with a warning.

@@ -356,3 +356,76 @@ class TransformersRetriever(_Pretrained):
             enc = {k: v.to(self.device) for k, v in enc.items()}
             out.append(self._features(self.model.get_text_features(**enc)).float().cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+
+
+class TransformersCaptionerArgs(AdapterArgs):
+    pretrained: str = Field(description="hub id (e.g. Salesforce/blip-image-captioning-base, microsoft/git-base-coco) "
+                                        "or a local save_pretrained folder with its processor")
+    revision: str | None = Field(default=None, description="hub revision (a commit hash pins the weights)")
+    prompt: str | None = Field(default=None, description="text the caption starts from (BLIP's 'a picture of'); "
+                               "removed from the returned caption unless keep_prompt")
+    keep_prompt: bool = Field(default=False, description="keep the prompt at the start of each caption")
+    num_beams: int = Field(default=1, gt=0, description="1: greedy decoding; more: beam search")
+    max_new_tokens: int = Field(default=30, gt=0)
+    generate: dict[str, Any] = Field(default_factory=dict, description="further generate() arguments (min_length, "
+                                     "length_penalty, repetition_penalty, ...); sampling is refused: captions must "
+                                     "not depend on the batch")
+    batch_size: int = Field(default=16, gt=0, description="images per generate() call")
+    device: str | None = Field(default=None, description="default: the run's device")
+
+
+class TransformersCaptioner(_Pretrained):
+    """A transformers image-to-text model (BLIP, GIT: ``AutoProcessor`` + ``generate``) from a hub id or a local
+    folder (``genbench[transformers]``). Decoding is deterministic (greedy, or beam search with ``num_beams``);
+    the decoding options are adapter arguments, so they are recorded with the model in the run's manifest."""
+
+    kind: ClassVar[str] = "captioner"
+    Args = TransformersCaptionerArgs
+    package, marker = "transformers", "config.json"
+
+    def __init__(self, args: AdapterArgs, ctx: Any) -> None:
+        super().__init__(args, ctx)
+        try:
+            import transformers
+        except ImportError:
+            raise ConfigError("this adapter needs transformers: pip install 'genbench[transformers]'") from None
+        a: TransformersCaptionerArgs = self.args  # type: ignore[assignment]
+        if a.generate.get("do_sample"):
+            raise ConfigError("transformers-captioner: do_sample is refused (captions would depend on the batch and "
+                              "the seed); use num_beams for beam search")
+        auto = getattr(transformers, "AutoModelForImageTextToText", None) or getattr(transformers, "AutoModelForVision2Seq")
+        resolve = ctx.resolve_path if ctx is not None else Path
+        kw = {"revision": a.revision} if a.revision else {}
+        with _quiet_transformers():
+            self.model = from_pretrained(auto.from_pretrained, a.pretrained, resolve, "transformers image-to-text model",
+                                         **kw).eval().to(self.device)
+            self.processor = from_pretrained(transformers.AutoProcessor.from_pretrained, a.pretrained, resolve,
+                                             "transformers processor", **kw)
+
+    @torch.no_grad()
+    def caption(self, images: torch.Tensor, ids: list[Any] | None = None) -> list[str]:
+        a: TransformersCaptionerArgs = self.args  # type: ignore[assignment]
+        out: list[str] = []
+        for s in range(0, len(images), a.batch_size):
+            x = images[s: s + a.batch_size]
+            if x.shape[1] == 1:
+                x = x.expand(-1, 3, -1, -1)
+            hwc = [im.permute(1, 2, 0).numpy() for im in x.cpu()]
+            kw: dict[str, Any] = {"images": hwc, "return_tensors": "pt"}
+            if a.prompt is not None:
+                kw["text"] = [a.prompt] * len(hwc)
+            # token_type_ids: a BERT tokenizer's output that image-to-text decoders do not take
+            enc = {k: v.to(self.device) for k, v in self.processor(**kw).items() if k != "token_type_ids"}
+            with _quiet_transformers():
+                ids_out = self.model.generate(**enc, num_beams=a.num_beams, max_new_tokens=a.max_new_tokens,
+                                              do_sample=False, **a.generate)
+            texts = self.processor.batch_decode(ids_out, skip_special_tokens=True)
+            out.extend(self._strip(t) for t in texts)
+        return out
+
+    def _strip(self, text: str) -> str:
+        a: TransformersCaptionerArgs = self.args  # type: ignore[assignment]
+        text = text.strip()
+        if a.prompt and not a.keep_prompt and text.lower().startswith(a.prompt.strip().lower()):
+            text = text[len(a.prompt.strip()):].strip()
+        return text

@@ -82,3 +82,54 @@ def tiny_stable_diffusion(root: Path, seed: int = 0) -> Path:
                                    feature_extractor=None, requires_safety_checker=False)
     pipe.save_pretrained(root / "sd")
     return root / "sd"
+
+
+#: a WordPiece vocabulary (BERT's special tokens and a few caption words), as BLIP's and GIT's tokenizers read it
+CAPTION_WORDS = ("a", "an", "the", "picture", "of", "red", "green", "blue", "circle", "square", "triangle", "small",
+                 "large", "two", "one", "and", "on", "left", "right")
+
+
+def bert_vocab(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / "vocab.txt"
+    path.write_text("\n".join(("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DEC]", *CAPTION_WORDS)) + "\n")
+    return path
+
+
+def tiny_blip(root: Path, seed: int = 0) -> Path:
+    """BLIP image captioning (BlipForConditionalGeneration, 32x32 images) with a BertTokenizer, saved with
+    save_pretrained: the layout of Salesforce/blip-image-captioning-base at toy width."""
+    import torch
+    from transformers import BertTokenizer, BlipConfig, BlipForConditionalGeneration, BlipImageProcessor, BlipProcessor
+
+    tok = BertTokenizer(str(bert_vocab(root)), bos_token="[DEC]")
+    v = tok.get_vocab()
+    torch.manual_seed(seed)
+    cfg = BlipConfig(text_config={"vocab_size": len(v), "hidden_size": 32, "intermediate_size": 37, "num_hidden_layers": 2,
+                                  "num_attention_heads": 4, "max_position_embeddings": 64, "encoder_hidden_size": 32,
+                                  "bos_token_id": v["[DEC]"], "pad_token_id": v["[PAD]"], "sep_token_id": v["[SEP]"],
+                                  "eos_token_id": v["[SEP]"]},
+                     vision_config={"hidden_size": 32, "intermediate_size": 37, "num_hidden_layers": 2,
+                                    "num_attention_heads": 4, "image_size": 32, "patch_size": 8})
+    BlipForConditionalGeneration(cfg).eval().save_pretrained(root)
+    BlipProcessor(image_processor=BlipImageProcessor(size={"height": 32, "width": 32}), tokenizer=tok).save_pretrained(root)
+    return root
+
+
+def tiny_git(root: Path, seed: int = 0) -> Path:
+    """GIT (GitForCausalLM, 32x32 images) with a BertTokenizer and CLIP image processing, saved with
+    save_pretrained: the layout of microsoft/git-base-coco at toy width."""
+    import torch
+    from transformers import BertTokenizer, CLIPImageProcessor, GitConfig, GitForCausalLM, GitProcessor
+
+    tok = BertTokenizer(str(bert_vocab(root)))
+    v = tok.get_vocab()
+    torch.manual_seed(seed)
+    cfg = GitConfig(vision_config={"hidden_size": 32, "intermediate_size": 37, "num_hidden_layers": 2,
+                                   "num_attention_heads": 4, "image_size": 32, "patch_size": 8},
+                    vocab_size=len(v), hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
+                    max_position_embeddings=64, bos_token_id=v["[CLS]"], eos_token_id=v["[SEP]"], pad_token_id=v["[PAD]"])
+    GitForCausalLM(cfg).eval().save_pretrained(root)
+    GitProcessor(image_processor=CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}),
+                 tokenizer=tok).save_pretrained(root)
+    return root
