@@ -100,7 +100,13 @@ def tiny_blip(root: Path, seed: int = 0) -> Path:
     """BLIP image captioning (BlipForConditionalGeneration, 32x32 images) with a BertTokenizer, saved with
     save_pretrained: the layout of Salesforce/blip-image-captioning-base at toy width."""
     import torch
-    from transformers import BertTokenizer, BlipConfig, BlipForConditionalGeneration, BlipImageProcessor, BlipProcessor
+    from transformers import (
+        BertTokenizer,
+        BlipConfig,
+        BlipForConditionalGeneration,
+        BlipImageProcessor,
+        BlipProcessor,
+    )
 
     tok = BertTokenizer(str(bert_vocab(root)), bos_token="[DEC]")
     v = tok.get_vocab()
