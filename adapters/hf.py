@@ -393,7 +393,7 @@ class TransformersCaptioner(_Pretrained):
         if a.generate.get("do_sample"):
             raise ConfigError("transformers-captioner: do_sample is refused (captions would depend on the batch and "
                               "the seed); use num_beams for beam search")
-        auto = getattr(transformers, "AutoModelForImageTextToText", None) or transformers.AutoModelForVision2Seq
+        auto = getattr(transformers, "AutoModelForImageTextToText", None) or getattr(transformers, "AutoModelForVision2Seq")  # noqa: B009  (transformers < 4.45)
         resolve = ctx.resolve_path if ctx is not None else Path
         kw = {"revision": a.revision} if a.revision else {}
         with _quiet_transformers():
