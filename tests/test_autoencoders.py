@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-
 from bench.adapters import AdapterContext, build_adapter
 from bench.adapters.autoencoders import VAE_DECODER_SIGMA, discretized_gaussian_log_likelihood, to_float
+
 from bench.data import digits
 from tests.conftest import run_cli
 

@@ -32,7 +32,17 @@ from pydantic import ValidationError
 from bench.backbones import BACKBONES, get_backbone
 from bench.data import DATASETS, DatasetArgs
 from bench.images import save_png, to_uint8
-from bench.metrics import INPUTS, METRICS, ArtifactSink, Codes, Metric, OutputInfo, Reference, SampleSet, Translator
+from bench.metrics import (
+    INPUTS,
+    METRICS,
+    ArtifactSink,
+    Codes,
+    Metric,
+    OutputInfo,
+    Reference,
+    SampleSet,
+    Translator,
+)
 from bench.metrics.base import output_info
 from bench.seeding import sample_seeds
 from bench.tasks import TASKS
