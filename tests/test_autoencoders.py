@@ -200,3 +200,53 @@ tasks: [{name: rec, kind: reconstruction, reference: test, n: 10, metrics: [psnr
     code, _out, err = run_cli(["run", str(p), "--out", str(tmp_path / "out"), "--quiet", "--no-cache"], capsys)
     assert code != 0 and "Traceback" not in err
     assert "model 'shrink': reconstructions are 4x4 but its inputs are 8x8" in err
+
+
+def test_source_problems_are_reported_at_their_line(write_suite: Any, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "unet").mkdir()
+    (tmp_path / "unet" / "config.json").write_text('{"_class_name": "UNet2DModel"}')
+    p = write_suite("""datasets: {test: {kind: digits, split: test}}
+models:
+  a: {adapter: python-autoencoder, args: {target: "nowhere_module:Model"}}
+  b: {adapter: torchscript-autoencoder, args: {path: missing.pt}}
+  c: {adapter: diffusers-autoencoder, args: {pretrained: ./unet}}
+tasks: [{name: rec, kind: reconstruction, reference: test, metrics: [psnr]}]
+""")
+    code, _out, err = run_cli(["validate", str(p)], capsys)
+    assert code == 2 and "Traceback" not in err
+    assert f"{p}:3: models.a.args.target: cannot import module 'nowhere_module'" in err
+    assert f"{p}:4: models.b.args.path: {tmp_path / 'missing.pt'}: TorchScript file does not exist" in err
+    assert f"{p}:5: models.c.args.pretrained: {tmp_path / 'unet'}: a UNet2DModel; diffusers-autoencoder runs" in err
+
+
+def test_image_size_crops_and_resizes_the_inputs_every_metric_compares_with(
+        write_suite: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """With ``image_size`` the models encode the centre-cropped, PIL-bicubic-resized inputs and every metric (rFID's
+    reference included) compares with those: identity stays perfect, and the protocol names the preprocessing."""
+    from PIL import Image
+
+    from bench.results import RunDir
+    from bench.tasks.reconstruction import centre_crop_resize
+
+    x = torch.randint(0, 256, (3, 3, 12, 16), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    got = centre_crop_resize(x, 6)
+    for i in range(3):  # the centre 12x12, then PIL's bicubic to 6x6
+        want = Image.fromarray(x[i, :, :, 2:14].permute(1, 2, 0).numpy()).resize((6, 6), Image.Resampling.BICUBIC)
+        assert np.array_equal(got[i].permute(1, 2, 0).numpy(), np.asarray(want))
+    p = write_suite("""datasets: {test: {kind: digits, split: test}}
+models:
+  identity: {adapter: identity-autoencoder}
+  vq: {adapter: python-autoencoder, args: {target: "tests.models:TinyVQ"}}
+tasks:
+  - {name: rec, kind: reconstruction, reference: test, n: 40, backbone: digits, args: {image_size: 6},
+     metrics: [psnr, rfid, codebook, bits_per_dim]}
+""")
+    code, _out, err = run_cli(["run", str(p), "--out", str(tmp_path / "out"), "--quiet", "--no-cache"], capsys)
+    assert code == 0, err
+    (folder,) = (tmp_path / "out").glob("*/*")
+    rows = {(r["model"], r["metric"]): r for r in RunDir(folder).rows()}
+    assert rows[("identity", "psnr")]["value"] == 100.0 and rows[("identity", "rfid")]["value"] == pytest.approx(0, abs=1e-6)
+    assert rows[("identity", "rfid")]["protocol"]["reference"].endswith("#first40@6px-centre-crop-bicubic")
+    assert rows[("vq", "codebook_usage")]["value"] == 1.0  # 5 levels, all used by 40 digits
+    assert rows[("vq", "bits_per_dim")]["value"] == pytest.approx(np.log2(5))  # TinyVQ's uniform stand-in ELBO

@@ -11,8 +11,10 @@ samples: an image's numbers do not depend on its batch). Metrics then read:
 - ``codebook``: the codes of a discrete model (``codes``), ``bits_per_dim``: a likelihood model's bound
   (``likelihood``).
 
-A reconstruction must have its input's size: an autoencoder that crops or resizes is refused with the first
-offending input named (compare like with like: crop the dataset itself, then every model sees the same images).
+``args: {image_size: S}`` centre-crops every input to a square and resizes it to S x S (PIL bicubic, as tokenizer
+evaluations preprocess ImageNet) before anything else: every model encodes those images and every metric, rFID's
+reference included, compares with them. A reconstruction must have its input's size: an autoencoder that crops or
+resizes on its own is refused, naming the model and the sizes.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from pydantic import Field
 
 from bench.errors import ConfigError, InputError
 from bench.images import content_hash
-from bench.metrics.base import Codes, Metric, Reference, SampleSet
+from bench.metrics.base import Codes, Metric, Options, Reference, SampleSet
 from bench.protocol import make_protocol
 from bench.seeding import model_seed
 from bench.tasks.base import TaskKind, TaskPlan, paired_grid
@@ -32,6 +35,32 @@ from bench.tasks.base import TaskKind, TaskPlan, paired_grid
 if TYPE_CHECKING:
     from bench.runner import Runner
     from bench.suite import TaskSpec
+
+
+class ReconstructionArgs(Options):
+    image_size: int | None = Field(default=None, gt=0, description=(
+        "centre-crop each input to a square and resize it to image_size x image_size (PIL bicubic) before encoding; "
+        "every metric compares with these images"))
+
+
+def centre_crop_resize(images: torch.Tensor, size: int) -> torch.Tensor:
+    """uint8 NCHW images centre-cropped to a square (the shorter side) and resized to ``size`` x ``size`` with PIL's
+    bicubic filter (antialiased when shrinking), as ADM's and taming-transformers' ImageNet preprocessing does."""
+    from PIL import Image
+
+    h, w = images.shape[-2:]
+    s = min(h, w)
+    top, left = (h - s) // 2, (w - s) // 2
+    crop = images[..., top: top + s, left: left + s]
+    if s == size:
+        return crop.contiguous()
+    out = []
+    for im in crop:
+        arr = im.permute(1, 2, 0).numpy()
+        pil = Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr)
+        r = np.asarray(pil.resize((size, size), Image.Resampling.BICUBIC))
+        out.append(torch.from_numpy(r.reshape(size, size, -1).copy()).permute(2, 0, 1))
+    return torch.stack(out) if out else crop[..., :size, :size]
 
 
 class ReconstructionTask(TaskKind):
@@ -42,6 +71,7 @@ class ReconstructionTask(TaskKind):
     adapter_kinds = frozenset({"autoencoder"})
     provides = frozenset({"images", "truth", "features", "backbone", "codes", "likelihood", "reference.features",
                           "reference.images"})
+    Args = ReconstructionArgs
     needs_n = False
     seconds_key = "reconstruction_seconds"
 
@@ -61,12 +91,16 @@ class ReconstructionTask(TaskKind):
         if n > len(ds):
             raise InputError(f"dataset '{task.reference}' holds {len(ds)} images, fewer than n={n}")
         inputs = ds.head(n)
-        key = ds.hash if n == len(ds) else content_hash(inputs)
+        size = task.args.image_size  # type: ignore[attr-defined]
+        if size is not None:
+            inputs = centre_crop_resize(inputs, size)
+        key = ds.hash if n == len(ds) and size is None else content_hash(inputs)
         feats = None
         if task.backbone is not None and any("reference.features" in m.requires for m in task.metrics.values()):
             feats = runner.store.get(inputs, task.backbone, label=f"[{task.reference}]", images_hash=key)
         task.state.update(n=n, inputs=inputs)
-        return Reference(task.reference, f"{ds.id}#first{n}", features=feats, images=inputs,
+        rid = f"{ds.id}#first{n}" + ("" if size is None else f"@{size}px-centre-crop-bicubic")
+        return Reference(task.reference, rid, features=feats, images=inputs,
                          labels=None if ds.labels is None else ds.labels[:n].numpy())
 
     def produce(self, runner: Runner, task: TaskPlan, model: str, adapter: Any) -> SampleSet:
