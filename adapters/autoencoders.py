@@ -16,14 +16,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
-from bench.adapters.base import Adapter, AdapterArgs, AdapterContext, keyed, source_digest, to_implement
+from bench.adapters.base import Adapter, AdapterArgs, AdapterContext, to_implement
 from pydantic import Field, field_validator
 
 from bench.errors import ConfigError, InputError
@@ -120,9 +119,6 @@ class BlurAutoencoder(Autoencoder):
 
         return gaussian_blur(encoding.latents, self.args.sigma)  # type: ignore[attr-defined]
 
-    def model_key(self) -> str | None:
-        return keyed(type(self).__name__, self.args.model_dump(mode="json"), source_digest(sys.modules[__name__]))
-
 
 # ============================================================================================ the digits zoo
 #: train_vae.py's loss, squared error on the [-1, 1] scale plus the KL term (weight 1), is the negative ELBO of a
@@ -138,9 +134,8 @@ def discretized_gaussian_log_likelihood(x: torch.Tensor, mean: torch.Tensor, sig
     v = x.double() / 127.5 - 1.0
     m = mean.double()
     half = 1.0 / 255.0
-    normal = torch.distributions.Normal(torch.zeros((), dtype=torch.float64), torch.ones((), dtype=torch.float64))
-    upper = torch.where(x == 255, torch.ones_like(v), normal.cdf((v + half - m) / sigma))
-    lower = torch.where(x == 0, torch.zeros_like(v), normal.cdf((v - half - m) / sigma))
+    upper = torch.where(x == 255, torch.ones_like(v), torch.special.ndtr((v + half - m) / sigma))
+    lower = torch.where(x == 0, torch.zeros_like(v), torch.special.ndtr((v - half - m) / sigma))
     return torch.log((upper - lower).clamp_min(1e-300)).flatten(1).sum(1)
 
 
@@ -202,12 +197,6 @@ class ZooAutoencoder(Autoencoder):
     def decode(self, encoding: Encoding) -> torch.Tensor:
         return self.net.decode(encoding.latents)  # type: ignore[no-any-return]
 
-    def model_key(self) -> str | None:
-        from bench import zoo
-
-        return keyed("zoo-autoencoder", self.args.model_dump(mode="json"), zoo.entry(self.args.name)["sha256"],  # type: ignore[attr-defined]
-                     source_digest(zoo, sys.modules[__name__]))
-
     def describe(self) -> dict[str, Any]:
         from bench import zoo
 
@@ -247,10 +236,15 @@ class _ModelAutoencoder(Autoencoder):
     def encode(self, images: torch.Tensor, seeds: Sequence[int] | None = None) -> Encoding:
         from bench.seeding import derive_seed
 
-        if seeds is not None:
-            torch.manual_seed(derive_seed(*[int(s) for s in seeds]) % 2**63)
         x = to_float(images, self._rng, self.device)
-        out = self.model.encode(x)
+        cuda = [self.device.index or 0] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda):  # seeded here, the caller's random state untouched
+            if seeds is not None:
+                torch.manual_seed(derive_seed(*[int(s) for s in seeds]) % 2**63)
+            out = self.model.encode(x)
+            given = isinstance(out, dict) and out.get("log_likelihood") is not None
+            elbo = getattr(self.model, "elbo", None)
+            ll = elbo(x) if not given and callable(elbo) else None
         if isinstance(out, dict):
             enc = Encoding(out["latents"], out.get("codes"), out.get("log_likelihood"))
         elif isinstance(out, tuple | list):
@@ -260,8 +254,8 @@ class _ModelAutoencoder(Autoencoder):
             enc = Encoding(out[0], out[1])
         else:
             enc = Encoding(out)
-        if enc.log_likelihood is None and callable(getattr(self.model, "elbo", None)):
-            enc.log_likelihood = self.model.elbo(x)
+        if enc.log_likelihood is None:
+            enc.log_likelihood = ll
         if enc.codes is not None:
             enc.codes = torch.as_tensor(enc.codes).detach().cpu().long()
         if enc.log_likelihood is not None:
@@ -341,12 +335,6 @@ class TorchScriptAutoencoder(_ModelAutoencoder):
 
     def label(self) -> str:
         return str(self._path)
-
-    def model_key(self) -> str | None:
-        from bench.weights import sha256_file
-
-        return keyed("torchscript-autoencoder", self.args.model_dump(mode="json"), sha256_file(self._path),
-                     source_digest(sys.modules[__name__]))
 
 
 # ============================================================================================ diffusers

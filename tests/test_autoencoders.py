@@ -250,3 +250,12 @@ tasks:
     assert rows[("identity", "rfid")]["protocol"]["reference"].endswith("#first40@6px-centre-crop-bicubic")
     assert rows[("vq", "codebook_usage")]["value"] == 1.0  # 5 levels, all used by 40 digits
     assert rows[("vq", "bits_per_dim")]["value"] == pytest.approx(np.log2(5))  # TinyVQ's uniform stand-in ELBO
+
+
+def test_rfid_is_refused_where_the_reference_is_not_the_inputs(write_suite: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    p = write_suite("""datasets: {test: {kind: digits, split: test}}
+models: {dcgan: {adapter: zoo, args: {name: dcgan}}}
+tasks: [{name: gen, reference: test, n: 20, metrics: [rfid]}]
+""")
+    code, _out, err = run_cli(["validate", str(p)], capsys)
+    assert code == 2 and "metric 'rfid' needs reference.inputs" in err

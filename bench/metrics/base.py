@@ -52,6 +52,7 @@ INPUTS: dict[str, str] = {
     "reference.features": "backbone features of the reference images (or its Gaussian fit, where allowed)",
     "reference.images": "the reference images themselves",
     "reference.labels": "the class label of each reference image",
+    "reference.inputs": "the reference images are the very inputs the outputs were made from (reconstruction: rFID)",
     "reference.captions": "the reference captions of each image",
 }
 

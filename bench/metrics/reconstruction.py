@@ -30,6 +30,8 @@ class RFID(FID):
                    "inputs, same preprocessing")
     outputs = {"rfid": OutputInfo(higher_is_better=False, description=description)}
     Opts = FIDOpts
+    #: only where the reference is the encoded images themselves: elsewhere this would be FID under another name
+    requires = frozenset({"features", "reference.features", "reference.inputs"})
     reference_stats_ok = False  # the reference is the encoded images themselves, never a precomputed fit
 
     def compute(self, samples: SampleSet, ref: Reference, *, seed: int, state: Any = None,

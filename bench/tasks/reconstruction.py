@@ -70,7 +70,7 @@ class ReconstructionTask(TaskKind):
     name = "reconstruction"
     adapter_kinds = frozenset({"autoencoder"})
     provides = frozenset({"images", "truth", "features", "backbone", "codes", "likelihood", "reference.features",
-                          "reference.images"})
+                          "reference.images", "reference.inputs"})
     Args = ReconstructionArgs
     needs_n = False
     seconds_key = "reconstruction_seconds"
