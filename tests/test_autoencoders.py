@@ -259,3 +259,17 @@ tasks: [{name: gen, reference: test, n: 20, metrics: [rfid]}]
 """)
     code, _out, err = run_cli(["validate", str(p)], capsys)
     assert code == 2 and "metric 'rfid' needs reference.inputs" in err
+
+
+def test_perf_times_an_autoencoder(write_suite: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.results import RunDir
+
+    p = write_suite("""datasets: {test: {kind: digits, split: test}}
+models: {vq: {adapter: zoo-autoencoder, args: {name: vqvae}}}
+tasks: [{name: speed, kind: perf, reference: test, metrics: [perf], args: {batch_sizes: [1, 8], warmup: 1, min_duration: 0.05, min_queries: 3}}]
+""")
+    code, _out, err = run_cli(["run", str(p), "--out", str(tmp_path / "out"), "--quiet", "--no-cache"], capsys)
+    assert code == 0, err
+    (folder,) = (tmp_path / "out").glob("*/*")
+    rows = {r["metric"]: r["value"] for r in RunDir(folder).rows()}
+    assert rows["throughput@bs8"] > 0 and rows["latency_p50@bs1"] > 0
