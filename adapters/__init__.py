@@ -47,6 +47,14 @@ ADAPTERS.register("identity", "bench.adapters.translators:IdentityTranslator")
 ADAPTERS.register("random-target", "bench.adapters.translators:RandomTargetTranslator")
 ADAPTERS.register("blurred-oracle", "bench.adapters.translators:BlurredOracle")
 
+# autoencoders and tokenizers (bench.adapters.autoencoders): kind "autoencoder"
+ADAPTERS.register("python-autoencoder", "bench.adapters.autoencoders:PythonAutoencoder")
+ADAPTERS.register("torchscript-autoencoder", "bench.adapters.autoencoders:TorchScriptAutoencoder")
+ADAPTERS.register("zoo-autoencoder", "bench.adapters.autoencoders:ZooAutoencoder")
+ADAPTERS.register("diffusers-autoencoder", "bench.adapters.autoencoders:DiffusersAutoencoder")
+ADAPTERS.register("identity-autoencoder", "bench.adapters.autoencoders:IdentityAutoencoder")
+ADAPTERS.register("blur-autoencoder", "bench.adapters.autoencoders:BlurAutoencoder")
+
 # vision-language (bench.adapters.vl): retrievers, captioners, text-to-image
 ADAPTERS.register("shapes-clip", "bench.adapters.vl:ShapesClipRetriever")
 ADAPTERS.register("open-clip", "bench.adapters.vl:OpenClipRetriever")

@@ -93,12 +93,18 @@ class TextImageRetriever(Protocol):
 
 @runtime_checkable
 class ImageAutoencoder(Protocol):
-    """Kind ``autoencoder`` (VAEs, VQ tokenizers): ``reconstruct(images)`` → uint8 reconstructions of the same
-    shape; ``encode``/``decode`` where the latent or code itself is measured (codebook usage)."""
+    """Kind ``autoencoder`` (VAEs, VQ tokenizers; subclass bench.adapters.autoencoders.Autoencoder):
+    ``encode(images, seeds)`` → an Encoding (latents, optional discrete codes, optional log-likelihood bound),
+    ``decode(encoding)`` → reconstructions of the same size; ``reconstruct`` (uint8 reconstructions and the encoding)
+    comes with the base class."""
 
     kind: ClassVar[str]
 
-    def reconstruct(self, images: torch.Tensor) -> torch.Tensor: ...
+    def encode(self, images: torch.Tensor, seeds: Sequence[int] | None = None) -> Any: ...
+
+    def decode(self, encoding: Any) -> torch.Tensor: ...
+
+    def reconstruct(self, images: torch.Tensor, seeds: Sequence[int] | None = None) -> tuple[torch.Tensor, Any]: ...
 
 
 def to_implement(fn: Any) -> Any:

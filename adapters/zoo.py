@@ -20,7 +20,9 @@ class ZooArgs(AdapterArgs):
     def _known(cls, v: str) -> str:
         from bench import zoo
 
-        zoo.entry(v)  # ConfigError with did-you-mean
+        if not zoo.ARCHS[zoo.entry(v)["arch"]].generator:  # entry(): ConfigError with did-you-mean
+            raise ValueError(f"zoo model '{v}' is an autoencoder without a prior, not a generator: use adapter "
+                             "zoo-autoencoder in a reconstruction task")
         return v
 
 

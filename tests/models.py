@@ -170,3 +170,42 @@ class CountingDigits(LinearDigits):
             raise KeyboardInterrupt  # what a killed run looks like from inside
         CountingDigits.asked += idx
         return self(request.latents(self.latent_dim))
+
+
+class TinyVQ(nn.Module):
+    """A discrete autoencoder for the autoencoder adapters' tests: each pixel of a 1x8x8 image in [-1, 1] is
+    quantized to the nearest of ``codebook_size`` evenly spaced levels (its code), and decoded back to that level.
+    TorchScript-able (``encode``/``decode`` exported); ``elbo`` is a stand-in likelihood: uniform over the levels."""
+
+    def __init__(self, codebook_size: int = 5) -> None:
+        super().__init__()
+        self.codebook_size = codebook_size
+        self.register_buffer("levels", torch.linspace(-1.0, 1.0, codebook_size))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x)[0])
+
+    @torch.jit.export
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        codes = (x[..., None] - self.levels).abs().argmin(-1)
+        return self.levels[codes], codes.flatten(1)
+
+    @torch.jit.export
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return z
+
+    @torch.jit.export
+    def elbo(self, x: torch.Tensor) -> torch.Tensor:
+        n = x.shape[0]
+        per_image = float(x[0].numel()) * torch.log(torch.tensor([1.0 / self.codebook_size], dtype=torch.float64))
+        return per_image.repeat(n)
+
+
+class ContinuousAE:
+    """A continuous autoencoder as a plain object: encode returns a dict; decode adds nothing."""
+
+    def encode(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"latents": x * 0.5}
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return z * 2.0

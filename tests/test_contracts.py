@@ -32,7 +32,17 @@ from pydantic import ValidationError
 from bench.backbones import BACKBONES, get_backbone
 from bench.data import DATASETS, DatasetArgs
 from bench.images import save_png, to_uint8
-from bench.metrics import INPUTS, METRICS, ArtifactSink, Metric, OutputInfo, Reference, SampleSet, Translator
+from bench.metrics import (
+    INPUTS,
+    METRICS,
+    ArtifactSink,
+    Codes,
+    Metric,
+    OutputInfo,
+    Reference,
+    SampleSet,
+    Translator,
+)
 from bench.metrics.base import output_info
 from bench.seeding import sample_seeds
 from bench.tasks import TASKS
@@ -119,6 +129,17 @@ def _ddpm(root: Path) -> str:
     return str(root / "ddpm")
 
 
+def _vqmodel(root: Path) -> str:
+    """A tiny random-weight diffusers VQModel from its config, saved with save_pretrained."""
+    from diffusers import VQModel
+
+    torch.manual_seed(0)
+    VQModel(in_channels=3, out_channels=3, latent_channels=4, num_vq_embeddings=16, vq_embed_dim=4, norm_num_groups=4,
+            block_out_channels=(8, 8), down_block_types=("DownEncoderBlock2D",) * 2,
+            up_block_types=("UpDecoderBlock2D",) * 2, sample_size=8).save_pretrained(root / "vq")
+    return str(root / "vq")
+
+
 def _edges_names(datasets: dict[str, Any], n: int) -> list[str]:
     return list(datasets["edges"].domain("a")[2][:n])
 
@@ -170,6 +191,12 @@ ADAPTER_EXAMPLES: dict[str, Callable[[Path, dict[str, Any]], dict[str, Any]]] = 
     "python-t2i": lambda r, d: {"target": "tests.models:PromptLength"},
     "diffusers-t2i": lambda r, d: {"pretrained": str(__import__("tests.hf_tiny").hf_tiny.tiny_stable_diffusion(r)),
                                    "num_inference_steps": 2},
+    "python-autoencoder": lambda r, d: {"target": "tests.models:TinyVQ"},
+    "torchscript-autoencoder": lambda r, d: {"path": _script(r, __import__("tests.models").models.TinyVQ(), "ae.pt")},
+    "zoo-autoencoder": lambda r, d: {"name": "vae", "elbo_samples": 2},
+    "diffusers-autoencoder": lambda r, d: {"pretrained": _vqmodel(r)},
+    "identity-autoencoder": lambda r, d: {},
+    "blur-autoencoder": lambda r, d: {"sigma": 0.7},
 }
 ADAPTER_SKIPS = {
     "open-clip": "needs open_clip weights: tests/test_vl_adapters.py runs it on real-format random weights",
@@ -204,6 +231,9 @@ def _call(adapter: Any, kind: str, datasets: dict[str, Any], seeds: list[int], i
         x, _, names = datasets["edges"].domain("a")
         return to_uint8(adapter.translate(TranslationRequest(x[idx.start:idx.stop], "a2b", seeds, idx,
                                                              names[idx.start:idx.stop])), None)
+    if kind == "autoencoder":  # (reconstructions, codes or None, log-likelihoods or None)
+        out, enc = adapter.reconstruct(datasets["digits"].images[idx.start:idx.stop], seeds)
+        return out, enc.codes, enc.log_likelihood
     images = datasets["shapes"].images[idx.start:idx.stop]
     if adapter.data_only:  # replayed outputs answer for the whole dataset at once, by id
         images, idx = datasets["shapes"].images, range(len(datasets["shapes"].images))
@@ -216,6 +246,8 @@ def _call(adapter: Any, kind: str, datasets: dict[str, Any], seeds: list[int], i
 
 
 def _same(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return a is b
     if isinstance(a, tuple):
         return all(_same(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, torch.Tensor):
@@ -242,6 +274,10 @@ def test_adapter_runs_tiny_input_and_is_deterministic_per_seed(name: str, tmp_pa
         halves = torch.cat([_call(adapter, kind, datasets, seeds[:2], range(0, 2)),
                             _call(adapter, kind, datasets, seeds[2:], range(2, 4))])
         assert torch.equal(first, halves), f"adapter '{name}': outputs depend on the batch size"
+    elif kind == "autoencoder":
+        assert first[0].dtype == torch.uint8 and first[0].shape[0] == 4 and first[0].shape[2:] == (8, 8)
+        halves = [_call(adapter, kind, datasets, seeds[:2], range(0, 2)), _call(adapter, kind, datasets, seeds[2:], range(2, 4))]
+        assert torch.equal(first[0], torch.cat([h[0] for h in halves])), f"adapter '{name}': outputs depend on the batch"
     elif kind == "captioner":
         assert len(first) == (12 if adapter.data_only else 4) and all(isinstance(c, str) and c.strip() for c in first)
     else:
@@ -258,6 +294,7 @@ METRIC_OPTIONS: dict[str, dict[str, Any]] = {
     "cond_acc": {}, "intra_fid": {}, "ppl": {"samples": 8, "batch_size": 4},
     "l1": {}, "psnr": {}, "ssim": {}, "ms_ssim": {}, "lpips": {"net": "digits"}, "cycle": {"net": "digits"},
     "identity": {}, "diversity": {"net": "digits", "inputs": 4, "samples": 2}, "label_preservation": {},
+    "rfid": {}, "codebook": {}, "bits_per_dim": {},
     "retrieval_recall": {}, "coco_captions": {"meteor": False, "spice": False}, "clipscore": {},
     "clipscore_torchmetrics": {}, "attribute_accuracy": {}, "prompt_diversity": {"distance": "shapes-features"},
 }
@@ -326,7 +363,9 @@ def _inputs(metric: Metric) -> tuple[SampleSet, Reference, Any, dict[str, Any]]:
                             cycle=lambda d: (x, truth), other_side=lambda k: (r[:k], [f"r{i}" for i in range(k)]))
     samples = SampleSet(name="m", features=bb.extract(x), images=x, classes=y.numpy(), backbone=bb, truth=truth,
                         source=x, source_names=[f"x{i}" for i in range(40)], source_labels=y.numpy(),
-                        translator=translator, model=build_adapter("zoo", {"name": "cgan"}, AdapterContext()))
+                        translator=translator, model=build_adapter("zoo", {"name": "cgan"}, AdapterContext()),
+                        codes=Codes(x[:, 0, ::2, ::2].reshape(40, -1).numpy().astype(np.int64) // 16, 16),
+                        log_likelihood=-np.linspace(100.0, 200.0, 40), item_shape=tuple(x.shape[1:]))
     ref = Reference("ref", "digits:train", features=bb.extract(r), images=r, labels=ry.numpy())
     train = Dataset("train", "digits:train", *_digits("train", 100))
     return samples, ref, bb, {"train": train}

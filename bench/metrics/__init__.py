@@ -7,6 +7,7 @@ from bench.metrics.base import (
     INPUTS,
     METRICS,
     ArtifactSink,
+    Codes,
     Metric,
     MetricValue,
     NoSuite,
@@ -39,6 +40,10 @@ METRICS.register("cycle", "bench.metrics.translation:Cycle")
 METRICS.register("identity", "bench.metrics.translation:Identity")
 METRICS.register("diversity", "bench.metrics.translation:Diversity")
 METRICS.register("label_preservation", "bench.metrics.translation:LabelPreservation")
+# autoencoders and tokenizers (bench.metrics.reconstruction); psnr/ssim/lpips above serve them too
+METRICS.register("rfid", "bench.metrics.reconstruction:RFID")
+METRICS.register("codebook", "bench.metrics.reconstruction:Codebook")
+METRICS.register("bits_per_dim", "bench.metrics.reconstruction:BitsPerDim")
 METRICS.register("fid_curve", "bench.metrics.distribution:FIDCurve")
 METRICS.register("density_coverage", "bench.metrics.manifold:DensityCoverage")
 METRICS.register("class_coverage", "bench.metrics.classes:ClassCoverage")
@@ -60,5 +65,5 @@ for _old, _new in (("recall", "retrieval_recall"), ("coco-captions", "coco_capti
                    ("prompt-diversity", "prompt_diversity")):
     METRICS.alias(_old, _new)
 
-__all__ = ["INPUTS", "METRICS", "ArtifactSink", "Metric", "MetricValue", "NoSuite", "Options", "OutputInfo", "Reference",
+__all__ = ["INPUTS", "METRICS", "ArtifactSink", "Codes", "Metric", "MetricValue", "NoSuite", "Options", "OutputInfo", "Reference",
            "Resources", "SampleSet", "Translator", "get_metric", "on_features"]

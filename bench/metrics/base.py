@@ -46,10 +46,13 @@ INPUTS: dict[str, str] = {
     "truth": "ground truth aligned with each produced image (paired translation, reconstruction)",
     "translator": "re-translation through the model: other inputs, other seeds, there and back",
     "source_labels": "the class label of each input image (label preservation)",
+    "codes": "an autoencoder's discrete codes of each input and its codebook size (SampleSet.codes)",
+    "likelihood": "an autoencoder's log-likelihood bound (ELBO) of each input, nats (SampleSet.log_likelihood)",
     "timings": "speed and memory measurements (the perf task makes them; the perf metric holds their metadata)",
     "reference.features": "backbone features of the reference images (or its Gaussian fit, where allowed)",
     "reference.images": "the reference images themselves",
     "reference.labels": "the class label of each reference image",
+    "reference.inputs": "the reference images are the very inputs the outputs were made from (reconstruction: rFID)",
     "reference.captions": "the reference captions of each image",
 }
 
@@ -103,6 +106,15 @@ class Translator:
     replays_files: bool = False
 
 
+@dataclass(frozen=True)
+class Codes:
+    """An autoencoder's discrete codes: integer indices ``[n, positions]`` (one row per input) and the codebook size
+    (None when the model does not say)."""
+
+    indices: np.ndarray
+    size: int | None
+
+
 @dataclass
 class SampleSet:
     """What a task produced for one model. Fields a task does not provide stay None (empty for features)."""
@@ -123,6 +135,10 @@ class SampleSet:
     source_names: list[str] | None = None
     source_labels: np.ndarray | None = None
     translator: Translator | None = None
+    #: an autoencoder's discrete codes (reconstruction; None for a continuous model)
+    codes: Codes | None = None
+    #: an autoencoder's per-input log-likelihood bound, nats of the 8-bit image (reconstruction; None: not reported)
+    log_likelihood: np.ndarray | None = None
     images_hash: str | None = None  #: content key of the produced images (the feature-cache key), set by the task
     preview: torch.Tensor | None = None  #: the first samples (sample grids) when the images are not held
     #: one image's (C, H, W) where known (without ``images``: from the stream); None otherwise

@@ -32,11 +32,14 @@ def make_call(adapter: Any, batch_size: int, *, seed: int, images: torch.Tensor 
     if hasattr(adapter, "translate"):
         direction = getattr(adapter, "directions", ("a2b",))[0]
         return lambda: adapter.translate(x, direction, seed)
+    if hasattr(adapter, "reconstruct"):  # an autoencoder: encode and decode
+        seeds = sample_seeds(seed, 0, batch_size)
+        return lambda: adapter.reconstruct(x, seeds)
     if hasattr(adapter, "caption"):
         return lambda: adapter.caption(x)
     if hasattr(adapter, "embed_images"):
         return lambda: adapter.embed_images(x)
-    raise ConfigError(f"{type(adapter).__name__}: no generate/translate/caption/embed_images method to time")
+    raise ConfigError(f"{type(adapter).__name__}: no generate/translate/reconstruct/caption/embed_images method to time")
 
 
 def to_host(out: Any) -> Any:

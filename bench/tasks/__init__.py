@@ -12,6 +12,7 @@ from bench.tasks.base import TASKS, TaskKind, TaskPlan
 TASKS.register("generation", "bench.tasks.generation:GenerationTask")
 TASKS.register("perf", "bench.tasks.perf:PerfTask")
 TASKS.register("translation", "bench.tasks.translation:TranslationTask")
+TASKS.register("reconstruction", "bench.tasks.reconstruction:ReconstructionTask")
 TASKS.register("retrieval", "bench.tasks.vl:RetrievalTask")
 TASKS.register("captioning", "bench.tasks.vl:CaptioningTask")
 TASKS.register("text-to-image", "bench.tasks.vl:TextToImageTask")

@@ -133,6 +133,20 @@ def sample_grid(images: torch.Tensor, k: int, ncol: int = 8) -> torch.Tensor:
     return make_grid(g, ncol=ncol, scale=max(1, 64 // max(g.shape[-1], 1)))
 
 
+def paired_grid(inputs: torch.Tensor, outputs: torch.Tensor, k: int) -> torch.Tensor | None:
+    """The first ``k`` (rounded down to a multiple of 8) inputs and their outputs in alternating rows of 8: the grid
+    of tasks whose outputs answer inputs (translation, reconstruction); None when there is nothing to show."""
+    from bench.images import match_channels
+
+    k = min(k, inputs.shape[0]) // 8 * 8
+    if k == 0 or inputs.shape[2:] != outputs.shape[2:]:
+        return None
+    c = max(inputs.shape[1], outputs.shape[1])
+    x, y = match_channels(inputs[:k], c), match_channels(outputs[:k], c)
+    rows = torch.stack([x.view(-1, 8, *x.shape[1:]), y.view(-1, 8, *y.shape[1:])], 1).reshape(-1, *x.shape[1:])
+    return sample_grid(rows, rows.shape[0])
+
+
 class TaskKind:
     """Subclasses set ``name``, ``adapter_kinds``, ``provides`` and implement :meth:`load_reference`,
     :meth:`produce` and :meth:`protocol`; the base runs everything else."""

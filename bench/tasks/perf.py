@@ -57,7 +57,7 @@ class PerfTask(TaskKind):
     """Throughput, latency percentiles and peak memory per batch size, for any adapter kind."""
 
     name = "perf"
-    adapter_kinds = frozenset({"image-generator", "translator", "captioner", "retriever", "text-to-image"})
+    adapter_kinds = frozenset({"image-generator", "translator", "captioner", "retriever", "text-to-image", "autoencoder"})
     provides = frozenset({"timings"})
     Args = PerfArgs
     needs_backbone = False

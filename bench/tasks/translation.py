@@ -25,11 +25,10 @@ import torch
 from pydantic import Field
 
 from bench.errors import ConfigError, InputError
-from bench.images import match_channels
 from bench.metrics.base import Metric, Options, Reference, SampleSet, Translator
 from bench.protocol import make_protocol
 from bench.seeding import model_seed
-from bench.tasks.base import TaskKind, TaskPlan, sample_grid
+from bench.tasks.base import TaskKind, TaskPlan, paired_grid
 
 if TYPE_CHECKING:
     from bench.adapters.translators import Translator as TranslatorAdapter
@@ -159,11 +158,4 @@ class TranslationTask(TaskKind):
         inputs, outputs = samples.source, samples.images
         if outputs is None or inputs is None:
             return None
-        k = min(runner.suite.output.grid, inputs.shape[0]) // 8 * 8
-        if k == 0 or inputs.shape[2:] != outputs.shape[2:]:
-            return None
-        c = max(inputs.shape[1], outputs.shape[1])
-        x, y = match_channels(inputs[:k], c), match_channels(outputs[:k], c)
-        rows = torch.stack([x.view(-1, 8, *x.shape[1:]), y.view(-1, 8, *y.shape[1:])], 1).reshape(-1, *x.shape[1:])
-        return sample_grid(rows, rows.shape[0])
-
+        return paired_grid(inputs, outputs, runner.suite.output.grid)

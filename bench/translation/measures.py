@@ -3,6 +3,10 @@
 
 Conventions (each tested equal to its reference on fixed inputs, tests/test_translation_measures.py):
 
+- Data range: every measure works on the 0..255 scale (:func:`pixel_scale`): uint8 images have data range 255,
+  floats must lie in [0, 1] (data range 1) and are scaled by 255, so both give the same PSNR and SSIM
+  (tests/test_reconstruction_metrics.py checks both against torchmetrics with the matching ``data_range``).
+
 - L1: mean absolute difference of pixel values scaled to [0, 1].
 - PSNR: ``10 log10(255² / MSE)`` per image, as torchmetrics' ``peak_signal_noise_ratio(data_range=255,
   reduction='none', dim=(1, 2, 3))``. Identical images have infinite PSNR; we cap each image at
@@ -51,9 +55,26 @@ def check_aligned(out: torch.Tensor, gt: torch.Tensor, what: str = "outputs", na
                          f"{gt.shape[-1]}x{gt.shape[-2]}{first}; translation outputs must match their target size")
 
 
+def pixel_scale(images: torch.Tensor, what: str = "images") -> torch.Tensor:
+    """float64 pixel values on the 0..255 scale, whatever the input's data range: uint8 images are taken as they
+    are (data range 255), floating-point images must lie in [0, 1] (data range 1) and are multiplied by 255. So
+    PSNR and SSIM of an image are the same number as uint8 or as [0, 1] floats; the classic bug of tokenizer
+    scripts, SSIM of [0, 1] floats with ``data_range=255`` (its constants C1, C2 then 255² times too large, every
+    value close to 1), cannot happen here."""
+    if images.dtype == torch.uint8:
+        return images.double()
+    if not images.is_floating_point():
+        raise InputError(f"{what}: {images.dtype} pixels; give uint8 (0..255) or floats in [0, 1]")
+    lo, hi = (float(images.min()), float(images.max())) if images.numel() else (0.0, 0.0)
+    if lo < 0.0 or hi > 1.0:
+        raise InputError(f"{what}: float pixels range over [{lo:.4g}, {hi:.4g}]; floats must lie in [0, 1] (data "
+                         "range 1): rescale them, or convert to uint8 (data range 255)")
+    return images.double() * 255.0
+
+
 def _pair(out: torch.Tensor, gt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     c = max(out.shape[1], gt.shape[1])
-    return match_channels(out, c).double(), match_channels(gt, c).double()
+    return pixel_scale(match_channels(out, c), "outputs"), pixel_scale(match_channels(gt, c), "ground truth")
 
 
 def l1(out: torch.Tensor, gt: torch.Tensor) -> np.ndarray:

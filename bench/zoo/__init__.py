@@ -1,7 +1,8 @@
-"""The digits reference zoo: small trained generators shipped with genbench, loaded only after a sha256 check.
+"""The digits reference zoo: small trained generators and autoencoders shipped with genbench, loaded only after a
+sha256 check.
 
-``bench/assets/zoo/MANIFEST.json`` maps each zoo name (``vae``, ``gan``, ``dcgan``, ``cgan``, ``ddpm``,
-``collapsed-gan``) to its weights file, architecture and constructor arguments, sha256, and the quality its
+``bench/assets/zoo/MANIFEST.json`` maps each zoo name (generators ``vae``, ``gan``, ``dcgan``, ``cgan``, ``ddpm``,
+``collapsed-gan``; the autoencoder ``vqvae``, which has no prior to sample from) to its weights file, architecture and constructor arguments, sha256, and the quality its
 training script (``scripts/zoo/``) printed. The weights are plain state dicts read with
 ``torch.load(weights_only=True)``: loading a zoo model never unpickles code.
 """

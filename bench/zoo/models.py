@@ -21,6 +21,9 @@ class ZooModel(nn.Module):
     """Base of the zoo generators: ``latent_dim``, ``num_classes`` (0 = unconditional) and ``decode``."""
 
     arch: ClassVar[str] = ""
+    #: False for an autoencoder without a prior (the VQ-VAE): it reconstructs images but cannot sample them, so the
+    #: ``zoo`` generator adapter refuses it (``zoo-autoencoder`` serves it)
+    generator: ClassVar[bool] = True
     latent_dim: int
     num_classes: int = 0
 
@@ -234,4 +237,48 @@ class DDPM(ZooModel):
         return x.clamp(-1, 1)
 
 
-ARCHS: dict[str, type[ZooModel]] = {c.arch: c for c in (ConvVAE, MLPGenerator, DCGenerator, DDPM)}
+# ---------------------------------------------------------------------------------------------------- VQ-VAE
+class VQVAE(ZooModel):
+    """VQ-VAE (van den Oord et al. 2017): 8x8 image → a 4x4 grid of ``dim``-d vectors, each replaced by its nearest
+    of ``codebook_size`` code vectors (16 discrete codes per image), decoded back to 8x8 in [-1, 1]. An autoencoder,
+    not a generator: without a prior over codes it cannot sample (``generator = False``)."""
+
+    arch = "vqvae"
+    generator = False
+
+    def __init__(self, codebook_size: int = 64, dim: int = 16, ch: int = 32) -> None:
+        super().__init__()
+        self.latent_dim = 0
+        self.codebook_size, self.dim = codebook_size, dim
+        self.enc = nn.Sequential(
+            nn.Conv2d(1, ch, 3, padding=1), nn.SiLU(),
+            nn.Conv2d(ch, ch, 4, stride=2, padding=1), nn.SiLU(),  # 4x4
+            nn.Conv2d(ch, dim, 1),
+        )
+        self.codebook = nn.Parameter(torch.zeros(codebook_size, dim))
+        self.dec = nn.Sequential(
+            nn.Conv2d(dim, ch, 3, padding=1), nn.SiLU(),
+            nn.ConvTranspose2d(ch, ch, 4, stride=2, padding=1), nn.SiLU(),  # 8x8
+            nn.Conv2d(ch, 1, 3, padding=1), nn.Tanh(),
+        )
+
+    def encode_continuous(self, x: torch.Tensor) -> torch.Tensor:
+        """Images in [-1, 1] → the encoder's output ``[n, dim, 4, 4]`` before quantization."""
+        return self.enc(x)
+
+    def quantize(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(nearest code vectors ``[n, dim, 4, 4]``, their indices ``[n, 4, 4]``) of encoder outputs ``h``."""
+        flat = h.permute(0, 2, 3, 1).reshape(-1, self.dim)
+        d = (flat.pow(2).sum(1, keepdim=True) - 2 * flat @ self.codebook.t() + self.codebook.pow(2).sum(1)[None])
+        idx = d.argmin(1)
+        return self.lookup(idx.view(h.shape[0], *h.shape[2:])), idx.view(h.shape[0], *h.shape[2:])
+
+    def lookup(self, codes: torch.Tensor) -> torch.Tensor:
+        """Code indices ``[n, 4, 4]`` → code vectors ``[n, dim, 4, 4]``."""
+        return self.codebook[codes].permute(0, 3, 1, 2)
+
+    def decode(self, z: torch.Tensor, classes: torch.Tensor | None = None) -> torch.Tensor:
+        return self.dec(z)
+
+
+ARCHS: dict[str, type[ZooModel]] = {c.arch: c for c in (ConvVAE, MLPGenerator, DCGenerator, DDPM, VQVAE)}

@@ -74,6 +74,28 @@ def quality(model: ZooModel, name: str) -> dict[str, Any]:
     return q
 
 
+@torch.no_grad()
+def reconstruction_quality(model: Any) -> dict[str, Any]:
+    """An autoencoder's quality on the test split (the zoo's autoencoders: the VQ-VAE): rFID of the reconstructions
+    against the same 597 test images on the digits backbone, mean PSNR, and codebook usage and perplexity; the
+    same functions the ``reconstruction`` task's metrics use."""
+    from bench.metrics.codes import codebook_stats
+    from bench.translation.measures import psnr
+
+    model.eval()
+    xte, _ = digits.load("test")
+    z, codes = model.quantize(model.encode_continuous(xte.float() / 127.5 - 1.0))
+    recon = torch.round(((model.decode(z) + 1) / 2).clamp(0, 1) * 255).to(torch.uint8)
+    bb = DigitsBackbone()
+    bb.load()
+    fg, fr = bb.extract(recon), bb.extract(xte)
+    sg, sr = gaussian_stats(fg["pool"]), gaussian_stats(fr["pool"])
+    cs = codebook_stats(codes.numpy(), model.codebook_size)
+    return {"rfid_test": round(frechet_distance(sg.mu, sg.sigma, sr.mu, sr.sigma).value, 4), "n": int(xte.shape[0]),
+            "psnr_test": round(float(psnr(recon, xte).mean()), 4), "codebook_usage": round(cs.usage, 4),
+            "codebook_perplexity": round(cs.perplexity, 4)}
+
+
 def save(model: ZooModel, name: str, out: str | None, *, script: str, seed: int, steps: int,
          quality_: dict[str, Any], kwargs: dict[str, Any], notes: str = "") -> Path:
     """Write the state dict; when written to the shipped location, record sha256 and quality in the manifest."""
