@@ -179,6 +179,8 @@ ADAPTER_EXAMPLES: dict[str, Callable[[Path, dict[str, Any]], dict[str, Any]]] = 
                                     {"images": str(r / "i.npy"), "texts": str(r / "t.npy")})[-1],
     "random-retriever": lambda r, d: {},
     "transformers-retriever": lambda r, d: {"pretrained": str(__import__("tests.hf_tiny").hf_tiny.tiny_clip(r / "clip"))},
+    "transformers-captioner": lambda r, d: {"pretrained": str(__import__("tests.hf_tiny").hf_tiny.tiny_git(r / "git")),
+                                            "max_new_tokens": 6},
     "shapes-captioner": lambda r, d: {},
     "blind-captioner": lambda r, d: {"dataset": "shapes"},
     "python-captioner": lambda r, d: {"target": "tests.models:ColourCaptioner"},
@@ -297,8 +299,11 @@ METRIC_OPTIONS: dict[str, dict[str, Any]] = {
     "rfid": {}, "codebook": {}, "bits_per_dim": {},
     "retrieval_recall": {}, "coco_captions": {"meteor": False, "spice": False}, "clipscore": {},
     "clipscore_torchmetrics": {}, "attribute_accuracy": {}, "prompt_diversity": {"distance": "shapes-features"},
+    "vendi": {"q": 1}, "prc_vgg16": {},
 }
-METRIC_SKIPS = {"perf": "its values are made by the perf task itself (tests/test_perf.py); the metric holds metadata"}
+METRIC_SKIPS = {"perf": "its values are made by the perf task itself (tests/test_perf.py); the metric holds metadata",
+                "sfid": "reads Inception's spatial layer, which the tiny backbones here lack (tests/test_adm.py)",
+                "cmmd": "reads a CLIP ViT-L/14@336 embedding (tests/test_cmmd.py, on a random model of that format)"}
 TEXT_INPUTS = {"texts", "image_text_pairs", "prompt_index", "embeddings", "reference.captions"}
 
 
@@ -416,6 +421,10 @@ def test_backbone_metadata_and_weights(name: str) -> None:
     if cls.weights_files:  # third-party weights: offline and absent, the problem names the file and where it goes
         problems = b.check_weights()
         assert problems and any(str(w.cache_path()) in problems[0] or w.filename in problems[0] for w in cls.weights_files)
+        return
+    if b.dry_run() is not None:  # a Hugging Face model (a hub id or a folder): absent, the problem says how to get it
+        problems = b.check_weights()
+        assert problems and "huggingface-cli download" in problems[0]
         return
     images = _digits("test", 5)[0] if name == "digits" else __import__("bench.shapes.world").shapes.world.load("test", 5).images
     a, c = b.extract(images), cls().extract(images)

@@ -28,6 +28,8 @@ VGG16_FILE: WeightsFile = NETS["vgg"][1]
 
 
 class VGG16Fidelity(Backbone):
+    """torch-fidelity's FeatureExtractorVGG16 (fc2 and fc2 after ReLU), torchvision's VGG16 weights."""
+
     name = "vgg16-fidelity"
     layers = ("fc2", "fc2_relu")
     default_layer = "fc2_relu"
