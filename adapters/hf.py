@@ -89,6 +89,16 @@ class DiffusersGenerator(_Pretrained):
         self.pipe = load_pipeline(a, ctx.resolve_path if ctx is not None else Path, str(self.device))
         self.params = set(inspect.signature(self.pipe.__call__).parameters)
 
+    @property
+    def steps(self) -> int | None:
+        """Denoising steps per call (the perf task's ``step_ms`` divides a call's latency by them): the argument, else
+        the pipeline call's default."""
+        a: DiffusersArgs = self.args  # type: ignore[assignment]
+        if a.num_inference_steps is not None:
+            return a.num_inference_steps
+        p = inspect.signature(self.pipe.__call__).parameters.get("num_inference_steps")
+        return p.default if p is not None and isinstance(p.default, int) else None
+
     @classmethod
     def accepts_classes(cls, args: AdapterArgs) -> bool:
         """Whether the pipeline's call takes ``class_labels`` (DiT): read from a local folder's model_index.json

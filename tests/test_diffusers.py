@@ -166,3 +166,27 @@ tasks:
     rows = [json.loads(x) for x in (run / "rows.jsonl").read_text().splitlines()]
     assert {r["model"] for r in rows} == {"sd[guidance_scale=1.0]", "sd[guidance_scale=4.0]"}
     assert {r["metric"] for r in rows} >= {"fid", "clip_score_tm"}
+
+
+def test_perf_reports_latency_and_per_step_time_for_each_sweep_point(pipes: dict[str, Path], tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    suite = tmp_path / "perf.yaml"
+    suite.write_text(f"""name: hfperf
+datasets: {{ref: {{kind: digits, split: test}}}}
+models:
+  ddpm:
+    adapter: diffusers
+    args: {{pretrained: "{pipes['ddpm']}"}}
+    sweep: {{num_inference_steps: [2, 8]}}
+tasks:
+  - {{name: speed, kind: perf, reference: ref, metrics: [perf], args: {{batch_sizes: [1], min_duration: 0.05, min_queries: 3, warmup: 1}}}}
+""")
+    code, _, err = run_cli(["run", str(suite), "--out", str(tmp_path / "o"), "--quiet"], capsys)
+    assert code == 0, err
+    (run,) = list((tmp_path / "o" / "hfperf").iterdir())
+    rows = {(r["model"], r["metric"]): r for r in map(json.loads, (run / "rows.jsonl").read_text().splitlines())}
+    for steps in (2, 8):
+        m = f"ddpm[num_inference_steps={steps}]"
+        step = rows[(m, "step_ms@bs1")]
+        assert step["extras"]["steps"] == steps
+        assert step["value"] == pytest.approx(rows[(m, "latency_p50@bs1")]["value"] / steps)
