@@ -88,3 +88,16 @@ def test_the_dit_suite_validates_offline_under_the_adm_protocol(
     assert code == 2 and "inception-v3-adm: weights-inception-2015-12-05-6726825d.pth" in out
     assert "VIRTUAL_imagenet256_labeled.npz [MISSING" in out
     assert "model dit-xl-2, dit-xl-2-cfg: diffusers hub facebook/DiT-XL-2-256 [MISSING]" in out
+
+
+def test_the_stable_diffusion_coco30k_suite_validates_offline(
+        empty_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("diffusers")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    suite = str(ROOT / "suites" / "sd-coco30k.yaml")
+    code, out, err = run_cli(["validate", "--no-weights", suite], capsys)
+    assert code == 0 and "4 models" in out and "coco30k-fid: 4 models x 1 metrics, n=30000" in out, err
+    code, out, err = run_cli(["run", "--dry-run", suite], capsys)
+    assert code == 2 and "inception-v3-compat: weights-inception" in out and "clip-vit-b32: clip-openai-ViT-B-32.pt" in out
+    assert "model sd15: diffusers-t2i hub stable-diffusion-v1-5/stable-diffusion-v1-5 [MISSING]" in out
+    assert "captions_val2014.json [MISSING]" in out

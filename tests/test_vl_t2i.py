@@ -186,3 +186,27 @@ def test_prompt_diversity_gap_is_zero_against_itself_and_large_for_collapse() ->
     _, gap_c = m.compute(SampleSet(images=collapsed, prompt_index=pi, texts=prompts), Reference(), seed=0)
     assert gap_c.value > 10  # |ln(1e-12 / d)|
     assert _world_reference_images(["a photo of a cat"] * 12, pi) is None and torch.equal(ref, _world_reference_images(prompts, pi))
+
+
+def test_an_image_only_text_to_image_task_takes_any_backbone(tmp_path: Path, capsys) -> None:
+    """COCO-30k's FID is on Inception, its CLIP score on CLIP: a text-to-image task with image-only metrics may use
+    any image backbone (here the digits network on shapes renders, flagged as out of domain), while a textual metric
+    still needs a text-image backbone, refused at its line."""
+    from tests.conftest import run_cli
+
+    suite = tmp_path / "t.yaml"
+    text = """name: t2i-fid
+datasets: {shapes: {kind: shapes, split: test}}
+models: {oracle: {adapter: shapes-oracle}, random: {adapter: random-scene}}
+tasks:
+  - {name: fid, kind: text-to-image, reference: shapes, n: 60, backbone: digits, metrics: [fid]}
+"""
+    suite.write_text(text)
+    code, _, err = run_cli(["run", str(suite), "--out", str(tmp_path / "o"), "--quiet", "--no-cache"], capsys)
+    assert code == 0, err
+    (run,) = list((tmp_path / "o" / "t2i-fid").iterdir())
+    rows = {r["model"]: r for r in map(__import__("json").loads, (run / "rows.jsonl").read_text().splitlines())}
+    assert rows["oracle"]["value"] < rows["random"]["value"] and rows["oracle"]["protocol"]["backbone"] == "digits"
+    suite.write_text(text.replace("metrics: [fid]", "metrics: [fid, clipscore_torchmetrics]"))
+    code, _, err = run_cli(["validate", str(suite)], capsys)
+    assert code == 2 and "clipscore_torchmetrics need a text-image backbone" in err and "t.yaml:5" in err

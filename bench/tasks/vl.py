@@ -79,13 +79,24 @@ def embed(adapter: Any, images: Any, texts: list[str], batch: int, ids: list[Any
     return im, tx
 
 
-def _text_image_check(spec: TaskSpec, kind: str) -> list[tuple[tuple[Any, ...], str]]:
+def _text_image_check(spec: TaskSpec, kind: str, image_only_ok: bool = False) -> list[tuple[tuple[Any, ...], str]]:
+    """A text-image backbone where the task's metrics score images against texts. ``image_only_ok``: a task whose
+    metrics read images only (FID of a text-to-image model on COCO-30k) may use any image backbone or protocol."""
     from bench.backbones import BACKBONES
     from bench.backbones.textimage import TextImageBackbone
+    from bench.metrics import METRICS
+    from bench.protocol import PRESETS
 
-    if spec.backbone in BACKBONES and not issubclass(BACKBONES.get(spec.backbone), TextImageBackbone):
-        return [(("backbone",), f"a {kind} task needs a text-image backbone for CLIPScore "
-                                f"(shapes-clip offline, clip-vit-b32 for the published protocol), not '{spec.backbone}'")]
+    name = PRESETS[spec.protocol].backbone if spec.protocol in PRESETS else spec.backbone
+    textual = [m for m in spec.metrics if m in METRICS and "image_text_pairs" in METRICS.get(m).requires]
+    if image_only_ok and not textual:
+        return []
+    if name in BACKBONES and not issubclass(BACKBONES.get(name), TextImageBackbone):
+        what = f"{', '.join(textual)} need" if image_only_ok else "needs"
+        return [(("backbone",), f"a {kind} task {what} a text-image backbone for CLIPScore "
+                                f"(shapes-clip offline, clip-vit-b32 for the published protocol), not '{name}'"
+                                + ("; image-only metrics (FID, ...) may use any backbone in a task of their own"
+                                   if image_only_ok else ""))]
     return []
 
 
@@ -151,7 +162,7 @@ class TextToImageTask(TaskKind):
     Args = T2IArgs
 
     def check(self, spec: TaskSpec) -> list[tuple[tuple[Any, ...], str]]:
-        return _text_image_check(spec, "text-to-image")
+        return _text_image_check(spec, "text-to-image", image_only_ok=True)
 
     def load_reference(self, runner: Runner, task: TaskPlan) -> Reference:
         assert task.backbone is not None
@@ -177,7 +188,7 @@ class TextToImageTask(TaskKind):
         bb = task.backbone
         assert bb is not None and task.ref is not None and task.ref.images is not None
         # image-only metrics (attributes, diversity) are recorded under the scorer's joint space, as before
-        used = layer if metric.requires & {"features", "image_text_pairs"} else bb.embed_layer  # type: ignore[attr-defined]
+        used = layer if metric.requires & {"features", "image_text_pairs"} else getattr(bb, "embed_layer", None) or layer
         return {**make_protocol(bb, used, task.ref.id, samples.n, int(task.ref.images.shape[0])),
                 "samples_per_prompt": task.args.samples_per_prompt,  # type: ignore[attr-defined]
                 "scorer": getattr(bb, "scorer", bb.name)}
