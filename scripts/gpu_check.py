@@ -10,6 +10,9 @@
 3. the perf task on cuda (a zoo generator): throughput and latency rows.
 4. ``torchrun`` with NCCL, one rank per GPU: the quickstart and the tf-compat score on 1 and on all GPUs (rows
    equal to one process's, and the score's scaling).
+5. the tiny diffusers pipelines (DDPM, DiT; random weights built from configs, as the tests build them) in float16
+   on cuda through the perf task: throughput, latency and per-step time; and the ``adm`` protocol's five numbers
+   on cuda vs cpu (1,000 images).
 
 Weights are seeded random Inception weights in torch-fidelity's format (bench.parity): speed does not depend on
 the values, and FID equality between devices is a property of the kernels. Prints one line per figure.
@@ -140,6 +143,29 @@ def main() -> None:
                 rows.setdefault((row["model"], row["metric"]), []).append(row["value"])
     worst = max((abs(v[0] - v[-1]) / max(abs(v[0]), 1e-12) for v in rows.values() if v[0] is not None), default=0.0)
     print(f"quickstart rows, 1 vs {gpus} rank(s): largest relative difference {worst:.2e}")
+    # 5. diffusers in float16 on cuda (issue: real models), and the adm protocol on cuda vs cpu (issue: ADM)
+    sys.path.insert(0, str(ROOT))
+    from tests.hf_tiny import tiny_ddpm_and_dit
+
+    pipes = tiny_ddpm_and_dit(work / "pipes")
+    suite = work / "hf-perf.yaml"
+    suite.write_text(json.dumps({
+        "name": "gpu-hf", "datasets": {"d": {"kind": "digits", "split": "test"}},
+        "models": {f"{k}-fp16": {"adapter": "diffusers", "args": {"pretrained": str(v), "torch_dtype": "float16",
+                                                                  "num_inference_steps": 20}} for k, v in pipes.items()},
+        "tasks": [{"name": f"speed-{k}", "kind": "perf", "reference": "d", "metrics": {"perf": {}}, "models": [f"{k}-fp16"],
+                   "args": {"batch_sizes": [1, 64], "min_duration": 2.0, **({"classes": 1000} if k == "dit" else {})}}
+                  for k in pipes],
+        "runtime": {"device": "cuda"}}))
+    p = subprocess.run([sys.executable, "-m", "bench", "run", str(suite), "--out", str(work / "runs"), "--quiet"],
+                       capture_output=True, text=True, env=env(), cwd=ROOT)
+    print(p.stdout[-2500:] if p.returncode == 0 else p.stderr[-2500:])
+    adm = ["score", "images", str(small_gen), str(small_real), "--protocol", "adm", "--weights", str(weights), "--json"]
+    a_gpu, _ = genbench([*adm, "--device", "cuda"], env())
+    a_cpu, _ = genbench([*adm, "--device", "cpu"], env())
+    for m in ("isc", "fid", "sfid", "precision", "recall"):
+        g, c = a_gpu["metrics"][m]["value"], a_cpu["metrics"][m]["value"]
+        print(f"adm {m}: cuda {g:.8g}  cpu {c:.8g}  rel diff {abs(g - c) / max(abs(c), 1e-12):.2e}")
 
 
 if __name__ == "__main__":

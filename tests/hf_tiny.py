@@ -139,3 +139,32 @@ def tiny_git(root: Path, seed: int = 0) -> Path:
     GitProcessor(image_processor=CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}),
                  tokenizer=tok).save_pretrained(root)
     return root
+
+
+def tiny_ddpm_and_dit(root: Path, seed: int = 0) -> dict[str, Path]:
+    """A DDPM pipeline (UNet2DModel, 8x8 images) and a DiT pipeline (DiTTransformer2DModel on 4x4 latents of an
+    AutoencoderKL, 1000 classes), saved with save_pretrained as the hub's google/ddpm-* and facebook/DiT-* are."""
+    import torch
+    from diffusers import (
+        AutoencoderKL,
+        DDIMScheduler,
+        DDPMPipeline,
+        DDPMScheduler,
+        DiTPipeline,
+        DiTTransformer2DModel,
+        UNet2DModel,
+    )
+
+    torch.manual_seed(seed)
+    unet = UNet2DModel(sample_size=8, in_channels=3, out_channels=3, layers_per_block=1, block_out_channels=(8, 16),
+                       down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
+                       norm_num_groups=4)
+    DDPMPipeline(unet=unet, scheduler=DDPMScheduler(num_train_timesteps=20)).save_pretrained(root / "ddpm")
+    transformer = DiTTransformer2DModel(sample_size=4, num_layers=1, patch_size=2, attention_head_dim=8,
+                                        num_attention_heads=2, in_channels=4, out_channels=8, num_embeds_ada_norm=1000)
+    vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(8, 8),
+                        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
+                        norm_num_groups=4, sample_size=8)
+    DiTPipeline(transformer=transformer, vae=vae, scheduler=DDIMScheduler(num_train_timesteps=20),
+                id2label={i: f"class {i}" for i in range(1000)}).save_pretrained(root / "dit")
+    return {"ddpm": root / "ddpm", "dit": root / "dit"}

@@ -19,30 +19,9 @@ from tests.conftest import run_cli  # noqa: E402
 
 @pytest.fixture(scope="module")
 def pipes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    from diffusers import (
-        AutoencoderKL,
-        DDIMScheduler,
-        DDPMPipeline,
-        DDPMScheduler,
-        DiTPipeline,
-        DiTTransformer2DModel,
-        UNet2DModel,
-    )
+    from tests.hf_tiny import tiny_ddpm_and_dit
 
-    root = tmp_path_factory.mktemp("pipes")
-    torch.manual_seed(0)
-    unet = UNet2DModel(sample_size=8, in_channels=3, out_channels=3, layers_per_block=1, block_out_channels=(8, 16),
-                       down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
-                       norm_num_groups=4)
-    DDPMPipeline(unet=unet, scheduler=DDPMScheduler(num_train_timesteps=20)).save_pretrained(root / "ddpm")
-    transformer = DiTTransformer2DModel(sample_size=4, num_layers=1, patch_size=2, attention_head_dim=8,
-                                        num_attention_heads=2, in_channels=4, out_channels=8, num_embeds_ada_norm=1000)
-    vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(8, 8),
-                        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
-                        norm_num_groups=4, sample_size=8)
-    DiTPipeline(transformer=transformer, vae=vae, scheduler=DDIMScheduler(num_train_timesteps=20),
-                id2label={i: f"class {i}" for i in range(1000)}).save_pretrained(root / "dit")
-    return {"ddpm": root / "ddpm", "dit": root / "dit"}
+    return tiny_ddpm_and_dit(tmp_path_factory.mktemp("pipes"))
 
 
 @pytest.mark.parametrize("name", ["ddpm", "dit"])
@@ -178,8 +157,12 @@ models:
     adapter: diffusers
     args: {{pretrained: "{pipes['ddpm']}"}}
     sweep: {{num_inference_steps: [2, 8]}}
+  dit: {{adapter: diffusers, args: {{pretrained: "{pipes['dit']}", num_inference_steps: 3}}}}
 tasks:
-  - {{name: speed, kind: perf, reference: ref, metrics: [perf], args: {{batch_sizes: [1], min_duration: 0.05, min_queries: 3, warmup: 1}}}}
+  - {{name: speed, kind: perf, reference: ref, metrics: [perf], models: [ddpm],
+     args: {{batch_sizes: [1], min_duration: 0.05, min_queries: 3, warmup: 1}}}}
+  - {{name: speed-c, kind: perf, reference: ref, metrics: [perf], models: [dit],
+     args: {{batch_sizes: [2], min_duration: 0.05, min_queries: 3, warmup: 1, classes: 1000}}}}
 """)
     code, _, err = run_cli(["run", str(suite), "--out", str(tmp_path / "o"), "--quiet"], capsys)
     assert code == 0, err
@@ -190,3 +173,5 @@ tasks:
         step = rows[(m, "step_ms@bs1")]
         assert step["extras"]["steps"] == steps
         assert step["value"] == pytest.approx(rows[(m, "latency_p50@bs1")]["value"] / steps)
+    # a class-conditional pipeline is timed with class labels (args.classes), 3 steps per call
+    assert rows[("dit", "step_ms@bs2")]["extras"]["steps"] == 3

@@ -21,10 +21,13 @@ def _inputs(images: torch.Tensor, batch_size: int) -> torch.Tensor:
     return images.repeat(reps, 1, 1, 1)[:batch_size] if reps > 1 else images[:batch_size]
 
 
-def make_call(adapter: Any, batch_size: int, *, seed: int, images: torch.Tensor | None) -> Callable[[], Any]:
-    """A call of ``adapter`` on one batch, chosen by the methods the adapter implements."""
+def make_call(adapter: Any, batch_size: int, *, seed: int, images: torch.Tensor | None,
+              classes: int | None = None) -> Callable[[], Any]:
+    """A call of ``adapter`` on one batch, chosen by the methods the adapter implements. ``classes``: a
+    class-conditional generator's batch asks for classes 0, 1, ... (mod ``classes``)."""
     if hasattr(adapter, "generate"):
-        req = GenerationRequest(indices=range(batch_size), seeds=sample_seeds(seed, 0, batch_size))
+        req = GenerationRequest(indices=range(batch_size), seeds=sample_seeds(seed, 0, batch_size),
+                                classes=None if classes is None else [i % classes for i in range(batch_size)])
         return lambda: adapter.generate(req)
     if images is None:
         raise ConfigError("this model needs input images: give the perf task a 'reference' dataset")

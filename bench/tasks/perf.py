@@ -51,6 +51,8 @@ class PerfArgs(Options):
     device: str | None = Field(default=None, description="deprecated: the run's device (runtime.device / --device) "
                                "is where models run and are timed; if given it must name that device")
     dtype: Literal["fp32", "bf16", "fp16"] = Field(default="fp32", description="autocast dtype (AMP) for the calls")
+    classes: int | None = Field(default=None, ge=2, description="class-conditional generators (DiT, a cGAN): sample i "
+                                "of a timed batch asks for class i % classes")
 
 
 class PerfTask(TaskKind):
@@ -88,7 +90,8 @@ class PerfTask(TaskKind):
         best_m: Measurement | None = None
         steps = getattr(adapter, "steps", None) or getattr(getattr(adapter, "model", None), "steps", None)
         for bs in a.batch_sizes:
-            call = make_call(adapter, bs, seed=derive_seed(runner.suite.seed, task.name, runner.seed_name(model)), images=task.ref.images if task.ref else None)
+            call = make_call(adapter, bs, seed=derive_seed(runner.suite.seed, task.name, runner.seed_name(model)),
+                             images=task.ref.images if task.ref else None, classes=a.classes)
             reset_peak_rss()
             reset_cuda_peak(dev)
             with torch.no_grad(), amp, announce(f"[{task.name}] {model}: timing batch size {bs}",
