@@ -27,7 +27,6 @@ from pydantic import Field, field_validator
 
 from bench.errors import ConfigError, InputError
 from bench.images import RangeMonitor, match_channels, parse_range, to_uint8
-from bench.registry import import_object
 
 
 @dataclass
@@ -281,24 +280,16 @@ class PythonAutoencoder(_ModelAutoencoder):
 
     @classmethod
     def check_args(cls, args: AdapterArgs, resolve: Any) -> list[tuple[tuple[Any, ...], str]]:
-        from bench.adapters.sources import _search_paths
+        from bench.adapters.sources import check_target
 
-        try:
-            import_object(args.target, search=_search_paths(resolve))  # type: ignore[attr-defined]
-        except ConfigError as exc:
-            return [(("target",), str(exc))]
-        return []
+        return check_target(args.target, resolve)  # type: ignore[attr-defined]
 
     def __init__(self, args: AdapterArgs, ctx: AdapterContext) -> None:
         super().__init__(args, ctx)
-        from bench.adapters.sources import _search_paths
+        from bench.adapters.sources import load_target
 
         a: PythonAutoencoderArgs = args  # type: ignore[assignment]
-        obj = import_object(a.target, search=_search_paths(ctx.resolve_path))
-        model = obj(**a.kwargs) if isinstance(obj, type) or (callable(obj) and not hasattr(obj, "encode")) else obj
-        if isinstance(model, torch.nn.Module):
-            model = model.eval().to(self.device)
-        self.model = model
+        self.model = load_target(a.target, a.kwargs, ctx.resolve_path, self.device, method="encode")
         self._setup()
 
     def label(self) -> str:

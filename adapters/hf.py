@@ -299,6 +299,14 @@ def load_pipeline(a: DiffusersArgs, resolve: Any, device: str) -> Any:
 
 
 # ============================================================================================ transformers
+def _transformers() -> Any:
+    try:
+        import transformers
+    except ImportError:
+        raise ConfigError("this adapter needs transformers: pip install 'genbench[transformers]'") from None
+    return transformers
+
+
 class TransformersRetrieverArgs(AdapterArgs):
     pretrained: str = Field(description="hub id (e.g. openai/clip-vit-base-patch32, google/siglip-base-patch16-224) "
                                         "or a local save_pretrained folder with its processor")
@@ -318,10 +326,7 @@ class TransformersRetriever(_Pretrained):
 
     def __init__(self, args: AdapterArgs, ctx: Any) -> None:
         super().__init__(args, ctx)
-        try:
-            import transformers
-        except ImportError:
-            raise ConfigError("this adapter needs transformers: pip install 'genbench[transformers]'") from None
+        transformers = _transformers()
         a: TransformersRetrieverArgs = self.args  # type: ignore[assignment]
         resolve = ctx.resolve_path if ctx is not None else Path
         kw = {"revision": a.revision} if a.revision else {}
@@ -395,10 +400,7 @@ class TransformersCaptioner(_Pretrained):
 
     def __init__(self, args: AdapterArgs, ctx: Any) -> None:
         super().__init__(args, ctx)
-        try:
-            import transformers
-        except ImportError:
-            raise ConfigError("this adapter needs transformers: pip install 'genbench[transformers]'") from None
+        transformers = _transformers()
         a: TransformersCaptionerArgs = self.args  # type: ignore[assignment]
         if a.generate.get("do_sample"):
             raise ConfigError("transformers-captioner: do_sample is refused (captions would depend on the batch and "

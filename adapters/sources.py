@@ -196,20 +196,12 @@ class PythonGenerator(_ModelGenerator):
 
     @classmethod
     def check_args(cls, args: AdapterArgs, resolve: Any) -> list[tuple[tuple[Any, ...], str]]:
-        try:
-            import_object(args.target, search=_search_paths(resolve))  # type: ignore[attr-defined]
-        except ConfigError as exc:
-            return [(("target",), str(exc))]
-        return []
+        return check_target(args.target, resolve)  # type: ignore[attr-defined]
 
     def __init__(self, args: AdapterArgs, ctx: Any) -> None:
         super().__init__(args, ctx)
         a: PythonArgs = args  # type: ignore[assignment]
-        obj = import_object(a.target, search=_search_paths(ctx.resolve_path))
-        model = obj(**a.kwargs) if _is_factory(obj, a.kwargs) else obj  # type: ignore[operator]
-        if isinstance(model, torch.nn.Module):
-            model = model.eval().to(self.device)
-        self.model = model
+        self.model = load_target(a.target, a.kwargs, ctx.resolve_path, self.device, method="generate")
 
     def label(self) -> str:
         return self.args.target  # type: ignore[attr-defined,no-any-return]
@@ -221,15 +213,34 @@ def _search_paths(resolve: Any) -> tuple[str, ...]:
     return (str(resolve(".")), os.getcwd())
 
 
-def _is_factory(obj: Any, kwargs: dict[str, Any]) -> bool:
+def check_target(target: str, resolve: Any) -> list[tuple[tuple[Any, ...], str]]:
+    """``validate``'s check of a Python model's ``target: module:attr``: it imports, from the suite's folder too."""
+    try:
+        import_object(target, search=_search_paths(resolve))
+    except ConfigError as exc:
+        return [(("target",), str(exc))]
+    return []
+
+
+def load_target(target: str, kwargs: dict[str, Any], resolve: Any, device: torch.device, method: str) -> Any:
+    """The model a Python ``target`` names: called with ``kwargs`` when it is a factory (:func:`_is_factory`, the
+    model itself having ``method``), a torch module put in eval mode on ``device``."""
+    obj = import_object(target, search=_search_paths(resolve))
+    model = obj(**kwargs) if _is_factory(obj, kwargs, method) else obj  # type: ignore[operator]
+    if isinstance(model, torch.nn.Module):
+        model = model.eval().to(device)
+    return model
+
+
+def _is_factory(obj: Any, kwargs: dict[str, Any], method: str = "generate") -> bool:
     """Whether ``target`` names something to call for the model: a class, or a function given ``kwargs`` or
     callable without arguments (``def make_model(): ...``). A function that needs an argument (``z``) is the model
-    itself, and so is a module or an object with ``generate``."""
+    itself, and so is a module or an object with ``method`` (``generate``, ``encode``)."""
     import inspect
 
     if isinstance(obj, type):
         return True
-    if not callable(obj) or isinstance(obj, torch.nn.Module) or hasattr(obj, "generate"):
+    if not callable(obj) or isinstance(obj, torch.nn.Module) or hasattr(obj, method):
         return False
     if kwargs:
         return True
