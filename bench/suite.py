@@ -33,6 +33,27 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+#: what a suite, task or model name may be: it names folders and files of a run, so it is a name, never a path
+_NAME = re.compile(r"[^/\\\x00]+")
+
+
+def _plain_name(v: str) -> str:
+    if not _NAME.fullmatch(v) or v in (".", "..") or v.startswith("."):
+        raise ValueError(f"'{v}' is not a plain name (no '/', '\\', leading '.' or '..'): it names folders of the run")
+    return v
+
+
+class MaxFailures(Strict):
+    max_failures: int = Field(ge=0, description="failures tolerated before the run stops (0: like fail_fast)")
+
+
+#: error policy: ``continue`` (every model is tried), ``fail_fast`` (stop at the first failure) or
+#: ``{max_failures: N}``; the run stopped early is resumable (docs/reliability.md)
+OnError = Literal["continue", "fail_fast"] | MaxFailures
+#: fields that decide how a run copes with failures, not what it computes: not part of the suite hash
+POLICY_FIELDS = ("on_error", "timeout_s")
+
+
 class DatasetSpec(BaseModel):
     """``kind`` and that kind's arguments. The arguments are validated by the kind's own ``Args`` model
     (bench.data: a discriminated union on ``kind`` whose members are the registered dataset kinds), at their
@@ -81,6 +102,9 @@ class ModelSpec(Strict):
 
 class TaskSpec(Strict):
     name: str
+    on_error: OnError | None = Field(default=None, description="error policy of this task (default: the suite's)")
+    timeout_s: float | None = Field(default=None, gt=0, description="seconds one model call may take (default: "
+                                    "the suite's); a model that does not answer in time is recorded as failed")
     kind: str = Field(default="generation", description="task kind (genbench ls tasks)")
     reference: str
     models: list[str] | None = Field(default=None, description="default: every model whose adapter fits the kind")
@@ -114,6 +138,8 @@ class TaskSpec(Strict):
         if isinstance(v, dict):
             return {k: (o or {}) for k, o in v.items()}
         return v
+
+    _name = field_validator("name")(_plain_name)
 
 
 class OutputSpec(Strict):
@@ -162,12 +188,25 @@ class Suite(Strict):
     output: OutputSpec = Field(default_factory=OutputSpec)
     runtime: RuntimeSpec = Field(default_factory=RuntimeSpec, description="device and model dtype (bench.runtime)")
     check: CheckSpec | None = Field(default=None, description="rules for genbench check; not part of the run")
+    on_error: OnError = Field(default="continue", description="continue | fail_fast | {max_failures: N}")
+    timeout_s: float | None = Field(default=None, gt=0, description="seconds one model call may take")
+
+    _name = field_validator("name")(_plain_name)
+
+    @field_validator("models")
+    @classmethod
+    def _model_names(cls, v: dict[str, ModelSpec]) -> dict[str, ModelSpec]:
+        for name in v:
+            _plain_name(name)
+        return v
 
     def spec_hash(self) -> str:
         """sha256 of the validated suite in canonical JSON: equal for equal meaning, whatever the formatting.
-        The ``check`` and ``runtime`` sections are left out: tightening a gate or moving to a GPU does not change
+        The ``check`` and ``runtime`` sections and the error policy are left out: tightening a gate or moving to a GPU does not change
         what a run computes (the protocol is the same on every device), so a run started on one resumes on another."""
-        blob = json.dumps(self.model_dump(mode="json", exclude={"check", "runtime"}), sort_keys=True).encode()
+        exclude: Any = {"check": True, "runtime": True, **{f: True for f in POLICY_FIELDS},
+                        "tasks": {"__all__": set(POLICY_FIELDS)}}  # how failures are met is not what is computed
+        blob = json.dumps(self.model_dump(mode="json", exclude=exclude), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()
 
 
