@@ -138,6 +138,12 @@ class RowScan:
         return {p for p, n in got.items() if want[p] is None or n == want[p]}
 
 
+def unchecked(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored row without its checksum: what a row edited by hand is written as (a stale ``_sha`` would mark the
+    edited line damaged)."""
+    return {k: v for k, v in row.items() if k != CHECK_FIELD}
+
+
 def _public(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k != GROUP_FIELD}
 
@@ -149,10 +155,11 @@ class RunDir:
 
     @staticmethod
     def new_id(spec_hash: str, shard: tuple[int, int] | None = None) -> str:
-        """``<UTC time>-<suite hash>-<random>``; a shard's run folder ends in ``-s<index>of<count>``. The random
-        part keeps two runs started in the same second (two jobs, two terminals) out of each other's folder."""
-        base = (datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S") + "-" + spec_hash[:8] + "-"
-                + secrets.token_hex(3))
+        """``<UTC time to the microsecond>-<suite hash>-<random>``; a shard's run folder ends in
+        ``-s<index>of<count>``. Two runs started in the same second (two jobs, two terminals) get their own folders;
+        names still sort in the order the runs started."""
+        base = (datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-%f") + "-" + spec_hash[:8] + "-"
+                + secrets.token_hex(2))
         return base if shard is None else f"{base}-s{shard[0]}of{shard[1]}"
 
     @contextmanager
