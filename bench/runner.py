@@ -10,6 +10,7 @@ while a run writes it; SIGINT/SIGTERM leave its manifest ``interrupted`` (docs/r
 from __future__ import annotations
 
 import contextlib
+import errno
 import shutil
 import signal
 import sys
@@ -300,8 +301,10 @@ class Runner:
                         self._errors_log(f"model '{model}' (task {task.name}):\n{remote}\n")
                     failures += 1
                 except Exception as exc:  # a user's model crashed: keep going; its traceback goes to errors.log
-                    if isinstance(exc, OSError) and self._own_file(exc.filename):
-                        raise  # the run folder itself (a full disk): one error line from the CLI, exit 2
+                    if isinstance(exc, OSError) and self._own_file(exc):
+                        if exc.filename is None:  # e.g. a PNG writer's close: the run folder is where it failed
+                            exc.filename = str(self.public_dir.path)
+                        raise  # the environment (a full disk): one error line from the CLI, exit 2
                     where = self._errors_log(f"model '{model}' (task {task.name}):\n{traceback.format_exc()}\n")
                     errors.append(f"model '{model}' (task {task.name}): {exc.__class__.__name__}: {exc} ({where})")
                     self.log(f"error: {errors[-1]}")
@@ -315,8 +318,12 @@ class Runner:
                 if self._stop(task.name, failures, errors):
                     return
 
-    def _own_file(self, filename: Any) -> bool:
-        """Whether an OS error's file is in the run folder (the run's disk failed, not the model)."""
+    def _own_file(self, exc: OSError) -> bool:
+        """Whether an OS error is the environment's, not the model's: a full or read-only disk, or any error on a
+        file of the run folder."""
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+            return True
+        filename = exc.filename
         if not filename:
             return False
         try:
