@@ -12,9 +12,10 @@ import json
 import re
 import typing
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -41,6 +42,9 @@ def _plain_name(v: str) -> str:
     if not _NAME.fullmatch(v) or v in (".", "..") or v.startswith("."):
         raise ValueError(f"'{v}' is not a plain name (no '/', '\\', leading '.' or '..'): it names folders of the run")
     return v
+
+
+PlainName = Annotated[str, AfterValidator(_plain_name)]
 
 
 class MaxFailures(Strict):
@@ -183,7 +187,7 @@ class Suite(Strict):
     description: str = ""
     seed: int = 0
     datasets: dict[str, DatasetSpec] = Field(default_factory=dict)
-    models: dict[str, ModelSpec]
+    models: dict[PlainName, ModelSpec]
     tasks: list[TaskSpec]
     output: OutputSpec = Field(default_factory=OutputSpec)
     runtime: RuntimeSpec = Field(default_factory=RuntimeSpec, description="device and model dtype (bench.runtime)")
@@ -193,12 +197,6 @@ class Suite(Strict):
 
     _name = field_validator("name")(_plain_name)
 
-    @field_validator("models")
-    @classmethod
-    def _model_names(cls, v: dict[str, ModelSpec]) -> dict[str, ModelSpec]:
-        for name in v:
-            _plain_name(name)
-        return v
 
     def spec_hash(self) -> str:
         """sha256 of the validated suite in canonical JSON: equal for equal meaning, whatever the formatting.
@@ -262,7 +260,7 @@ def format_validation_errors(
     """One ``file:line: field.path: problem`` line per pydantic error."""
     out = []
     for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and (p.startswith("function-") or p == "[key]")))
         full = (*prefix, *loc)
         dotted = ".".join(str(p) for p in full) or "(top level)"
         line = line_for(lines, full)
