@@ -68,5 +68,5 @@ def os_error_line(exc: OSError) -> str:
     where = exc.filename if exc.filename is not None else "(no path)"
     if exc.filename2 is not None:
         where = f"{where} -> {exc.filename2}"
-    code = f" ({errno.errorcode[exc.errno]})" if exc.errno in errno.errorcode else ""
+    code = f" ({errno.errorcode[exc.errno]})" if exc.errno is not None and exc.errno in errno.errorcode else ""
     return f"{where}: {exc.strerror or exc}{code}"

@@ -165,8 +165,10 @@ class Runner:
     def _oom_record(self) -> dict[str, Any]:
         """The batch sizes that fit after running out of device memory (bench.guard), when any was halved."""
         sizes = {f"{t}/{m}": n for (t, m), n in self.batch_sizes.items()}
-        sizes.update({f"backbone {n}": b.oom_rows for n, b in self.plan.backbones.items()
-                      if getattr(b, "oom_rows", None)})
+        for name, b in self.plan.backbones.items():
+            rows: int | None = getattr(b, "oom_rows", None)
+            if rows:
+                sizes[f"backbone {name}"] = rows
         return {"oom_batch_sizes": sizes} if sizes else {}
 
     def _open(self, resume: bool, started: float) -> list[tuple[str, str]]:

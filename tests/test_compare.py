@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
-from bench.results import unchecked
 from bench.compare import compare_runs
+from bench.results import unchecked
 
 
 def _copy_run(run: Path, dest: Path, edit=None) -> Path:  # type: ignore[no-untyped-def]
