@@ -303,7 +303,7 @@ class Runner:
                         self._errors_log(f"model '{model}' (task {task.name}):\n{remote}\n")
                     failures += 1
                 except Exception as exc:  # a user's model crashed: keep going; its traceback goes to errors.log
-                    if isinstance(exc, OSError) and self._own_file(exc):
+                    if isinstance(exc, OSError) and self._environment_error(exc):
                         if exc.filename is None:  # e.g. a PNG writer's close: the run folder is where it failed
                             exc.filename = str(self.public_dir.path)
                         raise  # the environment (a full disk): one error line from the CLI, exit 2
@@ -320,7 +320,7 @@ class Runner:
                 if self._stop(task.name, failures, errors):
                     return
 
-    def _own_file(self, exc: OSError) -> bool:
+    def _environment_error(self, exc: OSError) -> bool:
         """Whether an OS error is the environment's, not the model's: a full or read-only disk, or any error on a
         file of the run folder."""
         if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):

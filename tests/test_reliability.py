@@ -126,6 +126,15 @@ def _append_many(path: str, worker: int) -> None:
                         unit="", seconds=0.0) for k in range(3)])
 
 
+def test_short_writes_are_continued(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = os.write
+    monkeypatch.setattr(os, "write", lambda fd, data: real(fd, bytes(data)[:100]))  # a pipe-like 100-byte write
+    _append_many(str(tmp_path), 0)
+    monkeypatch.setattr(os, "write", real)
+    scan = RunDir(tmp_path).scan()
+    assert not scan.bad and len(scan.good) == 40 * 3 and len(scan.complete()) == 40
+
+
 def test_concurrent_appends_of_one_run_are_whole(tmp_path: Path) -> None:
     import multiprocessing
 
@@ -244,7 +253,11 @@ def test_entry_under_the_wrong_key_is_discarded_and_recomputed(tmp_path: Path) -
     g = torch.Generator().manual_seed(0)
     a = torch.randint(0, 256, (40, 1, 8, 8), dtype=torch.uint8, generator=g)
     b = torch.randint(0, 256, (40, 1, 8, 8), dtype=torch.uint8, generator=g)
-    fa, fb = store.get(a, bb), store.get(b, bb)
+    mask = os.umask(0o022)  # a team's usual umask: entries must come out 0644, not mkstemp's 0600
+    try:
+        fa, fb = store.get(a, bb), store.get(b, bb)
+    finally:
+        os.umask(mask)
     files = sorted((tmp_path / "cache").rglob("*.npz"))
     assert len(files) == 2 and all(f.stat().st_mode & 0o044 == 0o044 for f in files)  # group/other readable
     key_a = next(f for f in files if np.allclose(np.load(f)["pool"], fa["pool"]))
@@ -368,6 +381,11 @@ def test_sigterm_leaves_an_interrupted_resumable_run_that_table_and_check_mark(
     code, _, err = run_cli(["check", str(suite), "--baseline", str(base), "--run", str(run)], capsys)
     assert code == 2 and f"{run}: run interrupted: partial results are not gated" in err
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the run's handler was its own
+    from bench.report import build_report
+
+    with pytest.warns(UserWarning, match="run interrupted: partial results"):
+        html = build_report([run], tmp_path / "report").read_text()
+    assert "status interrupted — <strong>partial results</strong>" in html
     code, _, err = run_cli(["run", str(suite), "--resume", str(run), "--quiet"], capsys)
     assert code == 0, err
     assert "first: already in" in err and [r["model"] for r in RunDir(run).rows()] == ["first", "second", "noise"]
