@@ -456,7 +456,8 @@ def test_suite_names_that_are_paths_are_refused(tmp_path: Path, capsys: pytest.C
 @pytest.mark.slow
 def test_kill_9_at_random_points_then_resume_gives_identical_rows(tiny_run: tuple[Path, Path], tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, str(ROOT / "scripts" / "fault_injection.py"), "--suite",
-                          str(tiny_run[0]), "--cycles", "1", "--work", str(tmp_path), "--seed", "1"],
+                          str(tiny_run[0]), "--cycles", "2", "--work", str(tmp_path), "--seed", "1",
+                          "--no-together"],
                          capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "rows lost: 0" in out.stdout and "rows differing: 0" in out.stdout
