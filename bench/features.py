@@ -189,7 +189,11 @@ class FeatureStore:
             self.hits += 1
             return self._memory[key]
         path = self._path(key)
-        if path is not None and path.is_file():
+        try:
+            present = path is not None and path.is_file()
+        except OSError:  # an unreadable cache folder (permissions) is a miss, like no cache
+            present = False
+        if path is not None and present:
             why = ""
             try:
                 with np.load(path, allow_pickle=False) as z:

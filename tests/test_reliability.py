@@ -461,3 +461,21 @@ def test_kill_9_at_random_points_then_resume_gives_identical_rows(tiny_run: tupl
                          capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "rows lost: 0" in out.stdout and "rows differing: 0" in out.stdout
+
+
+@pytest.mark.parametrize("one", ["generated", "reference"])
+def test_score_images_with_one_image_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                 one: str) -> None:
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for name, count in (("one", 1), ("many", 5)):
+        (tmp_path / name).mkdir()
+        for i in range(count):
+            Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(tmp_path / name / f"{i}.png")
+    a, b = (tmp_path / "one", tmp_path / "many") if one == "generated" else (tmp_path / "many", tmp_path / "one")
+    code, _, err = run_cli(["score", "images", str(a), str(b), "--protocol", "digits", "--no-cache"], capsys)
+    assert code == 2 and "Traceback" not in err
+    assert _errors(err) == [f"genbench: error: {tmp_path / 'one'}: 1 sample(s); "
+                            + ("scoring a set needs at least 2" if one == "generated"
+                               else "a reference set needs at least 2")]
