@@ -202,8 +202,10 @@ class Runner:
     def run(self, resume: bool = False) -> RunOutcome:
         try:
             # rank 0 (or the only process) holds the run folder's lock; other ranks write a scratch folder
+            # under torchrun SIGTERM keeps its default: torchrun sends it to stop the other ranks of a failed job,
+            # and a rank waiting in a collective could not act on it (bench.distributed reports lost ranks)
             with self.run_dir.lock() if self.run_dir is self.public_dir else contextlib.nullcontext(), \
-                    _terminate_as_interrupt():
+                    _terminate_as_interrupt() if self.group is None else contextlib.nullcontext():
                 return self._run(resume)
         finally:
             if self.run_dir is not self.public_dir:
