@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from bench.distributed import is_main
-from bench.errors import EXIT_BAD_INPUT, EXIT_OK, GenbenchError
+from bench.errors import EXIT_BAD_INPUT, EXIT_OK, GenbenchError, RunInterrupted, os_error_line
 
 EXAMPLES = """examples:
   genbench run suites/quickstart.yaml           run a suite, print the comparison table
@@ -613,6 +613,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         run = runs[0]
         if run.missing:
             raise GenbenchError(f"{run.label}: {run.missing_shards} not given; a gate needs every pair of the suite")
+        if run.partial:
+            raise GenbenchError(f"{run.partial[0]}: partial results are not gated; complete it with "
+                                f"genbench run --resume {run.paths[0]}")
         rows, out_dir = run.rows(), run.path
     else:
         from bench.features import FeatureStore
@@ -791,8 +794,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `genbench ls metrics | head`: the reader left; nothing is wrong
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except KeyboardInterrupt:
-        print("genbench: interrupted; completed results are kept (resume with --resume RUN_DIR)", file=sys.stderr)
+    except OSError as exc:  # the environment: a read-only or full disk, a permission: one line naming the path
+        print(f"genbench: error: {os_error_line(exc)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt as exc:
+        where = str(exc.run_dir) if isinstance(exc, RunInterrupted) else "RUN_DIR"
+        print(f"genbench: interrupted; completed results are kept (resume with --resume {where})", file=sys.stderr)
         return 130
     finally:
         distributed.shutdown()

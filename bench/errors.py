@@ -46,3 +46,27 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     if len(choices) <= 12:
         return f"; choose from {', '.join(choices)}"
     return ""
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM during a run: its manifest says ``interrupted`` and ``--resume`` continues it."""
+
+    def __init__(self, run_dir: object) -> None:
+        super().__init__(str(run_dir))
+        self.run_dir = run_dir
+
+
+class ModelTimeout(GenbenchError):
+    """A model call gave no answer within the suite's ``timeout_s``: that model is recorded as failed."""
+
+
+def os_error_line(exc: OSError) -> str:
+    """An OS error as one line naming the path: ``results/x/rows.jsonl: No space left on device (ENOSPC)``.
+    What was written before it stays: rows are appended whole and every other file is replaced atomically."""
+    import errno
+
+    where = exc.filename if exc.filename is not None else "(no path)"
+    if exc.filename2 is not None:
+        where = f"{where} -> {exc.filename2}"
+    code = f" ({errno.errorcode[exc.errno]})" if exc.errno is not None and exc.errno in errno.errorcode else ""
+    return f"{where}: {exc.strerror or exc}{code}"

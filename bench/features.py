@@ -2,7 +2,11 @@
 
 The cache key is the sha256 of: the images' content key, the backbone name, the backbone's weights sha256, its
 preprocessing record and the feature-format version. Changing any of them (a different weights file above all)
-gives a different key, so a stale entry can never be returned. Entries are written atomically.
+gives a different key, so a stale entry can never be returned. Entries are written atomically, readable by the
+group (a team's shared cache), and verify themselves: each holds its key and a sha256 of its arrays, checked on
+load, so an entry copied under the wrong key or damaged on disk is discarded (with a warning) and recomputed. A
+cache that cannot be written (read-only, full) is dropped for the rest of the process with one warning: the cache
+is optional, the run goes on without it.
 
 A content key never needs the whole set in memory: a tensor's is :func:`bench.images.content_hash`, a streamed
 set's the same digest fed batch by batch (:class:`bench.images.StreamHash`), a set of files the ordered digest of
@@ -23,6 +27,7 @@ import os
 import shutil
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -38,7 +43,8 @@ from bench.images import StreamHash, content_hash
 from bench.streams import prefetch
 from bench.weights import cache_root
 
-FORMAT_VERSION = 3  # 2: content keys of streamed sets (ImageFiles.digest); 3: per-image StreamHash (resumable)
+# 2: content keys of streamed sets (ImageFiles.digest); 3: per-image StreamHash (resumable); 4: self-verifying
+FORMAT_VERSION = 4
 Features = dict[str, np.ndarray]
 #: seconds between two writes of a stream's finished part (0: after every batch)
 PARTIAL_SECONDS = 30.0
@@ -47,12 +53,23 @@ PARTIAL_SECONDS = 30.0
 Batches = Callable[[int, int], Iterator[torch.Tensor]]
 
 
+#: names inside a cache entry that are not features: the entry's key and the sha256 of its feature arrays
+KEY_ENTRY, SHA_ENTRY = "__key__", "__sha256__"
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.part")
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)  # type: ignore[arg-type]
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600: a shared team cache needs the usual permissions
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -68,6 +85,8 @@ class PartialFeatures:
         self.directory, self.backbones = directory, backbones
         self.every = PARTIAL_SECONDS if every is None else every
         self.written = 0
+        #: the cache could not be written: the pass goes on without writing its finished part
+        self.broken = False
         self._blocks = [{k: 0 for k in b.layers} for b in backbones]
         self._last = time.monotonic()
 
@@ -99,7 +118,7 @@ class PartialFeatures:
 
     def write(self, done: int, outs: list[dict[str, list[np.ndarray]]], hasher: StreamHash, force: bool = False) -> None:
         """Write rows ``written..done`` when ``every`` seconds have passed since the last write (or ``force``)."""
-        if done <= self.written or not (force or time.monotonic() - self._last >= self.every):
+        if self.broken or done <= self.written or not (force or time.monotonic() - self._last >= self.every):
             return
         arrays: dict[str, np.ndarray] = {}
         for i, (o, seen) in enumerate(zip(outs, self._blocks, strict=True)):
@@ -109,11 +128,31 @@ class PartialFeatures:
         digests, item = hasher.state()
         arrays["digests"] = np.frombuffer(digests[32 * self.written: 32 * done], dtype=np.uint8)
         arrays["item"] = np.asarray(item or (), dtype=np.int64)
-        _atomic_savez(self.directory / f"chunk-{self.written:09d}-{done:09d}.npz", arrays)
+        try:
+            _atomic_savez(self.directory / f"chunk-{self.written:09d}-{done:09d}.npz", arrays)
+        except OSError as exc:  # a read-only or full cache: the pass goes on, only not resumable
+            _cache_warning(str(self.directory), exc)
+            self.broken = True
+            return
         self.written, self._last = done, time.monotonic()
 
     def clear(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def features_sha256(feats: Features) -> str:
+    """sha256 of feature arrays (names, dtypes, shapes, bytes): what a cache entry holds, checked on load."""
+    h = hashlib.sha256()
+    for k in sorted(feats):
+        a = np.ascontiguousarray(feats[k])
+        h.update(f"{k}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _cache_warning(what: str, exc: OSError) -> None:
+    warnings.warn(f"feature cache: {exc.filename or what}: {exc.strerror or exc}; continuing without the disk "
+                  "cache (features are computed, not cached)", stacklevel=3)
 
 
 def feature_key(images_hash: str, backbone: Backbone) -> str:
@@ -150,16 +189,34 @@ class FeatureStore:
             self.hits += 1
             return self._memory[key]
         path = self._path(key)
-        if path is not None and path.is_file():
+        try:
+            present = path is not None and path.is_file()
+        except OSError:  # an unreadable cache folder (permissions) is a miss, like no cache
+            present = False
+        if path is not None and present:
+            why = ""
             try:
                 with np.load(path, allow_pickle=False) as z:
                     feats = {k: z[k] for k in z.files}
+                stored_key = str(feats.pop(KEY_ENTRY, np.asarray("")))
+                stored_sha = str(feats.pop(SHA_ENTRY, np.asarray("")))
                 lengths = {len(v) for v in feats.values()}
-                if set(feats) == set(backbone.layers) and len(lengths) == 1 and (n is None or lengths == {n}):
+                if stored_key != key:
+                    why = f"holds the entry of key {stored_key[:12] or '(none)'}..., not of its own key"
+                elif stored_sha != features_sha256(feats):
+                    why = "its features do not match their recorded sha256"
+                elif set(feats) == set(backbone.layers) and len(lengths) == 1 and (n is None or lengths == {n}):
                     self.hits += 1
                     self._memory[key] = feats
                     return feats
-            except Exception:  # a damaged entry is recomputed, never trusted
+                else:
+                    why = "its layers or row count are not the ones asked for"
+            except Exception as exc:  # a damaged entry is recomputed, never trusted
+                why = f"unreadable ({exc.__class__.__name__})"
+            warnings.warn(f"feature cache: {path}: {why}; discarded and recomputed", stacklevel=3)
+            try:
+                path.unlink()
+            except OSError:
                 pass
         return None
 
@@ -168,7 +225,11 @@ class FeatureStore:
         path = self._path(key)
         group = current()
         if path is not None and (group is None or group.writes_cache):
-            _atomic_savez(path, feats)
+            try:
+                _atomic_savez(path, {**feats, KEY_ENTRY: np.asarray(key), SHA_ENTRY: np.asarray(features_sha256(feats))})
+            except OSError as exc:  # read-only or full: the cache is optional
+                _cache_warning(str(path), exc)
+                self.directory = None
 
     def get(self, images: torch.Tensor, backbone: Backbone, label: str = "", images_hash: str | None = None) -> Features:
         """Features of a whole uint8 tensor."""

@@ -255,7 +255,9 @@ def build_report(paths: list[str] | list[Path], out: str | Path) -> Path:
     suites = sorted({m.get("suite", "?") for m in manifests})
     head = "".join(f"<li><code>{escape(str(m.get('run_id')))}</code> — suite {escape(str(m.get('suite')))}, "
                    f"seed {escape(str(m.get('seed')))}, git {escape(str(m.get('git_sha')))}, "
-                   f"status {escape(str(m.get('status')))}</li>" for m in manifests)
+                   f"status {escape(str(m.get('status')))}"
+                   + ("" if m.get("status") in (None, "complete") else " — <strong>partial results</strong>")
+                   + "</li>" for m in manifests)
     grids = _grids(runs)
     grid_html = "".join(f'<figure><img class="grid" alt="{escape(label)}" src="{uri}"><figcaption>{escape(task)} / '
                         f'{escape(label)}</figcaption></figure>' for task, label, uri in grids) or \

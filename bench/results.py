@@ -1,19 +1,28 @@
 """Run directories: a manifest, one JSON row per model × task × metric value, tables and artifacts.
 
-Rows are appended to ``rows.jsonl`` with one ``write`` of a whole line followed by ``fsync``, so a killed run
-leaves only complete rows; ``genbench run --resume`` skips what is already there. Every other file is written to
-a temporary name and renamed into place.
+Rows are appended to ``rows.jsonl`` under an exclusive ``flock``, a (task, model)'s rows in one write (a short
+write is finished or cut back) followed by ``fsync``. Each stored line carries ``_sha`` (a checksum of the rest of
+the line) and ``_rows`` (how many rows its (task, model) has), so a reader validates the file line by line and
+``genbench run --resume`` recomputes exactly the pairs whose rows are not all present and sound (:meth:`RunDir.scan`).
+A run holds an exclusive lock on its folder (:meth:`RunDir.lock`). Every other file is written to a temporary name
+and renamed into place. docs/reliability.md states these promises and how they are tested.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import functools
+import hashlib
 import json
 import os
 import platform
+import secrets
 import subprocess
+import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
@@ -72,6 +81,73 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
             os.unlink(tmp)
 
 
+#: fields a stored line has besides the Row's: its checksum, and the number of rows of its (task, model)
+CHECK_FIELD, GROUP_FIELD = "_sha", "_rows"
+
+
+def _line_sha(fields: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def encode_rows(rows: Sequence[Row]) -> bytes:
+    """The stored lines of one (task, model)'s rows: each with its row count and a checksum of the rest."""
+    out = []
+    for r in rows:
+        fields = json.loads(r.to_json())  # plain JSON values, as a reader will see them
+        fields[GROUP_FIELD] = len(rows)
+        out.append(json.dumps({**fields, CHECK_FIELD: _line_sha(fields)}, sort_keys=True) + "\n")
+    return "".join(out).encode()
+
+
+def decode_row(line: bytes) -> tuple[dict[str, Any] | None, str]:
+    """(row, "") for a sound stored line, else (None, why). A line without ``_sha`` (written by hand or by
+    genbench before checksums) is accepted when it parses and has a task, model and metric."""
+    try:
+        fields = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None, "not JSON (torn or garbled)"
+    if not isinstance(fields, dict):
+        return None, "not a row"
+    sha = fields.pop(CHECK_FIELD, None)
+    if sha is not None and sha != _line_sha(fields):
+        return None, "checksum mismatch (garbled)"
+    if not all(isinstance(fields.get(k), str) for k in ("task", "model", "metric")):
+        return None, "no task, model or metric"
+    return fields, ""
+
+
+@dataclass
+class RowScan:
+    """``rows.jsonl`` read line by line: the sound lines (with their bytes) and the damaged ones."""
+
+    #: (line number, the line's bytes, its row)
+    good: list[tuple[int, bytes, dict[str, Any]]]
+    #: (line number, why it is not used)
+    bad: list[tuple[int, str]]
+
+    def complete(self) -> set[tuple[str, str]]:
+        """The (task, model) pairs whose rows are all there: as many sound rows as their ``_rows`` says (a pair
+        whose rows carry no count, written before counts, is complete with any row)."""
+        got: dict[tuple[str, str], int] = {}
+        want: dict[tuple[str, str], int | None] = {}
+        for _, _, r in self.good:
+            pair = (r["task"], r["model"])
+            got[pair] = got.get(pair, 0) + 1
+            count = r.get(GROUP_FIELD)
+            want[pair] = count if isinstance(count, int) else None
+        return {p for p, n in got.items() if want[p] is None or n == want[p]}
+
+
+def unchecked(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored row without its checksum: what a row edited by hand is written as (a stale ``_sha`` would mark the
+    edited line damaged)."""
+    return {k: v for k, v in row.items() if k != CHECK_FIELD}
+
+
+def _public(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k != GROUP_FIELD}
+
+
 class RunDir:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
@@ -79,55 +155,123 @@ class RunDir:
 
     @staticmethod
     def new_id(spec_hash: str, shard: tuple[int, int] | None = None) -> str:
-        """``<UTC time>-<suite hash>``; a shard's run folder ends in ``-s<index>of<count>``."""
-        base = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S") + "-" + spec_hash[:8]
+        """``<UTC time to the microsecond>-<suite hash>-<random>``; a shard's run folder ends in
+        ``-s<index>of<count>``. Two runs started in the same second (two jobs, two terminals) get their own folders;
+        names still sort in the order the runs started."""
+        base = (datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-%f") + "-" + spec_hash[:8] + "-"
+                + secrets.token_hex(2))
         return base if shard is None else f"{base}-s{shard[0]}of{shard[1]}"
 
-    def append(self, *rows: Row) -> None:
-        """Append rows with a single ``write`` (then fsync): after a crash they are all there or none is."""
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold an exclusive lock on the run folder (``.lock``, flock) while a run writes it: a second writer (a
+        resume of a folder still being written) is refused with one line instead of mixing its rows in."""
+        from bench.errors import GenbenchError
+
         self.path.mkdir(parents=True, exist_ok=True)
-        line = "".join(r.to_json() + "\n" for r in rows).encode()
+        fd = os.open(self.path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+                raise GenbenchError(f"{self.path}: another genbench run (pid {holder}) is writing this run folder; "
+                                    "wait for it to end, or start a new run") from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def append(self, *rows: Row) -> None:
+        """Append one (task, model)'s rows in a single write (then fsync), under an exclusive flock so several
+        processes of one run can append safely. A short write is continued; a write that fails (a full disk) is
+        cut back to where it started, so the file never ends in a torn line, and raised."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        data = encode_rows(rows)
         fd = os.open(self.rows_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, line)
-            os.fsync(fd)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            start = os.fstat(fd).st_size
+            try:
+                view = memoryview(data)
+                while view:
+                    n = os.write(fd, view)
+                    if n <= 0:
+                        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.rows_file))
+                    view = view[n:]
+                os.fsync(fd)
+            except OSError as exc:
+                try:
+                    os.ftruncate(fd, start)
+                except OSError:
+                    pass
+                if exc.filename is None:
+                    exc.filename = str(self.rows_file)
+                raise
         finally:
             os.close(fd)
 
-    def repair(self) -> int:
-        """Cut a torn last line left by a crash mid-write (no newline at the end); returns bytes removed.
-
-        Without this, the next append would glue its first row onto the fragment and both would be lost.
-        """
+    def scan(self) -> RowScan:
+        """Every line of ``rows.jsonl`` checked (:func:`decode_row`); a last line without its newline is torn."""
+        good: list[tuple[int, bytes, dict[str, Any]]] = []
+        bad: list[tuple[int, str]] = []
         if not self.rows_file.exists():
-            return 0
+            return RowScan(good, bad)
         data = self.rows_file.read_bytes()
-        if not data or data.endswith(b"\n"):
-            return 0
-        keep = data.rfind(b"\n") + 1
-        with open(self.rows_file, "r+b") as f:
-            f.truncate(keep)
-            f.flush()
-            os.fsync(f.fileno())
-        return len(data) - keep
+        lines = data.split(b"\n")
+        torn = lines.pop() if lines else b""  # the part after the last newline: empty unless torn
+        for i, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            row, why = decode_row(line)
+            if row is None:
+                bad.append((i, why))
+            else:
+                good.append((i, line + b"\n", row))
+        if torn.strip():
+            bad.append((len(lines) + 1, "torn last line (no newline)"))
+        return RowScan(good, bad)
+
+    def keep_complete(self) -> tuple[set[tuple[str, str]], list[str]]:
+        """Before a resume: rewrite ``rows.jsonl`` (atomically) with only the sound rows of complete pairs, so the
+        pairs to recompute leave no duplicate; the lines taken out are appended to ``rows.rejected.jsonl`` (nothing
+        is thrown away). Returns the complete pairs and one message per line taken out."""
+        scan = self.scan()
+        done = scan.complete()
+        msgs = [f"{self.rows_file}:{i}: {why}; its (task, model) is recomputed" for i, why in scan.bad]
+        dropped = [(i, line, r) for i, line, r in scan.good if (r["task"], r["model"]) not in done]
+        for pair in sorted({(r["task"], r["model"]) for _, _, r in dropped}):
+            msgs.append(f"{self.rows_file}: task {pair[0]}, model {pair[1]}: rows incomplete; recomputed")
+        if scan.bad or dropped:
+            raw = self.rows_file.read_bytes().split(b"\n")
+            rejected = b"".join(raw[i - 1] + b"\n" for i, _ in scan.bad) + b"".join(line for _, line, _ in dropped)
+            with open(self.path / "rows.rejected.jsonl", "ab") as f:
+                f.write(rejected)
+            kept = b"".join(line for _, line, r in scan.good if (r["task"], r["model"]) in done)
+            atomic_write_text(self.rows_file, kept.decode())
+        return done, msgs
 
     def rows(self) -> list[dict[str, Any]]:
-        if not self.rows_file.exists():
-            return []
-        out = []
-        for line in self.rows_file.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                try:
-                    out.append(json.loads(line))
-                except json.JSONDecodeError:
-                    continue  # a torn last line from a crash: ignored, the value is recomputed on resume
-        return out
+        """The sound rows; a damaged line is skipped with a warning naming it (``run --resume`` recomputes it)."""
+        scan = self.scan()
+        for i, why in scan.bad:
+            print(f"genbench: warning: {self.rows_file}:{i}: {why}; row skipped (genbench run --resume "
+                  f"{self.path} recomputes it)", file=sys.stderr)
+        return [_public(r) for _, _, r in scan.good]
 
     def write_json(self, name: str, obj: Any) -> None:
         atomic_write_text(self.path / name, json.dumps(obj, indent=2, sort_keys=True, default=_jsonable) + "\n")
 
     def read_json(self, name: str) -> Any:
-        return json.loads((self.path / name).read_text(encoding="utf-8"))
+        """A JSON file of the run folder; an unreadable one is one InputError naming it."""
+        from bench.errors import InputError
+
+        path = self.path / name
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(f"{path}: unreadable ({exc.__class__.__name__}: {exc}); the file is damaged") from None
 
 
 def git_sha(cwd: str | os.PathLike[str] | None = None) -> str | None:
@@ -206,6 +350,13 @@ class RunSet:
     def manifest(self) -> dict[str, Any]:
         """The run's manifest (a sharded run's: its first shard's, which records the suite and the shard count)."""
         return self.manifests[0]
+
+    @property
+    def partial(self) -> list[str]:
+        """``<folder>: <status>`` for each folder whose run did not complete (running, interrupted, failed): its
+        rows are only part of the suite. Folders without a manifest status (copied rows) are not judged."""
+        return [f"{p}: run {m['status']}" for p, m in zip(self.paths, self.manifests, strict=True)
+                if m.get("status") not in (None, "complete")]
 
     @property
     def missing_shards(self) -> str:

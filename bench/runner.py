@@ -1,15 +1,21 @@
 """Runs a plan: for each task, each model goes through its task kind (bench.tasks); rows land in the run folder.
 
 A problem with one model (bad files, a crashing factory) is recorded and the run goes on with the others; the
-run then exits with code 2 and keeps every result computed. ``resume`` skips (task, model) pairs whose rows are
-all present, so a killed run continues where it stopped.
+run then exits with code 2 and keeps every result computed (the suite's ``on_error`` can stop it earlier;
+``timeout_s`` bounds each model call). ``resume`` skips the (task, model) pairs whose rows are all present and
+sound (bench.results.RunDir.keep_complete), so a killed run continues where it stopped. The run folder is locked
+while a run writes it; SIGINT/SIGTERM leave its manifest ``interrupted`` (docs/reliability.md).
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Hashable
@@ -20,7 +26,7 @@ from typing import Any
 from bench import __version__
 from bench.adapters import AdapterContext
 from bench.distributed import RanksLostError, current
-from bench.errors import ConfigError, GenbenchError, ProtocolMismatchError
+from bench.errors import ConfigError, GenbenchError, ProtocolMismatchError, RunInterrupted
 from bench.features import FeatureStore
 from bench.metrics.base import MetricValue, output_info
 from bench.plan import Plan
@@ -109,6 +115,8 @@ class Runner:
         self.run_dir = self.public_dir if self.group is None or self.group.main else \
             RunDir(tempfile.mkdtemp(prefix=f"genbench-rank{self.group.rank}-"))
         self._datasets: dict[str, Any] = {}
+        #: (task, model) -> the batch size a model call was halved to after running out of memory (bench.guard)
+        self.batch_sizes: dict[tuple[str, str], int] = {}
         self.samples = SampleSets(plan.tasks)
         self.ctx = AdapterContext(resolve_path=plan.loaded.resolve_path, datasets=self.dataset,
                                   dataset_names=tuple(self.suite.datasets), device=str(plan.device))
@@ -148,10 +156,20 @@ class Runner:
             "hardware": hardware(),
             "runtime": device_record(self.plan.device, self.suite.runtime.dtype),
             "backbones": {n: b.describe() for n, b in self.plan.backbones.items() if b.weights_sha256},
+            **self._oom_record(),
             **({} if self.shard is None else {"shard": {
                 "index": self.shard[0], "count": self.shard[1],
                 "pairs": [list(p) for p in shard_pairs(self.plan.tasks, *self.shard)]}}),
         }
+
+    def _oom_record(self) -> dict[str, Any]:
+        """The batch sizes that fit after running out of device memory (bench.guard), when any was halved."""
+        sizes = {f"{t}/{m}": n for (t, m), n in self.batch_sizes.items()}
+        for name, b in self.plan.backbones.items():
+            rows: int | None = getattr(b, "oom_rows", None)
+            if rows:
+                sizes[f"backbone {name}"] = rows
+        return {"oom_batch_sizes": sizes} if sizes else {}
 
     def _open(self, resume: bool, started: float) -> list[tuple[str, str]]:
         """Create (or reopen, resuming) the run folder; the (task, model) pairs whose rows are all there."""
@@ -168,11 +186,11 @@ class Runner:
                     return "the whole suite" if s is None else f"shard {s[0]}/{s[1]}"
                 raise ConfigError(f"{rd.path}: is a run of {name(was)}, not of {name(self.shard)}; resume it with "
                                   + ("no --shard" if was is None else f"--shard {was[0]}/{was[1]}"))
-        if rd.repair():
-            self.log(f"{rd.rows_file}: removed a torn last line left by an interrupted run")
-        done = sorted({(r["task"], r["model"]) for r in rd.rows()})
+        done, damaged = rd.keep_complete()
+        for msg in damaged:  # torn or garbled lines, pairs with rows missing: kept aside and recomputed
+            self.log(f"warning: {msg}")
         rd.write_json("manifest.json", self.manifest("running", [], started))
-        return done
+        return sorted(done)
 
     def _resolve_weights(self) -> None:
         for bname, b in self.plan.backbones.items():
@@ -183,7 +201,12 @@ class Runner:
 
     def run(self, resume: bool = False) -> RunOutcome:
         try:
-            return self._run(resume)
+            # rank 0 (or the only process) holds the run folder's lock; other ranks write a scratch folder
+            # under torchrun SIGTERM keeps its default: torchrun sends it to stop the other ranks of a failed job,
+            # and a rank waiting in a collective could not act on it (bench.distributed reports lost ranks)
+            with self.run_dir.lock() if self.run_dir is self.public_dir else contextlib.nullcontext(), \
+                    _terminate_as_interrupt() if self.group is None else contextlib.nullcontext():
+                return self._run(resume)
         finally:
             if self.run_dir is not self.public_dir:
                 shutil.rmtree(self.run_dir.path, ignore_errors=True)
@@ -204,6 +227,46 @@ class Runner:
                 error = exc
             group.agree(error, "finding the weights")
         errors: list[str] = []
+        try:
+            self._run_tasks(done, errors)
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: finished rows are kept, the manifest says so
+            self._final_manifest("interrupted", errors, started)
+            raise RunInterrupted(self.public_dir.path) from None
+        except BaseException as exc:  # an OS error (a full disk), lost ranks: the manifest says the run stopped
+            self._final_manifest("failed", [*errors, f"stopped: {exc.__class__.__name__}: {exc}"], started)
+            raise
+        rows = rd.rows()
+        order = list(self.suite.models)
+        md = to_markdown(rows, order)
+        from bench.results import atomic_write_text
+
+        atomic_write_text(rd.path / "table.md", f"# {self.suite.name} — run {rd.path.name}\n\n{md}")
+        atomic_write_text(rd.path / "table.csv", to_csv(rows))
+        rd.write_json("manifest.json", self.manifest("failed" if errors else "complete", errors, started))
+        return RunOutcome(self.public_dir, rows, errors, md)
+
+    def _final_manifest(self, status: str, errors: list[str], started: float) -> None:
+        """Best effort: the manifest of a run that stops early (on a full disk this write may fail too)."""
+        try:
+            self.run_dir.write_json("manifest.json", self.manifest(status, errors, started))
+        except OSError as exc:
+            self.log(f"warning: {self.run_dir.path / 'manifest.json'}: not updated ({exc.strerror or exc})")
+
+    def _errors_log(self, text: str) -> str:
+        """Append a traceback to the run's errors.log; where it cannot be written (a full or read-only disk) the
+        traceback goes to stderr instead, and the error itself is still recorded."""
+        path = self.run_dir.path / "errors.log"
+        try:
+            with open(path, "a", encoding="utf-8") as f:
+                f.write(text)
+            return f"traceback in {self.public_dir.path / 'errors.log'}"
+        except OSError as exc:
+            self.log(f"warning: {path}: cannot write ({exc.strerror or exc}); the traceback follows\n{text}")
+            return "traceback on stderr"
+
+    def _run_tasks(self, done: set[tuple[str, str]], errors: list[str]) -> None:
+        rd = self.run_dir
+        failures = 0
         mine = None if self.shard is None else set(shard_pairs(self.plan.tasks, *self.shard))
         for parts in task_parts(self.plan.tasks):
             task = parts[0]
@@ -220,6 +283,9 @@ class Runner:
             except GenbenchError as exc:
                 errors.append(f"task {task.name}: reference '{task.reference}': {exc}")
                 self.log(f"error: {errors[-1]}")
+                failures += 1
+                if self._stop(task.name, failures, errors):
+                    return
                 continue
             for model in task.models:
                 if mine is not None and (task.name, model) not in mine:
@@ -229,10 +295,6 @@ class Runner:
                     continue
                 try:
                     new = self._run_model(parts, model)
-                    self.run_dir.append(*new)  # one write: resume never sees half a model
-                    self.log(f"[{task.name}] {model}: " + ", ".join(
-                        f"{r.metric}={r.value:.4g}" if r.value is not None else f"{r.metric}=n/a"
-                        for r in new if "@" not in r.metric))  # variants (per batch size, per n) stay in the rows
                 except RanksLostError as exc:  # the job cannot go on: say where its finished rows are
                     raise RanksLostError(str(exc).replace("RUN_DIR", str(self.public_dir.path))) from None
                 except GenbenchError as exc:
@@ -240,23 +302,58 @@ class Runner:
                     self.log(f"error: {errors[-1]}")
                     remote = getattr(exc, "remote_traceback", "")
                     if remote:  # a user's model crashed on another rank: its traceback, kept like a local one
-                        with open(rd.path / "errors.log", "a", encoding="utf-8") as f:
-                            f.write(f"model '{model}' (task {task.name}):\n{remote}\n")
+                        self._errors_log(f"model '{model}' (task {task.name}):\n{remote}\n")
+                    failures += 1
                 except Exception as exc:  # a user's model crashed: keep going; its traceback goes to errors.log
-                    with open(rd.path / "errors.log", "a", encoding="utf-8") as f:
-                        f.write(f"model '{model}' (task {task.name}):\n{traceback.format_exc()}\n")
-                    errors.append(f"model '{model}' (task {task.name}): {exc.__class__.__name__}: {exc} "
-                                  f"(traceback in {rd.path / 'errors.log'})")
+                    if isinstance(exc, OSError) and self._environment_error(exc):
+                        if exc.filename is None:  # e.g. a PNG writer's close: the run folder is where it failed
+                            exc.filename = str(self.public_dir.path)
+                        raise  # the environment (a full disk): one error line from the CLI, exit 2
+                    where = self._errors_log(f"model '{model}' (task {task.name}):\n{traceback.format_exc()}\n")
+                    errors.append(f"model '{model}' (task {task.name}): {exc.__class__.__name__}: {exc} ({where})")
                     self.log(f"error: {errors[-1]}")
-        rows = rd.rows()
-        order = list(self.suite.models)
-        md = to_markdown(rows, order)
-        from bench.results import atomic_write_text
+                    failures += 1
+                else:
+                    self.run_dir.append(*new)  # one write: resume never sees half a model
+                    self.log(f"[{task.name}] {model}: " + ", ".join(
+                        f"{r.metric}={r.value:.4g}" if r.value is not None else f"{r.metric}=n/a"
+                        for r in new if "@" not in r.metric))  # variants (per batch size, per n) stay in the rows
+                    continue
+                if self._stop(task.name, failures, errors):
+                    return
 
-        atomic_write_text(rd.path / "table.md", f"# {self.suite.name} — run {rd.path.name}\n\n{md}")
-        atomic_write_text(rd.path / "table.csv", to_csv(rows))
-        rd.write_json("manifest.json", self.manifest("failed" if errors else "complete", errors, started))
-        return RunOutcome(self.public_dir, rows, errors, md)
+    def _environment_error(self, exc: OSError) -> bool:
+        """Whether an OS error is the environment's, not the model's: a full or read-only disk, or any error on a
+        file of the run folder."""
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+            return True
+        filename = exc.filename
+        if not filename:
+            return False
+        try:
+            return Path(str(filename)).resolve().is_relative_to(self.run_dir.path.resolve())
+        except (OSError, ValueError):
+            return False
+
+    def _stop(self, task: str, failures: int, errors: list[str]) -> bool:
+        """Whether the run stops after its ``failures``-th failure, by the error policy of ``task`` (its own
+        ``on_error``, else the suite's): ``continue`` never, ``fail_fast`` at once, ``{max_failures: N}`` at N+1."""
+        policy = self.policy(task)[0]
+        limit = None if policy == "continue" else 0 if policy == "fail_fast" else policy.max_failures
+        if limit is None or failures <= limit:
+            return False
+        errors.append(f"run stopped after {failures} failure(s) (task {task}: on_error "
+                      f"{policy if isinstance(policy, str) else f'max_failures: {limit}'}); "
+                      f"the rest is computed by genbench run --resume {self.public_dir.path}")
+        self.log(f"error: {errors[-1]}")
+        return True
+
+    def policy(self, task: str) -> tuple[Any, float | None]:
+        """(on_error, timeout_s) of a suite task: its own, else the suite's."""
+        spec = next((t for t in self.suite.tasks if t.name == task), None)
+        on_error = spec.on_error if spec is not None and spec.on_error is not None else self.suite.on_error
+        timeout = spec.timeout_s if spec is not None and spec.timeout_s is not None else self.suite.timeout_s
+        return on_error, timeout
 
     def _run_model(self, parts: list[TaskPlan], model: str) -> list[Row]:
         """Every part's rows of one model; under torchrun the ranks agree on whether it failed anywhere before
@@ -286,3 +383,21 @@ class Runner:
             protocol_id=protocol_id(protocol) if protocol else None,
             extras={**v.extras, **(extras or {}), **({} if info.ranked else {"ranked": False})},
         )
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Any:
+    """SIGTERM (a scheduler's cancel) handled like Ctrl-C for the run's duration, so both leave the manifest
+    ``interrupted`` and the rows written so far in place (main thread only: signals are delivered there)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    before = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)

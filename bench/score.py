@@ -173,6 +173,8 @@ def score_images(input1: str, input2: str, metrics: list[str] | None = None, *, 
         raise InputError(f"{input1}: holds {n1} samples, fewer than --n {n}")
     if n < 2:
         raise InputError(f"{input1}: {n} sample(s); scoring a set needs at least 2")
+    if kind2 != "stats" and n2 < 2:  # a one-image reference has no spread: every distance to it is meaningless
+        raise InputError(f"{input1 if swapped else input2}: {n2} sample(s); a reference set needs at least 2")
     suite = Suite.model_validate({
         "name": "score-images",
         "seed": seed,

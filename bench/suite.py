@@ -12,9 +12,10 @@ import json
 import re
 import typing
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -31,6 +32,30 @@ from bench.yamlio import line_for, load_yaml_with_lines
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+#: what a suite, task or model name may be: it names folders and files of a run, so it is a name, never a path
+_NAME = re.compile(r"[^/\\\x00]+")
+
+
+def _plain_name(v: str) -> str:
+    if not _NAME.fullmatch(v) or v in (".", "..") or v.startswith("."):
+        raise ValueError(f"'{v}' is not a plain name (no '/', '\\', leading '.' or '..'): it names folders of the run")
+    return v
+
+
+PlainName = Annotated[str, AfterValidator(_plain_name)]
+
+
+class MaxFailures(Strict):
+    max_failures: int = Field(ge=0, description="failures tolerated before the run stops (0: like fail_fast)")
+
+
+#: error policy: ``continue`` (every model is tried), ``fail_fast`` (stop at the first failure) or
+#: ``{max_failures: N}``; the run stopped early is resumable (docs/reliability.md)
+OnError = Literal["continue", "fail_fast"] | MaxFailures
+#: fields that decide how a run copes with failures, not what it computes: not part of the suite hash
+POLICY_FIELDS = ("on_error", "timeout_s")
 
 
 class DatasetSpec(BaseModel):
@@ -81,6 +106,9 @@ class ModelSpec(Strict):
 
 class TaskSpec(Strict):
     name: str
+    on_error: OnError | None = Field(default=None, description="error policy of this task (default: the suite's)")
+    timeout_s: float | None = Field(default=None, gt=0, description="seconds one model call may take (default: "
+                                    "the suite's); a model that does not answer in time is recorded as failed")
     kind: str = Field(default="generation", description="task kind (genbench ls tasks)")
     reference: str
     models: list[str] | None = Field(default=None, description="default: every model whose adapter fits the kind")
@@ -114,6 +142,8 @@ class TaskSpec(Strict):
         if isinstance(v, dict):
             return {k: (o or {}) for k, o in v.items()}
         return v
+
+    _name = field_validator("name")(_plain_name)
 
 
 class OutputSpec(Strict):
@@ -157,17 +187,24 @@ class Suite(Strict):
     description: str = ""
     seed: int = 0
     datasets: dict[str, DatasetSpec] = Field(default_factory=dict)
-    models: dict[str, ModelSpec]
+    models: dict[PlainName, ModelSpec]
     tasks: list[TaskSpec]
     output: OutputSpec = Field(default_factory=OutputSpec)
     runtime: RuntimeSpec = Field(default_factory=RuntimeSpec, description="device and model dtype (bench.runtime)")
     check: CheckSpec | None = Field(default=None, description="rules for genbench check; not part of the run")
+    on_error: OnError = Field(default="continue", description="continue | fail_fast | {max_failures: N}")
+    timeout_s: float | None = Field(default=None, gt=0, description="seconds one model call may take")
+
+    _name = field_validator("name")(_plain_name)
+
 
     def spec_hash(self) -> str:
         """sha256 of the validated suite in canonical JSON: equal for equal meaning, whatever the formatting.
-        The ``check`` and ``runtime`` sections are left out: tightening a gate or moving to a GPU does not change
+        The ``check`` and ``runtime`` sections and the error policy are left out: tightening a gate or moving to a GPU does not change
         what a run computes (the protocol is the same on every device), so a run started on one resumes on another."""
-        blob = json.dumps(self.model_dump(mode="json", exclude={"check", "runtime"}), sort_keys=True).encode()
+        exclude: Any = {"check": True, "runtime": True, **{f: True for f in POLICY_FIELDS},
+                        "tasks": {"__all__": set(POLICY_FIELDS)}}  # how failures are met is not what is computed
+        blob = json.dumps(self.model_dump(mode="json", exclude=exclude), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()
 
 
@@ -223,7 +260,7 @@ def format_validation_errors(
     """One ``file:line: field.path: problem`` line per pydantic error."""
     out = []
     for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and (p.startswith("function-") or p == "[key]")))
         full = (*prefix, *loc)
         dotted = ".".join(str(p) for p in full) or "(top level)"
         line = line_for(lines, full)

@@ -155,6 +155,8 @@ def load_runs(paths: list[str] | list[Any]) -> list[dict[str, Any]]:
         if run.missing:
             warnings.warn(f"{run.label}: {run.missing_shards} not given: their (task, model) pairs are missing",
                           stacklevel=2)
+        for what in run.partial:
+            warnings.warn(f"{what}: partial results (genbench run --resume completes it)", stacklevel=2)
         per_run.append(run.rows())
     seen: dict[tuple[Any, ...], set[str]] = {}
     for rows in per_run:

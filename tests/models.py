@@ -209,3 +209,50 @@ class ContinuousAE:
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return z * 2.0
+
+
+class Hanging:
+    """A model that hangs: each call sleeps ``seconds`` (timeout_s tests)."""
+
+    def __init__(self, seconds: float = 60.0) -> None:
+        self.seconds = seconds
+
+    def generate(self, request):  # noqa: ANN001
+        import time
+
+        time.sleep(self.seconds)
+        return torch.zeros((request.n, 1, 8, 8), dtype=torch.uint8)
+
+
+class SeededDigits:
+    """Images from each sample's seed alone (the same item whatever the batch), in [-1, 1]. Above ``limit`` items
+    a call raises torch.cuda.OutOfMemoryError as a GPU out of memory would (tested on the CPU); every batch size
+    asked for is kept in ``SeededDigits.asked``."""
+
+    asked: list[int] = []
+
+    def __init__(self, limit: int = 1 << 30) -> None:
+        self.limit = limit
+
+    def generate(self, request):  # noqa: ANN001
+        SeededDigits.asked.append(request.n)
+        if request.n > self.limit:
+            raise torch.cuda.OutOfMemoryError(f"CUDA out of memory. Tried to allocate {request.n} MiB (injected)")
+        return torch.tanh(request.latents(1, 8, 8))
+
+
+class Signalling:
+    """Sends this process ``signal`` (a scheduler's SIGTERM, Ctrl-C's SIGINT) on its first call while the file
+    ``once`` does not exist (it is created then: a resumed run goes through); zeros otherwise."""
+
+    def __init__(self, once: str, signal: str = "SIGTERM") -> None:
+        self.once, self.signal = once, signal
+
+    def generate(self, request):  # noqa: ANN001
+        import os
+        import signal
+
+        if not os.path.exists(self.once):
+            open(self.once, "w").close()
+            os.kill(os.getpid(), getattr(signal, self.signal))
+        return torch.zeros((request.n, 1, 8, 8), dtype=torch.uint8)

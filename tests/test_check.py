@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
+from bench.results import unchecked
 from tests.conftest import NOISE_AS_GMM, write_tiny
 
 
@@ -79,7 +80,7 @@ def test_two_sided_window_flags_too_good(baseline: Path, tiny_run: tuple[Path, P
     for r in rows:
         if r["model"] == "noise" and r["metric"] == "fid":
             r["value"] = r["value"] * 0.2
-    (fake / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (fake / "rows.jsonl").write_text("".join(json.dumps(unchecked(r)) + "\n" for r in rows))
     rc = main(["check", str(suite), "--baseline", str(baseline), "--run", str(fake), "--summary", str(tmp_path / "s.md")])
     assert rc == 1
     assert "suspiciously better" in (tmp_path / "s.md").read_text()
@@ -93,7 +94,7 @@ def test_protocol_mismatch_exits_2(baseline: Path, tiny_run: tuple[Path, Path], 
     rows = [json.loads(line) for line in (run / "rows.jsonl").read_text().splitlines()]
     for r in rows:
         r["protocol_id"] = "000000000000"
-    (fake / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (fake / "rows.jsonl").write_text("".join(json.dumps(unchecked(r)) + "\n" for r in rows))
     assert main(["check", str(suite), "--baseline", str(baseline), "--run", str(fake)]) == 2
     err = capsys.readouterr().err
     assert "different protocols" in err and "Traceback" not in err
@@ -146,7 +147,7 @@ def test_changed_n_is_refused_before_running_and_named(baseline: Path, tiny_run:
         if r.get("protocol"):
             r["protocol"] = {**r["protocol"], "n": 150}
             r["protocol_id"] = "000000000000"
-    (fake / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (fake / "rows.jsonl").write_text("".join(json.dumps(unchecked(r)) + "\n" for r in rows))
     assert main(["check", str(suite), "--baseline", str(baseline), "--run", str(fake)]) == 2
     assert "n: baseline 200, run 150" in capsys.readouterr().err
 

@@ -9,6 +9,7 @@ import pytest
 
 from bench.cli import main
 from bench.compare import compare_runs
+from bench.results import unchecked
 
 
 def _copy_run(run: Path, dest: Path, edit=None) -> Path:  # type: ignore[no-untyped-def]
@@ -18,7 +19,7 @@ def _copy_run(run: Path, dest: Path, edit=None) -> Path:  # type: ignore[no-unty
         r["run_id"] = dest.name
         if edit:
             edit(r, rows)
-    (dest / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (dest / "rows.jsonl").write_text("".join(json.dumps(unchecked(r)) + "\n" for r in rows))
     (dest / "manifest.json").write_text((run / "manifest.json").read_text())
     return dest
 

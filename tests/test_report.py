@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -11,6 +12,7 @@ import pytest
 
 from bench.cli import main
 from bench.report import pareto_front
+from bench.results import unchecked
 from bench.tables import leaderboards, load_runs, to_latex, win_rates
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -42,7 +44,8 @@ def test_two_runs_side_by_side(tiny_run: tuple[Path, Path], tmp_path: Path, caps
     run = tiny_run[1]
     other = tmp_path / "other-run"
     other.mkdir()
-    (other / "rows.jsonl").write_text((run / "rows.jsonl").read_text().replace(run.name, "other-run"))
+    (other / "rows.jsonl").write_text("".join(json.dumps(unchecked(json.loads(line.replace(run.name, "other-run"))))
+                                              + "\n" for line in (run / "rows.jsonl").read_text().splitlines()))
     assert main(["table", str(run), str(other), "--format", "csv"]) == 0
     csv = capsys.readouterr().out
     assert f"gmm@{run.name}" in csv and "gmm@other-run" in csv

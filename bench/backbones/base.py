@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
 import torch
 
+from bench.guard import is_out_of_memory, release_memory
 from bench.registry import Registry
 from bench.runtime import trim_heap
 
@@ -61,6 +63,8 @@ class Backbone:
         self.device = torch.device(device)
         self.weights_sha256: str | None = None
         self.passes = 0  # image sets pushed through forward (tests assert one pass per set)
+        #: images per forward call after running out of device memory (None: the batch as given; bench.guard)
+        self.oom_rows: int | None = None
 
     # -- to implement ------------------------------------------------------------------------------
     def check_weights(self) -> list[str]:
@@ -181,13 +185,36 @@ def extract_many(backbones: list[Backbone], batches: Iterable[torch.Tensor], pro
             if i % TRIM_EVERY == TRIM_EVERY - 1:
                 trim_heap()
             for b, out in zip(backbones, outs, strict=True):
-                b.add_rows(images, out)
+                _add_rows_fitting(b, images, out)
             done += int(images.shape[0])
             if progress is not None:
                 progress.update(int(images.shape[0]))
             if on_batch is not None:
                 on_batch(done, outs)
     return [{k: (np.concatenate(v) if v else np.zeros((0,), np.float32)) for k, v in out.items()} for out in outs]
+
+
+def _add_rows_fitting(b: Backbone, images: torch.Tensor, out: dict[str, list[np.ndarray]]) -> None:
+    """``b.add_rows``, in pieces of at most ``b.oom_rows`` images: a piece that runs out of device memory is
+    halved and retried (its partial rows taken back first), and the size that fits is kept for the next batches.
+    Features are per image, so the rows are the same whatever the piece size."""
+    step = min(int(images.shape[0]), getattr(b, "oom_rows", None) or int(images.shape[0])) or 1
+    for start in range(0, max(int(images.shape[0]), 1), step):
+        piece = images[start: start + step]
+        marks = {k: len(v) for k, v in out.items()}
+        try:
+            b.add_rows(piece, out)
+        except Exception as exc:
+            if not is_out_of_memory(exc) or piece.shape[0] <= 1:
+                raise
+            del exc
+            for k, v in out.items():
+                del v[marks[k]:]
+            release_memory()
+            b.oom_rows = max(1, int(piece.shape[0]) // 2)
+            warnings.warn(f"backbone '{b.name}': out of memory on {piece.shape[0]} images; retrying with "
+                          f"{b.oom_rows}", stacklevel=2)
+            _add_rows_fitting(b, piece, out)
 
 
 def _checked_load(load: Any) -> Any:

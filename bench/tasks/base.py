@@ -29,6 +29,7 @@ from bench.adapters.base import Adapter, build_adapter
 from bench.backbones.base import Backbone
 from bench.errors import ConfigError, InputError
 from bench.features import feature_key
+from bench.guard import is_out_of_memory, release_memory, time_limit
 from bench.images import content_hash, make_grid, save_png, to_uint8
 from bench.metrics.base import ArtifactSink, Metric, Options, Reference, SampleSet
 from bench.progress import announce
@@ -252,6 +253,8 @@ class TaskKind:
         if grid is not None:
             sink.image("", grid)
         common = {self.seconds_key: round(produce_seconds, 3), **self.row_extras(task, model, samples)}
+        if (task.name, model) in runner.batch_sizes:  # halved after running out of memory: the size that worked
+            common["batch_size_used"] = runner.batch_sizes[(task.name, model)]
         # numbers that could be silently wrong are computed, warned about, flagged in their rows and not ranked
         shape = samples.item_shape or (tuple(samples.images.shape[1:]) if samples.images is not None else None)
         for key, why in (("output_warning", adapter.output_problem()),  # e.g. a wrong value range
@@ -292,13 +295,27 @@ class TaskKind:
         converted to uint8 on the model's device, copied to the host once and checked for count and shape."""
         shape: tuple[int, ...] | None = None
         size = batch_size or task.batch_size
+        timeout = runner.policy(task.name)[1]
         with tqdm(total=count, initial=first, desc=f"{desc} {model}", unit="img", leave=False,
                   disable=None if runner.progress else True) as bar:
-            for start in range(first, count, size):
+            start = first
+            while start < count:
                 stop = min(count, start + size)
-                with model_context(runner.plan.device, runner.suite.runtime.dtype):
-                    raw = call(range(start, stop), sample_seeds(seed, start, stop))
-                b = to_uint8(raw, None, what=f"model '{model}' batch at {at} {start}").cpu()
+                try:
+                    with time_limit(timeout, f"model '{model}' on {noun} {start}..{stop - 1}"), \
+                            model_context(runner.plan.device, runner.suite.runtime.dtype):
+                        raw = call(range(start, stop), sample_seeds(seed, start, stop))
+                        b = to_uint8(raw, None, what=f"model '{model}' batch at {at} {start}").cpu()
+                except Exception as exc:
+                    if not is_out_of_memory(exc) or stop - start == 1:
+                        raise
+                    del exc
+                    release_memory()  # the same items again in half the batch: the same outputs (per-item seeds)
+                    size = max(1, (stop - start) // 2)
+                    runner.batch_sizes[(task.name, model)] = size
+                    warnings.warn(f"model '{model}': out of memory with {stop - start} {noun} a batch; retrying "
+                                  f"with {size}", stacklevel=2)
+                    continue
                 if b.shape[0] != stop - start:
                     raise InputError(f"model '{model}': asked for {stop - start} {noun} at {at} {start}, got {b.shape[0]}")
                 if shape is not None and tuple(b.shape[1:]) != shape:
@@ -306,6 +323,7 @@ class TaskKind:
                                      f"earlier batches {shape}")
                 shape = tuple(b.shape[1:])
                 bar.update(b.shape[0])
+                start = stop
                 yield b
 
     @classmethod
