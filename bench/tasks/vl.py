@@ -14,6 +14,7 @@ from pydantic import Field
 
 from bench.adapters import GenerationRequest
 from bench.errors import ConfigError, InputError
+from bench.guard import time_limit
 from bench.metrics.base import Metric, Options, Reference, SampleSet
 from bench.protocol import make_protocol
 from bench.seeding import model_seed
@@ -52,7 +53,8 @@ class RetrievalTask(TaskKind):
 
     def produce(self, runner: Runner, task: TaskPlan, model: str, adapter: Any) -> SampleSet:
         st = task.state
-        im, tx = embed(adapter, st["images"], st["texts"], task.batch_size, ids=st["ids"])
+        im, tx = embed(adapter, st["images"], st["texts"], task.batch_size, ids=st["ids"],
+                       timeout=runner.policy(task.name)[1], model=model)
         return SampleSet(embeddings={"images": im, "texts": tx, "pairs": st["pairs"]})
 
     def protocol(self, task: TaskPlan, metric: Metric, layer: str, samples: SampleSet) -> dict[str, Any] | None:
@@ -62,15 +64,22 @@ class RetrievalTask(TaskKind):
                 "i2t": "rank of the best-ranked of the image's captions"}
 
 
-def embed(adapter: Any, images: Any, texts: list[str], batch: int, ids: list[Any]) -> tuple[np.ndarray, np.ndarray]:
-    """Image and text embeddings as float32 arrays, batch by batch (data-only sources answer in one go)."""
+def embed(adapter: Any, images: Any, texts: list[str], batch: int, ids: list[Any], timeout: float | None = None,
+          model: str = "") -> tuple[np.ndarray, np.ndarray]:
+    """Image and text embeddings as float32 arrays, batch by batch (data-only sources answer in one go); each call
+    within ``timeout`` seconds (the suite's ``timeout_s``)."""
     if adapter.data_only:
         im, tx = adapter.embed_images(images, ids=ids), adapter.embed_texts(texts)
     else:
-        im = np.concatenate([np.asarray(adapter.embed_images(images[s: s + batch]), dtype=np.float32)
-                             for s in range(0, images.shape[0], batch)])
-        tx = np.concatenate([np.asarray(adapter.embed_texts(texts[s: s + batch]), dtype=np.float32)
-                             for s in range(0, len(texts), batch)])
+        def each(fn: Any, items: Any, n: int, noun: str) -> np.ndarray:
+            out = []
+            for s in range(0, n, batch):
+                with time_limit(timeout, f"model '{model}' on {noun} {s}..{min(n, s + batch) - 1}"):
+                    out.append(np.asarray(fn(items[s: s + batch]), dtype=np.float32))
+            return np.concatenate(out)
+
+        im = each(adapter.embed_images, images, images.shape[0], "images")
+        tx = each(adapter.embed_texts, texts, len(texts), "texts")
     im, tx = np.asarray(im, dtype=np.float32), np.asarray(tx, dtype=np.float32)
     if im.ndim != 2 or im.shape[0] != images.shape[0]:
         raise InputError(f"embed_images returned shape {im.shape} for {images.shape[0]} images")
@@ -124,8 +133,10 @@ class CaptioningTask(TaskKind):
         if adapter.data_only:
             hyps = list(adapter.caption(images, ids=ids))
         else:
-            hyps = [c for s in range(0, images.shape[0], task.batch_size)
-                    for c in adapter.caption(images[s: s + task.batch_size])]
+            hyps, timeout, n = [], runner.policy(task.name)[1], images.shape[0]
+            for s in range(0, n, task.batch_size):
+                with time_limit(timeout, f"model '{model}' on images {s}..{min(n, s + task.batch_size) - 1}"):
+                    hyps.extend(adapter.caption(images[s: s + task.batch_size]))
         if len(hyps) != len(ids):
             raise InputError(f"model '{model}': {len(hyps)} captions for {len(ids)} images")
         bad = [i for i, h in enumerate(hyps) if not isinstance(h, str) or not h.strip()]
