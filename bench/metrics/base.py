@@ -47,6 +47,8 @@ INPUTS: dict[str, str] = {
     "translator": "re-translation through the model: other inputs, other seeds, there and back",
     "source_labels": "the class label of each input image (label preservation)",
     "timings": "speed and memory measurements (the perf task makes them; the perf metric holds their metadata)",
+    "units": "a generator layer's units, read and edited with forward hooks (the dissection task; its metric holds "
+             "the metadata)",
     "reference.features": "backbone features of the reference images (or its Gaussian fit, where allowed)",
     "reference.images": "the reference images themselves",
     "reference.labels": "the class label of each reference image",

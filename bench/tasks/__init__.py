@@ -15,5 +15,6 @@ TASKS.register("translation", "bench.tasks.translation:TranslationTask")
 TASKS.register("retrieval", "bench.tasks.vl:RetrievalTask")
 TASKS.register("captioning", "bench.tasks.vl:CaptioningTask")
 TASKS.register("text-to-image", "bench.tasks.vl:TextToImageTask")
+TASKS.register("dissection", "bench.tasks.dissection:DissectionTask")
 
 __all__ = ["TASKS", "TaskKind", "TaskPlan"]
