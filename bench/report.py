@@ -263,7 +263,7 @@ def build_report(paths: list[str] | list[Path], out: str | Path) -> Path:
     plot_html = "".join(f"<figure><figcaption>{escape(t)}</figcaption>{svg}</figure>" for t, svg in plots(rows))
     from bench.dissection.report import section as dissection_section
 
-    dissection_html = dissection_section([p for r in runs for p in r.paths])
+    dissection_html = dissection_section([p for r in runs for p in r.paths], svg_plot)
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>genbench leaderboard — {escape(', '.join(suites))}</title>
 <style>{CSS}</style></head>

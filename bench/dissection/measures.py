@@ -31,6 +31,17 @@ def unit_thresholds(acts: torch.Tensor, quantile: float) -> torch.Tensor:
     return torch.quantile(flat, 1.0 - quantile, dim=1)
 
 
+def unit_levels(acts: torch.Tensor, thresholds: torch.Tensor) -> torch.Tensor:
+    """[U]: each unit's mean activation over the samples and locations where it exceeds its threshold (the
+    threshold itself where it never does): the "on" level an insertion sets. The threshold alone is too low for
+    a sparse unit: a ReLU unit active at fewer than ``quantile`` of its locations has threshold 0."""
+    flat = acts.transpose(0, 1).reshape(acts.shape[1], -1).double()
+    above = flat > thresholds.double()[:, None]
+    count = above.sum(1)
+    mean = torch.where(above, flat, torch.zeros_like(flat)).sum(1) / count.clamp(min=1)
+    return torch.where(count > 0, mean, thresholds.double())
+
+
 def unit_masks(acts: torch.Tensor, thresholds: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """bool [N, U, H, W]: bilinear upsampling of ``acts`` [N, U, h, w] to ``size``, above each unit's threshold.
     A layer without locations ([N, U]) is one location covering the whole image."""

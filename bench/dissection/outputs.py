@@ -42,7 +42,11 @@ def _pair_grid(before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
 
 
 def _outline(images: torch.Tensor, windows: torch.Tensor) -> torch.Tensor:
-    """Images with the border of each sample's window drawn in grey (the insertion's place)."""
+    """Images with the border of each sample's window drawn in grey (the insertion's place); ``windows`` is at the
+    masks' size, resized (nearest) to the images' when they differ."""
+    if tuple(windows.shape[-2:]) != tuple(images.shape[-2:]):
+        windows = torch.nn.functional.interpolate(windows[:, None].float(), size=tuple(images.shape[-2:]),
+                                                  mode="nearest")[:, 0] > 0
     out = images.clone()
     for i in range(images.shape[0]):
         ys, xs = torch.nonzero(windows[i], as_tuple=True)

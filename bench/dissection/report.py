@@ -8,6 +8,7 @@ one contributes nothing, so the section is absent from reports of other suites.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -60,9 +61,7 @@ def _ci(d: dict[str, Any] | None) -> str:
     return s
 
 
-def _one(folder: Path, summary: dict[str, Any]) -> str:
-    from bench.report import svg_plot
-
+def _one(folder: Path, summary: dict[str, Any], svg_plot: Callable[..., str]) -> str:
     concepts: list[str] = summary["concepts"]
     detail: dict[str, Any] = summary["concepts_detail"]
     fid = summary.get("fid") or {}
@@ -104,8 +103,9 @@ def _one(folder: Path, summary: dict[str, Any]) -> str:
             f"{table}<div class=\"plots\">{''.join(curves)}</div><div class=\"grids\">{''.join(grids)}</div>")
 
 
-def section(run_paths: list[Path]) -> str:
-    """The report's "Dissection" section for these run folders ("" when none holds a dissection)."""
+def section(run_paths: list[Path], svg_plot: Callable[..., str]) -> str:
+    """The report's "Dissection" section for these run folders ("" when none holds a dissection); ``svg_plot`` is
+    bench.report's line plot (passed in: this module is imported by bench.report, not the other way)."""
     parts = []
     for run in run_paths:
         for summary_path in sorted((run / FOLDER).glob("*/*/summary.json")):
@@ -113,7 +113,7 @@ def section(run_paths: list[Path]) -> str:
             if summary is None:
                 parts.append(f'<p class="skip">skipped: {escape(str(summary_path))} is not readable</p>')
                 continue
-            parts.append(_one(summary_path.parent, summary))
+            parts.append(_one(summary_path.parent, summary, svg_plot))
     if not parts:
         return ""
     return ("<h2>Dissection</h2><p>GAN Dissection (Bau et al., ICLR 2019): IoU of each unit's top-quantile "

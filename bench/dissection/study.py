@@ -14,9 +14,10 @@ unedited output appended to ``into`` when that is given. Everything else happens
    ``1 − Σ_n after / Σ_n before``. The baseline: ``random_sets`` sets of k units drawn at random from the layer
    (seeded; the same sets for every concept), each ablated the same way, the drop of their mean.
 3. **Insertion.** For each concept: in every sample one ``insert_size`` × ``insert_size`` window of the layer's
-   locations (its position drawn per sample, seeded), c's ``top_k`` units set to their threshold ``t_u`` there
-   (``a = 1`` in the window, 0 elsewhere; ``r = t_u``); the gain is the concept's share of the window's image
-   pixels after minus before. The baseline: the same with ``top_k`` random units (their own thresholds).
+   locations (its position drawn per sample, seeded), c's ``top_k`` units set to their "on" level there
+   (``a = 1`` in the window, 0 elsewhere; ``r`` = the unit's mean activation above its threshold); the gain is the
+   concept's share of the window's image pixels after minus before. The baseline: the same with ``top_k`` random
+   units (their own levels).
 
 Intervals: every drop and gain carries a bootstrap interval over samples (bench.metrics.bootstrap).
 """
@@ -36,6 +37,7 @@ from bench.dissection.measures import (
     bootstrap_drop,
     bootstrap_mean,
     concept_fractions,
+    unit_levels,
     unit_masks,
     unit_thresholds,
 )
@@ -141,11 +143,15 @@ def run_study(generate: Generate, segmenter: Segmenter, cfg: StudyConfig,
     for s in range(0, n, 250):
         table.add(unit_masks(acts[s: s + 250], thresholds, size), masks[s: s + 250])
     iou = table.iou()
+    levels = unit_levels(acts, thresholds)
     before = concept_fractions(masks).numpy()  # [N, C]
 
     def fractions(edit_for: EditFor) -> tuple[torch.Tensor, np.ndarray]:
         imgs = generate(edit_for, None)
         return imgs, concept_fractions(_masks_in_chunks(segmenter, imgs)).numpy()
+
+    def ablate(unit_list: list[int]) -> EditFor:
+        return lambda _idx: UnitEdit(unit_list, 1.0, 0.0)
 
     ks = sorted({k for k in (*cfg.curve, cfg.top_k) if 1 <= k <= units})
     # random baseline: the same seeded sets for every concept
@@ -156,7 +162,7 @@ def run_study(generate: Generate, segmenter: Segmenter, cfg: StudyConfig,
                        .tolist()) for r in range(cfg.random_sets)]
         random_units[k] = sets
         say(f"ablating {cfg.random_sets} random sets of {k} units")
-        random_after[k] = np.mean([fractions(lambda _i, u=u: UnitEdit(u, 1.0, 0.0))[1] for u in sets], axis=0)
+        random_after[k] = np.mean([fractions(ablate(u))[1] for u in sets], axis=0)
 
     # insertion windows: one per sample, seeded, in layer locations
     spatial = acts.dim() == 4
@@ -171,7 +177,7 @@ def run_study(generate: Generate, segmenter: Segmenter, cfg: StudyConfig,
     before_win = concept_fractions(masks, pixel_win).numpy()
 
     def insert(unit_list: list[int]) -> EditFor:
-        value = thresholds[unit_list].float()
+        value = levels[unit_list].float()
 
         def edit_for(idx: range) -> UnitEdit:
             alpha: torch.Tensor = layer_win[idx.start: idx.stop] if spatial else torch.ones(len(idx))
@@ -195,7 +201,7 @@ def run_study(generate: Generate, segmenter: Segmenter, cfg: StudyConfig,
         cseed = derive_seed(cfg.seed, "concept", name)
         for k in ks:
             say(f"{name}: ablating its {k} best units")
-            imgs, after = fractions(lambda _i, u=order[:k]: UnitEdit(u, 1.0, 0.0))
+            imgs, after = fractions(ablate(order[:k]))
             res.curve[k] = float(1 - after[:, ci].sum() / before[:, ci].sum())
             if k == cfg.top_k:
                 res.ablated = imgs

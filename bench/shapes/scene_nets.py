@@ -5,8 +5,8 @@ images it generates. Neither a real scene parser nor a real GAN can ship with th
 supplies both, trained by ``scripts/shapes/train_segmenter.py`` and ``scripts/shapes/train_gan.py``:
 
 - :class:`ShapesGenerator`, an unconditional DCGAN-style generator of 32x32 scenes whose layers are spatial
-  (``layer1`` 8x8, ``layer2`` 16x16, after a ReLU: a unit's "off" is 0, as in gandissect's generators), so a unit
-  has an activation map to compare with a mask. No batch normalisation: a sample depends only on its own latent.
+  (``layer1`` 8x8, ``layer2`` 16x16, ``layer3`` 32x32, after a ReLU: a unit's "off" is 0, as in gandissect's
+  generators), so a unit has an activation map to compare with a mask.
 - :class:`Segmenter`, a small fully convolutional net giving every pixel a colour class (background or one of
   :data:`bench.shapes.world.COLOUR_NAMES`) and a shape class (background or one of ``SHAPES``), trained on the
   world's exact masks (:func:`bench.shapes.world.render_labels`).
@@ -26,10 +26,15 @@ N_SHAPE = 1 + len(world.SHAPES)
 
 
 class ShapesGenerator(nn.Module):
-    """z [n, 64] → image [n, 3, 32, 32] in [-1, 1]: linear to 4x4, three transposed convolutions (8, 16, 32).
+    """z [n, 64] → image [n, 3, 32, 32] in [-1, 1]: linear to 4x4, three upsample-and-convolve stages (8, 16, 32).
 
-    Named stages (the ``layer:`` a dissection task hooks): ``layer1`` (2·ch units at 8x8) and ``layer2`` (ch units
-    at 16x16), each a transposed convolution followed by a ReLU."""
+    Named stages (the ``layer:`` a dissection task hooks): ``layer1`` (2·ch units at 8x8), ``layer2`` (ch units at
+    16x16) and ``layer3`` (ch/2 units at 32x32), each a nearest-neighbour upsampling, a 3x3 convolution, batch
+    normalisation and a ReLU (so 0 is a unit's "off", as in gandissect's generators). Nearest upsampling and a
+    convolution instead of a transposed convolution: no checkerboard. Batch normalisation is what let training
+    escape an all-background generator (without it, with a spectrally normalised discriminator, the same budget
+    ended in a collapsed grid pattern); in eval mode (how the zoo loads it) it uses its running statistics, so a
+    sample still depends only on its own latent."""
 
     latent_dim = 64
 
@@ -37,13 +42,14 @@ class ShapesGenerator(nn.Module):
         super().__init__()
         self.ch = ch
         self.fc = nn.Linear(self.latent_dim, 4 * ch * 16)
-        self.layer1 = nn.Sequential(nn.ConvTranspose2d(4 * ch, 2 * ch, 4, stride=2, padding=1), nn.ReLU())
-        self.layer2 = nn.Sequential(nn.ConvTranspose2d(2 * ch, ch, 4, stride=2, padding=1), nn.ReLU())
-        self.out = nn.ConvTranspose2d(ch, 3, 4, stride=2, padding=1)
+        self.layer1 = _up(4 * ch, 2 * ch)
+        self.layer2 = _up(2 * ch, ch)
+        self.layer3 = _up(ch, ch // 2)
+        self.out = nn.Conv2d(ch // 2, 3, 3, padding=1)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         h = F.relu(self.fc(z)).view(-1, 4 * self.ch, 4, 4)
-        return torch.tanh(self.out(self.layer2(self.layer1(h))))
+        return torch.tanh(self.out(self.layer3(self.layer2(self.layer1(h)))))
 
     @torch.no_grad()
     def generate_from_latents(self, z: torch.Tensor) -> torch.Tensor:
@@ -51,17 +57,21 @@ class ShapesGenerator(nn.Module):
         return ((self(z.float()) + 1) / 2).clamp(0, 1)
 
 
+def _up(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU())
+
+
 class ShapesDiscriminator(nn.Module):
-    """Training only: spectrally normalised convolutions 32 → 16 → 8 → 4, one logit."""
+    """Training only: the DCGAN discriminator (strided convolutions 32 → 16 → 8 → 4, batch normalisation, leaky
+    ReLU), one logit."""
 
     def __init__(self, ch: int = 32) -> None:
         super().__init__()
-        sn = nn.utils.parametrizations.spectral_norm
         self.net = nn.Sequential(
-            sn(nn.Conv2d(3, ch, 4, stride=2, padding=1)), nn.LeakyReLU(0.2),
-            sn(nn.Conv2d(ch, 2 * ch, 4, stride=2, padding=1)), nn.LeakyReLU(0.2),
-            sn(nn.Conv2d(2 * ch, 4 * ch, 4, stride=2, padding=1)), nn.LeakyReLU(0.2),
-            nn.Flatten(), sn(nn.Linear(4 * ch * 16, 1)))
+            nn.Conv2d(3, ch, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
+            nn.Conv2d(ch, 2 * ch, 4, stride=2, padding=1), nn.BatchNorm2d(2 * ch), nn.LeakyReLU(0.2),
+            nn.Conv2d(2 * ch, 4 * ch, 4, stride=2, padding=1), nn.BatchNorm2d(4 * ch), nn.LeakyReLU(0.2),
+            nn.Flatten(), nn.Linear(4 * ch * 16, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x).squeeze(1)  # type: ignore[no-any-return]

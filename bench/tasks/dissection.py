@@ -20,7 +20,6 @@ import torch
 from pydantic import Field, model_validator
 
 from bench.adapters import GenerationRequest
-from bench.errors import ConfigError
 from bench.metrics.base import MetricValue, Options, Reference
 from bench.progress import announce
 from bench.seeding import derive_seed, model_seed
