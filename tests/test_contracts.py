@@ -142,6 +142,7 @@ ADAPTER_EXAMPLES: dict[str, Callable[[Path, dict[str, Any]], dict[str, Any]]] = 
     "blur": lambda r, d: {"dataset": "digits"},
     "copier": lambda r, d: {"dataset": "digits"},
     "zoo": lambda r, d: {"name": "dcgan"},
+    "shapes-gan": lambda r, d: {},
     "python-translator": lambda r, d: {"target": "tests.models:NoisyInvert"},
     "torchscript-translator": lambda r, d: {"a2b": _script(r, __import__("tests.models").models.NegModule(), "t.pt")},
     "onnx-translator": lambda r, d: {"a2b": _onnx(r, __import__("tests.models").models.NegModule(), "t.onnx",
