@@ -285,12 +285,12 @@ def test_a_python_generator_through_the_command_line(write_suite: Any, capsys: p
     masks, and ablating it removes the red it draws."""
     from bench.results import RunDir
 
-    p = write_suite(f"""
-datasets: {{test: {{kind: shapes, split: test}}}}
-models: {{toy: {{adapter: python, args: {{target: "tests.test_dissection:ToyGenerator", latent_dim: 4}}}}}}
+    p = write_suite("""
+datasets: {test: {kind: shapes, split: test}}
+models: {toy: {adapter: python, args: {target: "tests.test_dissection:ToyGenerator", latent_dim: 4}}}
 tasks:
-  - {{name: d, kind: dissection, reference: test, n: 60, batch_size: 30, backbone: shapes-clip, metrics: [dissection],
-     args: {{layer: layer, quantile: 0.05, top_k: 1, curve: [1], random_sets: 2, bootstrap: 20, fid: false}}}}
+  - {name: d, kind: dissection, reference: test, n: 60, batch_size: 30, backbone: shapes-clip, metrics: [dissection],
+     args: {layer: layer, quantile: 0.05, top_k: 1, curve: [1], random_sets: 2, bootstrap: 20, fid: false}}
 """)
     code, _out, err = run_cli(["run", str(p), "--out", str(tmp_path / "r"), "--quiet"], capsys)
     assert code == 0, err

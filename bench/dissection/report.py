@@ -118,4 +118,4 @@ def section(run_paths: list[Path], svg_plot: Callable[..., str]) -> str:
         return ""
     return ("<h2>Dissection</h2><p>GAN Dissection (Bau et al., ICLR 2019): IoU of each unit's top-quantile "
             "activation region with each concept's segmented mask; ablation sets a concept's best units to 0, "
-            "insertion sets them to their threshold in a window (docs/dissection.md).</p>" + "".join(parts))
+            "insertion sets them to their &quot;on&quot; level in a window (docs/dissection.md).</p>" + "".join(parts))
