@@ -262,7 +262,8 @@ METRIC_OPTIONS: dict[str, dict[str, Any]] = {
     "retrieval_recall": {}, "coco_captions": {"meteor": False, "spice": False}, "clipscore": {},
     "clipscore_torchmetrics": {}, "attribute_accuracy": {}, "prompt_diversity": {"distance": "shapes-features"},
 }
-METRIC_SKIPS = {"perf": "its values are made by the perf task itself (tests/test_perf.py); the metric holds metadata"}
+METRIC_SKIPS = {"perf": "its values are made by the perf task itself (tests/test_perf.py); the metric holds metadata",
+                "dissection": "its values are made by the dissection task itself (tests/test_dissection.py)"}
 TEXT_INPUTS = {"texts", "image_text_pairs", "prompt_index", "embeddings", "reference.captions"}
 
 

@@ -264,6 +264,9 @@ tasks:
     p.write_text(p.read_text().replace("layer: layer1", "layer: layer1, quantile: 2"))
     code, _out, err = run_cli(["validate", str(p)], capsys)
     assert code == 2 and "tasks.0.args.quantile: Input should be less than 1 (got 2)" in err
+    p.write_text(p.read_text().replace("layer: layer1, quantile: 2", "quantile: 0.01"))
+    code, _out, err = run_cli(["validate", str(p)], capsys)
+    assert code == 2 and "tasks.0.args: a dissection task needs args.layer" in err
 
 
 def test_unknown_layer_is_one_clear_line(write_suite: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

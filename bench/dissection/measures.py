@@ -62,11 +62,13 @@ class IoUTable:
 
     def add(self, units: torch.Tensor, concepts: torch.Tensor) -> None:
         """``units`` bool [N, U, H, W], ``concepts`` bool [N, C, H, W] of the same samples."""
-        u = units.transpose(0, 1).reshape(units.shape[1], -1).double()
-        c = concepts.transpose(0, 1).reshape(concepts.shape[1], -1).double()
-        self.inter += u @ c.T
-        self.unit_area += u.sum(1)
-        self.concept_area += c.sum(1)
+        # counts of 0/1 products: exact in float32 up to 2^24 pixels a batch (4x less memory traffic than float64)
+        dtype = torch.float32 if units[:, 0].numel() <= 2 ** 24 else torch.float64
+        u = units.transpose(0, 1).reshape(units.shape[1], -1).to(dtype)
+        c = concepts.transpose(0, 1).reshape(concepts.shape[1], -1).to(dtype)
+        self.inter += (u @ c.T).double()
+        self.unit_area += u.sum(1, dtype=torch.float64)
+        self.concept_area += c.sum(1, dtype=torch.float64)
 
     def iou(self) -> torch.Tensor:
         """[U, C]; 0 where both masks are empty."""

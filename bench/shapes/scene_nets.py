@@ -57,8 +57,20 @@ class ShapesGenerator(nn.Module):
         return ((self(z.float()) + 1) / 2).clamp(0, 1)
 
 
+class Nearest2x(nn.Module):
+    """Nearest-neighbour ×2 upsampling. Without gradients (sampling, dissection) by broadcasting, 2-4x faster than
+    ``F.interpolate`` on one CPU thread and equal to it bit for bit; with gradients (training) ``F.interpolate``,
+    whose backward the shipped weights were trained with (another summation order would change the bytes)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled():
+            return F.interpolate(x, scale_factor=2, mode="nearest")
+        n, c, h, w = x.shape
+        return x[:, :, :, None, :, None].expand(n, c, h, 2, w, 2).reshape(n, c, 2 * h, 2 * w)
+
+
 def _up(cin: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU())
+    return nn.Sequential(Nearest2x(), nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU())
 
 
 class ShapesDiscriminator(nn.Module):
@@ -107,4 +119,6 @@ class Segmenter(nn.Module):
         """uint8 images [n, C, H, W] → int64 labels [n, 2, 32, 32] (colour class, shape class), as
         :func:`bench.shapes.world.render_labels` gives them."""
         colour, shape = self(to_input(images))
-        return torch.stack([colour.argmax(1), shape.argmax(1)], 1)
+        # argmax over a contiguous last dimension: the same indices as argmax(1), 5x faster on CPU
+        return torch.stack([colour.permute(0, 2, 3, 1).contiguous().argmax(-1),
+                            shape.permute(0, 2, 3, 1).contiguous().argmax(-1)], 1)

@@ -29,11 +29,12 @@ if TYPE_CHECKING:
     from bench.dissection.study import EditFor, StudyResult
     from bench.results import Row
     from bench.runner import Runner
+    from bench.suite import TaskSpec
 
 
 class DissectionArgs(Options):
-    layer: str = Field(description="the generator module whose output units are dissected (a name from the torch "
-                       "module's named_modules(), e.g. layer1)")
+    layer: str | None = Field(default=None, description="the generator module whose output units are dissected (a "
+                              "name from the torch module's named_modules(), e.g. layer1); required")
     quantile: float = Field(default=0.005, gt=0, lt=1, description=(
         "a unit's threshold is the level its activations exceed with this probability (top 0.5%)"))
     iou_threshold: float = Field(default=0.05, ge=0, le=1, description="a unit is interpretable above this IoU")
@@ -79,6 +80,12 @@ class DissectionTask(TaskKind):
     provides = frozenset({"units"})
     Args = DissectionArgs
 
+    def check(self, spec: TaskSpec) -> list[tuple[tuple[Any, ...], str]]:
+        if not spec.args.get("layer"):
+            return [(("args",), "a dissection task needs args.layer: the name of the generator module to dissect "
+                               "(e.g. layer1 of the shapes GAN)")]
+        return []
+
     def check_model(self, args: Options, adapter_cls: Any, adapter_args: Any) -> str | None:
         if adapter_cls.data_only:
             return "replays images made elsewhere: dissection runs the generator itself (its layers are hooked)"
@@ -106,21 +113,23 @@ class DissectionTask(TaskKind):
 
         assert task.n is not None and task.ref is not None
         a: DissectionArgs = task.args  # type: ignore[assignment]
+        assert a.layer is not None, "validate refuses a dissection task without args.layer"
+        layer_name = a.layer
         t0 = time.time()
         adapter = self.build(runner, model)
         module = torch_module(adapter, model)
-        layer = find_layer(module, a.layer, model)
+        layer = find_layer(module, layer_name, model)
         segmenter = SEGMENTERS[a.segmenter]()
         seed = model_seed(runner.suite.seed, runner.seed_name(model))
 
         def generate(edit_for: EditFor | None, into: list[torch.Tensor] | None) -> torch.Tensor:
             def call(idx: range, seeds: list[int]) -> Any:
                 edit = edit_for(idx) if edit_for is not None else None
-                with torch.no_grad(), edited(layer, a.layer, edit):
+                with torch.no_grad(), edited(layer, layer_name, edit):
                     request = GenerationRequest(indices=idx, seeds=seeds, device=str(adapter.device))
                     if into is None:
                         return adapter.generate(request)  # type: ignore[attr-defined]
-                    with capture(layer, a.layer, into):
+                    with capture(layer, layer_name, into):
                         return adapter.generate(request)  # type: ignore[attr-defined]
             return self.batched(runner, task, model, task.n or 0, seed, call)
 
@@ -128,7 +137,7 @@ class DissectionTask(TaskKind):
                           random_sets=a.random_sets, insert_size=a.insert_size, bootstrap=a.bootstrap,
                           confidence=a.confidence, best_units=a.best_units,
                           seed=derive_seed(runner.suite.seed, task.name, runner.seed_name(model), "dissection"))
-        with announce(f"[{task.name}] {model}: dissecting layer '{a.layer}' (n={task.n})", enabled=runner.progress):
+        with announce(f"[{task.name}] {model}: dissecting layer '{layer_name}' (n={task.n})", enabled=runner.progress):
             result = run_study(generate, segmenter, cfg)
         seconds = time.time() - t0
         fids = self._fids(task, result) if a.fid and task.backbone is not None else {}
@@ -136,7 +145,7 @@ class DissectionTask(TaskKind):
             shape = tuple(result.images.shape[1:])
             if (why := task.backbone.domain_problem(shape)) is not None:
                 fids["warning"] = why
-        path = outputs.write(result, runner.run_dir.path, task.name, model, layer=a.layer, grid=a.grid,
+        path = outputs.write(result, runner.run_dir.path, task.name, model, layer=layer_name, grid=a.grid,
                              extra={"fid": {k: v for k, v in fids.items()}, "model": model, "task": task.name})
         k = runner.suite.output.grid
         if k:
@@ -145,7 +154,7 @@ class DissectionTask(TaskKind):
             RunArtifacts(runner.run_dir.path, task.name, model).image("", sample_grid(result.images, k))
         values = self._values(result, fids)
         proto = _protocol(task, a, segmenter)
-        common = {"generation_seconds": round(seconds, 3), "layer": a.layer,
+        common = {"generation_seconds": round(seconds, 3), "layer": layer_name,
                   "dissection_folder": str(path.relative_to(runner.run_dir.path))}
         return [runner.make_row(task, model, v, seconds=0.0, protocol=proto, n=task.n,
                                 extras={**v.extras, **common}) for v in values]
