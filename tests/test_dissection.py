@@ -327,6 +327,8 @@ def test_dissection_suite_finds_units_that_remove_their_concept(dissection_run: 
     rand = {m.split("@")[1]: r["value"] for m, r in rows.items() if m.startswith("random_drop@") and r["value"] is not None}
     strong = [c for c in drops if drops[c] >= 0.5 and drops[c] >= 3 * max(rand[c], 0.0)]
     assert strong, (drops, rand)
+    assert rows["removable_concepts"]["value"] == len(strong) and rows["removable_concepts"]["extras"]["concepts"] == strong
+    assert rows["mean_concept_drop"]["value"] > 3 * rows["mean_random_drop"]["value"]
     for c in strong:  # the interval is real and excludes the random baseline
         r = rows[f"concept_drop@{c}"]
         assert r["ci_low"] is not None and r["ci_low"] > rand[c]

@@ -31,4 +31,10 @@ class Dissection(Metric):
             "fid_change@<concept>: FID of the ablated samples minus FID of the unedited ones (task backbone and "
             "reference)")),
         "fid_unedited": OutputInfo(higher_is_better=False, description="FID of the unedited samples"),
+        "mean_concept_drop": OutputInfo(higher_is_better=True, description="concept_drop averaged over the concepts "
+                                        "present"),
+        "mean_random_drop": OutputInfo(higher_is_better=False, ranked=False, description="random_drop averaged over "
+                                       "the concepts present"),
+        "removable_concepts": OutputInfo(higher_is_better=True, unit="concepts", description=(
+            "concepts whose top_k units remove at least half of them, at least 3x what as many random units remove")),
     }

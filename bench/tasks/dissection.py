@@ -219,5 +219,16 @@ class DissectionTask(TaskKind):
             if name in fids and "" in fids:
                 vals.append(MetricValue(f"fid_change@{name}", fids[name] - fids[""],
                                         extras={"fid_ablated": fids[name], "fid_unedited": fids[""], "k": k}))
+        # the summary the table shows (variants ``name@concept`` stay in the rows, CSV and report)
+        present = [res for res in result.per_concept.values() if res.drop is not None and res.random_drop is not None]
+        if present:
+            removable = [res.name for res in present if res.drop.value >= 0.5  # type: ignore[union-attr]
+                         and res.drop.value >= 3 * max(res.random_drop.value, 0.0)]  # type: ignore[union-attr]
+            vals += [MetricValue("mean_concept_drop", float(np.mean([r.drop.value for r in present])),  # type: ignore[union-attr]
+                                 extras={"concepts": [r.name for r in present], "k": cfg.top_k}),
+                     MetricValue("mean_random_drop", float(np.mean([r.random_drop.value for r in present])),  # type: ignore[union-attr]
+                                 extras={"concepts": [r.name for r in present], "k": cfg.top_k}),
+                     MetricValue("removable_concepts", float(len(removable)), extras={
+                         "concepts": removable, "rule": "concept_drop >= 0.5 and >= 3 x random_drop"})]
         return [v if v.value is None or np.isfinite(v.value) else
                 MetricValue(v.metric, None, extras={**v.extras, "reason": "not finite"}) for v in vals]
