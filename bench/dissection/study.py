@@ -41,6 +41,7 @@ from bench.dissection.measures import (
     unit_masks,
     unit_thresholds,
 )
+from bench.errors import InputError
 from bench.seeding import derive_seed
 
 EditFor = Callable[[range], UnitEdit | None]
@@ -132,7 +133,7 @@ def run_study(generate: Generate, segmenter: Segmenter, cfg: StudyConfig,
     images = generate(None, captured)
     acts = torch.cat(captured)
     if acts.shape[0] != images.shape[0]:
-        raise ValueError(f"the layer ran on {acts.shape[0]} samples for {images.shape[0]} images: dissection needs a "
+        raise InputError(f"the layer ran on {acts.shape[0]} samples for {images.shape[0]} images: dissection needs a "
                          "generator that runs the layer once per sample")
     n, units = acts.shape[0], acts.shape[1]
     say(f"dissecting {units} units on {n} samples")
