@@ -33,6 +33,7 @@ ADAPTERS.register("disturbed", "bench.adapters.disturbances:DisturbedDataset")
 ADAPTERS.register("blur", "bench.adapters.baselines:BlurredReal")
 ADAPTERS.register("copier", "bench.adapters.baselines:TrainingCopier")
 ADAPTERS.register("zoo", "bench.adapters.zoo:ZooGenerator")
+ADAPTERS.register("shapes-gan", "bench.adapters.shapes_gan:ShapesGAN")
 
 __all__ = ["ADAPTERS", "KIND_PROTOCOLS", "Adapter", "AdapterArgs", "AdapterContext", "GenerationRequest", "ImageAutoencoder", "ImageCaptioner",
            "ImageGenerator", "ImageTranslator", "TextImageRetriever", "TextToImageGenerator", "build_adapter"]

@@ -263,6 +263,9 @@ def build_report(paths: list[str] | list[Path], out: str | Path) -> Path:
                         f'{escape(label)}</figcaption></figure>' for task, label, uri in grids) or \
         '<p class="skip">no sample grids in these runs</p>'
     plot_html = "".join(f"<figure><figcaption>{escape(t)}</figcaption>{svg}</figure>" for t, svg in plots(rows))
+    from bench.dissection.report import section as dissection_section
+
+    dissection_html = dissection_section([p for r in runs for p in r.paths], svg_plot)
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>genbench leaderboard — {escape(', '.join(suites))}</title>
 <style>{CSS}</style></head>
@@ -278,6 +281,7 @@ Click a column header to sort.</p>
 <div class="plots">{plot_html}</div>
 <h2>Samples</h2>
 <div class="grids">{grid_html}</div>
+{dissection_html}
 <script>{SORT_JS}</script>
 </body></html>
 """

@@ -163,6 +163,7 @@ ADAPTER_EXAMPLES: dict[str, Callable[[Path, dict[str, Any]], dict[str, Any]]] = 
     "blur": lambda r, d: {"dataset": "digits"},
     "copier": lambda r, d: {"dataset": "digits"},
     "zoo": lambda r, d: {"name": "dcgan"},
+    "shapes-gan": lambda r, d: {},
     "python-translator": lambda r, d: {"target": "tests.models:NoisyInvert"},
     "torchscript-translator": lambda r, d: {"a2b": _script(r, __import__("tests.models").models.NegModule(), "t.pt")},
     "onnx-translator": lambda r, d: {"a2b": _onnx(r, __import__("tests.models").models.NegModule(), "t.onnx",
@@ -303,7 +304,8 @@ METRIC_OPTIONS: dict[str, dict[str, Any]] = {
 }
 METRIC_SKIPS = {"perf": "its values are made by the perf task itself (tests/test_perf.py); the metric holds metadata",
                 "sfid": "reads Inception's spatial layer, which the tiny backbones here lack (tests/test_adm.py)",
-                "cmmd": "reads a CLIP ViT-L/14@336 embedding (tests/test_cmmd.py, on a random model of that format)"}
+                "cmmd": "reads a CLIP ViT-L/14@336 embedding (tests/test_cmmd.py, on a random model of that format)",
+                "dissection": "its values are made by the dissection task itself (tests/test_dissection.py)"}
 TEXT_INPUTS = {"texts", "image_text_pairs", "prompt_index", "embeddings", "reference.captions"}
 
 

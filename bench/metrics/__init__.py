@@ -58,6 +58,7 @@ METRICS.register("clipscore", "bench.metrics.vl:ClipScore")
 METRICS.register("clipscore_torchmetrics", "bench.metrics.vl:ClipScoreTM")
 METRICS.register("attribute_accuracy", "bench.metrics.t2i:AttributeAccuracy")
 METRICS.register("prompt_diversity", "bench.metrics.t2i:PromptDiversity")
+METRICS.register("dissection", "bench.metrics.dissection:Dissection")
 
 # Metric names are snake_case (they sit beside value names in tables); the old spellings keep working, with a warning.
 for _old, _new in (("recall", "retrieval_recall"), ("coco-captions", "coco_captions"),

@@ -49,6 +49,8 @@ INPUTS: dict[str, str] = {
     "codes": "an autoencoder's discrete codes of each input and its codebook size (SampleSet.codes)",
     "likelihood": "an autoencoder's log-likelihood bound (ELBO) of each input, nats (SampleSet.log_likelihood)",
     "timings": "speed and memory measurements (the perf task makes them; the perf metric holds their metadata)",
+    "units": "a generator layer's units, read and edited with forward hooks (the dissection task; its metric holds "
+             "the metadata)",
     "reference.features": "backbone features of the reference images (or its Gaussian fit, where allowed)",
     "reference.images": "the reference images themselves",
     "reference.labels": "the class label of each reference image",

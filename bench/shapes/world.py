@@ -121,6 +121,37 @@ def render(scene: Scene) -> np.ndarray:
     return np.rint(small).astype(np.uint8).transpose(2, 0, 1)
 
 
+def render_labels(scene: Scene) -> np.ndarray:
+    """Per-pixel truth of a scene: int64 [2, 32, 32], channel 0 the colour class (0 background, 1 + index into
+    COLOUR_NAMES), channel 1 the shape class (0 background, 1 + index into SHAPES).
+
+    A pixel belongs to the object that covers most of its 4x4 supersamples (later objects over earlier ones, as
+    :func:`render` paints them), or to the background when the background covers most of it: the same geometry as
+    the image, so the mask of an anti-aliased edge pixel agrees with its dominant colour. What the shapes segmenter
+    (the dissection's concept masks) is trained on."""
+    index = np.zeros((SIZE * _SS, SIZE * _SS), dtype=np.int64)  # 0 background, k + 1 object k
+    yy, xx = _grid()
+    for k, (o, (dy, dx)) in enumerate(zip(scene.objects, scene.jitter, strict=True)):
+        cy, cx = cell_centre(o.cell)
+        cy, cx = cy + dy, cx + dx
+        y0, y1 = max(0, int((cy - 7) * _SS)), min(SIZE * _SS, int((cy + 7) * _SS))
+        x0, x1 = max(0, int((cx - 7) * _SS)), min(SIZE * _SS, int((cx + 7) * _SS))
+        win = index[y0:y1, x0:x1]
+        win[_mask(o, cy, cx, yy[y0:y1, x0:x1], xx[y0:y1, x0:x1])] = k + 1
+    blocks = index.reshape(SIZE, _SS, SIZE, _SS).transpose(0, 2, 1, 3).reshape(SIZE, SIZE, _SS * _SS)
+    counts = np.stack([(blocks == k).sum(-1) for k in range(len(scene.objects) + 1)])
+    owner = counts.argmax(0)  # ties go to the lower index: the background, then earlier objects
+    colour = np.array([0] + [1 + COLOUR_NAMES.index(o.colour) for o in scene.objects])[owner]
+    shape = np.array([0] + [1 + SHAPES.index(o.shape) for o in scene.objects])[owner]
+    return np.stack([colour, shape])
+
+
+@lru_cache(maxsize=4)
+def load_labels(split: str = "train", n: int | None = None) -> torch.Tensor:
+    """:func:`render_labels` of the split's scenes (those of :func:`load`), int64 [N, 2, 32, 32]."""
+    return torch.from_numpy(np.stack([render_labels(s) for s in load(split, n).scenes]))
+
+
 # ------------------------------------------------------------------------------------------------ captions
 def _phrase(o: Obj, rng: random.Random, *, size: bool = True, where: bool = True, art: bool = True) -> str:
     sz = {"small": rng.choice(("small", "small", "little", "tiny")), "large": rng.choice(("large", "large", "big"))}[o.size]

@@ -23,14 +23,15 @@ from bench.weights import sha256_file
 ASSETS = Path(__file__).resolve().parent.parent / "assets" / "shapes"
 MANIFEST = ASSETS / "MANIFEST.json"
 FILES = {"dual-encoder": "dual_encoder.pt", "captioner": "captioner.pt", "attribute-net": "attribute_net.pt",
-         "t2i-generator": "t2i_generator.pt"}
+         "t2i-generator": "t2i_generator.pt", "segmenter": "segmenter.pt", "gan": "gan.pt"}
 
 
 def _classes() -> dict[str, type[nn.Module]]:
     from bench.shapes.models import AttributeNet, Captioner, DualEncoder, TextToImage
+    from bench.shapes.scene_nets import Segmenter, ShapesGenerator
 
     return {"dual-encoder": DualEncoder, "captioner": Captioner, "attribute-net": AttributeNet,
-            "t2i-generator": TextToImage}
+            "t2i-generator": TextToImage, "segmenter": Segmenter, "gan": ShapesGenerator}
 
 
 def manifest() -> dict[str, Any]:

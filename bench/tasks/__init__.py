@@ -16,5 +16,6 @@ TASKS.register("reconstruction", "bench.tasks.reconstruction:ReconstructionTask"
 TASKS.register("retrieval", "bench.tasks.vl:RetrievalTask")
 TASKS.register("captioning", "bench.tasks.vl:CaptioningTask")
 TASKS.register("text-to-image", "bench.tasks.vl:TextToImageTask")
+TASKS.register("dissection", "bench.tasks.dissection:DissectionTask")
 
 __all__ = ["TASKS", "TaskKind", "TaskPlan"]
