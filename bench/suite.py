@@ -146,8 +146,16 @@ class TaskSpec(Strict):
     _name = field_validator("name")(_plain_name)
 
 
+def _relative_dir(v: str) -> str:
+    p = Path(v)
+    if p.is_absolute() or v.startswith("~") or ".." in p.parts:
+        raise ValueError(f"'{v}' leaves the working directory: a suite's outputs stay under it (a relative path "
+                         "without '..'); write elsewhere with --out DIR on the command line, your own choice")
+    return v
+
+
 class OutputSpec(Strict):
-    dir: str = "results"
+    dir: Annotated[str, AfterValidator(_relative_dir)] = "results"
     grid: int = Field(default=64, ge=0, description="samples per model in the saved sample grid")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -455,6 +456,17 @@ def test_suite_names_that_are_paths_are_refused(tmp_path: Path, capsys: pytest.C
     suite.write_text(text)
     code, _, err = run_cli(["validate", str(suite)], capsys)
     assert code == 2 and f"{suite}:{line}:" in err and "is not a plain name" in err
+
+
+@pytest.mark.parametrize("out", ["/tmp/elsewhere", "../up", "results/../../up", "~/x"])
+def test_suite_output_dirs_stay_under_the_working_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                            out: str) -> None:
+    suite = tmp_path / "s.yaml"
+    text = _policy_suite(tmp_path, first="{adapter: noise}", second="{adapter: noise}").read_text()
+    suite.write_text(re.sub(r"(?m)^output: \{", f"output: {{dir: '{out}', ", text))
+    code, _, err = run_cli(["validate", str(suite)], capsys)
+    assert code == 2 and "output.dir" in err and "leaves the working directory" in err and "--out DIR" in err
+    assert "Traceback" not in err
 
 
 # -- real kills: kill -9 at random points, then --resume --------------------------------------------------------------
