@@ -351,3 +351,29 @@ def test_dissection_report_has_heatmap_curves_and_grids(dissection_run: Path, tm
     html = build_report([dissection_run], tmp_path).read_text()
     assert "<h2>Dissection</h2>" in html and 'class="heatmap"' in html
     assert "drop vs units ablated" in html and html.count('class="grid dissection"') >= 2
+
+
+@pytest.mark.retrain
+def test_segmenter_training_script_reproduces_manifest(tmp_path: Path) -> None:
+    """scripts/shapes/train_segmenter.py (about 2 minutes on one core) gives the shipped bytes under the recorded
+    versions, or its pixel accuracies and IoUs within the band elsewhere."""
+    from bench.retrain import reproduce
+    from bench.shapes import zoo
+
+    e = zoo.manifest()["segmenter.pt"]
+    r = reproduce(ROOT / "scripts/shapes/train_segmenter.py", ["--epochs", str(e["epochs"])], tmp_path / "segmenter.pt",
+                  e, cwd=ROOT, timeout=1200)
+    assert r.ok, r.describe()
+
+
+@pytest.mark.retrain
+def test_gan_training_script_reproduces_manifest(tmp_path: Path) -> None:
+    """scripts/shapes/train_gan.py (about 8-11 minutes on one core): the shipped bytes under the recorded versions, or
+    a GAN of the recorded quality within its (wider, adversarial) band elsewhere."""
+    from bench.retrain import reproduce
+    from bench.shapes import zoo
+
+    e = zoo.manifest()["gan.pt"]
+    r = reproduce(ROOT / "scripts/shapes/train_gan.py", ["--steps", str(e["steps"])], tmp_path / "gan.pt", e, cwd=ROOT,
+                  timeout=2400)
+    assert r.ok, r.describe()

@@ -105,7 +105,7 @@ def test_a_metrics_own_backbone_is_validated(tmp_path: Path, weights: Path, caps
     assert main(["validate", str(folder / "s.yaml")]) == 2
     err = capsys.readouterr().err
     assert "s.yaml:14: tasks.0.metrics.fid.weights: 'weights' goes with the metric's own 'backbone'" in err
-    assert "tasks.0.metrics.kid.backbone: unknown backbone 'inceptoin'; choose from " in err
+    assert "tasks.0.metrics.kid.backbone: unknown backbone 'inceptoin'" in err
     folder = _folder(tmp_path, weights, "ok", MIXED % "c")
     assert main(["validate", str(folder / "s.yaml")]) == 0
     assert "c: 1 models x 2 metrics" in capsys.readouterr().out  # one task, in two parts

@@ -150,7 +150,7 @@ def test_t2i_needs_canonical_prompts_for_attributes(tmp_path: Path, capsys) -> N
                                               texts=["a dog on a bench"]), Reference(), seed=0)
 
 
-@pytest.mark.slow
+@pytest.mark.retrain
 def test_t2i_training_script_reproduces_manifest(tmp_path: Path) -> None:
     """scripts/shapes/train_t2i.py (fixed seed, one thread, deterministic kernels) writes the shipped bytes under
     the versions the manifest records, and a generator of the recorded quality (within the band) under others."""

@@ -174,7 +174,7 @@ def test_digits_suite_orderings(digits_run: dict[tuple[str, str, str], float | N
         assert v[("unconditional", m, "ppl")] is None
 
 
-@pytest.mark.slow
+@pytest.mark.retrain
 def test_training_script_reproduces_manifest_quality(tmp_path: Path) -> None:
     """Same bytes under the versions the manifest records; the same quality within the band under others."""
     e = zoo.entry("gan")
@@ -183,7 +183,7 @@ def test_training_script_reproduces_manifest_quality(tmp_path: Path) -> None:
     assert r.ok, r.describe()
 
 
-@pytest.mark.slow
+@pytest.mark.retrain
 def test_vqvae_training_script_reproduces_manifest_quality(tmp_path: Path) -> None:
     """The VQ-VAE's script (about 45 s on one core) gives the shipped bytes under the recorded versions, or its
     rFID, PSNR and codebook figures within the band elsewhere."""
