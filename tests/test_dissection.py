@@ -368,12 +368,19 @@ def test_segmenter_training_script_reproduces_manifest(tmp_path: Path) -> None:
 
 @pytest.mark.retrain
 def test_gan_training_script_reproduces_manifest(tmp_path: Path) -> None:
-    """scripts/shapes/train_gan.py (about 8-11 minutes on one core): the shipped bytes under the recorded versions, or
-    a GAN of the recorded quality within its (wider, adversarial) band elsewhere."""
-    from bench.retrain import reproduce
+    """scripts/shapes/train_gan.py (about 8-11 minutes on one core) gives the shipped bytes under the recorded
+    versions and CPU. Elsewhere the test skips: adversarial training amplifies another CPU's round-off into another
+    GAN (the digits GANs moved FID by up to 27%), and this GAN's band on other CPUs has not been measured, so no
+    band is claimed for it."""
+    from bench.retrain import ENVIRONMENT_KEYS, reproduce, training_environment
     from bench.shapes import zoo
 
     e = zoo.manifest()["gan.pt"]
+    here, recorded = training_environment(), e.get("trained_with", {})
+    other = [k for k in ENVIRONMENT_KEYS if recorded.get(k) != here[k]]
+    if other:
+        pytest.skip(f"trained under other {', '.join(other)} ({', '.join(str(recorded.get(k)) for k in other)}): "
+                    "an adversarial retrain there is not comparable and its band is unmeasured")
     r = reproduce(ROOT / "scripts/shapes/train_gan.py", ["--steps", str(e["steps"])], tmp_path / "gan.pt", e, cwd=ROOT,
                   timeout=2400)
     assert r.ok, r.describe()
