@@ -307,6 +307,30 @@ def _transformers() -> Any:
     return transformers
 
 
+class _TransformersModel(_Pretrained):
+    """A transformers model and its own processor (``AutoProcessor``), from a hub id or a local folder."""
+
+    package, marker = "transformers", "config.json"
+
+    def _load(self, auto: Any, what: str) -> None:
+        transformers = _transformers()
+        a = self.args
+        resolve = self.ctx.resolve_path if self.ctx is not None else Path
+        kw = {"revision": a.revision} if a.revision else {}  # type: ignore[attr-defined]
+        with _quiet_transformers():
+            self.model = from_pretrained(auto.from_pretrained, a.pretrained, resolve, what,  # type: ignore[attr-defined]
+                                         **kw).eval().to(self.device)
+            self.processor = from_pretrained(transformers.AutoProcessor.from_pretrained, a.pretrained,  # type: ignore[attr-defined]
+                                             resolve, "transformers processor", **kw)
+
+    @staticmethod
+    def _hwc(x: torch.Tensor) -> list[np.ndarray]:
+        """uint8 NCHW (grey repeated to RGB) as the HWC arrays processors take."""
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)
+        return [im.permute(1, 2, 0).numpy() for im in x.cpu()]
+
+
 class TransformersRetrieverArgs(AdapterArgs):
     pretrained: str = Field(description="hub id (e.g. openai/clip-vit-base-patch32, google/siglip-base-patch16-224) "
                                         "or a local save_pretrained folder with its processor")
@@ -315,26 +339,18 @@ class TransformersRetrieverArgs(AdapterArgs):
     device: str | None = Field(default=None, description="default: the run's device")
 
 
-class TransformersRetriever(_Pretrained):
+class TransformersRetriever(_TransformersModel):
     """A transformers dual encoder (CLIP, SigLIP: ``get_image_features`` / ``get_text_features``) with its own
     processor (resize, crop, normalization, tokenizer), from a hub id or a local folder (``genbench[transformers]``).
     SigLIP texts are padded to the model's length, as it was trained; CLIP's to the longest text."""
 
     kind: ClassVar[str] = "retriever"
     Args = TransformersRetrieverArgs
-    package, marker = "transformers", "config.json"
 
     def __init__(self, args: AdapterArgs, ctx: Any) -> None:
         super().__init__(args, ctx)
-        transformers = _transformers()
         a: TransformersRetrieverArgs = self.args  # type: ignore[assignment]
-        resolve = ctx.resolve_path if ctx is not None else Path
-        kw = {"revision": a.revision} if a.revision else {}
-        with _quiet_transformers():
-            self.model = from_pretrained(transformers.AutoModel.from_pretrained, a.pretrained, resolve,
-                                         "transformers model", **kw).eval().to(self.device)
-            self.processor = from_pretrained(transformers.AutoProcessor.from_pretrained, a.pretrained, resolve,
-                                             "transformers processor", **kw)
+        self._load(_transformers().AutoModel, "transformers model")
         if not (hasattr(self.model, "get_image_features") and hasattr(self.model, "get_text_features")):
             raise ConfigError(f"{a.pretrained}: {type(self.model).__name__} is not a dual encoder "
                               "(no get_image_features / get_text_features)")
@@ -353,11 +369,7 @@ class TransformersRetriever(_Pretrained):
         bs: int = self.args.batch_size  # type: ignore[attr-defined]
         out = []
         for s in range(0, len(images), bs):
-            x = images[s: s + bs]
-            if x.shape[1] == 1:
-                x = x.expand(-1, 3, -1, -1)
-            hwc = [im.permute(1, 2, 0).numpy() for im in x.cpu()]
-            px = self.processor(images=hwc, return_tensors="pt")["pixel_values"].to(self.device)
+            px = self.processor(images=self._hwc(images[s: s + bs]), return_tensors="pt")["pixel_values"].to(self.device)
             out.append(self._features(self.model.get_image_features(pixel_values=px)).float().cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
@@ -389,40 +401,30 @@ class TransformersCaptionerArgs(AdapterArgs):
     device: str | None = Field(default=None, description="default: the run's device")
 
 
-class TransformersCaptioner(_Pretrained):
+class TransformersCaptioner(_TransformersModel):
     """A transformers image-to-text model (BLIP, GIT: ``AutoProcessor`` + ``generate``) from a hub id or a local
     folder (``genbench[transformers]``). Decoding is deterministic (greedy, or beam search with ``num_beams``);
     the decoding options are adapter arguments, so they are recorded with the model in the run's manifest."""
 
     kind: ClassVar[str] = "captioner"
     Args = TransformersCaptionerArgs
-    package, marker = "transformers", "config.json"
 
     def __init__(self, args: AdapterArgs, ctx: Any) -> None:
         super().__init__(args, ctx)
-        transformers = _transformers()
         a: TransformersCaptionerArgs = self.args  # type: ignore[assignment]
         if a.generate.get("do_sample"):
             raise ConfigError("transformers-captioner: do_sample is refused (captions would depend on the batch and "
                               "the seed); use num_beams for beam search")
+        transformers = _transformers()
         auto = getattr(transformers, "AutoModelForImageTextToText", None) or getattr(transformers, "AutoModelForVision2Seq")  # noqa: B009  (transformers < 4.45)
-        resolve = ctx.resolve_path if ctx is not None else Path
-        kw = {"revision": a.revision} if a.revision else {}
-        with _quiet_transformers():
-            self.model = from_pretrained(auto.from_pretrained, a.pretrained, resolve, "transformers image-to-text model",
-                                         **kw).eval().to(self.device)
-            self.processor = from_pretrained(transformers.AutoProcessor.from_pretrained, a.pretrained, resolve,
-                                             "transformers processor", **kw)
+        self._load(auto, "transformers image-to-text model")
 
     @torch.no_grad()
     def caption(self, images: torch.Tensor, ids: list[Any] | None = None) -> list[str]:
         a: TransformersCaptionerArgs = self.args  # type: ignore[assignment]
         out: list[str] = []
         for s in range(0, len(images), a.batch_size):
-            x = images[s: s + a.batch_size]
-            if x.shape[1] == 1:
-                x = x.expand(-1, 3, -1, -1)
-            hwc = [im.permute(1, 2, 0).numpy() for im in x.cpu()]
+            hwc = self._hwc(images[s: s + a.batch_size])
             kw: dict[str, Any] = {"images": hwc, "return_tensors": "pt"}
             if a.prompt is not None:
                 kw["text"] = [a.prompt] * len(hwc)

@@ -201,11 +201,10 @@ recall as OpenAI's guided-diffusion evaluator prints them, for ADM .npz batches 
 are used for FID/sFID).""")
     si.add_argument("input1", help="generated samples: folder or .npz")
     si.add_argument("input2", help="reference samples: folder or .npz")
-    for flag, what in (("fid", "Fréchet distance"), ("sfid", "spatial Fréchet distance (--protocol adm)"),
-                       ("kid", "kernel distance"), ("isc", "Inception Score (of A)"), ("prc", "precision and recall"),
-                       ("prc-vgg16", "precision and recall on VGG16 (torch-fidelity's default network)"),
-                       ("cmmd", "CLIP-MMD (--protocol cmmd)")):
-        si.add_argument(f"--{flag}", action="store_true", help=what)
+    from bench.score import IMAGE_METRICS
+
+    for metric, what in IMAGE_METRICS.items():
+        si.add_argument(f"--{metric.replace('_', '-')}", action="store_true", help=what)
     si.add_argument("--backbone", default=None, help="feature network (genbench ls backbones; default: the "
                     "protocol's, inception-v3-compat for tf-compat, or the one statistics record)")
     si.add_argument("--protocol", default=None, help="protocol preset (default tf-compat, the field's standard; clean, "
@@ -489,9 +488,9 @@ def cmd_ls(args: argparse.Namespace) -> int:
 def cmd_score_images(args: argparse.Namespace) -> int:
     import json
 
-    from bench.score import score_images
+    from bench.score import IMAGE_METRICS, score_images
 
-    metrics = [m for m in ("fid", "sfid", "kid", "isc", "prc", "prc_vgg16", "cmmd") if getattr(args, m)] or None  # None: the protocol's
+    metrics = [m for m in IMAGE_METRICS if getattr(args, m)] or None  # None: the protocol's own report
     res = score_images(args.input1, args.input2, metrics, backbone=args.backbone, weights=args.weights, n=args.n,
                        out=args.out, seed=args.seed, progress=not args.json, cache=not args.no_cache, protocol=args.protocol,
                        inference="fast" if args.fast else "exact", device=args.device, value_range=args.range)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from bench.backbones.base import Backbone
@@ -29,12 +30,12 @@ class ProtocolPreset:
     description: str
     #: the tool's own conventions for metrics it computes differently from genbench's defaults (metric → options);
     #: a suite's explicit options win. Applied by bench.plan wherever the task names this protocol.
-    metric_defaults: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
+    metric_defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     #: what ``genbench score images --protocol NAME`` computes without metric flags (the tool's own report)
     score_metrics: tuple[str, ...] = ("fid",)
 
     def defaults_for(self, metric: str) -> dict[str, Any]:
-        return dict(dict(self.metric_defaults).get(metric, ()))
+        return dict(self.metric_defaults.get(metric, {}))
 
 
 PRESETS: dict[str, ProtocolPreset] = {p.name: p for p in (
@@ -51,7 +52,7 @@ PRESETS: dict[str, ProtocolPreset] = {p.name: p for p in (
     ProtocolPreset("adm", "inception-v3-adm", "OpenAI guided-diffusion evaluations/evaluator.py (ADM; TF Inception "
                    "2015-12-05)", "inception-v3-compat's pipeline; sFID on mixed_6/conv[:7]; a reference batch's stored "
                    "mu/sigma/mu_s/sigma_s for FID/sFID; IS over 5,000-sample splits in file order",
-                   metric_defaults=(("isc", (("split_size", 5000), ("shuffle", False))),),
+                   metric_defaults={"isc": {"split_size": 5000, "shuffle": False}},
                    score_metrics=("isc", "fid", "sfid", "prc")),
     ProtocolPreset("cmmd", "clip-vit-l14-336", "google-research cmmd (Jayasumana et al. 2024), "
                    "openai/clip-vit-large-patch14-336 via transformers",

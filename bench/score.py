@@ -21,7 +21,12 @@ if TYPE_CHECKING:
     from bench.runner import RunOutcome
     from bench.suite import LoadedSuite
 
-METRIC_FLAGS = {"fid": "fid", "sfid": "sfid", "kid": "kid", "isc": "isc", "prc": "prc", "prc_vgg16": "prc_vgg16", "cmmd": "cmmd"}
+#: what ``genbench score images`` computes, one flag each (``--prc-vgg16`` for prc_vgg16), with the flag's help
+IMAGE_METRICS: dict[str, str] = {
+    "fid": "Fréchet distance", "sfid": "spatial Fréchet distance (--protocol adm)", "kid": "kernel distance",
+    "isc": "Inception Score (of A)", "prc": "precision and recall",
+    "prc_vgg16": "precision and recall on VGG16 (torch-fidelity's default network)", "cmmd": "CLIP-MMD (--protocol cmmd)",
+}
 
 
 def _holds_images(p: Path) -> bool:

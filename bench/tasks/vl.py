@@ -7,6 +7,7 @@ The reference dataset must carry captions (``shapes``, ``coco-captions``, ``karp
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -64,6 +65,15 @@ class RetrievalTask(TaskKind):
                 "i2t": "rank of the best-ranked of the image's captions"}
 
 
+def timed_batches(fn: Any, items: Any, n: int, batch: int, timeout: float | None, what: str) -> Iterator[Any]:
+    """``fn`` on consecutive batches of ``items``, each call within ``timeout`` seconds (the suite's ``timeout_s``;
+    ``what`` names the model and its inputs in the error)."""
+    for s in range(0, n, batch):
+        with time_limit(timeout, f"{what} {s}..{min(n, s + batch) - 1}"):
+            out = fn(items[s: s + batch])
+        yield out
+
+
 def embed(adapter: Any, images: Any, texts: list[str], batch: int, ids: list[Any], timeout: float | None = None,
           model: str = "") -> tuple[np.ndarray, np.ndarray]:
     """Image and text embeddings as float32 arrays, batch by batch (data-only sources answer in one go); each call
@@ -71,15 +81,10 @@ def embed(adapter: Any, images: Any, texts: list[str], batch: int, ids: list[Any
     if adapter.data_only:
         im, tx = adapter.embed_images(images, ids=ids), adapter.embed_texts(texts)
     else:
-        def each(fn: Any, items: Any, n: int, noun: str) -> np.ndarray:
-            out = []
-            for s in range(0, n, batch):
-                with time_limit(timeout, f"model '{model}' on {noun} {s}..{min(n, s + batch) - 1}"):
-                    out.append(np.asarray(fn(items[s: s + batch]), dtype=np.float32))
-            return np.concatenate(out)
-
-        im = each(adapter.embed_images, images, images.shape[0], "images")
-        tx = each(adapter.embed_texts, texts, len(texts), "texts")
+        im = np.concatenate([np.asarray(e, dtype=np.float32) for e in timed_batches(
+            adapter.embed_images, images, images.shape[0], batch, timeout, f"model '{model}' on images")])
+        tx = np.concatenate([np.asarray(e, dtype=np.float32) for e in timed_batches(
+            adapter.embed_texts, texts, len(texts), batch, timeout, f"model '{model}' on texts")])
     im, tx = np.asarray(im, dtype=np.float32), np.asarray(tx, dtype=np.float32)
     if im.ndim != 2 or im.shape[0] != images.shape[0]:
         raise InputError(f"embed_images returned shape {im.shape} for {images.shape[0]} images")
@@ -133,10 +138,8 @@ class CaptioningTask(TaskKind):
         if adapter.data_only:
             hyps = list(adapter.caption(images, ids=ids))
         else:
-            hyps, timeout, n = [], runner.policy(task.name)[1], images.shape[0]
-            for s in range(0, n, task.batch_size):
-                with time_limit(timeout, f"model '{model}' on images {s}..{min(n, s + task.batch_size) - 1}"):
-                    hyps.extend(adapter.caption(images[s: s + task.batch_size]))
+            hyps = [c for out in timed_batches(adapter.caption, images, images.shape[0], task.batch_size,
+                                               runner.policy(task.name)[1], f"model '{model}' on images") for c in out]
         if len(hyps) != len(ids):
             raise InputError(f"model '{model}': {len(hyps)} captions for {len(ids)} images")
         bad = [i for i, h in enumerate(hyps) if not isinstance(h, str) or not h.strip()]
