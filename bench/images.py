@@ -123,10 +123,11 @@ def match_channels(images: torch.Tensor, channels: int) -> torch.Tensor:
     if c == 1 and channels == 3:
         return images.expand(-1, 3, -1, -1).contiguous()
     if c == 3 and channels == 1:
-        # the same integer arithmetic in int32 (at most 255 * 1000 + 500): half the memory of int64 on large images
-        w = torch.tensor([299, 587, 114], dtype=torch.int32).view(1, 3, 1, 1)
-        return ((images.to(torch.int32) * w).sum(1, keepdim=True, dtype=torch.int32) + 500).div(
-            1000, rounding_mode="floor").to(torch.uint8)
+        # (299 R + 587 G + 114 B + 500) // 1000 in int32 (at most 255 * 1000 + 500), accumulated channel by
+        # channel in place: two one-channel int32 buffers alive, not three-channel products and their sum
+        acc = images[:, 0:1].to(torch.int32).mul_(299)
+        acc.add_(images[:, 1:2].to(torch.int32).mul_(587)).add_(images[:, 2:3].to(torch.int32).mul_(114)).add_(500)
+        return acc.div_(1000, rounding_mode="floor").to(torch.uint8)
     raise InputError(f"cannot convert {c}-channel images to {channels} channels")
 
 
@@ -237,16 +238,28 @@ def _pool(workers: int) -> ThreadPoolExecutor:
     return _POOLS[workers]
 
 
-def _decode_all(files: list[Path], workers: int) -> list[np.ndarray]:
-    """Decode in file order: sequentially for small images, else in ``workers`` threads, one contiguous chunk
-    each (per-file futures cost more than a small image's decode)."""
-    first = _decode(files[0])
-    if workers <= 1 or len(files) < 2 * workers or first.shape[0] * first.shape[1] < PARALLEL_DECODE_MIN_PIXELS:
-        return [first] + [_decode(f) for f in files[1:]]
-    rest = files[1:]
-    step = -(-len(rest) // workers)
-    parts = list(_pool(workers).map(lambda i: [_decode(f) for f in rest[i: i + step]], range(0, len(rest), step)))
-    return [first] + [a for part in parts for a in part]
+def _decode_into(out: np.ndarray, files: list[Path], workers: int) -> None:
+    """Decode ``files`` into the uint8 NCHW ``out`` (one slot per file, grey broadcast to RGB where ``out`` has 3
+    channels): each image is written to its place and dropped, so a batch costs its own bytes and one image per
+    thread, not a list of images plus a stacked and a transposed copy. Sequentially for small images, else in
+    ``workers`` threads, one contiguous chunk each (per-file futures cost more than a small image's decode). An
+    error is the first bad file's in file order (chunks are read back in order)."""
+    h, w = out.shape[2:]
+
+    def fill(lo: int, hi: int) -> None:
+        for i in range(lo, hi):
+            a = _decode(files[i])
+            if a.shape[:2] != (h, w):
+                raise InputError(f"{files[i]}: image is {a.shape[1]}x{a.shape[0]} but the set's images are {w}x{h}")
+            out[i] = a.transpose(2, 0, 1)
+
+    n = len(files)
+    if workers <= 1 or n < 2 * workers or h * w < PARALLEL_DECODE_MIN_PIXELS:
+        fill(0, n)
+        return
+    step = -(-n // workers)
+    for _ in _pool(workers).map(lambda lo: fill(lo, min(n, lo + step)), range(0, n, step)):
+        pass
 
 
 def load_image_files(files: Sequence[Path], *, workers: int | None = None) -> torch.Tensor:
@@ -333,13 +346,10 @@ class ImageFiles:
         """The images at ``indices`` as uint8 NCHW (gray expanded to RGB where the set is colour)."""
         channels, h, w = self.scan()
         files = [self.files[i] for i in indices]
-        arrays = _decode_all(files, workers or min(8, os.cpu_count() or 1)) if files else []
-        for p, a in zip(files, arrays, strict=True):
-            if a.shape[:2] != (h, w):
-                raise InputError(f"{p}: image is {a.shape[1]}x{a.shape[0]} but the set's images are {w}x{h}")
-        out = np.stack([np.repeat(a, channels // a.shape[2], axis=2) for a in arrays]) if arrays else \
-            np.zeros((0, h, w, channels), np.uint8)
-        return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
+        out = np.empty((len(files), channels, h, w), np.uint8)
+        if files:
+            _decode_into(out, files, workers or min(8, os.cpu_count() or 1))
+        return torch.from_numpy(out)
 
     def item_bytes(self) -> int:
         c, h, w = self.scan()

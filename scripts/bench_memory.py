@@ -1,6 +1,7 @@
 """Peak host memory of scoring folders of PNGs, as a new user runs it (issue: streaming core).
 
     python scripts/bench_memory.py --n 2000 10000 50000 --size 256            # score images, digits protocol
+    python scripts/bench_memory.py --n 2000 10000 50000 --size 256 --run --repeat 2   # and genbench run, twice each
     python scripts/bench_memory.py --n 1000 --size 512 --ref-n 1000 --protocol tf-compat --run
     python scripts/bench_memory.py --n 400 1600 --ref-n 400 --protocol adm --format npz   # ADM batches (arr_0)
 
@@ -112,6 +113,8 @@ def main() -> None:
     ap.add_argument("--weights", help="Inception weights file (default: a seeded random one in the real format)")
     ap.add_argument("--run", action="store_true", help="also run the comparison as a suite through `genbench run`")
     ap.add_argument("--format", choices=("png", "npz"), default="png", help="PNG folders or ADM .npz batches")
+    ap.add_argument("--repeat", type=int, default=1, help="run each case this many times (the peak varies by "
+                    "about +-0.03 GiB from run to run: how transient buffers of a few batches happen to overlap)")
     ap.add_argument("--scratch", default=os.path.join(tempfile.gettempdir(), "genbench-bench-memory"))
     args = ap.parse_args()
     scratch = Path(args.scratch)
@@ -122,7 +125,7 @@ def main() -> None:
     weights = None
     if args.protocol != "digits":
         weights = Path(args.weights) if args.weights else inception_weights(scratch / "inception-random-0.pth")
-    for n in args.n:
+    for n in [n for n in args.n for _ in range(args.repeat)]:
         gen = write_pngs(scratch / f"gen-{n}-{args.size}", n, args.size, seed=2)
         if args.format == "npz":
             gen = write_batch(scratch / f"gen-{n}-{args.size}.npz", gen, stats=False)

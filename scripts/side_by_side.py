@@ -57,19 +57,18 @@ def main() -> None:
     import torch_fidelity
     from cleanfid import fid as cfid
 
+    from bench.metrics.distribution import TORCH_FIDELITY_SEED
     from bench.parity import clean_fid_pointed_at, write_image_folders, write_random_weights
     from bench.score import score_images
-    from bench.seeding import derive_seed
 
     files = write_random_weights(work / "weights")
     a, b = write_image_folders(work / "ab", n=args.n, seed=0)
     c, _ = write_image_folders(work / "c", n=args.n, seed=1)
     w1, w2 = write_image_folders(work / "warm", n=2, seed=2)
     kid_subset = min(1000, args.n)
-    # torch-fidelity draws IS splits (and KID subsets) with one rng_seed; genbench derives one per metric from the
-    # suite seed. Give torch-fidelity the seed genbench's IS uses, so IS is comparable; KID's subsets of the whole
-    # set (n <= 1000) do not depend on the draws beyond float round-off.
-    isc_seed = derive_seed(0, "score", "input1", "isc") % (2**32)
+    # torch-fidelity draws IS splits and KID subsets with one rng_seed (2020 by default); genbench's isc and kid
+    # draw with the same seed by default (rng_seed), so every value is comparable
+    isc_seed = TORCH_FIDELITY_SEED
 
     def genbench(x: Path, y: Path, inference: str) -> dict[str, float]:
         r = score_images(str(x), str(y), ["fid", "kid", "isc"], backbone="inception-v3-compat",

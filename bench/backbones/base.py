@@ -12,7 +12,7 @@ import torch
 
 from bench.guard import is_out_of_memory, release_memory
 from bench.registry import Registry
-from bench.runtime import trim_heap
+from bench.runtime import trim_heap, tune_cpu_allocator
 
 #: the largest float32 input batch a backbone builds before its own resize (see Backbone.forward_rows)
 FLOAT_BATCH_BYTES = 16 * 2**20
@@ -31,6 +31,10 @@ class Backbone:
     name: str = ""
     layers: tuple[str, ...] = ()
     batch_size: int = 256
+    #: images per forward call on the CPU where fewer than ``batch_size`` are faster (None: ``batch_size``).
+    #: Activations of a few images stay under the allocator's mmap threshold (bench.runtime.tune_cpu_allocator)
+    #: and in the CPU caches; a network whose features do not depend on the batch size gives the same rows.
+    cpu_batch_size: int | None = None
     #: layers that hold class logits (for IS, class coverage)
     logits_layer: str | None = None
     #: layer used for distribution metrics (FID, KID, PR)
@@ -149,7 +153,8 @@ class Backbone:
         so one preprocessed float batch stays within ``FLOAT_BATCH_BYTES`` (1,024 digits-sized images are 256 KB;
         1,024 images of 1024x1024 RGB would be 12 GB)."""
         per_image = 4 * max(1, int(batch[0].numel()))
-        return max(1, min(self.batch_size, FLOAT_BATCH_BYTES // per_image))
+        size = self.cpu_batch_size if self.cpu_batch_size and self.device.type == "cpu" else self.batch_size
+        return max(1, min(size, FLOAT_BATCH_BYTES // per_image))
 
     @torch.no_grad()
     def extract_batches(self, batches: Iterable[torch.Tensor], progress: Any = None) -> dict[str, np.ndarray]:
@@ -178,7 +183,11 @@ def extract_many(backbones: list[Backbone], batches: Iterable[torch.Tensor], pro
         b.passes += 1
     outs: list[dict[str, list[np.ndarray]]] = initial or [{k: [] for k in b.layers} for b in backbones]
     done = 0
+    if any(b.device.type == "cpu" for b in backbones):
+        tune_cpu_allocator()
+    trim_heap()  # start from what earlier work left free, not on top of it
     with contextlib.ExitStack() as stack:
+        stack.callback(trim_heap)  # and leave the stream's free buffers to the next pass, not to the process
         for dev in {b.device for b in backbones}:
             stack.enter_context(full_float32(dev))
         for i, images in enumerate(batches):
@@ -191,7 +200,22 @@ def extract_many(backbones: list[Backbone], batches: Iterable[torch.Tensor], pro
                 progress.update(int(images.shape[0]))
             if on_batch is not None:
                 on_batch(done, outs)
-    return [{k: (np.concatenate(v) if v else np.zeros((0,), np.float32)) for k, v in out.items()} for out in outs]
+    return [{k: _join_rows(v) for k, v in out.items()} for out in outs]
+
+
+def _join_rows(blocks: list[np.ndarray]) -> np.ndarray:
+    """A layer's row blocks as one array, each block dropped from ``blocks`` once copied: the peak is the features
+    plus one block, not twice the features (50,000 Inception pool + logits rows are 600 MB)."""
+    if not blocks:
+        return np.zeros((0,), np.float32)
+    out = np.empty((sum(len(b) for b in blocks), *blocks[0].shape[1:]), dtype=np.result_type(*blocks))
+    blocks.reverse()
+    start = 0
+    while blocks:
+        block = blocks.pop()
+        out[start: start + len(block)] = block
+        start += len(block)
+    return out
 
 
 def _add_rows_fitting(b: Backbone, images: torch.Tensor, out: dict[str, list[np.ndarray]]) -> None:
