@@ -118,8 +118,8 @@ def trim_heap() -> None:
     A stream allocates and frees the same few batch-sized buffers thousands of times from several threads (decode,
     prefetch, the network). glibc keeps what is freed in per-thread heaps, so without a trim the peak RSS of
     scoring 50,000 256x256 PNGs crept from 0.97 to 1.5-2.7 GiB although only a few batches were ever alive
-    (scripts/bench_memory.py). Called every few dozen batches it keeps the peak flat at a cost below measurement
-    noise."""
+    (scripts/bench_memory.py). Called every 8 batches of a stream and at both ends of a pass
+    (bench.backbones.base.extract_many), it keeps the peak flat at a cost below measurement noise."""
     libc = _glibc()
     if libc is not None:
         libc.malloc_trim(0)

@@ -17,7 +17,7 @@ from bench.runtime import trim_heap, tune_cpu_allocator
 #: the largest float32 input batch a backbone builds before its own resize (see Backbone.forward_rows)
 FLOAT_BATCH_BYTES = 16 * 2**20
 #: batches of a stream between two returns of freed heap memory to the OS (bench.runtime.trim_heap)
-TRIM_EVERY = 32
+TRIM_EVERY = 8
 
 
 class Backbone:
