@@ -146,7 +146,7 @@ def features_sha256(feats: Features) -> str:
     for k in sorted(feats):
         a = np.ascontiguousarray(feats[k])
         h.update(f"{k}|{a.dtype.str}|{a.shape}|".encode())
-        h.update(a.reshape(-1).view(np.uint8))  # the array's own buffer: no copy of 600 MB of 50k Inception rows
+        h.update(a.data)  # the array's own buffer: no copy of 600 MB of 50k Inception rows
     return h.hexdigest()
 
 

@@ -258,11 +258,10 @@ def _decode_into(out: np.ndarray, files: Sequence[Path | str], workers: int) -> 
         fill(0, n)
         return
     step = -(-n // workers)
-    for _ in _pool(workers).map(lambda lo: fill(lo, min(n, lo + step)), range(0, n, step)):
-        pass
+    list(_pool(workers).map(lambda lo: fill(lo, min(n, lo + step)), range(0, n, step)))  # raises in file order
 
 
-def load_image_files(files: Sequence[Path], *, workers: int | None = None) -> torch.Tensor:
+def load_image_files(files: Sequence[Path | str], *, workers: int | None = None) -> torch.Tensor:
     """Decode files in parallel into one uint8 NCHW tensor (:class:`ImageFiles`, read whole).
 
     All images must share one size (resizing is a backbone's business, never a loader's). Grayscale images in a

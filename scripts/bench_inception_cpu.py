@@ -43,7 +43,7 @@ with torch.no_grad():
 pool, logits = torch.cat([o[0] for o in outs]), torch.cat([o[1] for o in outs])
 if not os.path.exists(args["ref"]):
     torch.save((pool, logits), args["ref"])
-rp, rl = torch.load(args["ref"])
+rp, rl = torch.load(args["ref"], weights_only=True)
 print(json.dumps({"ms": secs / len(x) * 1000, "sys": c1.system - c0.system, "user": c1.user - c0.user,
                   "pool_equal": bool(torch.equal(rp, pool)), "logits_equal": bool(torch.equal(rl, logits))}))
 """
