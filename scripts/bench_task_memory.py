@@ -8,8 +8,8 @@
 Each case is a one-task suite run in its own child process with an empty feature cache; the child reports its own
 peak RSS (``ru_maxrss``). The data are written once into a scratch folder:
 
-- ``t2i``: a tiny Stable Diffusion pipeline built from configs (tests/hf_tiny.py: random weights in the real
-  diffusers format), 2 DDIM steps, 128x128 outputs, one sample per prompt, against a COCO-format captioned dataset
+- ``t2i``: a tiny Stable Diffusion pipeline built from configs (SD's geometry: an 8x VAE, so 128x128 outputs are
+  16x16 latents; random weights in the real diffusers format), 2 DDIM steps, 128x128 outputs, one sample per prompt, against a COCO-format captioned dataset
   (``captions.json`` + 256x256 PNGs of smooth colour ramps, one caption each); FID on the digits protocol (the cheap
   backbone: what is measured is what the harness holds, not the network's size).
 - ``translation``: a paired folder (A/, B/) of 256x256 PNGs and a Python translator (tests.models:InvertTranslator);
@@ -63,13 +63,42 @@ def paired(folder: Path, n: int) -> Path:
     return folder
 
 
+def tiny_sd_f8(root: Path) -> Path:
+    """A Stable Diffusion pipeline with SD's own geometry (a VAE that downsamples 8x: 128 px images are 16x16
+    latents) and tiny random weights, built from configs and saved in the real diffusers format."""
+    import torch
+    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    from tests.hf_tiny import clip_tokenizer_files
+
+    if (root / "sd").exists():
+        return root / "sd"
+    vocab = clip_tokenizer_files(root / "tokenizer-files")
+    tok = CLIPTokenizer(str(root / "tokenizer-files" / "vocab.json"), str(root / "tokenizer-files" / "merges.txt"),
+                        model_max_length=77)
+    torch.manual_seed(0)
+    eos = vocab["<|endoftext|>"]
+    text = CLIPTextModel(CLIPTextConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=37,
+                                        num_hidden_layers=2, num_attention_heads=4, max_position_embeddings=77,
+                                        bos_token_id=vocab["<|startoftext|>"], eos_token_id=eos, pad_token_id=eos))
+    unet = UNet2DConditionModel(sample_size=16, in_channels=4, out_channels=4, layers_per_block=1,
+                                block_out_channels=(16, 32), down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+                                up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), cross_attention_dim=32,
+                                attention_head_dim=4, norm_num_groups=8)
+    vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(8, 8, 8, 8),
+                        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+                        norm_num_groups=4, sample_size=128)
+    StableDiffusionPipeline(vae=vae, text_encoder=text, tokenizer=tok, unet=unet,
+                            scheduler=DDIMScheduler(num_train_timesteps=20, steps_offset=1, clip_sample=False),
+                            safety_checker=None, feature_extractor=None,
+                            requires_safety_checker=False).save_pretrained(root / "sd")
+    return root / "sd"
+
+
 def suite(kind: str, n: int, scratch: Path) -> dict:
     if kind == "t2i":
-        sd = scratch / "tiny-sd"
-        if not (sd / "sd").exists():
-            from tests.hf_tiny import tiny_stable_diffusion
-
-            tiny_stable_diffusion(sd)
+        sd = tiny_sd_f8(scratch / "tiny-sd-f8").parent
         caps, images = coco_captions(scratch / f"coco-{n}", n)
         return {"datasets": {"coco": {"kind": "coco-captions", "path": str(caps), "images": str(images)}},
                 "models": {"sd": {"adapter": "diffusers-t2i", "args": {

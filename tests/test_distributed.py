@@ -242,12 +242,6 @@ class Noisy:
         _count("translator", x.shape[0])
         g = [torch.Generator().manual_seed(int(s) % 2**31) for s in seeds]
         return (-x + 0.05 * torch.stack([torch.randn(x.shape[1:], generator=gi) for gi in g])).clamp(-1, 1)
-
-def t2i():
-    return T2I()
-
-def noisy():
-    return Noisy()
 '''
 
 KINDS_SUITE = """name: dist
@@ -256,8 +250,8 @@ datasets:
   shapes: {kind: shapes, split: test}
   edges: {kind: digits-edges, split: test}
 models:
-  painter: {adapter: python-t2i, args: {target: "kindsmodel:t2i"}}
-  inverter: {adapter: python-translator, args: {target: "kindsmodel:noisy"}}
+  painter: {adapter: python-t2i, args: {target: "kindsmodel:T2I"}}
+  inverter: {adapter: python-translator, args: {target: "kindsmodel:Noisy"}}
 output: {grid: 8}
 tasks:
   - {name: t2i, kind: text-to-image, reference: shapes, n: 21, batch_size: 8, backbone: shapes-clip,

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from bench.errors import ConfigError
-from bench.metrics.base import ArtifactSink, MetricValue, output_info
+from bench.metrics.base import ArtifactSink, MetricValue, OutputInfo, output_info
 from bench.seeding import model_seed
 
 if TYPE_CHECKING:
@@ -123,6 +123,23 @@ def per_sample_table(path: Path) -> list[dict[str, Any]]:
     return [{"name": name, **{k: float(v[i]) for k, v in cols.items()}} for i, name in enumerate(ids)]
 
 
+def value_info(value_name: str) -> OutputInfo:
+    """Metadata of a row's value (``fid``, ``throughput@bs8``): a metric's output, else a measurement kind's
+    (``MeasurementKind.outputs``: perf, dissection)."""
+    try:
+        return output_info(value_name)
+    except KeyError:
+        pass
+    from bench.tasks.base import TASKS, MeasurementKind
+
+    base = value_name.split("@", 1)[0]
+    for name in TASKS.names():
+        cls = TASKS.get(name)
+        if issubclass(cls, MeasurementKind) and base in cls.outputs:
+            return cls.outputs[base]
+    raise KeyError(value_name)
+
+
 @dataclass
 class RunContext:
     """What a task kind may use of the run it is part of.
@@ -185,7 +202,7 @@ class RunContext:
         from bench.protocol import protocol_id
         from bench.results import Row
 
-        info = output_info(v.metric)
+        info = value_info(v.metric)
         return Row(
             run_id=self.run_id, suite=self.suite_name, task=task.name, model=model, dataset=task.reference,
             metric=v.metric, value=None if v.value is None else float(v.value), ci_low=v.ci_low, ci_high=v.ci_high,

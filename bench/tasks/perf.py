@@ -1,6 +1,6 @@
 """Speed and memory of any model: a batch-size sweep with warm-up and minimum duration/queries.
 
-Rows (metadata in bench.metrics.perf): ``throughput@bsB`` items/s and ``latency_p50|p90|p99@bsB`` ms per batch
+Rows (their metadata: PerfTask.outputs): ``throughput@bsB`` items/s and ``latency_p50|p90|p99@bsB`` ms per batch
 size; ``throughput`` (offline: the best over the sweep) and ``latency_p50|p90|p99`` (single stream: batch size
 1, when swept); peak host memory; CUDA peaks on a GPU; the harness's own per-call overhead; the host-copy time;
 per-step time for iterative samplers that expose ``steps``. The protocol records the device, dtype and threads:
@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import torch
 from pydantic import Field
 
 from bench.errors import ConfigError
-from bench.metrics.base import MetricValue, Options, Reference
+from bench.metrics.base import MetricValue, Options, OutputInfo, Reference
 from bench.perf.timing import (
     NOISY,
     Measurement,
@@ -64,6 +64,18 @@ class PerfTask(MeasurementKind[PerfArgs]):
     Args = PerfArgs
     needs_backbone = False
     needs_n = False
+    outputs: ClassVar[dict[str, OutputInfo]] = {
+        "throughput": OutputInfo(higher_is_better=True, unit="items/s"),
+        "latency_p50": OutputInfo(higher_is_better=False, unit="ms"),
+        "latency_p90": OutputInfo(higher_is_better=False, unit="ms"),
+        "latency_p99": OutputInfo(higher_is_better=False, unit="ms"),
+        "peak_rss": OutputInfo(higher_is_better=False, unit="MiB"),
+        "cuda_max_allocated": OutputInfo(higher_is_better=False, unit="MiB"),
+        "cuda_max_reserved": OutputInfo(higher_is_better=False, unit="MiB"),
+        "copy_ms": OutputInfo(higher_is_better=False, unit="ms"),
+        "step_ms": OutputInfo(higher_is_better=False, unit="ms"),
+        "overhead_us": OutputInfo(higher_is_better=False, unit="µs"),
+    }
 
     def load_reference(self, ctx: RunContext, task: TaskPlan) -> Reference:
         a = self.args(task)
