@@ -34,7 +34,7 @@ from bench.perf.workloads import make_call, to_host
 from bench.progress import announce
 from bench.runtime import device_name
 from bench.seeding import derive_seed
-from bench.tasks.base import MeasurementKind, TaskPlan
+from bench.tasks.base import MeasurementKind, TaskPlan, value_info
 
 if TYPE_CHECKING:
     from bench.results import Row
@@ -142,4 +142,4 @@ class PerfTask(MeasurementKind[PerfArgs]):
             **{k: v for k, v in best_extras.items() if k != "batch_size"}, "mode": "offline",
             "batch_sizes": a.batch_sizes, "best_batch_size": best_m.batch_size}))
         values.append(MetricValue("overhead_us", task.state["overhead"] * 1e6, extras={"what": "median harness time of an empty call"}))
-        return [ctx.row(task, model, v, seconds=0.0, protocol=proto, n=v.extras.get("queries", 0)) for v in values]
+        return [ctx.row(task, model, v, info=value_info(v.metric), seconds=0.0, protocol=proto, n=v.extras.get("queries", 0)) for v in values]
