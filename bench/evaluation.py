@@ -147,7 +147,7 @@ def evaluate(samples: SampleInput, reference: SampleInput, metrics: Sequence[str
     from bench.protocol import get_preset
     from bench.runtime import resolve_device
     from bench.tasks.base import TaskPlan
-    from bench.tasks.context import RunContext, SampleSets
+    from bench.tasks.context import RunContext
     from bench.tasks.generation import GenerationArgs, GenerationTask
 
     if protocol is None and backbone is None:

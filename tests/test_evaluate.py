@@ -4,7 +4,6 @@ but the content cache, a generator module taken as it is."""
 from __future__ import annotations
 
 import json
-
 from pathlib import Path
 
 import numpy as np

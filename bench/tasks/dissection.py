@@ -23,14 +23,14 @@ from bench.adapters import GenerationRequest
 from bench.metrics.base import MetricValue, Options, OutputInfo, Reference
 from bench.progress import announce
 from bench.seeding import derive_seed
-from bench.tasks.base import MeasurementKind, TaskPlan, value_info, dataset_features, sample_grid
+from bench.tasks.base import MeasurementKind, TaskPlan, dataset_features, sample_grid, value_info
 from bench.tasks.production import Producer, produce_all
 
 if TYPE_CHECKING:
     from bench.dissection.study import EditFor, StudyResult
     from bench.results import Row
-    from bench.tasks.context import RunContext
     from bench.suite import TaskSpec
+    from bench.tasks.context import RunContext
 
 
 class DissectionArgs(Options):

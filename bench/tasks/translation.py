@@ -28,7 +28,14 @@ from pydantic import Field
 from bench.errors import ConfigError, InputError
 from bench.metrics.base import Metric, Options, Reference, SampleSet, Translator
 from bench.protocol import make_protocol
-from bench.tasks.base import TaskKind, TaskPlan, dataset_features, images_kept, needs_reference_images, paired_grid
+from bench.tasks.base import (
+    TaskKind,
+    TaskPlan,
+    dataset_features,
+    images_kept,
+    needs_reference_images,
+    paired_grid,
+)
 from bench.tasks.production import (
     ItemValues,
     Producer,
