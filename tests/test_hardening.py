@@ -1,0 +1,131 @@
+"""Replays of what an attacker or an unlucky user did to a run (issue: TorchScript files run code; hung models
+defeat timeout_s; ways a run could still mislead). Each case is refused with one line and exit code 2, or recovered
+with nothing lost."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from bench.errors import ModelTimeout, WeightsError
+from bench.guard import time_limit
+from bench.results import RunDir
+from tests.conftest import run_cli
+from tests.test_reliability import _policy_suite
+
+
+# -- timeout_s against a model that swallows what it is sent ----------------------------------------------------------
+def test_timeout_stops_a_loop_that_catches_exception() -> None:
+    t0 = time.monotonic()
+    with pytest.raises(ModelTimeout, match="no answer within 0.3 s"), time_limit(0.3, "m"):
+        while True:
+            try:
+                time.sleep(0.05)
+            except Exception:  # noqa: BLE001, S110
+                pass
+    assert time.monotonic() - t0 < 3
+
+
+def test_timeout_stops_a_blocking_sleep_and_a_late_answer() -> None:
+    with pytest.raises(ModelTimeout), time_limit(0.2, "m"):
+        time.sleep(30)
+    # an answer that came late (the alarm was swallowed once, then the call returned) is refused too
+    with pytest.raises(ModelTimeout), time_limit(0.2, "m"):
+        try:
+            time.sleep(30)
+        except BaseException:  # noqa: BLE001, S110
+            pass
+    with time_limit(5, "m"):  # a prompt answer: nothing raised, no alarm left behind
+        pass
+    time.sleep(0.6)
+
+
+def test_swallowing_model_times_out_in_a_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    hung = "{adapter: python, args: {target: 'tests.models:Swallowing'}}"
+    suite = _policy_suite(tmp_path, task_policy="    timeout_s: 0.5\n", first=hung)
+    t0 = time.monotonic()
+    code, _, err = run_cli(["run", str(suite), "--out", str(tmp_path / "r"), "--quiet"], capsys)
+    assert time.monotonic() - t0 < 60
+    assert code == 2
+    assert "model 'first' (task t): model 'first' on samples 0..29: no answer within 0.5 s (timeout_s)" in err
+    (run,) = (tmp_path / "r" / "pol").iterdir()
+    assert {r["model"] for r in RunDir(run).rows()} == {"noise"}
+    assert json.loads((run / "manifest.json").read_text())["status"] == "failed"
+
+
+# -- TorchScript files run code: only the pinned published file loads -------------------------------------------------
+class _Planted(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+def _jit_loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every path torch.jit.load is asked to open (none may be opened when the file is refused)."""
+    opened: list[str] = []
+    real = torch.jit.load
+
+    def spy(f: Any, *a: Any, **k: Any) -> Any:
+        opened.append(str(f))
+        return real(f, *a, **k)
+
+    monkeypatch.setattr(torch.jit, "load", spy)
+    return opened
+
+
+def _two_folders(tmp_path: Path) -> tuple[Path, Path]:
+    from PIL import Image
+
+    out = []
+    for k in range(2):
+        d = tmp_path / f"img{k}"
+        d.mkdir()
+        rng = np.random.default_rng(k)
+        for i in range(3):
+            Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(d / f"{i}.png")
+        out.append(d)
+    return out[0], out[1]
+
+
+@pytest.mark.parametrize("where", ["cache", "explicit"])
+def test_an_unpinned_torchscript_weights_file_is_never_loaded(
+        tmp_path: Path, empty_cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        where: str) -> None:
+    planted = empty_cache / "weights" / "inception-2015-12-05.pt" if where == "cache" else tmp_path / "x.pt"
+    planted.parent.mkdir(parents=True, exist_ok=True)
+    torch.jit.script(_Planted()).save(str(planted))
+    opened = _jit_loads(monkeypatch)
+    a, b = _two_folders(tmp_path)
+    extra = ["--weights", str(planted)] if where == "explicit" else []
+    code, _, err = run_cli(["score", "images", str(a), str(b), "--fid", "--protocol", "clean", "--no-cache", *extra],
+                           capsys)
+    assert code == 2 and opened == []
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert f"{planted}: 'inception-torchscript' is a TorchScript file, and loading one runs code stored in it" in err
+    assert "GENBENCH_TRUST_CODE" in err
+    # named as code by the user, a file given by path is loaded (and then fails as the wrong network, in one line);
+    # the cache holds only the published file, trusted or not
+    monkeypatch.setenv("GENBENCH_TRUST_CODE", str(planted))
+    code, _, err = run_cli(["score", "images", str(a), str(b), "--fid", "--protocol", "clean", "--no-cache", *extra],
+                           capsys)
+    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    if where == "explicit":
+        assert opened == [str(planted)]
+    else:
+        assert opened == [] and "does not match the published f58cb9b6ec323ed6" in err
+
+
+def test_torchscript_pin_is_the_published_hash() -> None:
+    from bench.backbones.inception import INCEPTION_TORCHSCRIPT
+    from bench.weights import WeightsFile, check_executable
+
+    assert INCEPTION_TORCHSCRIPT.executable and INCEPTION_TORCHSCRIPT.sha256 is not None
+    check_executable(INCEPTION_TORCHSCRIPT, Path("x.pt"), INCEPTION_TORCHSCRIPT.sha256)  # the published file loads
+    unpinned = WeightsFile("t", "t.pt", None, None, executable=True)
+    with pytest.raises(WeightsError, match="no pinned sha256"):
+        check_executable(unpinned, Path("t.pt"), "0" * 64)
