@@ -5,6 +5,8 @@ with nothing lost."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -16,8 +18,8 @@ import torch
 from bench.errors import ModelTimeout, WeightsError
 from bench.guard import time_limit
 from bench.results import RunDir
-from tests.conftest import run_cli
-from tests.test_reliability import _policy_suite
+from tests.conftest import run_cli, write_tiny
+from tests.test_reliability import _errors, _policy_suite, run_copy, stable  # noqa: F401 (run_copy: a fixture)
 
 
 # -- timeout_s against a model that swallows what it is sent ----------------------------------------------------------
@@ -129,3 +131,86 @@ def test_torchscript_pin_is_the_published_hash() -> None:
     unpinned = WeightsFile("t", "t.pt", None, None, executable=True)
     with pytest.raises(WeightsError, match="no pinned sha256"):
         check_executable(unpinned, Path("t.pt"), "0" * 64)
+
+
+# -- run folders: a damaged manifest, a non-run folder, counted rows, a second Ctrl-C, a baseline --------------------
+@pytest.mark.parametrize("content", ["[]", "3", '"x"'])
+def test_a_manifest_that_is_not_an_object_is_one_line(run_copy: tuple[Path, Path], capsys: pytest.CaptureFixture[str],
+                                                      content: str) -> None:
+    suite, run = run_copy
+    (run / "manifest.json").write_text(content)
+    for args in (["run", str(suite), "--resume", str(run), "--quiet"], ["table", str(run)],
+                 ["baseline", "save", str(run), "b", "--dir", str(run.parent / "bl")]):
+        code, _, err = run_cli(args, capsys)
+        assert code == 2 and "Traceback" not in err, (args, err)
+        assert _errors(err) == [f"genbench: error: {run}/manifest.json: holds a JSON "
+                                f"{type(json.loads(content)).__name__}, not a manifest object; the file is damaged"]
+
+
+def test_resume_of_a_folder_that_is_not_a_run_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    suite = write_tiny(tmp_path)
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "notes.txt").write_text("mine")
+    code, _, err = run_cli(["run", str(suite), "--resume", str(home), "--quiet"], capsys)
+    assert code == 2
+    assert _errors(err) == [f"genbench: error: {home}: not a run folder (no manifest.json or rows.jsonl); "
+                            "nothing to resume"]
+    assert sorted(p.name for p in home.iterdir()) == ["notes.txt"]  # nothing written into it
+
+
+def test_a_deleted_row_plus_a_duplicated_row_is_recomputed(run_copy: tuple[Path, Path], tiny_run: tuple[Path, Path],
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    suite, run = run_copy
+    lines = (run / "rows.jsonl").read_bytes().splitlines(keepends=True)
+    # the pair of line 1 loses its second row and gets its first twice: the line count is unchanged
+    assert json.loads(lines[0])["model"] == json.loads(lines[1])["model"]
+    (run / "rows.jsonl").write_bytes(lines[0] + lines[0] + b"".join(lines[2:]))
+    assert len(RunDir(run).scan().complete()) == len(RunDir(tiny_run[1]).scan().complete()) - 1
+    code, _, err = run_cli(["run", str(suite), "--resume", str(run), "--quiet"], capsys)
+    assert code == 0, err
+    assert "rows incomplete; recomputed" in err
+    assert stable(RunDir(run).rows()) == stable(RunDir(tiny_run[1]).rows())
+    assert len(RunDir(run).rows()) == len(RunDir(tiny_run[1]).rows())  # no row twice
+
+
+def test_a_repeated_line_of_a_complete_pair_is_set_aside(run_copy: tuple[Path, Path], tiny_run: tuple[Path, Path],
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    suite, run = run_copy
+    lines = (run / "rows.jsonl").read_bytes().splitlines(keepends=True)
+    (run / "rows.jsonl").write_bytes(b"".join(lines) + lines[-1])
+    code, _, err = run_cli(["run", str(suite), "--resume", str(run), "--quiet"], capsys)
+    assert code == 0 and f"{run}/rows.jsonl:{len(lines) + 1}: a repeat of an earlier line; set aside" in err
+    assert (run / "rows.rejected.jsonl").read_bytes() == lines[-1]
+    assert len(RunDir(run).rows()) == len(RunDir(tiny_run[1]).rows())
+
+
+def test_baseline_save_refuses_a_run_with_a_damaged_line(run_copy: tuple[Path, Path],
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    _, run = run_copy
+    lines = (run / "rows.jsonl").read_bytes().splitlines(keepends=True)
+    (run / "rows.jsonl").write_bytes(b"".join(lines[:2]) + lines[2].replace(b'"value": ', b'"value": 1') +
+                                     b"".join(lines[3:]))
+    code, _, err = run_cli(["baseline", "save", str(run), "b", "--dir", str(run.parent / "bl")], capsys)
+    assert code == 2 and not (run.parent / "bl").exists()
+    assert _errors(err) == [f"genbench: error: {run}/rows.jsonl:3: checksum mismatch (garbled) (and 1 more); a "
+                            f"baseline must come from sound rows (genbench run --resume {run} recomputes them)"]
+
+
+def test_a_second_ctrl_c_during_the_final_manifest_write_still_leaves_it_written(
+        run_copy: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGINT arriving inside the write (here: during its fsync) acts after the file is in place."""
+    _, run = run_copy
+    real = os.fsync
+
+    def interrupted(fd: int) -> None:
+        real(fd)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(os, "fsync", interrupted)
+    manifest = json.loads((run / "manifest.json").read_text())
+    with pytest.raises(KeyboardInterrupt):
+        RunDir(run).write_json("manifest.json", {**manifest, "status": "interrupted"})
+    monkeypatch.setattr(os, "fsync", real)
+    assert json.loads((run / "manifest.json").read_text())["status"] == "interrupted"
+    assert sorted(p.name for p in run.iterdir() if p.name.endswith(".tmp")) == []
