@@ -214,3 +214,46 @@ def test_a_second_ctrl_c_during_the_final_manifest_write_still_leaves_it_written
     monkeypatch.setattr(os, "fsync", real)
     assert json.loads((run / "manifest.json").read_text())["status"] == "interrupted"
     assert sorted(p.name for p in run.iterdir() if p.name.endswith(".tmp")) == []
+
+
+# -- partial feature chunks carry their sha256 ----------------------------------------------------------------------
+class _Layers:
+    layers = ("pool",)
+
+
+def _two_chunks(tmp_path: Path) -> tuple[Any, list[np.ndarray]]:
+    from bench.features import PartialFeatures
+    from bench.images import StreamHash
+
+    part = PartialFeatures(tmp_path / "p", [_Layers()], every=0)  # type: ignore[list-item]
+    hasher = StreamHash()
+    rows = [np.full((2, 4), k, np.float32) for k in range(2)]
+    outs: list[dict[str, list[np.ndarray]]] = [{"pool": []}]
+    for k, block in enumerate(rows):
+        hasher.update(torch.full((2, 1, 2, 2), k, dtype=torch.uint8))
+        outs[0]["pool"].append(block)
+        part.write(2 * (k + 1), outs, hasher, force=True)
+    return part, rows
+
+
+def test_partial_chunks_load_when_sound(tmp_path: Path) -> None:
+    part, rows = _two_chunks(tmp_path)
+    done, outs, state = part.load()
+    assert done == 4 and np.array_equal(np.concatenate(outs[0]["pool"]), np.concatenate(rows))
+    assert state is not None and len(state[0]) == 4 * 32
+
+
+@pytest.mark.parametrize("how", ["altered", "no digest"])
+def test_an_altered_partial_chunk_is_recomputed_not_used(tmp_path: Path, how: str) -> None:
+    """The second chunk's features are changed on disk (its stored digest kept, or dropped): the resumed pass
+    trusts the first chunk only, so the altered rows are computed again instead of being cached as verified."""
+    part, rows = _two_chunks(tmp_path)
+    second = sorted((tmp_path / "p").glob("chunk-*.npz"))[1]
+    with np.load(second) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["0/pool"] = arrays["0/pool"] + 1
+    if how == "no digest":
+        del arrays["sha256"]
+    np.savez(second, **arrays)
+    done, outs, _ = part.load()
+    assert done == 2 and np.array_equal(np.concatenate(outs[0]["pool"]), rows[0])
