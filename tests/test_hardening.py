@@ -257,3 +257,35 @@ def test_an_altered_partial_chunk_is_recomputed_not_used(tmp_path: Path, how: st
     np.savez(second, **arrays)
     done, outs, _ = part.load()
     assert done == 2 and np.array_equal(np.concatenate(outs[0]["pool"]), rows[0])
+
+
+# -- symlinks: an output.dir that leads out of the working directory, a grid that embeds another file ---------------
+def test_a_symlinked_grid_is_refused_not_embedded(run_copy: tuple[Path, Path], tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    _, run = run_copy
+    secret = tmp_path / "id_rsa"
+    secret.write_bytes(b"\x89PNG\r\n\x1a\nPRIVATE KEY")
+    (grid,) = [p for p in (run / "samples").glob("*/gmm.png")]
+    grid.unlink()
+    grid.symlink_to(secret)
+    code, _, err = run_cli(["report", str(run), "--out", str(tmp_path / "rep")], capsys)
+    assert code == 2 and "Traceback" not in err
+    assert _errors(err) == [f"genbench: error: {grid}: a symlink (to {secret}); a report embeds only the sample grids "
+                            "a run wrote, not what a link points to (remove the link)"]
+    assert not (tmp_path / "rep" / "index.html").exists()
+
+
+def test_a_symlinked_output_dir_that_leaves_the_working_directory_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
+    work.mkdir()
+    elsewhere.mkdir()
+    (work / "results").symlink_to(elsewhere)
+    suite = write_tiny(work)
+    monkeypatch.chdir(work)
+    code, _, err = run_cli(["run", str(suite), "--quiet"], capsys)
+    assert code == 2 and "Traceback" not in err
+    assert _errors(err) == [f"genbench: error: output.dir 'results': results/tiny resolves to {elsewhere}/tiny, "
+                            f"outside the working directory {work} (through a symlink); a suite's outputs stay under "
+                            "it; write elsewhere with --out DIR on the command line, your own choice"]
+    assert list(elsewhere.iterdir()) == []
