@@ -289,3 +289,18 @@ def test_a_symlinked_output_dir_that_leaves_the_working_directory_is_refused(
                             f"outside the working directory {work} (through a symlink); a suite's outputs stay under "
                             "it; write elsewhere with --out DIR on the command line, your own choice"]
     assert list(elsewhere.iterdir()) == []
+
+
+# -- a decompression bomb is named ------------------------------------------------------------------------------------
+def test_a_decompression_bomb_is_one_line_naming_its_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """PIL refuses an image of more than 2 x MAX_IMAGE_PIXELS pixels (lowered here so that a 16x16 file is one)."""
+    from PIL import Image
+
+    a, b = _two_folders(tmp_path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    code, _, err = run_cli(["score", "images", str(a), str(b), "--fid", "--protocol", "digits", "--no-cache"], capsys)
+    assert code == 2 and "Traceback" not in err
+    (line,) = _errors(err)
+    assert f"{b / '0.png'}: cannot decode image (DecompressionBombError: Image size (256 pixels) exceeds limit of " \
+        "200 pixels" in line
