@@ -19,7 +19,7 @@ from bench.errors import ModelTimeout, WeightsError
 from bench.guard import time_limit
 from bench.results import RunDir
 from tests.conftest import run_cli, write_tiny
-from tests.test_reliability import _errors, _policy_suite, run_copy, stable  # noqa: F401 (run_copy: a fixture)
+from tests.test_reliability import _errors, _policy_suite, stable
 
 
 # -- timeout_s against a model that swallows what it is sent ----------------------------------------------------------
