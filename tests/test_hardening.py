@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+from bench.cli import main
 from bench.errors import ModelTimeout, WeightsError
 from bench.guard import time_limit
 from bench.results import RunDir
@@ -328,3 +329,29 @@ def test_fid_with_batches_of_50_and_6_agrees_to_the_documented_bound() -> None:
     f50, f6 = fid(50), fid(6)
     assert fid(50) == f50  # the same batch size: the same bytes
     assert abs(f6 - f50) <= 1e-5 * f50
+
+
+def test_ctrl_c_twice_in_a_run_leaves_the_manifest_interrupted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """The first Ctrl-C comes from a model call; the second while the run writes its `interrupted` manifest."""
+    once = tmp_path / "signalled"
+    signalling = f"{{adapter: python, args: {{target: 'tests.models:Signalling', kwargs: {{once: '{once}', " \
+                 "signal: SIGINT}}}"
+    seeded = "{adapter: python, args: {target: 'tests.models:SeededDigits'}}"
+    suite = _policy_suite(tmp_path, first=seeded, second=signalling)
+    real = os.fsync
+
+    def second_ctrl_c(fd: int) -> None:
+        real(fd)
+        if os.readlink(f"/proc/self/fd/{fd}").split("/")[-1].startswith("manifest.json.") and once.exists():
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(os, "fsync", second_ctrl_c)
+    code, _, err = run_cli(["run", str(suite), "--out", str(tmp_path / "r"), "--quiet"], capsys)
+    monkeypatch.setattr(os, "fsync", real)
+    (run,) = (tmp_path / "r" / "pol").iterdir()
+    assert code == 130 and "Traceback" not in err
+    assert json.loads((run / "manifest.json").read_text())["status"] == "interrupted"
+    assert [r["model"] for r in RunDir(run).rows()] == ["first"]
+    assert main(["run", str(suite), "--resume", str(run), "--quiet"]) == 0
+    assert json.loads((run / "manifest.json").read_text())["status"] == "complete"
