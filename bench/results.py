@@ -294,7 +294,11 @@ class RunDir:
         for i, why in scan.bad:
             print(f"genbench: warning: {self.rows_file}:{i}: {why}; row skipped (genbench run --resume "
                   f"{self.path} recomputes it)", file=sys.stderr)
-        return [_public(r) for _, _, r in scan.good]
+        repeated = set(scan.duplicates())
+        for i in sorted(repeated):
+            print(f"genbench: warning: {self.rows_file}:{i}: a repeat of an earlier line; row skipped",
+                  file=sys.stderr)
+        return [_public(r) for i, _, r in scan.good if i not in repeated]
 
     def write_json(self, name: str, obj: Any) -> None:
         atomic_write_text(self.path / name, json.dumps(obj, indent=2, sort_keys=True, default=_jsonable) + "\n")

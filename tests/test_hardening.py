@@ -180,6 +180,8 @@ def test_a_repeated_line_of_a_complete_pair_is_set_aside(run_copy: tuple[Path, P
     suite, run = run_copy
     lines = (run / "rows.jsonl").read_bytes().splitlines(keepends=True)
     (run / "rows.jsonl").write_bytes(b"".join(lines) + lines[-1])
+    assert len(RunDir(run).rows()) == len(lines)  # a reader shows it once (and warns)
+    assert f"{run}/rows.jsonl:{len(lines) + 1}: a repeat of an earlier line; row skipped" in capsys.readouterr().err
     code, _, err = run_cli(["run", str(suite), "--resume", str(run), "--quiet"], capsys)
     assert code == 0 and f"{run}/rows.jsonl:{len(lines) + 1}: a repeat of an earlier line; set aside" in err
     assert (run / "rows.rejected.jsonl").read_bytes() == lines[-1]
