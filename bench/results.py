@@ -67,21 +67,30 @@ def _jsonable(o: Any) -> Any:
 
 @contextmanager
 def signals_deferred() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM until the block ends (they are delivered, and act, right after it): a second Ctrl-C
-    while a run writes its final manifest must not leave that manifest saying ``running``. Only the main thread
-    can defer them; elsewhere the block runs as it is."""
+    """Hold SIGINT and SIGTERM until the block ends (they act right after it, through the handlers that were in
+    place): a second Ctrl-C while a run writes its final manifest must not leave that manifest saying ``running``.
+    The handlers are swapped rather than the signals masked: a signal sent to the process may be delivered to any
+    of its threads (torch's, a prefetcher's), and its Python handler then runs in the main thread all the same.
+    Only the main thread can install handlers; elsewhere the block runs as it is."""
     import signal
     import threading
 
-    held = {signal.SIGINT, signal.SIGTERM}
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    before = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    received: list[int] = []
+
+    def hold(signum: int, frame: Any) -> None:
+        received.append(signum)
+
+    before = {s: signal.signal(s, hold) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+        for s, handler in before.items():
+            signal.signal(s, handler if handler is not None else signal.SIG_DFL)
+        if received:
+            signal.raise_signal(received[0])  # acts now, as it would have during the block
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
