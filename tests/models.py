@@ -224,6 +224,19 @@ class Hanging:
         return torch.zeros((request.n, 1, 8, 8), dtype=torch.uint8)
 
 
+class Swallowing:
+    """A model that hangs and swallows every ``Exception`` raised into it, retrying forever (timeout_s tests)."""
+
+    def generate(self, request):  # noqa: ANN001
+        import time
+
+        while True:
+            try:
+                time.sleep(0.05)
+            except Exception:  # noqa: BLE001, S110 (the point: a model that catches what it should not)
+                pass
+
+
 class SeededDigits:
     """Images from each sample's seed alone (the same item whatever the batch), in [-1, 1]. Above ``limit`` items
     a call raises torch.cuda.OutOfMemoryError as a GPU out of memory would (tested on the CPU); every batch size
