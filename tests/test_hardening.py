@@ -54,7 +54,7 @@ def test_swallowing_model_times_out_in_a_run(tmp_path: Path, capsys: pytest.Capt
     suite = _policy_suite(tmp_path, task_policy="    timeout_s: 0.5\n", first=hung)
     t0 = time.monotonic()
     code, _, err = run_cli(["run", str(suite), "--out", str(tmp_path / "r"), "--quiet"], capsys)
-    assert time.monotonic() - t0 < 60
+    assert time.monotonic() - t0 < 240  # the old alarm never stopped it; the run itself takes ~10 s on a quiet machine
     assert code == 2
     assert "model 'first' (task t): model 'first' on samples 0..29: no answer within 0.5 s (timeout_s)" in err
     (run,) = (tmp_path / "r" / "pol").iterdir()

@@ -10,7 +10,7 @@ exercised on its own (tests, in-process evaluation), with no run folder.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,7 +39,7 @@ class SampleSets:
     text-to-image model: one generation pass). ``made[(model, set)]`` is then (content key, preview), and later
     tasks read their features from the cache."""
 
-    def __init__(self, tasks: list[TaskPlan] = ()) -> None:  # type: ignore[assignment]
+    def __init__(self, tasks: Iterable[TaskPlan] = ()) -> None:
         self._backbones: dict[tuple[str, Hashable], list[Any]] = {}
         self.made: dict[tuple[str, Hashable], tuple[str, Any]] = {}
         for task in tasks:
