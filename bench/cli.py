@@ -62,7 +62,8 @@ SPICE jars) is reported unavailable with the reason; the others still run.
                "BLEU-4": ..., "METEOR": ..., "ROUGE-L": ..., "CIDEr-D": ...,
                "SPICE": {"value": null, "available": false, "reason": "SPICE needs Stanford CoreNLP ..."}},
    "warnings": ["..."]}
-  Keys of "metrics" are always all eight names, in this order.
+  Keys of "metrics" are always all eight names, in this order; with --images DIR two more follow,
+  "CLIP-S" and "RefCLIP-S" (value, ci_low, ci_high, extras: scorer, prefix, w), and "clip_protocol" is added.
 
 --per-image FILE writes (atomically) a JSON list, one object per image in annotation order:
   [{"image_id": 1, "BLEU-1": ..., ..., "CIDEr-D": ...}, ...]   (available metrics only)
@@ -180,6 +181,12 @@ def _add_score(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     c.add_argument("--per-image", metavar="FILE", help="write per-image scores to FILE (JSON list)")
     c.add_argument("--no-meteor", action="store_true", help="skip METEOR (its JVM start-up dominates the time)")
     c.add_argument("--no-spice", action="store_true", help="skip SPICE")
+    c.add_argument("--images", metavar="DIR", help="the annotations' image folder (their file_name): adds CLIPScore "
+                   "and RefCLIPScore (Hessel et al.) with --backbone")
+    c.add_argument("--backbone", default="clip-vit-b32", help="CLIP scorer for --images (default clip-vit-b32, OpenAI "
+                   "ViT-B/32, the published protocol; shapes-clip is the offline stand-in for shapes images only)")
+    c.add_argument("--weights", help="explicit weights file for --backbone")
+    c.add_argument("--device", help=DEVICE_HELP)
     c.set_defaults(func=cmd_score_captions)
 
     si = kinds.add_parser(
@@ -310,15 +317,27 @@ def cmd_score_captions(args: argparse.Namespace) -> int:
 
         with announce(f"scoring {len(hyps)} captions (BLEU, METEOR, ROUGE-L, CIDEr-D, SPICE)", enabled=not args.json):
             result = score_captions(refs, hyps, meteor=not args.no_meteor, spice=not args.no_spice)
+    clip: dict[str, Any] = {"metrics": {}}
+    if args.images:  # CLIPScore / RefCLIPScore on the same images, ids as in the files
+        from bench.score import score_caption_images
+
+        clip = score_caption_images(args.gt, args.res, args.images, backbone=args.backbone, weights=args.weights,
+                                    progress=not args.json, device=args.device)
     if args.per_image:
         rows = [{"image_id": i, **result.per_image[i]} for i in result.image_ids]
         atomic_write_text(args.per_image, json.dumps(rows, indent=1) + "\n")
     if args.json:
-        print(json.dumps(result.to_json()))
+        out = result.to_json()
+        if args.images:
+            out["metrics"].update(clip["metrics"])
+            out["clip_protocol"] = clip["protocol"]
+        print(json.dumps(out))
     else:
         print(f"{result.n_images} images")
         for name, m in result.metrics.items():
             print(f"{name:8s} {m.value:.6f}" if m.available else f"{name:8s} unavailable: {m.reason}")
+        for name, row in clip["metrics"].items():
+            print(f"{name:9s} {row['value']:.6f}  (scorer: {row['extras'].get('scorer')})")
     for w in result.warnings:
         print(f"genbench: warning: {w}", file=sys.stderr)
     return EXIT_OK
@@ -642,6 +661,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     md = write_reports(verdicts, loaded.suite.name, junit, summary)
     print(f"# run {' '.join(args.run) if args.run else out_dir} vs baseline {args.baseline}\n")
     print(md)
+    for v in verdicts:  # what decided the exit code, on stderr too (CI logs show it without the table)
+        if not v.ok or v.noisy:
+            print(f"genbench: {'FAIL' if not v.ok else 'noisy, not gated'}: {v.task}/{v.model}/{v.metric}: "
+                  f"{v.value:.4g} vs baseline {v.baseline:.4g}: {v.message}" if v.value is not None and v.baseline is
+                  not None else f"genbench: FAIL: {v.task}/{v.model}/{v.metric}: {v.message}", file=sys.stderr)
     print(f"JUnit: {junit}\nsummary: {summary}")
     return exit_code(verdicts)
 
@@ -651,6 +675,11 @@ def cmd_baseline(args: argparse.Namespace) -> int:
 
     path = save_baseline(args.run, args.name, args.dir or BASELINE_DIR)
     print(path)
+    from bench.check import load_baseline, noisy_rows
+
+    for line in noisy_rows(load_baseline(path)):
+        print(f"genbench: warning: baseline value {line}; marked, and check will not gate on it (save the baseline "
+              "from a run on a quiet machine to gate it)", file=sys.stderr)
     return EXIT_OK
 
 

@@ -37,6 +37,9 @@ class Dataset:
     captions: list[list[str]] | None = None
     #: the text-to-image prompt of each image (shapes: its complete canonical caption)
     prompts: list[str] | None = None
+    #: each image's own id in its source file (COCO ``image_id``, Karpathy ``cocoid``/``imgid``): what results files
+    #: made elsewhere name; None means the 0-based index (the shapes world)
+    image_ids: list[Any] | None = None
 
     @property
     def hash(self) -> str:

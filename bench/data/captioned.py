@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -49,6 +50,7 @@ def load_captioned(name: str, kind: str, path: Path | None, *, split: str | None
         raise InputError(f"dataset '{name}': {images_dir}: image folder does not exist")
     files: list[Path] = []
     caps: list[list[str]] = []
+    ids: list[Any] = []
     if kind == "coco-captions":
         from bench.text.coco_files import load_annotations
 
@@ -60,19 +62,22 @@ def load_captioned(name: str, kind: str, path: Path | None, *, split: str | None
                 raise InputError(f"{path}: image id {iid!r} has no 'file_name' in 'images'")
             files.append(images_dir / names[iid])
             caps.append(rs)
+            ids.append(iid)
     else:  # karpathy: {"images": [{"filename", "split", "sentences": [{"raw"}]}]}
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             items = [im for im in data["images"] if split is None or im["split"] == split]
-            for im in items:
+            for k, im in enumerate(items):
                 files.append(images_dir / im.get("filepath", "") / im["filename"])
                 caps.append([s["raw"] for s in im["sentences"]])
+                ids.append(im.get("cocoid", im.get("imgid", k)))  # COCO results name cocoid; Flickr30k imgid
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise InputError(f"{path}: not a Karpathy-split JSON ({exc.__class__.__name__}: {exc})") from None
         if not files:
             raise InputError(f"{path}: no images in split '{split}'")
     images = torch.from_numpy(np.stack([_image(f) for f in files]))
-    ds = Dataset(name, f"{kind}:{path.name}:{split or 'all'}", images, captions=caps, prompts=[c[0] for c in caps])
+    ds = Dataset(name, f"{kind}:{path.name}:{split or 'all'}", images, captions=caps, prompts=[c[0] for c in caps],
+                 image_ids=ids)
     ds.id = f"{kind}:{path.name}:{split or 'all'}@{ds.hash[:12]}/resize{SIDE}-bicubic-centrecrop"
     return ds
 

@@ -56,6 +56,9 @@ class Timer:
 REPEATS = 5
 #: relative range of the repeats' throughput above which a row is flagged too noisy to gate on
 NOISY = 0.10
+#: share of the timed wall time the process's threads spent waiting for a CPU (run queue, Linux schedstat) above
+#: which the machine was too loaded for the timing to mean anything, however tight the repeats
+CONTENDED = 0.10
 #: warm-up goes on until the last STABLE_CALLS call times lie within STABLE_TOLERANCE of their median
 STABLE_CALLS, STABLE_TOLERANCE, MAX_WARMUP_SECONDS = 3, 0.10, 10.0
 
@@ -70,6 +73,33 @@ class Measurement:
 
     #: warm-up calls made before the timed ones (until stable, see :func:`measure`)
     warmup_calls: int = 0
+    #: seconds the process's threads waited on the run queue during the timed calls (None: not measurable here)
+    cpu_wait: float | None = None
+    #: wall seconds of the timed loop (calls, copies and the harness between them)
+    wall: float = 0.0
+
+    @property
+    def contention(self) -> float | None:
+        """Run-queue wait over wall time: 0 on a quiet machine; a loaded one inflates every call alike, so the
+        repeats agree and only this shows it (a 21x latency with a tight interval)."""
+        if self.cpu_wait is None or self.wall <= 0:
+            return None
+        return self.cpu_wait / self.wall
+
+    def noise_note(self) -> str | None:
+        """Why this measurement is too noisy to gate on, or None: repeats that disagree (range/median above
+        NOISY) or a machine that kept the process waiting for a CPU (above CONTENDED of the wall time)."""
+        notes = []
+        spread = self.relative_spread
+        if spread > NOISY:
+            notes.append(f"throughput of {len(self.repeats())} repeats spreads {spread:.0%} (range/median) > {NOISY:.0%}")
+        c = self.contention
+        if c is not None and c > CONTENDED:
+            notes.append(f"its threads waited for a CPU {c:.0%} of the timed wall time (a loaded machine) > "
+                         f"{CONTENDED:.0%}")
+        if not notes:
+            return None
+        return "; ".join(notes) + ": too noisy to gate on; lengthen min_duration or quiet the machine"
 
     @property
     def items_per_second(self) -> float:
@@ -121,6 +151,7 @@ def measure(call: Callable[[], Any], *, batch_size: int, device: torch.device | 
     times: list[float] = []
     copies: list[float] = []
     total = 0.0
+    wait0, wall0 = run_queue_wait(), time.perf_counter()
     while (total < min_duration or len(times) < min_queries) and len(times) < max_queries:
         t = Timer(dev)
         with t:
@@ -135,7 +166,29 @@ def measure(call: Callable[[], Any], *, batch_size: int, device: torch.device | 
         # drop the output before the next call: holding it would double peak memory for big batches and change
         # what the allocator has to do during the next timed call (the caller's own loop would not hold it)
         del out
-    return Measurement(batch_size, times, copies, warmup_calls=len(warm))
+    wall = time.perf_counter() - wall0
+    wait1 = run_queue_wait()
+    return Measurement(batch_size, times, copies, warmup_calls=len(warm),
+                       cpu_wait=None if wait0 is None or wait1 is None else max(0.0, wait1 - wait0), wall=wall)
+
+
+def run_queue_wait() -> float | None:
+    """Seconds this process's threads have spent runnable but waiting for a CPU (sum of the second field of
+    ``/proc/self/task/*/schedstat``), or None where the kernel does not expose it. Threads that ended in between
+    are lost, so the difference of two readings can only undercount."""
+    total, seen = 0, False
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return None
+    for t in tasks:
+        try:
+            with open(f"/proc/self/task/{t}/schedstat") as f:
+                total += int(f.read().split()[1])
+                seen = True
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / 1e9 if seen else None
 
 
 def _stable(times: list[float]) -> bool:

@@ -20,7 +20,6 @@ from pydantic import Field
 from bench.errors import ConfigError
 from bench.metrics.base import MetricValue, Options, Reference
 from bench.perf.timing import (
-    NOISY,
     Measurement,
     cpu_threads,
     cuda_peaks,
@@ -102,9 +101,11 @@ class PerfTask(TaskKind):
             extras: dict[str, Any] = {"batch_size": bs, "queries": len(m.times), "timed_seconds": round(sum(m.times), 4),
                                       "warmup_calls": m.warmup_calls, "repeats": [round(r, 3) for r in m.repeats()],
                                       "relative_spread": round(spread, 4)}
-            if spread > NOISY:  # computed and kept, but flagged: a gate on it would fail or pass by chance
-                extras["noisy"] = (f"throughput of {len(m.repeats())} repeats spreads {spread:.0%} (range/median) > "
-                                   f"{NOISY:.0%}: too noisy to gate on; lengthen min_duration or quiet the machine")
+            if m.contention is not None:
+                extras["cpu_wait_share"] = round(m.contention, 4)
+            noisy = m.noise_note()
+            if noisy:  # computed and kept, but flagged: a gate on it would fail or pass by chance
+                extras["noisy"] = noisy
                 warnings.warn(f"model '{model}' at batch size {bs}: {extras['noisy']}", stacklevel=2)
             t_lo, t_hi = m.throughput_range()
             values.append(MetricValue(f"throughput@bs{bs}", m.items_per_second, t_lo, t_hi, extras=extras))

@@ -34,7 +34,8 @@ def captioned_reference(runner: Runner, task: TaskPlan) -> Reference:
                           "dataset (shapes, coco-captions, karpathy)")
     n = min(task.n or ds.images.shape[0], ds.images.shape[0])
     caps = ds.captions[:n]
-    task.state.update(ds_id=ds.id, images=ds.images[:n], ids=list(range(n)), texts=[c for cs in caps for c in cs],
+    ids = list(ds.image_ids[:n]) if ds.image_ids else list(range(n))  # the dataset's own ids (COCO image_id)
+    task.state.update(ds_id=ds.id, images=ds.images[:n], ids=ids, texts=[c for cs in caps for c in cs],
                       pairs=np.repeat(np.arange(n), [len(c) for c in caps]))
     return Reference(task.reference, ds.id, images=ds.images[:n], captions=caps)
 

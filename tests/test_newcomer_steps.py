@@ -1,0 +1,213 @@
+"""A new user's steps (issue 30), replayed through the CLI: each one behaves as the user expects.
+
+1. a real COCO results file (COCO image ids) scores in a captioning suite, and ``score captions --images`` gives
+   CLIPScore in one command; 2. the CI gate fails on a degraded model's FID, not on a noisy throughput.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bench.results import RunDir
+from tests.conftest import run_cli
+
+COCO_IDS = [391895, 522418, 184613, 318219, 554625, 397133, 37777, 252219, 87038, 174482, 403385, 6818]
+
+
+def _coco_files(tmp_path: Path) -> tuple[Path, Path, Path, list[str]]:
+    """A COCO-format annotations file with COCO's own image ids, its image folder (shapes test scenes as JPEG-named
+    PNG files, as val2014 names them) and a results file of the shapes captioner keyed by those ids."""
+    from bench.shapes import world, zoo
+
+    test = world.load("test")
+    k = len(COCO_IDS)
+    images = tmp_path / "val2014"
+    images.mkdir()
+    ann: dict = {"images": [], "annotations": []}
+    for i, iid in enumerate(COCO_IDS):
+        name = f"COCO_val2014_{iid:012d}.png"
+        Image.fromarray(test.images[i].permute(1, 2, 0).numpy()).save(images / name)
+        ann["images"].append({"id": iid, "file_name": name})
+        ann["annotations"] += [{"image_id": iid, "id": 10 * i + j, "caption": c} for j, c in enumerate(test.captions[i])]
+    net, _ = zoo.load("captioner")
+    caps = net.caption(test.images[:k])  # type: ignore[operator]
+    gt, res = tmp_path / "captions_val2014.json", tmp_path / "results.json"
+    gt.write_text(json.dumps(ann))
+    res.write_text(json.dumps([{"image_id": iid, "caption": c} for iid, c in zip(COCO_IDS, caps)]))
+    return gt, images, res, caps
+
+
+def test_coco_results_with_coco_ids_score_in_a_suite_and_in_one_command(tmp_path: Path, capsys) -> None:
+    gt, images, res, _ = _coco_files(tmp_path)
+    suite = tmp_path / "coco-captions.yaml"
+    suite.write_text(f"""name: coco-captions
+seed: 0
+datasets:
+  coco-val: {{kind: coco-captions, path: {gt}, images: {images}}}
+models:
+  my-captioner: {{adapter: coco-results, args: {{path: {res}}}}}
+tasks:
+  - name: coco-captions
+    kind: captioning
+    reference: coco-val
+    batch_size: 64
+    backbone: shapes-clip
+    metrics:
+      coco_captions: {{meteor: false, spice: false}}
+      clipscore: {{}}
+""")
+    code, _, err = run_cli(["run", str(suite), "--out", str(tmp_path / "r"), "--quiet", "--no-cache"], capsys)
+    assert code == 0, err  # was: "image_id 100 is not in the annotations"-style failures on COCO ids
+    (run,) = (tmp_path / "r" / "coco-captions").iterdir()
+    rows = {r["metric"]: r for r in RunDir(run).rows()}
+    # the same two files through `score captions`: the same numbers (ids kept end to end)
+    code, out, err = run_cli(["score", "captions", "--gt", str(gt), "--res", str(res), "--no-meteor", "--no-spice",
+                              "--images", str(images), "--backbone", "shapes-clip", "--json"], capsys)
+    assert code == 0, err
+    got = json.loads(out)
+    for name, metric in (("BLEU-4", "bleu4"), ("CIDEr-D", "cider_d"), ("ROUGE-L", "rouge_l")):
+        assert got["metrics"][name]["value"] == pytest.approx(rows[metric]["value"], abs=1e-9), name
+    for name, metric in (("CLIP-S", "clip_s"), ("RefCLIP-S", "refclip_s")):
+        assert got["metrics"][name]["value"] == pytest.approx(rows[metric]["value"], abs=1e-6), name
+        assert got["metrics"][name]["value"] > 0
+    assert got["clip_protocol"]["backbone"] == "shapes-clip"
+    # CLIP-S by hand: 2.5 * max(cos(image, "A photo depicts " + caption), 0) on the dataset's 224 px crops
+    from bench.backbones.textimage import ShapesClipBackbone
+    from bench.data.captioned import _image
+
+    bb = ShapesClipBackbone()
+    import torch
+
+    ims = torch.from_numpy(np.stack([_image(images / f"COCO_val2014_{i:012d}.png") for i in COCO_IDS]))
+    caps = {d["image_id"]: d["caption"] for d in json.loads(res.read_text())}
+    im = bb.embed_images(ims)
+    tx = bb.embed_texts(["A photo depicts " + caps[i] for i in COCO_IDS])
+    cos = (im * tx).sum(1) / np.linalg.norm(im, axis=1) / np.linalg.norm(tx, axis=1)
+    assert got["metrics"]["CLIP-S"]["value"] == pytest.approx(float((2.5 * np.clip(cos, 0, None)).mean()), abs=1e-5)
+
+
+def test_score_captions_images_covers_only_the_results_images(tmp_path: Path, capsys) -> None:
+    """`score captions` scores the images the results file captions; --images does the same (no error for the
+    annotated images without a caption)."""
+    gt, images, res, _ = _coco_files(tmp_path)
+    res.write_text(json.dumps(json.loads(res.read_text())[:8]))
+    code, out, err = run_cli(["score", "captions", "--gt", str(gt), "--res", str(res), "--no-meteor", "--no-spice",
+                              "--images", str(images), "--backbone", "shapes-clip"], capsys)
+    assert code == 0, err
+    assert "8 images" in out and "CLIP-S" in out and "RefCLIP-S" in out
+    # a missing image file is one line naming it, exit 2
+    (images / f"COCO_val2014_{COCO_IDS[0]:012d}.png").unlink()
+    code, _, err = run_cli(["score", "captions", "--gt", str(gt), "--res", str(res), "--no-meteor", "--no-spice",
+                            "--images", str(images), "--backbone", "shapes-clip"], capsys)
+    assert code == 2 and "Traceback" not in err and f"COCO_val2014_{COCO_IDS[0]:012d}.png" in err
+
+
+SLOWING = '''
+import time
+import torch
+
+
+class Slowing:
+    """Each call sleeps 2 ms longer than the last: the repeats of a timing disagree, as on a loaded machine."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def generate(self, request):
+        self.calls += 1
+        time.sleep(0.002 * self.calls)
+        g = torch.Generator().manual_seed(int(request.seeds[0]))
+        return torch.randint(0, 256, (request.n, 1, 8, 8), generator=g, dtype=torch.uint8)
+'''
+
+
+def _ci_suite(components: int) -> str:
+    return f"""name: ci
+seed: 0
+datasets:
+  digits-train: {{kind: digits, split: train}}
+  digits-test: {{kind: digits, split: test}}
+models:
+  gmm: {{adapter: digits-gmm, args: {{components: {components}, covariance: full}}}}
+  slowing: {{adapter: python, args: {{target: "slowing:Slowing", range: "0,1"}}}}
+tasks:
+  - name: unconditional
+    reference: digits-train
+    models: [gmm]
+    n: 300
+    batch_size: 150
+    backbone: digits
+    metrics: {{fid: {{}}}}
+  - name: speed
+    kind: perf
+    reference: digits-test
+    models: [slowing]
+    metrics: [perf]
+    args: {{batch_sizes: [4], min_duration: 0.1, min_queries: 10, warmup: 1}}
+check:
+  metrics:
+    fid: {{abs: 5, rel: 0.3, two_sided: true}}
+    throughput: {{rel: 0.2}}
+"""
+
+
+def test_ci_gate_fails_on_fid_not_on_noisy_throughput(tmp_path: Path, capsys) -> None:
+    (tmp_path / "slowing.py").write_text(SLOWING)
+    suite = tmp_path / "ci.yaml"
+    suite.write_text(_ci_suite(10))
+    code, _, err = run_cli(["run", str(suite), "--out", str(tmp_path / "r"), "--quiet", "--no-cache"], capsys)
+    assert code == 0, err
+    (run,) = (tmp_path / "r" / "ci").iterdir()
+    thr = next(r for r in RunDir(run).rows() if r["metric"] == "throughput")
+    assert "too noisy" in thr["extras"]["noisy"]
+    code, out, err = run_cli(["baseline", "save", str(run), "ci", "--dir", str(tmp_path / "b")], capsys)
+    assert code == 0, err
+    # the noisy row is saved but marked, and the user is told at once
+    assert "speed/slowing/throughput" in err and "will not gate on it" in err
+    base = json.loads((tmp_path / "b" / "ci.json").read_text())
+    assert next(b for b in base["rows"] if b["metric"] == "throughput")["noisy"]
+    # the newcomer degrades the model: one Gaussian instead of ten
+    suite.write_text(_ci_suite(1))
+    code, out, err = run_cli(["check", str(suite), "--baseline", str(tmp_path / "b" / "ci.json"), "--out",
+                              str(tmp_path / "r2"), "--quiet"], capsys)
+    assert code == 1, err
+    assert "FAIL: unconditional/gmm/fid" in err
+    assert "FAIL: speed/slowing/throughput" not in err
+    summary = out.split("| status |")[1]
+    fid_line = next(line for line in summary.splitlines() if "| fid |" in line)
+    assert fid_line.startswith("| FAIL |")
+    thr_line = next(line for line in summary.splitlines() if "| throughput |" in line)
+    assert "too noisy" in thr_line and not thr_line.startswith("| FAIL |")
+
+
+def test_noisy_verdict_is_never_silent() -> None:
+    """A noisy value outside its band is its own status with the reason; inside, it passes with a warning."""
+    from types import SimpleNamespace
+
+    from bench.check import evaluate, exit_code, junit_xml
+    from bench.suite import CheckRule
+
+    base = {"rows": [{"task": "speed", "model": "m", "metric": "throughput", "value": 766.9, "higher_is_better": True,
+                      "protocol_id": "p", "noisy": "throughput of 5 repeats spreads 136% (range/median) > 10%"}],
+            "protocols": {}}
+    run = [{"task": "speed", "model": "m", "metric": "throughput", "value": 219.0, "higher_is_better": True,
+            "protocol_id": "p", "extras": {}}]
+    (v,) = evaluate(run, base, SimpleNamespace(metrics={"throughput": CheckRule(rel=0.2)}))
+    assert v.status == "noisy" and "spreads 136%" in v.message and "NOT GATED" in v.message
+    assert exit_code([v]) == 0 and "<skipped" in junit_xml([v], "s")
+
+
+def test_contended_timing_is_flagged_even_with_tight_repeats() -> None:
+    """A loaded machine slows every call alike (tight repeats): the run-queue wait shows it."""
+    from bench.perf.timing import Measurement
+
+    quiet = Measurement(1, [0.0116] * 20, [], cpu_wait=0.001, wall=0.24)
+    loaded = Measurement(1, [0.248] * 20, [], cpu_wait=4.7, wall=4.96)
+    assert quiet.noise_note() is None
+    note = loaded.noise_note()
+    assert note is not None and "waited for a CPU 95%" in note and "too noisy" in note
