@@ -92,6 +92,11 @@ class NpzGenerator(_Replay):
         a: NpzArgs = self.args  # type: ignore[assignment]
         return ArrayFile(self.ctx.resolve_path(a.path), a.key, parse_range(a.range))
 
+    def output_problem(self) -> str | None:
+        """A float array whose values do not fit the declared ``range`` (the same monitor as a model's outputs)."""
+        f = self._files
+        return f.monitor.problem() if isinstance(f, ArrayFile) and f.monitor is not None else None
+
 
 class _ModelArgs(AdapterArgs):
     range: str | list[float] = Field(default="-1,1", description="value range of float outputs")

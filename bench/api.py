@@ -19,6 +19,7 @@ import itertools
 import os
 import tempfile
 import types
+import warnings
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -80,8 +81,10 @@ def score_images(generated: ImageInput, reference: ImageInput, metrics: Sequence
         else:
             gen = _as_file(generated, tmp, "generated", range)
         try:
-            res = _score.score_images(gen, ref, list(metrics), backbone=backbone, weights=weights, n=n, seed=seed,
-                                      progress=progress, cache=cache, protocol=protocol, device=device, model=model)
+            with warnings.catch_warnings():  # genbench's own warnings on every call, not once per process: a
+                warnings.filterwarnings("always", module=r"bench\.")  # notebook's second call is warned as the first
+                res = _score.score_images(gen, ref, list(metrics), backbone=backbone, weights=weights, n=n, seed=seed,
+                                          progress=progress, cache=cache, protocol=protocol, device=device, model=model)
         finally:
             if name:
                 delattr(_LIVE, name)

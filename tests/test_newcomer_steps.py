@@ -38,7 +38,7 @@ def _coco_files(tmp_path: Path) -> tuple[Path, Path, Path, list[str]]:
     caps = net.caption(test.images[:k])  # type: ignore[operator]
     gt, res = tmp_path / "captions_val2014.json", tmp_path / "results.json"
     gt.write_text(json.dumps(ann))
-    res.write_text(json.dumps([{"image_id": iid, "caption": c} for iid, c in zip(COCO_IDS, caps)]))
+    res.write_text(json.dumps([{"image_id": iid, "caption": c} for iid, c in zip(COCO_IDS, caps, strict=True)]))
     return gt, images, res, caps
 
 
@@ -76,6 +76,10 @@ tasks:
         assert got["metrics"][name]["value"] == pytest.approx(rows[metric]["value"], abs=1e-6), name
         assert got["metrics"][name]["value"] > 0
     assert got["clip_protocol"]["backbone"] == "shapes-clip"
+    # the offline scorer on images that are not 32x32 shapes scenes says so, in the row and in the JSON
+    assert "32x32 RGB scenes" in rows["clip_s"]["extras"]["backbone_warning"]
+    assert "32x32 RGB scenes" in got["metrics"]["CLIP-S"]["extras"]["backbone_warning"]
+    assert "backbone_warning" not in rows["bleu4"]["extras"]  # BLEU does not read the network
     # CLIP-S by hand: 2.5 * max(cos(image, "A photo depicts " + caption), 0) on the dataset's 224 px crops
     from bench.backbones.textimage import ShapesClipBackbone
     from bench.data.captioned import _image
@@ -211,3 +215,84 @@ def test_contended_timing_is_flagged_even_with_tight_repeats() -> None:
     assert quiet.noise_note() is None
     note = loaded.noise_note()
     assert note is not None and "waited for a CPU 95%" in note and "too noisy" in note
+
+
+# ------------------------------------------------------------------ 3. warnings are part of the cached result
+
+
+def _cli(args: list[str], capsys) -> tuple[int, str, str]:
+    """run_cli with genbench's warnings appended to stderr, as the command line prints them (pytest records them)."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        code, out, err = run_cli(args, capsys)
+    return code, out, err + "".join(f"genbench: warning: {w.message}\n" for w in got)
+
+
+def _npz(path: Path, arr: np.ndarray) -> str:
+    np.savez(path, arr_0=arr)
+    return str(path)
+
+
+def test_cached_call_warns_and_flags_as_the_first(tmp_path: Path, capsys, empty_cache: Path) -> None:
+    rng = np.random.default_rng(0)
+    a = _npz(tmp_path / "a.npz", rng.integers(0, 256, (40, 32, 32, 3), dtype=np.uint8))
+    b = _npz(tmp_path / "b.npz", rng.integers(0, 256, (40, 32, 32, 3), dtype=np.uint8))
+    from bench import sample_notes
+
+    seen = []
+    for _ in range(2):  # the second call reads its features from the cache
+        sample_notes._MEMORY.clear()  # as a new process: what the first call saw is read from the disk cache
+        code, out, err = _cli(["score", "images", a, b, "--protocol", "digits", "--json"], capsys)
+        assert code == 0, err
+        seen.append((err, json.loads(out)["metrics"]["fid"]["extras"]))
+    for err, extras in seen:
+        assert "trained on 8x8 grey digits" in err and "32x32" in err
+        assert "trained on 8x8 grey digits" in extras["backbone_warning"]
+        assert "--protocol tf-compat" not in err  # the hint names what `score images` really takes
+    drop = [{k: v for k, v in e.items() if not k.endswith("_seconds")} for _, e in seen]
+    assert drop[0] == drop[1]
+
+
+def test_api_warns_on_every_call(tmp_path: Path, empty_cache: Path) -> None:
+    import warnings
+
+    import bench
+
+    rng = np.random.default_rng(1)
+    a, b = rng.integers(0, 256, (30, 32, 32, 3), dtype=np.uint8), rng.integers(0, 256, (30, 32, 32, 3), dtype=np.uint8)
+    for _ in range(2):
+        with warnings.catch_warnings(record=True) as got:
+            bench.score_images(a, b, ["fid"], protocol="digits")
+        assert any("trained on 8x8 grey digits" in str(w.message) for w in got)
+
+
+def test_range_monitor_covers_files_and_range_flag(tmp_path: Path, capsys, empty_cache: Path) -> None:
+    """A [0, 1] float file scored with --range=-1,1 is warned about and flagged, cached or not."""
+    rng = np.random.default_rng(2)
+    a = _npz(tmp_path / "a.npz", rng.random((60, 8, 8, 1)).astype(np.float32))  # values in [0, 1]
+    b = _npz(tmp_path / "b.npz", rng.integers(0, 256, (60, 8, 8, 1), dtype=np.uint8))
+    from bench import sample_notes
+
+    for _ in range(2):
+        sample_notes._MEMORY.clear()
+        code, out, err = _cli(["score", "images", a, b, "--protocol", "digits", "--range=-1,1", "--json"], capsys)
+        assert code == 0, err
+        assert "never use the lower half" in err and "--range=0,1" in err
+        assert "never use the lower half" in json.loads(out)["metrics"]["fid"]["extras"]["output_warning"]
+    code, out, err = _cli(["score", "images", a, b, "--protocol", "digits", "--range=0,1", "--json"], capsys)
+    assert code == 0 and "lower half" not in err
+    assert "output_warning" not in json.loads(out)["metrics"]["fid"]["extras"]
+
+
+def test_score_pairs_l1_does_not_warn_about_an_unused_network(tmp_path: Path, capsys) -> None:
+    rng = np.random.default_rng(3)
+    for side in ("out", "gt"):
+        (tmp_path / side).mkdir()
+        for i in range(4):
+            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(tmp_path / side / f"{i}.png")
+    code, out, err = _cli(["score", "pairs", str(tmp_path / "out"), str(tmp_path / "gt"), "--l1", "--json"], capsys)
+    assert code == 0, err
+    assert "trained on" not in err and "--protocol" not in err
+    assert "backbone_warning" not in json.loads(out)["metrics"]["l1"]["extras"]

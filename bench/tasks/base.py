@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from bench import sample_notes
 from bench.adapters.base import Adapter, build_adapter
 from bench.backbones.base import Backbone
 from bench.errors import ConfigError, InputError
@@ -257,8 +258,13 @@ class TaskKind:
             common["batch_size_used"] = runner.batch_sizes[(task.name, model)]
         # numbers that could be silently wrong are computed, warned about, flagged in their rows and not ranked
         shape = samples.item_shape or (tuple(samples.images.shape[1:]) if samples.images is not None else None)
-        for key, why in (("output_warning", adapter.output_problem()),  # e.g. a wrong value range
-                         ("backbone_warning", None if task.backbone is None or shape is None
+        # what the set's first pass saw is part of its cached result: a cached call flags what the first one did
+        notes = sample_notes.settle(getattr(runner.store, "directory", None), samples.images_hash, {
+            "item_shape": list(shape) if shape else None, "output_warning": adapter.output_problem()})
+        shape = tuple(notes["item_shape"]) if notes.get("item_shape") else None
+        for key, why in (("output_warning", notes.get("output_warning")),  # e.g. a wrong value range
+                         ("backbone_warning", None if task.backbone is None or shape is None  # a backbone no
+                          or not any(m.requires & FEATURE_INPUTS for m in task.metrics.values())  # metric reads
                           else task.backbone.domain_problem(shape))):  # images the backbone's network never saw
             if why is not None:
                 warnings.warn(f"model '{model}': {why}", stacklevel=2)
