@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -296,3 +297,126 @@ def test_score_pairs_l1_does_not_warn_about_an_unused_network(tmp_path: Path, ca
     assert code == 0, err
     assert "trained on" not in err and "--protocol" not in err
     assert "backbone_warning" not in json.loads(out)["metrics"]["l1"]["extras"]
+
+
+# ------------------------------------------------------------------ 4. the report and LaTeX say what the table says
+
+
+def _perf_rows() -> list[dict]:
+    """Rows as a run writes them: a sweep of two points with FID, and a speed task, one point's timing noisy."""
+    rows = []
+    for comp, fid, thr, noisy in ((2, 40.0, 900.0, "throughput of 5 repeats spreads 136% (range/median) > 10%"),
+                                  (10, 30.0, 500.0, None), (20, 35.0, 300.0, None)):
+        model = f"gmm[components={comp}]"
+        rows.append({"run_id": "r", "task": "u", "model": model, "metric": "fid", "value": fid, "ci_low": None,
+                     "ci_high": None, "higher_is_better": False, "unit": "", "protocol_id": "p1", "n": 100,
+                     "extras": {}})
+        ex = {"best_batch_size": 64, "noisy": noisy} if noisy else {"best_batch_size": 64}
+        rows.append({"run_id": "r", "task": "speed", "model": model, "metric": "throughput", "value": thr,
+                     "ci_low": thr * 0.9, "ci_high": thr * 1.1, "higher_is_better": True, "unit": "items/s",
+                     "protocol_id": "p2", "n": 10, "extras": ex})
+        rows.append({"run_id": "r", "task": "speed", "model": model, "metric": "step_ms", "value": 0.0000123 * comp,
+                     "ci_low": None, "ci_high": None, "higher_is_better": False, "unit": "ms", "protocol_id": "p2",
+                     "n": 10, "extras": {"batch_size": 64}})
+    return rows
+
+
+def test_tables_never_crown_a_noisy_number_and_say_units_and_batch_sizes() -> None:
+    from bench.tables import html_tables, leaderboards, to_latex
+
+    rows = _perf_rows()
+    (speed,) = [lb for lb in leaderboards(rows) if lb["task"] == "speed"]
+    assert speed["best"]["throughput"] == {"gmm[components=10]"}  # 900 is higher, but noisy
+    html = html_tables(rows)
+    assert "throughput (items/s) ↑" in html and "@bs 64" in html and "(noisy)" in html
+    assert 'class="noisy" title="throughput of 5 repeats spreads 136%' in html
+    assert "step_ms (ms, bs 64) ↓" in html
+    tex = to_latex(rows)
+    assert r"throughput (items/s) $\uparrow$" in tex and "step time (ms, bs 64)" in tex
+    assert "FID" in tex and "step_ms" not in tex and "e-0" not in tex
+    assert r"$2.46\times10^{-4}$" in tex  # 0.000246 ms, not 2.460e-04
+    line = next(x for x in tex.splitlines() if x.startswith("gmm[components=2]") and "(noisy)" in x)
+    assert r"900 $\pm$ 90 @bs 64 (noisy)" in line and r"\textbf{900" not in tex
+    assert r"\textbf{500" in tex
+
+
+def test_sweep_plot_labels_every_point_and_never_rings_a_noisy_one() -> None:
+    from bench.report import sweep_plots
+
+    plots = dict(sweep_plots(_perf_rows()))
+    svg = next(v for k, v in plots.items() if k.startswith("Sweep: fid vs throughput"))
+    labels = re.findall(r'<text class="point-label"[^>]*>([^<]+)</text>', svg)
+    assert sorted(labels) == ["components=10", "components=2 (noisy)", "components=20"]
+    assert re.findall(r"<title>best: ([^<]+)</title>", svg) == ["components=10"]  # FID 40 point is noisy... and worse
+    assert "throughput (items/s, bs 64) ↑" in svg
+
+
+def test_report_head_outside_a_repository(tmp_path: Path, capsys) -> None:
+    from bench.report import build_report
+
+    suite = tmp_path / "s.yaml"
+    suite.write_text("""name: s
+seed: 0
+datasets: {train: {kind: digits, split: train}}
+models:
+  gmm:
+    adapter: digits-gmm
+    args: {covariance: full}
+    sweep: {components: [2, 10]}
+output: {grid: 0}
+tasks:
+  - {name: u, reference: train, n: 100, batch_size: 100, metrics: [fid, isc]}
+""")
+    import os
+
+    cwd = os.getcwd()
+    os.chdir(tmp_path)  # outside any git repository
+    try:
+        code, _, err = run_cli(["run", str(suite), "--out", str(tmp_path / "r"), "--quiet", "--no-cache"], capsys)
+    finally:
+        os.chdir(cwd)
+    assert code == 0, err
+    (run,) = (tmp_path / "r" / "s").iterdir()
+    html = build_report([run], tmp_path / "site").read_text()
+    assert "git None" not in html
+    _screenshot_shows_sweep_labels(tmp_path / "site" / "index.html", tmp_path, ["components=2", "components=10"])
+
+
+def _screenshot_shows_sweep_labels(page: Path, tmp_path: Path, labels: list[str]) -> None:
+    """The sweep points' parameter values are drawn on the page (not hover text): Chromium's rendered DOM holds
+    them as visible SVG text inside the plot's frame, and a screenshot is kept in test-artifacts/."""
+    import shutil
+    import subprocess
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if browser is None:
+        pytest.skip("chromium not installed (apt-get install -y chromium)")
+    base = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'prof'}",
+            "--virtual-time-budget=3000"]
+    # measure each label's box in the rendered page: present, non-empty, inside its SVG
+    probe = page.with_name("probe.html")
+    probe.write_text(page.read_text().replace("</body>", """<script>
+const out = [];
+document.querySelectorAll('svg.plot').forEach(svg => { const f = svg.getBoundingClientRect();
+  svg.querySelectorAll('text.point-label').forEach(t => { const b = t.getBoundingClientRect();
+    out.push([t.textContent, b.width > 0 && b.left >= f.left && b.right <= f.right && b.top >= f.top
+              && b.bottom <= f.bottom]); }); });
+document.body.dataset.labels = JSON.stringify(out);
+</script></body>"""))
+    dom = subprocess.run([*base, "--dump-dom", probe.resolve().as_uri()], capture_output=True, text=True, timeout=90)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    import html as _html
+
+    got = json.loads(_html.unescape(re.search(r'data-labels="([^"]*)"', dom.stdout).group(1)))  # type: ignore[union-attr]
+    for want in labels:
+        boxes = [inside for text, inside in got if text == want]
+        assert boxes and all(boxes), (want, got)
+    from tests.test_report import ARTIFACTS
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "report-sweep.png"
+    shot.unlink(missing_ok=True)
+    res = subprocess.run([*base, "--hide-scrollbars", "--window-size=1280,2200", f"--screenshot={shot}",
+                          page.resolve().as_uri()], capture_output=True, text=True, timeout=90)
+    assert res.returncode == 0 and shot.stat().st_size > 10_000

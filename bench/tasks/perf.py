@@ -130,5 +130,8 @@ class PerfTask(TaskKind):
         values.append(MetricValue("throughput", best, t_lo, t_hi, extras={
             **{k: v for k, v in best_extras.items() if k != "batch_size"}, "mode": "offline",
             "batch_sizes": a.batch_sizes, "best_batch_size": best_m.batch_size}))
+        if steps:  # a diffusion model's time per denoising step, in the tables (not only per batch size)
+            values.append(MetricValue("step_ms", best_m.percentile_ms(50) / int(steps), extras={
+                **best_extras, "steps": steps}))
         values.append(MetricValue("overhead_us", task.state["overhead"] * 1e6, extras={"what": "median harness time of an empty call"}))
         return [runner.make_row(task, model, v, seconds=0.0, protocol=proto, n=v.extras.get("queries", 0)) for v in values]
