@@ -534,7 +534,8 @@ def cmd_weights(args: argparse.Namespace) -> int:
     if args.weights_command == "list":
         for s in specs:
             size = f"{s.size:,} B" if s.size else "size unknown"
-            state = "present" if s.cache_path().is_file() else "missing"
+            found = None if s.cache_path().is_file() else W.library_path(s)  # another tool's verified copy
+            state = "present" if s.cache_path().is_file() else f"found ({found[1]}): {found[0]}" if found else "missing"
             sha = s.sha256 or (f"prefix {s.sha256_prefix}" if s.sha256_prefix else "(not pinned)")
             print(f"{s.name}  [{state}]  {size}  sha256 {sha}")
             print(f"    backbones: {', '.join(s.backbones)}")

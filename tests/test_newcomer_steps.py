@@ -420,3 +420,57 @@ document.body.dataset.labels = JSON.stringify(out);
     res = subprocess.run([*base, "--hide-scrollbars", "--window-size=1280,2200", f"--screenshot={shot}",
                           page.resolve().as_uri()], capture_output=True, text=True, timeout=90)
     assert res.returncode == 0 and shot.stat().st_size > 10_000
+
+
+# ------------------------------------------------------------------ 6. weights where other tools' users have them
+
+
+def test_weights_found_in_pytorch_fid_and_clean_fid_places_after_a_hash_check(tmp_path: Path, monkeypatch, capsys) -> None:
+    import hashlib
+    import tempfile
+
+    from bench.weights import WeightsFile, is_present, resolve, sha256_file
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("GENBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    hub = tmp_path / "torch" / "hub" / "checkpoints"
+    hub.mkdir(parents=True)
+    blob = b"the published inception bytes"
+    spec = WeightsFile(name="inc", filename="weights-inc-1234.pth", url=None, sha256=hashlib.sha256(blob).hexdigest(),
+                       aliases=("pt_inc-1234.pth",))
+    assert not is_present(spec)
+    (hub / "pt_inc-1234.pth").write_bytes(blob)  # pytorch-fid's name for the same bytes
+    r = resolve(spec, download=False)
+    assert r.source == "torch-hub" and r.path == hub / "pt_inc-1234.pth"
+    (hub / "pt_inc-1234.pth").unlink()
+    (tmp_path / "tmp" / "weights-inc-1234.pth").write_bytes(b"planted bytes")  # same name, other bytes: refused
+    sha256_file.__globals__["_HASH_MEMO"].clear()
+    assert not is_present(spec)
+    (tmp_path / "tmp" / "weights-inc-1234.pth").write_bytes(blob)
+    sha256_file.__globals__["_HASH_MEMO"].clear()
+    assert resolve(spec, download=False).source == "clean-fid"
+    # the real Inception spec knows pytorch-fid's file name
+    from bench.backbones.inception import INCEPTION_PTH
+
+    assert "pt_inception-2015-12-05-6726825d.pth" in INCEPTION_PTH.aliases
+
+
+def test_offline_hub_model_is_refused_by_validate_with_the_shipped_command(tmp_path: Path, monkeypatch, capsys) -> None:
+    import shutil
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("GENBENCH_OFFLINE", "1")
+    suite = tmp_path / "hub.yaml"
+    suite.write_text("""name: hub
+datasets: {train: {kind: digits, split: train}}
+models: {ddpm: {adapter: diffusers, args: {pretrained: google/ddpm-cifar10-32}}}
+tasks: [{name: u, reference: train, n: 8, metrics: [fid]}]
+""")
+    code, _, err = run_cli(["validate", str(suite), "--no-weights"], capsys)
+    assert code == 2 and "(hf download google/ddpm-cifar10-32)" in err and "huggingface-cli" not in err
+    assert err.rstrip().endswith("give a local save_pretrained folder")  # whole, not cut mid-sentence
+    import sys
+
+    assert shutil.which("hf", path=str(Path(sys.executable).parent)), "the pinned huggingface_hub ships `hf`"
