@@ -211,11 +211,18 @@ def test_contended_timing_is_flagged_even_with_tight_repeats() -> None:
     """A loaded machine slows every call alike (tight repeats): the run-queue wait shows it."""
     from bench.perf.timing import Measurement
 
-    quiet = Measurement(1, [0.0116] * 20, [], cpu_wait=0.001, wall=0.24)
-    loaded = Measurement(1, [0.248] * 20, [], cpu_wait=4.7, wall=4.96)
+    from bench.perf.timing import run_queue_wait
+
+    # schedstat readings (ns on a CPU, ns waiting): one working thread, one idle pool thread
+    before = {"1": (0, 0), "2": (5, 7)}
+    assert run_queue_wait(before, {"1": (240_000_000, 1_000_000), "2": (5, 7)}, 0.24) == pytest.approx(1 / 240)
+    share = run_queue_wait(before, {"1": (260_000_000, 4_700_000_000), "2": (5, 7)}, 4.96)
+    quiet = Measurement(1, [0.0116] * 20, [], contention=1 / 240)
+    loaded = Measurement(1, [0.248] * 20, [], contention=share)
     assert quiet.noise_note() is None
     note = loaded.noise_note()
     assert note is not None and "waited for a CPU 95%" in note and "too noisy" in note
+    assert Measurement(1, [0.01] * 5, []).noise_note() is None  # not measurable: nothing claimed
 
 
 # ------------------------------------------------------------------ 3. warnings are part of the cached result
@@ -474,3 +481,104 @@ tasks: [{name: u, reference: train, n: 8, metrics: [fid]}]
     import sys
 
     assert shutil.which("hf", path=str(Path(sys.executable).parent)), "the pinned huggingface_hub ships `hf`"
+
+
+# ------------------------------------------------------------------ 7. the smaller trips
+
+
+def test_ls_adapters_whole_sentences_and_one_adapters_arguments(capsys) -> None:
+    code, out, _ = run_cli(["ls", "adapters"], capsys)
+    assert code == 0
+    for line in out.splitlines():
+        desc = line[34:].split("  [")[0].rstrip()
+        assert not desc or desc.endswith((".", "!", "?", ")")), line  # a sentence, not cut mid-way
+    code, out, _ = run_cli(["ls", "adapters", "python"], capsys)
+    assert code == 0
+    assert "target: str (required)" in out and "range: str | list[float] (default '-1,1')" in out
+    assert "kwargs: dict (default {})" in out
+    code, _, err = run_cli(["ls", "adapters", "pyton"], capsys)
+    assert code == 2 and "did you mean 'python'" in err
+
+
+def test_errors_once_and_quiet_is_quiet(tmp_path: Path, capsys) -> None:
+    suite = tmp_path / "s.yaml"
+    suite.write_text("""name: s
+seed: 0
+datasets: {train: {kind: digits, split: train}}
+models:
+  good: {adapter: noise, args: {shape: [1, 8, 8]}}
+  missing: {adapter: npz, args: {path: nowhere.npz}}
+output: {grid: 0}
+tasks:
+  - {name: u, reference: train, n: 50, batch_size: 50, metrics: [fid]}
+""")
+    (tmp_path / "nowhere.npz").write_bytes(b"not an npz")
+    code, out, err = run_cli(["run", str(suite), "--out", str(tmp_path / "r"), "--quiet", "--no-cache"], capsys)
+    assert code == 2
+    lines = [x for x in err.splitlines() if "nowhere.npz" in x]
+    assert len(lines) == 1 and lines[0].startswith("genbench: error:")  # once, not twice
+    assert "[u] good:" not in err  # --quiet: no per-model progress lines; the table is on stdout
+    assert "| good" in out
+
+
+def test_third_party_warnings_are_not_genbenchs() -> None:
+    from bench.cli import _one_line_warning
+
+    torch_file = "/x/.venv/lib/python3.11/site-packages/torch/nn/modules/module.py"
+    line = _one_line_warning(FutureWarning("torch says"), FutureWarning, torch_file, 12)
+    assert not line.startswith("genbench:") and "torch/nn/modules/module.py:12" in line and "not genbench's" in line
+    import bench.check as ours
+
+    assert _one_line_warning(UserWarning("ours"), UserWarning, ours.__file__, 1) == "genbench: warning: ours\n"
+
+
+def test_compare_maps_model_names_between_runs(tmp_path: Path, capsys) -> None:
+    base = """name: c
+seed: 0
+datasets: {{train: {{kind: digits, split: train}}}}
+models:
+  {name}: {{adapter: digits-gmm, args: {{components: 5, covariance: full}}}}
+output: {{grid: 0}}
+tasks:
+  - {{name: u, reference: train, n: 100, batch_size: 100, metrics: [fid]}}
+"""
+    runs = []
+    for name in ("gmm-old", "gmm-new"):
+        (tmp_path / f"{name}.yaml").write_text(base.format(name=name))
+        assert run_cli(["run", str(tmp_path / f"{name}.yaml"), "--out", str(tmp_path / name), "--quiet"], capsys)[0] == 0
+        runs.append(str(next((tmp_path / name / "c").iterdir())))
+    code, _, err = run_cli(["compare", *runs], capsys)
+    assert code == 2 and "share no (task, model, metric)" in err
+    code, out, err = run_cli(["compare", *runs, "--map", "gmm-old=gmm-new"], capsys)
+    assert code == 0, err
+    assert "| u | gmm-old→gmm-new | fid" in out
+    code, _, err = run_cli(["compare", *runs, "--map", "gmm-old=gmm-nwe"], capsys)
+    assert code == 2 and "no model 'gmm-nwe'" in err and "did you mean 'gmm-new'" in err
+
+
+def test_static_batch_export_refused_by_validate(tmp_path: Path, capsys) -> None:
+    import torch
+
+    class G(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = torch.nn.Linear(8, 64)
+
+        def forward(self, z: torch.Tensor) -> torch.Tensor:
+            return torch.tanh(self.lin(z)).view(-1, 1, 8, 8)
+
+    torch.export.save(torch.export.export(G(), (torch.randn(4, 8),)), tmp_path / "static.pt2")
+    torch.export.save(torch.export.export(G(), (torch.randn(4, 8),), dynamic_shapes=({0: torch.export.Dim("batch")},)),
+                      tmp_path / "dynamic.pt2")
+    for name, ok in (("static", False), ("dynamic", True)):
+        suite = tmp_path / f"{name}.yaml"
+        suite.write_text(f"""name: e
+datasets: {{train: {{kind: digits, split: train}}}}
+models: {{g: {{adapter: export, args: {{path: {name}.pt2, latent_dim: 8}}}}}}
+tasks: [{{name: u, reference: train, n: 10, batch_size: 5, metrics: [fid]}}]
+""")
+        code, _, err = run_cli(["validate", str(suite)], capsys)
+        if ok:
+            assert code == 0, err
+        else:
+            assert code == 2 and "static.yaml:3: models.g.args.path:" in err and "static batch size of 4" in err

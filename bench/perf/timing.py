@@ -73,18 +73,10 @@ class Measurement:
 
     #: warm-up calls made before the timed ones (until stable, see :func:`measure`)
     warmup_calls: int = 0
-    #: seconds the process's threads waited on the run queue during the timed calls (None: not measurable here)
-    cpu_wait: float | None = None
-    #: wall seconds of the timed loop (calls, copies and the harness between them)
-    wall: float = 0.0
-
-    @property
-    def contention(self) -> float | None:
-        """Run-queue wait over wall time: 0 on a quiet machine; a loaded one inflates every call alike, so the
-        repeats agree and only this shows it (a 21x latency with a tight interval)."""
-        if self.cpu_wait is None or self.wall <= 0:
-            return None
-        return self.cpu_wait / self.wall
+    #: share of the timed loop's wall time its working threads waited for a CPU (Linux schedstat; None: not
+    #: measurable here): 0 on a quiet machine; a loaded one inflates every call alike, so the repeats agree and
+    #: only this shows it (a 21x latency with a tight interval)
+    contention: float | None = None
 
     def noise_note(self) -> str | None:
         """Why this measurement is too noisy to gate on, or None: repeats that disagree (range/median above
@@ -95,7 +87,7 @@ class Measurement:
             notes.append(f"throughput of {len(self.repeats())} repeats spreads {spread:.0%} (range/median) > {NOISY:.0%}")
         c = self.contention
         if c is not None and c > CONTENDED:
-            notes.append(f"its threads waited for a CPU {c:.0%} of the timed wall time (a loaded machine) > "
+            notes.append(f"its threads waited for a CPU {c:.0%} of the timed time (a loaded machine) > "
                          f"{CONTENDED:.0%}")
         if not notes:
             return None
@@ -151,7 +143,7 @@ def measure(call: Callable[[], Any], *, batch_size: int, device: torch.device | 
     times: list[float] = []
     copies: list[float] = []
     total = 0.0
-    wait0, wall0 = run_queue_wait(), time.perf_counter()
+    stat0, wall0 = _schedstat(), time.perf_counter()
     while (total < min_duration or len(times) < min_queries) and len(times) < max_queries:
         t = Timer(dev)
         with t:
@@ -167,28 +159,39 @@ def measure(call: Callable[[], Any], *, batch_size: int, device: torch.device | 
         # what the allocator has to do during the next timed call (the caller's own loop would not hold it)
         del out
     wall = time.perf_counter() - wall0
-    wait1 = run_queue_wait()
     return Measurement(batch_size, times, copies, warmup_calls=len(warm),
-                       cpu_wait=None if wait0 is None or wait1 is None else max(0.0, wait1 - wait0), wall=wall)
+                       contention=run_queue_wait(stat0, _schedstat(), wall))
 
 
-def run_queue_wait() -> float | None:
-    """Seconds this process's threads have spent runnable but waiting for a CPU (sum of the second field of
-    ``/proc/self/task/*/schedstat``), or None where the kernel does not expose it. Threads that ended in between
-    are lost, so the difference of two readings can only undercount."""
-    total, seen = 0, False
+def _schedstat() -> dict[str, tuple[int, int]] | None:
+    """thread id -> (ns on a CPU, ns runnable but waiting for one), from ``/proc/self/task/*/schedstat``; None
+    where the kernel does not expose it."""
     try:
         tasks = os.listdir("/proc/self/task")
     except OSError:
         return None
+    out: dict[str, tuple[int, int]] = {}
     for t in tasks:
         try:
             with open(f"/proc/self/task/{t}/schedstat") as f:
-                total += int(f.read().split()[1])
-                seen = True
-        except (OSError, IndexError, ValueError):
+                run, wait = f.read().split()[:2]
+            out[t] = (int(run), int(wait))
+        except (OSError, ValueError):
             continue
-    return total / 1e9 if seen else None
+    return out or None
+
+
+def run_queue_wait(before: dict[str, tuple[int, int]] | None, after: dict[str, tuple[int, int]] | None,
+                   wall: float) -> float | None:
+    """Share of the wall time the process's working threads spent waiting for a CPU between two
+    :func:`_schedstat` readings: their run-queue wait over (wall x their number), threads that ran in between
+    only (idle pool threads neither run nor wait). None where not measurable."""
+    if before is None or after is None or wall <= 0:
+        return None
+    waits = [after[t][1] - before[t][1] for t in after if t in before and after[t][0] > before[t][0]]
+    if not waits:
+        return None
+    return max(0.0, sum(waits) / 1e9 / (wall * len(waits)))
 
 
 def _stable(times: list[float]) -> bool:
