@@ -400,11 +400,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _run_log(quiet: bool) -> Any:
-    """The run's progress log: every line to stderr, or with --quiet only its errors (a quiet run prints its
-    table, its warnings and its errors, nothing else)."""
+    """The run's log to stderr; with --quiet without the per-model result lines (``[task] model: fid=...``, all in
+    the table printed at the end): a quiet run prints its table, warnings, errors and what resume skipped."""
+    import re
+
     def log(msg: str) -> None:
-        if not quiet or msg.startswith("error:"):
-            print(f"genbench: {msg}" if msg.startswith("error:") else msg, file=sys.stderr)
+        if quiet and re.match(r"\[[^\]]+\] .+?: [\w@.\-]+=", msg):
+            return
+        print(f"genbench: {msg}" if msg.startswith(("error:", "warning:")) else msg, file=sys.stderr)
     return log
 
 
@@ -683,9 +686,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     junit = Path(args.junit) if args.junit else out_dir / "check.xml"
     summary = Path(args.summary) if args.summary else out_dir / "check.md"
     md = write_reports(verdicts, loaded.suite.name, junit, summary)
-    if not args.quiet:  # --quiet: the verdict lines below and the files, not the whole table
-        print(f"# run {' '.join(args.run) if args.run else out_dir} vs baseline {args.baseline}\n")
-        print(md)
+    print(f"# run {' '.join(args.run) if args.run else out_dir} vs baseline {args.baseline}\n")
+    print(md)  # the verdict is the result, printed with --quiet too (which silences progress only)
     for v in verdicts:  # what decided the exit code, on stderr too (CI logs show it without the table)
         if not v.ok or v.noisy:
             print(f"genbench: {'FAIL' if not v.ok else 'noisy, not gated'}: {v.task}/{v.model}/{v.metric}: "
