@@ -582,3 +582,20 @@ tasks: [{{name: u, reference: train, n: 10, batch_size: 5, metrics: [fid]}}]
             assert code == 0, err
         else:
             assert code == 2 and "static.yaml:3: models.g.args.path:" in err and "static batch size of 4" in err
+
+
+# ------------------------------------------------------------------ 5. install: what CI runs is what the README says
+
+
+def test_ci_installs_the_tested_versions_and_the_readme_has_a_cpu_recipe() -> None:
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    workflow = (ROOT / ".github/workflows/genbench-check.yml").read_text()
+    installs = [line for line in workflow.splitlines() if "pip install" in line and "--upgrade pip" not in line]
+    assert installs and all("-c constraints.txt" in line for line in installs)
+    snippet = readme[readme.index("The CI recipe"):]
+    snippet = snippet[: snippet.index("```", snippet.index("```yaml") + 7)]
+    assert all("-c constraints.txt" in line for line in snippet.splitlines() if "pip install" in line)
+    assert "--index-url https://download.pytorch.org/whl/cpu torch torchvision" in readme  # CPU-only recipe
+    assert "CPU time" in readme
