@@ -121,7 +121,8 @@ class TaskSpec(Strict):
     inference: Literal["exact", "fast"] = Field(
         default="exact", description="exact: the reference network as it ships; fast: same network with faster "
         "kernels (BatchNorm folded, channels_last), features equal to ~1e-6 relative (Inception backbones)")
-    metrics: dict[str, dict[str, Any]]
+    metrics: dict[str, dict[str, Any]] = Field(default_factory=dict, description=(
+        "metric name -> options (a list of names is accepted); measurement kinds (perf, dissection) need none"))
     args: dict[str, Any] = Field(default_factory=dict, description="options of the task kind")
 
     @field_validator("metrics", mode="before")

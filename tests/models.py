@@ -256,3 +256,19 @@ class Signalling:
             open(self.once, "w").close()
             os.kill(os.getpid(), getattr(signal, self.signal))
         return torch.zeros((request.n, 1, 8, 8), dtype=torch.uint8)
+
+
+class CountingT2I:
+    """Renders each prompt's scene with the shapes world (jitter from the sample's seed) and records every sample
+    index it is asked for (class-wide): the text-to-image tests count pipeline calls with it."""
+
+    asked: list[int] = []
+
+    def generate(self, request):  # noqa: ANN001
+        import numpy as np
+
+        from bench.shapes import world
+
+        CountingT2I.asked += list(request.indices)
+        return torch.from_numpy(np.stack([world.render_prompt(p, s) for p, s in zip(request.prompts, request.seeds,
+                                                                                      strict=True)]))

@@ -209,9 +209,7 @@ def test_noisy_verdict_is_never_silent() -> None:
 
 def test_contended_timing_is_flagged_even_with_tight_repeats() -> None:
     """A loaded machine slows every call alike (tight repeats): the run-queue wait shows it."""
-    from bench.perf.timing import Measurement
-
-    from bench.perf.timing import run_queue_wait
+    from bench.perf.timing import Measurement, run_queue_wait
 
     # schedstat readings (ns on a CPU, ns waiting): one working thread, one idle pool thread
     before = {"1": (0, 0), "2": (5, 7)}

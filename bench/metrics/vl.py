@@ -8,7 +8,6 @@ not rows) so intervals and paired tests can be computed later.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Hashable
 from typing import Any
 
@@ -139,12 +138,6 @@ class ClipScore(Metric):
         a = clip_s
         refclip = np.where(a + best > 0, 2 * a * best / np.maximum(a + best, 1e-12), 0.0)
         extras: dict[str, Any] = {"scorer": bb.scorer, "prefix": o.prefix, "w": o.w}  # type: ignore[attr-defined]
-        # the offline scorer on natural images scores ~0 for every caption: said, and flagged (not ranked). Only the
-        # images' shape is read, never their pixels.
-        why = bb.domain_problem(tuple(ref.images.shape[1:])) if ref.images is not None else None
-        if why is not None:
-            warnings.warn(f"clipscore: {why}", stacklevel=2)
-            extras["backbone_warning"] = why
         out = []
         for name, per in (("clip_s", clip_s), ("refclip_s", refclip)):
             lo, hi = bootstrap_ci(per, seed)
