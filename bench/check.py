@@ -167,7 +167,7 @@ def precheck(plan: Any, baseline: dict[str, Any]) -> None:
 def evaluate(run_rows: list[dict[str, Any]], baseline: dict[str, Any], check: Any, where: Any = None) -> list[Verdict]:
     """One verdict per baseline value. Raises ProtocolMismatchError when a (task, metric) was computed under a
     different protocol in the run than in the baseline."""
-    from bench.tasks.context import value_info as output_info  # metric and measurement values
+    from bench.tasks.base import value_info as output_info  # metric and measurement values
 
     rules = dict(check.metrics) if check is not None else {}
     for name in rules:

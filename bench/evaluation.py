@@ -174,14 +174,16 @@ def evaluate(samples: SampleInput, reference: SampleInput, metrics: Sequence[str
         raise InputError(f"samples: hold {available} images, fewer than n={n}")
     if n < 2:
         raise InputError(f"samples: {n} sample(s); scoring a set needs at least 2")
-    task = TaskPlan(name="evaluate", index=0, kind=GenerationTask(), reference="reference", models=["samples"], n=n,
+    # named as `genbench score images` names them (task "score", model "input1"): the same per-sample and metric
+    # seeds, so a generator's samples and KID's subsets are the command's
+    task = TaskPlan(name="score", index=0, kind=GenerationTask(), reference="input2", models=["input1"], n=n,
                     batch_size=min(n, batch_size), backbone=net, metrics=chosen, args=GenerationArgs())
-    ctx = RunContext.standalone(models={"samples": adapter}, datasets={"reference": ref}, seed=seed,
+    ctx = RunContext.standalone(models={"input1": adapter}, datasets={"input2": ref}, seed=seed,
                                 store=FeatureStore("default" if cache else None, progress=progress), device=dev,
                                 progress=progress, suite_name="evaluate", run_id="in-process", tasks=[task])
     net.resolve_weights()
     task.kind.prepare(ctx, task)
-    return task.kind.run_model(ctx, task, "samples")
+    return task.kind.run_model(ctx, task, "input1")
 
 
 def as_values(rows: Sequence[Row]) -> dict[str, float | None]:

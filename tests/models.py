@@ -272,3 +272,19 @@ class CountingT2I:
         CountingT2I.asked += list(request.indices)
         return torch.from_numpy(np.stack([world.render_prompt(p, s) for p, s in zip(request.prompts, request.seeds,
                                                                                       strict=True)]))
+
+
+class CountingInvert:
+    """Inverts its inputs, counts the inputs it is asked for (class-wide), and can die like a killed process once
+    ``KILL_AFTER`` inputs were translated (the batch asked for then never returns)."""
+
+    directions = ("a2b", "b2a")
+    count = 0
+    KILL_AFTER: int | None = None
+
+    def translate(self, x, direction, seeds):  # noqa: ANN001, ANN201
+        if CountingInvert.KILL_AFTER is not None and CountingInvert.count >= CountingInvert.KILL_AFTER:
+            CountingInvert.KILL_AFTER = None
+            raise KeyboardInterrupt  # what a killed run looks like from inside
+        CountingInvert.count += x.shape[0]
+        return -x

@@ -31,7 +31,7 @@ from bench import sample_notes
 from bench.backbones.base import Backbone
 from bench.errors import ConfigError
 from bench.images import content_hash, make_grid
-from bench.metrics.base import Metric, Options, OutputInfo, Reference, SampleSet
+from bench.metrics.base import Metric, Options, OutputInfo, Reference, SampleSet, output_info
 from bench.progress import announce
 from bench.registry import Registry
 from bench.seeding import derive_seed
@@ -283,6 +283,21 @@ class MeasurementKind(TaskKind[A]):
     def run_model(self, ctx: RunContext, task: TaskPlan, model: str) -> list[Row]:
         assert task.ref is not None, "prepare() runs before run_model()"
         return self.measure(ctx, task, model)
+
+
+def value_info(value_name: str) -> OutputInfo:
+    """Metadata of a row's value (``fid``, ``throughput@bs8``): a metric's output, else a measurement kind's
+    (``MeasurementKind.outputs``: perf, dissection)."""
+    try:
+        return output_info(value_name)
+    except KeyError:
+        pass
+    base = value_name.split("@", 1)[0]
+    for name in TASKS.names():
+        cls = TASKS.get(name)
+        if issubclass(cls, MeasurementKind) and base in cls.outputs:
+            return cls.outputs[base]
+    raise KeyError(value_name)
 
 
 def dataset_features(ctx: RunContext, task: TaskPlan, ds: Any, label: str) -> Mapping[str, np.ndarray]:

@@ -33,7 +33,7 @@ from bench.perf.workloads import make_call, to_host
 from bench.progress import announce
 from bench.runtime import device_name
 from bench.seeding import derive_seed
-from bench.tasks.base import MeasurementKind, TaskPlan
+from bench.tasks.base import MeasurementKind, TaskPlan, value_info
 
 if TYPE_CHECKING:
     from bench.results import Row
@@ -146,4 +146,4 @@ class PerfTask(MeasurementKind[PerfArgs]):
             values.append(MetricValue("step_ms", best_m.percentile_ms(50) / int(steps), extras={
                 **best_extras, "steps": steps}))
         values.append(MetricValue("overhead_us", task.state["overhead"] * 1e6, extras={"what": "median harness time of an empty call"}))
-        return [ctx.row(task, model, v, seconds=0.0, protocol=proto, n=v.extras.get("queries", 0)) for v in values]
+        return [ctx.row(task, model, v, info=value_info(v.metric), seconds=0.0, protocol=proto, n=v.extras.get("queries", 0)) for v in values]
