@@ -16,8 +16,10 @@ the CLI's message.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Hashable, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,15 @@ def _is_statistics(x: Any) -> bool:
         return False
 
 
+@contextlib.contextmanager
+def _every_call_warned() -> Iterator[None]:
+    """genbench's own warnings on every call, not once per process (Python's default): a notebook's second,
+    cached call is warned about as the first was."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("always", module=r"bench\.")
+        yield
+
+
 def score_images(generated: ImageInput, reference: ImageInput, metrics: Sequence[str] = ("fid",), *,
                  protocol: str | None = None, backbone: str | None = None, weights: str | None = None,
                  n: int | None = None, range: str | None = None, latent_dim: int | None = None,  # noqa: A002
@@ -56,15 +67,17 @@ def score_images(generated: ImageInput, reference: ImageInput, metrics: Sequence
     if not _is_statistics(generated):
         from bench.evaluation import evaluate
 
-        rows = evaluate(generated, reference, list(metrics), protocol=protocol, backbone=backbone, weights=weights,
-                        n=n, range=range, latent_dim=latent_dim, device=device, seed=seed, cache=cache,
-                        progress=progress)
+        with _every_call_warned():
+            rows = evaluate(generated, reference, list(metrics), protocol=protocol, backbone=backbone,
+                            weights=weights, n=n, range=range, latent_dim=latent_dim, device=device, seed=seed,
+                            cache=cache, progress=progress)
         return {r.metric: r.value for r in rows}  # type: ignore[misc]
     from bench import score as _score
 
-    res = _score.score_images(os.fspath(generated), os.fspath(reference), list(metrics),  # type: ignore[arg-type]
-                              backbone=backbone, weights=weights, n=n, seed=seed, progress=progress, cache=cache,
-                              protocol=protocol, device=device, value_range=range)
+    with _every_call_warned():
+        res = _score.score_images(os.fspath(generated), os.fspath(reference), list(metrics),  # type: ignore[arg-type]
+                                  backbone=backbone, weights=weights, n=n, seed=seed, progress=progress, cache=cache,
+                                  protocol=protocol, device=device, value_range=range)
     return {k: v["value"] for k, v in res["metrics"].items()}
 
 

@@ -73,6 +73,9 @@ class WeightsFile:
     sha256_prefix: str | None = None
     #: loading the file runs code stored in it (a TorchScript archive): only the pinned file loads (module doc)
     executable: bool = False
+    #: other names the same bytes have in other libraries' caches (pytorch-fid's ``pt_inception-...pth`` for
+    #: torch-fidelity's Inception): found there too, after the same hash check
+    aliases: tuple[str, ...] = ()
 
     def hash_ok(self, digest: str) -> bool:
         """Whether ``digest`` matches what is published: the full sha256, else its published prefix."""
@@ -139,9 +142,9 @@ def resolve(spec: WeightsFile, explicit: str | os.PathLike[str] | None = None, *
                 f"for '{spec.name}'; delete the file and fetch it again"
             )
         return ResolvedWeights(cached, digest, "cache")
-    hub = torch_hub_path(spec)
-    if hub is not None:
-        return ResolvedWeights(hub, sha256_file(hub), "torch-hub")
+    found = library_path(spec)
+    if found is not None:
+        return ResolvedWeights(found[0], sha256_file(found[0]), found[1])
     if download is None:
         download = os.environ.get(ENV_OFFLINE, "") not in ("1", "true", "yes")
     if not download or spec.url is None:
@@ -195,16 +198,32 @@ def install_file(src: str | os.PathLike[str], spec: WeightsFile) -> Path:
     return target
 
 
-def torch_hub_path(spec: WeightsFile) -> Path | None:
-    """The file in torch.hub's checkpoint folder (``$TORCH_HOME/hub/checkpoints``, where torchvision, lpips and
-    pytorch-fid download to) under the same name and with the published hash, or None: a machine that already
-    has the weights from those libraries does not download or copy them again."""
+def library_candidates(spec: WeightsFile) -> list[tuple[Path, str]]:
+    """Where other tools' users already have this file, with a source label: torch.hub's checkpoint folder
+    (``$TORCH_HOME/hub/checkpoints``: torch-fidelity, torchmetrics, torchvision, lpips, pytorch-fid; under the
+    file's name and its aliases) and clean-fid's download folder (the system temporary folder)."""
     home = os.environ.get("TORCH_HOME") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "torch")
-    p = Path(home) / "hub" / "checkpoints" / spec.filename
-    if not p.is_file() or not (spec.sha256 or spec.sha256_prefix):
+    hub = Path(home) / "hub" / "checkpoints"
+    return [(hub / n, "torch-hub") for n in (spec.filename, *spec.aliases)] + \
+        [(Path(tempfile.gettempdir()) / n, "clean-fid") for n in (spec.filename, *spec.aliases)]
+
+
+def library_path(spec: WeightsFile) -> tuple[Path, str] | None:
+    """The first of :func:`library_candidates` holding the published file (its sha256 checked), with its source,
+    or None: a machine that already has the weights from those libraries does not download or copy them again."""
+    if not (spec.sha256 or spec.sha256_prefix):
         return None  # a file whose hash nothing pins could be anything under that name
-    return p if spec.hash_ok(sha256_file(p)) else None
+    for p, source in library_candidates(spec):
+        if p.is_file() and spec.hash_ok(sha256_file(p)):
+            return p, source
+    return None
+
+
+def torch_hub_path(spec: WeightsFile) -> Path | None:
+    """The verified file in another library's cache (:func:`library_path`), or None."""
+    found = library_path(spec)
+    return found[0] if found is not None else None
 
 
 def is_present(spec: WeightsFile, explicit: str | os.PathLike[str] | None = None) -> bool:

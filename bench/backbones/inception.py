@@ -50,6 +50,7 @@ INCEPTION_PTH = WeightsFile(
     size=95_628_359,
     used_by="torch-fidelity (inception-v3-compat), torchmetrics FID/KID/IS, pytorch-fid, clean-fid legacy_pytorch",
     backbones=("inception-v3-compat", "inception-v3-tm-antialias", "inception-v3-legacy-pytorch", "inception-v3-adm"),
+    aliases=("pt_inception-2015-12-05-6726825d.pth",),  # pytorch-fid's (and clean-fid legacy_pytorch's) name
     library_paths=(
         "torch-fidelity / torchmetrics: $TORCH_HOME/hub/checkpoints/weights-inception-2015-12-05-6726825d.pth "
         "(or feature_extractor_weights_path=...)",
