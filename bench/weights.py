@@ -144,7 +144,9 @@ def resolve(spec: WeightsFile, explicit: str | os.PathLike[str] | None = None, *
         return ResolvedWeights(cached, digest, "cache")
     found = library_path(spec)
     if found is not None:
-        return ResolvedWeights(found[0], sha256_file(found[0]), found[1])
+        digest = sha256_file(found[0])
+        check_executable(spec, found[0], digest)
+        return ResolvedWeights(found[0], digest, found[1])
     if download is None:
         download = os.environ.get(ENV_OFFLINE, "") not in ("1", "true", "yes")
     if not download or spec.url is None:
