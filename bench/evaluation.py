@@ -122,8 +122,8 @@ def _adapter(x: Any, value_range: str | None, latent_dim: int | None, device: to
     if _is_generator(x):
         # the object itself: no module-global registry, no import string (PythonGenerator without load_target)
         adapter = PythonGenerator.__new__(PythonGenerator)
-        args = PythonArgs(target="<object>", range=value_range or "-1,1", latent_dim=latent_dim)
-        adapter.args, adapter.ctx = args, AdapterContext(device=str(device))
+        adapter.args = PythonArgs(target="<object>", range=value_range or "-1,1", latent_dim=latent_dim)
+        adapter.ctx = AdapterContext(device=str(device))
         adapter.registered_name = "python"
         adapter.model = x.eval().to(device) if isinstance(x, torch.nn.Module) else x
         return adapter, None

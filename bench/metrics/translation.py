@@ -195,8 +195,8 @@ class Cycle(_Perceptual):
         o: CycleOpts = self.opts  # type: ignore[assignment]
         p = measures.perceptual(o.net)
         t = _translator(samples)
-        fns = {"l1": measures.l1, p.name: p.distance}
-        identity = {"perceptual": p.protocol}
+        fns: dict[str, Any] = {"l1": measures.l1, p.name: p.distance}
+        identity: dict[str, Any] = {"perceptual": p.protocol}
         values = []
         for d in o.directions:
             tag = "aba" if d == "a2b" else "bab"

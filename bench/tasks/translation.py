@@ -105,9 +105,9 @@ class TranslationTask(TaskKind[TranslationArgs]):
         images = None
         if needs_reference_images(task):  # the first images the reading metrics declare (Metric.images_needed)
             first = target.head(1)
-            m = max(mt.images_needed(len(target), int(first[0].numel())) for mt in task.metrics.values()
-                    if mt.reads("reference.images"))
-            images = target.head(m)
+            held = max(mt.images_needed(len(target), int(first[0].numel())) for mt in task.metrics.values()
+                       if mt.reads("reference.images"))
+            images = target.head(held)
         return Reference(task.reference, f"{ds.id}#{dst.upper()}", features=feats, images=images)
 
     # ------------------------------------------------------------------------------------------------

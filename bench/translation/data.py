@@ -84,9 +84,17 @@ class FolderPair(DomainPair):
     def images(self) -> torch.Tensor:
         return self._load("b")
 
+    @images.setter
+    def images(self, value: torch.Tensor) -> None:
+        self._whole["b"] = value
+
     @property  # type: ignore[override]
     def a(self) -> torch.Tensor:
         return self._load("a")
+
+    @a.setter
+    def a(self, value: torch.Tensor) -> None:
+        self._whole["a"] = value
 
     @property
     def hash(self) -> str:
