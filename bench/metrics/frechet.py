@@ -119,7 +119,7 @@ def _sigma_key(sigma: np.ndarray) -> str:
 
     a = np.ascontiguousarray(sigma, dtype=np.float64)
     h = hashlib.sha256(b"psd_sqrt/1" + str(a.shape).encode())
-    h.update(memoryview(a).cast("B"))
+    h.update(a.data.cast("B"))
     return h.hexdigest()
 
 
