@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+import bench._openmp  # noqa: F401  (first, before torch: OMP_WAIT_POLICY=PASSIVE for the CLI, see its docstring)
 from bench.distributed import is_main
 from bench.errors import EXIT_BAD_INPUT, EXIT_OK, GenbenchError, RunInterrupted, os_error_line
 

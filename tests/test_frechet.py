@@ -97,3 +97,58 @@ def test_streaming_accumulator_equals_two_pass_whatever_the_batches_and_merges()
     fid_stream = frechet_distance(ab.mu, ab.sigma, sy.mu, sy.sigma).value
     two = gaussian_stats(x)
     assert fid_stream == pytest.approx(frechet_distance(two.mu, two.sigma, sy.mu, sy.sigma).value, rel=1e-9)
+
+
+@pytest.mark.parametrize(("n2", "d"), [(50, 256), (200, 2048), (300, 256)])  # n2 < d: SVD of B; n2 >= d: d x d
+def test_cached_reference_root_and_features_path_equal_the_float64_formula(n2: int, d: int, tmp_path) -> None:
+    """A fixed reference (its square root from the content-keyed cache) against a new model's features equals the
+    float64 formula to 1e-9 (relative), and the factor is read back bit for bit (a second process: the disk entry).
+
+    For n2 < d the new set's covariance is singular: the d x d formula takes square roots of d - n2 + 1
+    round-off eigenvalues (~1e-14 each, ~1e-7 after the root) and is itself off by ~1e-8 relative, so the exact
+    float64 reference there is the same trace from the n2 x n2 Gram matrix ``B^T B`` (no spurious zeros)."""
+    from bench.metrics import frechet as fr
+
+    mu1, s1, _, _ = well_conditioned_stats(d, seed=d + n2)
+    rng = np.random.default_rng(n2)
+    y = (np.maximum(rng.standard_normal((n2, d)), 0) * 1.1 + 0.05).astype(np.float32)  # ReLU-like features
+    sy = fr.gaussian_stats(y)
+    want = frechet_distance(mu1, s1, sy.mu, sy.sigma).value
+    fr._SQRT_MEMO.clear()
+    root = fr.cached_psd_sqrt(s1, tmp_path)
+    assert len(list(tmp_path.glob("*.npz"))) == 1
+    got = fr.frechet_distance_to_features(mu1, s1, root, y)
+    if n2 < d:
+        yc = y.astype(np.float64) - sy.mu
+        b = fr.psd_sqrt(s1).a @ yc.T / np.sqrt(n2 - 1)
+        tr_covmean = np.sqrt(np.clip(np.linalg.eigvalsh(b.T @ b), 0, None)).sum()
+        diff = mu1 - sy.mu
+        exact = float(diff @ diff + np.trace(s1) + np.trace(sy.sigma) - 2 * tr_covmean)
+        assert got.value == pytest.approx(exact, rel=1e-9)
+        assert got.value == pytest.approx(want, rel=1e-7)  # the d x d formula's round-off, see above
+    else:
+        assert got.value == pytest.approx(want, rel=1e-9)
+        assert got.value == pytest.approx(frechet_sqrtm(mu1, s1, sy.mu, sy.sigma), rel=1e-9)
+    fr._SQRT_MEMO.clear()  # as a new process: the factor is read back from disk, bit for bit
+    again = fr.cached_psd_sqrt(s1, tmp_path)
+    assert np.array_equal(again.a, root.a) and again is not root
+    assert fr.cached_psd_sqrt(s1, tmp_path) is again  # then from memory
+
+
+def test_cached_root_is_keyed_by_content_and_survives_a_damaged_entry(tmp_path) -> None:
+    from bench.metrics import frechet as fr
+
+    _, s1, _, s2 = well_conditioned_stats(32, seed=4)
+    fr._SQRT_MEMO.clear()
+    r1 = fr.cached_psd_sqrt(s1, tmp_path)
+    r2 = fr.cached_psd_sqrt(s2, tmp_path)
+    assert len(list(tmp_path.glob("*.npz"))) == 2 and not np.array_equal(r1.a, r2.a)
+    np.testing.assert_allclose(r1.a @ r1.a, s1, atol=1e-12)
+    for f in tmp_path.glob("*.npz"):
+        f.write_bytes(b"not an npz")
+    fr._SQRT_MEMO.clear()
+    np.testing.assert_array_equal(fr.cached_psd_sqrt(s1, tmp_path).a, fr.psd_sqrt(s1).a)  # recomputed
+    ro = tmp_path / "ro"
+    ro.write_text("a file where the cache folder should be")  # an unwritable cache: computed, no error
+    fr._SQRT_MEMO.clear()
+    np.testing.assert_array_equal(fr.cached_psd_sqrt(s2, ro).a, r2.a)

@@ -41,7 +41,9 @@ def test_ssim_of_constant_images_by_hand() -> None:
     a = torch.full((1, 1, 16, 16), 100, dtype=torch.uint8)
     b = torch.full((1, 1, 16, 16), 110, dtype=torch.uint8)
     c1 = (0.01 * 255) ** 2
-    assert measures.ssim(b, a)[0] == pytest.approx((2 * 100 * 110 + c1) / (100**2 + 110**2 + c1), rel=1e-12)
+    want = (2 * 100 * 110 + c1) / (100**2 + 110**2 + c1)
+    assert measures.ssim(b, a)[0] == pytest.approx(want, rel=1e-7)  # float32, the default
+    assert measures.ssim(b, a, dtype=torch.float64)[0] == pytest.approx(want, rel=1e-12)
     assert measures.ssim(a, a)[0] == pytest.approx(1.0, abs=1e-12)
 
 
@@ -56,9 +58,12 @@ def test_data_range_uint8_is_255_and_unit_floats_is_1(shape: tuple[int, ...]) ->
     unit = measures.ssim(out.double() / 255, gt.double() / 255)
     tm_255 = structural_similarity_index_measure(out.double(), gt.double(), data_range=255.0, reduction="none")
     tm_1 = structural_similarity_index_measure(out.double() / 255, gt.double() / 255, data_range=1.0, reduction="none")
-    np.testing.assert_allclose(u8, tm_255.numpy(), atol=1e-12)
-    np.testing.assert_allclose(unit, tm_1.numpy(), atol=1e-12)
-    np.testing.assert_allclose(u8, unit, atol=1e-12)
+    np.testing.assert_allclose(u8, tm_255.numpy(), atol=1e-6)  # float32, the default
+    np.testing.assert_allclose(unit, tm_1.numpy(), atol=1e-6)
+    np.testing.assert_allclose(u8, unit, atol=1e-6)
+    u8_64, unit_64 = (measures.ssim(x, y, dtype=torch.float64) for x, y in ((out, gt), (out.double() / 255, gt.double() / 255)))
+    np.testing.assert_allclose(u8_64, tm_255.numpy(), atol=1e-12)
+    np.testing.assert_allclose(unit_64, tm_1.numpy(), atol=1e-12)
     bug = structural_similarity_index_measure(out.double() / 255, gt.double() / 255, data_range=255.0, reduction="none")
     assert float(bug.min()) > 0.99 > float(u8.max())  # the wrong data range flatters every model
     psnr_tm = peak_signal_noise_ratio(out.double() / 255, gt.double() / 255, data_range=1.0, reduction="none",

@@ -41,12 +41,12 @@ def test_score_pairs_equals_references(folders, capsys) -> None:
     psnr = peak_signal_noise_ratio(out.double(), gt.double(), data_range=255.0, reduction="none", dim=(1, 2, 3))
     ssim = structural_similarity_index_measure(out.double(), gt.double(), data_range=255.0, reduction="none")
     assert m["psnr"]["value"] == pytest.approx(float(psnr.mean()), rel=1e-7)
-    assert m["ssim"]["value"] == pytest.approx(float(ssim.mean()), abs=1e-12)
+    assert m["ssim"]["value"] == pytest.approx(float(ssim.mean()), abs=1e-6)  # float32 SSIM, see test_translation_measures
     assert m["l1"]["value"] == pytest.approx(float((out.double() - gt.double()).abs().mean() / 255), rel=1e-12)
     assert m["l1"]["higher_is_better"] is False and m["psnr"]["higher_is_better"] is True
     assert m["l1"]["ci_low"] < m["l1"]["value"] < m["l1"]["ci_high"]
     assert [r["name"] for r in res["per_image"]] == [f"im{i:02d}" for i in range(30)]
-    np.testing.assert_allclose([r["ssim"] for r in res["per_image"]], ssim.numpy(), atol=1e-12)
+    np.testing.assert_allclose([r["ssim"] for r in res["per_image"]], ssim.numpy(), atol=1e-6)
 
 
 def test_score_pairs_flags_and_table(folders, capsys) -> None:

@@ -25,7 +25,13 @@ from torch_fidelity.metric_prc import prc_features_to_metric
 from bench.errors import ConfigError, InputError
 from bench.metrics.base import ArtifactSink, Metric, MetricValue, Options, OutputInfo, Reference, SampleSet
 from bench.metrics.bootstrap import bootstrap_interval
-from bench.metrics.frechet import frechet_distance, frechet_distance_from_features, gaussian_stats, psd_sqrt
+from bench.metrics.frechet import (
+    cached_psd_sqrt,
+    frechet_distance,
+    frechet_distance_from_features,
+    frechet_distance_to_features,
+    gaussian_stats,
+)
 
 
 class BootstrapOpts(Options):
@@ -63,8 +69,10 @@ class FID(Metric):
                 assert sr is not None
             else:
                 sr = gaussian_stats(r)
-            sg = gaussian_stats(g)
-            res, n_ref = frechet_distance(sg.mu, sg.sigma, sr.mu, sr.sigma), sr.n
+            # the reference is fixed across models: its square root comes from the content-keyed cache, and the
+            # generated set's covariance is never formed when it has fewer samples than dimensions
+            res = frechet_distance_to_features(sr.mu, sr.sigma, cached_psd_sqrt(sr.sigma), g)
+            n_ref = sr.n
         notes = list(res.warnings)
         d = g.shape[1]
         for label, n in (("generated", len(g)), ("reference", n_ref)):
@@ -79,11 +87,10 @@ class FID(Metric):
         if o.bootstrap:
             fixed = sr if r is None else gaussian_stats(r)
             assert fixed is not None
-            root = psd_sqrt(fixed.sigma)  # the reference is fixed: its square root is computed once
+            root = cached_psd_sqrt(fixed.sigma)  # the reference is fixed: its square root is computed once
 
             def fid_of(x: np.ndarray, _b: int) -> float:
-                s = gaussian_stats(x)
-                return frechet_distance(fixed.mu, fixed.sigma, s.mu, s.sigma, sqrt_sigma1=root).value
+                return frechet_distance_to_features(fixed.mu, fixed.sigma, root, x).value
 
             out.ci_low, out.ci_high, info = bootstrap_interval(fid_of, g, o.bootstrap, o.confidence, seed, res.value)
             out.extras.update(bootstrap=info, std=info["std"])  # std: shown as ± in tables

@@ -15,7 +15,9 @@ clipping needed, and ~30x faster at n = 500, d = 2048; tests/test_frechet.py hol
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -105,6 +107,90 @@ def psd_sqrt(sigma: np.ndarray) -> PSDSqrt:
     s = np.asarray(sigma, np.float64)
     w, v = np.linalg.eigh((s + s.T) / 2)
     return PSDSqrt((v * np.sqrt(np.clip(w, 0, None))) @ v.T, int((w < 0).sum()), float(w.min()))
+
+
+#: square roots kept in memory, by content key (a few 2048-d references: 32 MB each)
+_SQRT_MEMO: dict[str, PSDSqrt] = {}
+_SQRT_MEMO_MAX = 4
+
+
+def _sigma_key(sigma: np.ndarray) -> str:
+    import hashlib
+
+    a = np.ascontiguousarray(sigma, dtype=np.float64)
+    h = hashlib.sha256(b"psd_sqrt/1" + str(a.shape).encode())
+    h.update(a.data.cast("B"))
+    return h.hexdigest()
+
+
+def cached_psd_sqrt(sigma: np.ndarray, directory: Path | None = None) -> PSDSqrt:
+    """:func:`psd_sqrt` of a fixed reference covariance, computed once per content: kept in memory, and on disk
+    under ``<genbench cache>/frechet/<sha256 of sigma>.npz`` so that the next process scoring a new model against
+    the same reference statistics skips the eigendecomposition (the dearest step of a d x d Fréchet distance).
+
+    Keyed by the sha256 of sigma's float64 bytes and shape: the same matrix gives the same factor whatever file
+    or run it came from; an entry whose stored key differs (a damaged file) is recomputed. A cache that cannot be
+    written is skipped silently: the factor is then only computed, as without a cache."""
+    key = _sigma_key(sigma)
+    hit = _SQRT_MEMO.get(key)
+    if hit is not None:
+        return hit
+    if directory is None:
+        from bench.weights import cache_root
+
+        directory = cache_root() / "frechet"
+    path = directory / f"{key}.npz"
+    root = None
+    try:
+        with np.load(path) as z:
+            if str(z["key"]) == key:
+                root = PSDSqrt(z["a"], int(z["clipped"]), float(z["min_eigenvalue"]))
+    except (OSError, KeyError, ValueError):
+        root = None
+    if root is None:
+        root = psd_sqrt(sigma)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
+            np.savez(tmp, a=root.a, clipped=root.clipped, min_eigenvalue=root.min_eigenvalue, key=key)
+            os.replace(tmp, path)
+        except OSError:
+            pass
+    if len(_SQRT_MEMO) >= _SQRT_MEMO_MAX:
+        _SQRT_MEMO.pop(next(iter(_SQRT_MEMO)))
+    _SQRT_MEMO[key] = root
+    return root
+
+
+def frechet_distance_to_features(mu1: np.ndarray, sigma1: np.ndarray, root: PSDSqrt,
+                                 y: np.ndarray) -> FrechetResult:
+    """Fréchet distance between a fixed Gaussian (``mu1``, ``sigma1``, its square root ``root``) and the Gaussian
+    fit of the feature set ``y``, without ever forming y's covariance when y has fewer samples than dimensions.
+
+    With ``Yc`` the centred features (n2 x d), ``sigma2 = Yc^T Yc / (n2 - 1)``, so ``A sigma2 A = B B^T`` with
+    ``B = A Yc^T / sqrt(n2 - 1)`` (d x n2): ``tr sqrt(A sigma2 A)`` is the sum of B's singular values. Exact (no
+    eigenvalue of the product to clip), and for n2 < d one d x d x n2 product and an n2-column SVD instead of
+    two d x d x d products and a d x d eigendecomposition (scripts/bench_frechet_cached.py). For n2 >= d it is
+    :func:`frechet_distance` with the cached root."""
+    yc = np.asarray(y, np.float64)
+    n2, d = yc.shape
+    if n2 < 2 or n2 >= d:
+        s = gaussian_stats(yc)
+        return frechet_distance(mu1, sigma1, s.mu, s.sigma, sqrt_sigma1=root)
+    mu1, s1 = np.asarray(mu1, np.float64), np.asarray(sigma1, np.float64)
+    if mu1.shape != (d,) or s1.shape != (d, d):
+        raise ValueError(f"incompatible statistics: mu {mu1.shape}, sigma {s1.shape} vs {d}-d features")
+    mu2 = yc.mean(0)
+    yc = yc - mu2
+    b = (root.a @ yc.T) / np.sqrt(n2 - 1)
+    tr_covmean = float(np.linalg.svd(b, compute_uv=False).sum())
+    diff = mu1 - mu2
+    tr2 = float(np.einsum("ij,ij->", yc, yc)) / (n2 - 1)
+    value = float(diff @ diff + np.trace(s1) + tr2 - 2.0 * tr_covmean)
+    warnings: list[str] = []
+    if root.clipped and root.min_eigenvalue < -1e-10 * max(abs(float(np.trace(s1))), 1e-30):
+        warnings.append(f"{root.clipped} negative eigenvalue(s) clipped to 0 (min {root.min_eigenvalue:.3g})")
+    return FrechetResult(value, root.clipped, root.min_eigenvalue, tuple(warnings))
 
 
 def frechet_distance_from_features(x: np.ndarray, y: np.ndarray) -> FrechetResult | None:
