@@ -10,10 +10,16 @@ __version__ = "0.1.0"
 
 #: the Python API (bench.api), imported on first use so that ``import bench`` stays light
 _API = ("score_images", "score_pairs", "score_captions", "run_suite")
-__all__ = ["__version__", *_API]
+#: the training-loop accumulator (bench.training), also imported on first use
+_TRAINING = ("Metrics",)
+__all__ = ["__version__", *_API, *_TRAINING]
 
 
 def __getattr__(name: str) -> Any:
+    if name in _TRAINING:
+        from bench import training
+
+        return getattr(training, name)
     if name in _API:
         from bench import api
 
