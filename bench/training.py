@@ -15,10 +15,12 @@ moves with the batch size) and keeps growing lists (#1959: a ~1.2 GB leak in ``t
 
 - **FID** reads float64 sums ``Σ(x − c)``, ``Σ(x − c)(x − c)ᵀ`` and ``n``, shifted by the reference's mean ``c``
   (the same on every rank), so the covariance is formed without cancellation and the sums add across batches and
-  ranks (one all-reduce). While the generated set is small enough that the CLI would take its exact n1 x n2
-  cross-product path, or its covariance is singular (n <= d), the rows themselves are kept too and the CLI's own
-  :class:`bench.metrics.FID` computes on them: in every regime the number is the one ``genbench score images``
-  gives on the same features, to round-off (tests/test_training_metrics.py: 1e-9 relative).
+  ranks (one all-reduce); memory is O(d²) whatever n. Where the rows are kept anyway (KID or precision/recall are
+  asked for), or while the set is small enough that the CLI would take its exact n1 x n2 cross-product path or
+  its covariance is singular (n <= d), the CLI's own :class:`bench.metrics.FID` computes on the rows instead. In
+  every regime the number is the one ``genbench score images`` gives on the same features, to round-off
+  (tests/test_training_metrics.py: 1e-9 relative on a well-conditioned covariance; a singular one, such as the
+  digits network's dead units give, makes any two round-offs of the CLI itself differ by ~1e-7).
 - **KID** and **precision/recall** need every feature; they are kept on the host (float32, 8 KB per Inception
   row) up to ``max_samples`` per process, and an ``update`` beyond it is refused with one line (never a silent
   subsample, never unbounded memory). Their values come from the CLI's metric classes on those features.
@@ -358,7 +360,7 @@ class Metrics:
         values: list[MetricValue] = []
         for name, metric in self._metrics.items():
             seed = derive_seed(self.seed, SCORE_TASK, self.model, metric.seed_name or name)
-            if name == "fid" and (rows is None or n > self._fid_rows):
+            if name == "fid" and rows is None:  # FID alone, past the rows it keeps
                 values.append(self._fid_from_sums(n, s1, s2))
                 continue
             assert rows is not None
