@@ -27,9 +27,10 @@ moves with the batch size) and keeps growing lists (#1959: a ~1.2 GB leak in ``t
 - ``reset()`` zeroes the sums in place and drops the rows: 1,000 cycles keep memory flat
   (scripts/bench_training_metrics.py).
 - The reference's features come from the content-keyed feature cache (bench.features.FeatureStore): computed once
-  per machine, reused by every run and by the CLI. Under ``torch.distributed`` rank 0 computes them first and the
-  others read its cache entry; ``compute()`` all-reduces the sums and all-gathers the kept rows, so every rank
-  returns what one process fed all the samples returns.
+  per machine, reused by every run and by the CLI. Under ``torch.distributed`` (a group initialised before the
+  accumulator is built) rank 0 computes them first and the others read its cache entry; ``compute()``, which every
+  rank must call, all-reduces the sums and all-gathers the kept rows, so every rank returns what one process fed
+  all the samples returns.
 - Rows (:meth:`Metrics.rows`) carry the CLI's protocol record (bench.protocol.make_protocol).
 
 Features of one image are not always the same bits whatever the batch they are computed in (a BLAS blocks a matrix
@@ -249,10 +250,7 @@ class Metrics:
             fit = (self._stored or {}).get(self.layer)
             self._ref_stats = fit if fit is not None else gaussian_stats(feats[self.layer])
         self._dim = int(len(self._ref_stats.mu))
-        center = np.asarray(self._ref_stats.mu, np.float64)
-        if _dist_world() is not None:  # every rank shifts by the same bits, so the sums add
-            center = _group().broadcast(center, "the reference mean")
-        self._center = center
+        self._center = np.asarray(self._ref_stats.mu, np.float64)
         return ref
 
     # -- the loop -------------------------------------------------------------------------------------------
@@ -327,18 +325,25 @@ class Metrics:
         self._last = []
 
     # -- results --------------------------------------------------------------------------------------------
-    def _synced(self) -> tuple[int, np.ndarray, np.ndarray, np.ndarray | None]:
-        """(n, Σ(x−c), Σ(x−c)(x−c)ᵀ, the kept rows or None) over every rank, in rank order."""
+    def _synced(self) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+        """(n, c, Σ(x−c), Σ(x−c)(x−c)ᵀ, the kept rows or None) over every rank, rows in rank order. Under
+        torch.distributed each rank first re-centres its sums on rank 0's ``c`` (the reference mean: the same bits
+        unless a rank computed the reference's features on another device), so the all-reduced sums are exact."""
         d = self._dim
         s1 = self._s1 if self._s1 is not None else torch.zeros(d, dtype=torch.float64)
         s2 = self._s2 if self._s2 is not None else torch.zeros(d, d, dtype=torch.float64)
         rows = None if self._rows is None else (np.concatenate(self._rows) if self._rows
                                                  else np.zeros((0, d), np.float32))
-        n = self._n
+        n, center = self._n, self._center
         if _dist_world() is not None:
             import torch.distributed as dist
 
             group = _group()
+            center = group.broadcast(center, "the reference mean")
+            delta = torch.as_tensor(self._center - center, dtype=torch.float64, device=s1.device)
+            if bool(delta.any()):  # x − c0 = (x − c) + δ
+                s2 = s2 + torch.outer(delta, s1) + torch.outer(s1, delta) + n * torch.outer(delta, delta)
+                s1 = s1 + n * delta
             dev = torch.device("cuda", torch.cuda.current_device()) if group.backend == "nccl" else torch.device("cpu")
             packed = torch.cat([torch.tensor([float(n)], dtype=torch.float64, device=dev), s1.to(dev),
                                 s2.to(dev).reshape(-1)])
@@ -347,21 +352,21 @@ class Metrics:
             n, s1, s2 = int(round(float(packed[0]))), packed[1: d + 1], packed[d + 1:].reshape(d, d)
             parts = group.gather(rows, "gathering the kept features")
             rows = None if any(p is None for p in parts) else np.concatenate(parts)
-        return n, s1.cpu().numpy(), s2.cpu().numpy(), rows
+        return n, center, s1.cpu().numpy(), s2.cpu().numpy(), rows
 
     def compute(self) -> dict[str, float]:
         """Every value (``fid``, ``kid``, ``precision``, ``recall``, ``f_score``) over the samples added since the
         last reset, on every rank; value name → float (NaN where a value is unavailable)."""
         from bench.seeding import derive_seed
 
-        n, s1, s2, rows = self._synced()
+        n, center, s1, s2, rows = self._synced()
         if n < 2:
             raise InputError(f"Metrics.compute: {n} generated sample(s) since the last reset; at least 2 are needed")
         values: list[MetricValue] = []
         for name, metric in self._metrics.items():
             seed = derive_seed(self.seed, SCORE_TASK, self.model, metric.seed_name or name)
             if name == "fid" and rows is None:  # FID alone, past the rows it keeps
-                values.append(self._fid_from_sums(n, s1, s2))
+                values.append(self._fid_from_sums(n, center, s1, s2))
                 continue
             assert rows is not None
             values += metric.compute(SampleSet(features={self.layer: rows}, layer=self.layer, name=self.model),
@@ -369,7 +374,7 @@ class Metrics:
         self._last, self._last_n = values, n
         return {v.metric: float("nan") if v.value is None else float(v.value) for v in values}
 
-    def _fid_from_sums(self, n: int, s1: np.ndarray, s2: np.ndarray) -> MetricValue:
+    def _fid_from_sums(self, n: int, center: np.ndarray, s1: np.ndarray, s2: np.ndarray) -> MetricValue:
         """FID from the float64 sums: the CLI's d x d path (bench.metrics.FID) with the generated fit from the sums."""
         import warnings
 
@@ -377,7 +382,7 @@ class Metrics:
         sigma = (s2 - np.outer(s1, mean)) / (n - 1)
         sigma = (sigma + sigma.T) / 2
         sr = self._ref_stats
-        res = frechet_distance(self._center + mean, sigma, sr.mu, sr.sigma)
+        res = frechet_distance(center + mean, sigma, sr.mu, sr.sigma)
         notes = list(res.warnings)
         if 0 < sr.n < self._dim:
             notes.append(f"reference set has n={sr.n} < feature dimension {self._dim}: its covariance is singular")
