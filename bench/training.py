@@ -88,8 +88,11 @@ def _group() -> Any:
 
 def _rank0_first(fn: Callable[[], T], what: str) -> T:
     """``fn()`` on rank 0, then on the other ranks (which then find rank 0's feature-cache entry); an error on rank
-    0 is raised on every rank. Outside torch.distributed: ``fn()``."""
-    if _dist_world() is None:
+    0 is raised on every rank. Outside torch.distributed, or inside genbench's own group (bench.distributed
+    .init_from_env: FeatureStore then splits the pass across ranks, every rank calling it together): ``fn()``."""
+    from bench.distributed import current
+
+    if _dist_world() is None or current() is not None:  # genbench's own group: the store splits the pass itself
         return fn()
     group = _group()
     result: Any = None
