@@ -31,6 +31,7 @@ from bench.metrics.base import MetricValue
 from bench.plan import Plan
 from bench.results import Row, RunDir, git_sha, hardware, package_versions
 from bench.runtime import device_record
+from bench.suite import contained_output_dir
 from bench.tables import to_csv, to_markdown
 from bench.tasks import TaskPlan
 from bench.tasks.context import RunContext, SampleSets
@@ -78,7 +79,8 @@ class Runner:
         if not main:
             self.log = lambda msg: None  # rank 0 speaks for the run
         if run_dir is None:
-            out = Path(self.suite.output.dir)  # relative to the working directory, like every CLI output
+            # relative to the working directory, like every CLI output, and resolving under it (no symlink out)
+            out = contained_output_dir(self.suite.output.dir, self.suite.name)
             run_dir = RunDir(out / self.suite.name / RunDir.new_id(self.suite.spec_hash(), shard))
         #: where the run's results are (under torchrun: rank 0's folder, its name broadcast to every rank)
         self.public_dir = run_dir if self.group is None else \

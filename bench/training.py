@@ -119,31 +119,23 @@ def _as_images(images: Any, value_range: tuple[float, float] | None, what: str) 
 
 
 def load_reference_set(reference: ReferenceInput, protocol: str | None, name: str = "reference") -> Any:
-    """A reference as the CLI reads it: a folder or an ``.npz``/``.npy`` of images (bench.data's dataset kinds, with
-    their content keys and ids), a statistics file or named reference (bench.refstats.RefStats, with its
-    protocol), a loaded RefStats, or a uint8 tensor/array (id ``tensor@<content hash>``)."""
+    """A reference as the CLI and :func:`bench.evaluate` read it (bench.evaluation's reader: a folder or an
+    ``.npz``/``.npy`` of images through bench.data's dataset kinds, a uint8 tensor or array as
+    ``tensor:reference@<content hash>``), or statistics (an ``.npz`` with mu/sigma, a torch-fidelity ``.pt``, a
+    named reference) read under ``protocol`` (a tool's bare file is taken as made under it; a sidecar that records
+    another protocol is refused); a loaded RefStats or Dataset as is."""
     from bench.data.base import Dataset
-    from bench.data.datasets import FolderArgs, FolderKind, NpzArgs, NpzKind
-    from bench.images import content_hash
+    from bench.evaluation import _dataset
     from bench.refstats import RefStats, find_reference, is_stats_file, load_reference
 
     if isinstance(reference, RefStats | Dataset):
         return reference
-    if isinstance(reference, torch.Tensor | np.ndarray):
-        images = _as_images(reference, None, name).cpu()
-        return Dataset(name, f"tensor@{content_hash(images)[:12]}", images)
-    if not isinstance(reference, str | os.PathLike):
-        raise InputError(f"{name}: expected a folder, an .npz/.npy file, statistics or a uint8 tensor, "
-                         f"got {type(reference).__name__}")
-    spec = os.fspath(reference)
-    p = Path(spec).expanduser()
-    if p.suffix == ".pt" or is_stats_file(p) or (not p.exists() and find_reference(spec) is not None):
-        return load_reference(spec, protocol)
-    if p.is_dir():
-        return FolderKind().load(name, FolderArgs(path=str(p)), Path)
-    if p.suffix in (".npz", ".npy") and p.is_file():
-        return NpzKind().load(name, NpzArgs(path=str(p)), Path)
-    raise InputError(f"{p}: no such folder, .npz/.npy file or named reference (genbench ref list)")
+    if isinstance(reference, str | os.PathLike):
+        spec = os.fspath(reference)
+        p = Path(spec).expanduser()
+        if p.suffix == ".pt" or is_stats_file(p) or (not p.exists() and find_reference(spec) is not None):
+            return load_reference(spec, protocol)
+    return _dataset(reference, None, name)
 
 
 class Metrics:

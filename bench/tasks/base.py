@@ -27,10 +27,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 import numpy as np
 import torch
 
+from bench import sample_notes
 from bench.backbones.base import Backbone
 from bench.errors import ConfigError
 from bench.images import content_hash, make_grid
-from bench.metrics.base import Metric, Options, OutputInfo, Reference, SampleSet
+from bench.metrics.base import Metric, Options, OutputInfo, Reference, SampleSet, output_info
 from bench.progress import announce
 from bench.registry import Registry
 from bench.seeding import derive_seed
@@ -230,13 +231,18 @@ class TaskKind(Generic[A]):
             common["batch_size_used"] = ctx.batch_sizes[(task.name, model)]
         # numbers that could be silently wrong are computed, warned about, flagged in their rows and not ranked
         shape = samples.item_shape or (tuple(samples.images.shape[1:]) if samples.images is not None else None)
-        for key, why in (("output_warning", adapter.output_problem()),  # e.g. a wrong value range
-                         ("backbone_warning", None if task.backbone is None or shape is None
+        # what the set's first pass saw is part of its cached result: a cached call flags what the first one did
+        notes = sample_notes.settle(getattr(ctx.store, "directory", None), samples.images_hash, {
+            "item_shape": list(shape) if shape else None, "output_warning": adapter.output_problem()})
+        shape = tuple(notes["item_shape"]) if notes.get("item_shape") else None
+        for key, why in (("output_warning", notes.get("output_warning")),  # e.g. a wrong value range
+                         ("backbone_warning", None if task.backbone is None or shape is None  # a backbone no
+                          or not any(m.requires & FEATURE_INPUTS for m in task.metrics.values())  # metric reads
                           else task.backbone.domain_problem(shape))):  # images the backbone's network never saw
             if why is not None:
                 warnings.warn(f"model '{model}': {why}", stacklevel=2)
                 common[key] = why
-        produced: list[tuple[Any, float, dict[str, Any] | None, int | None]] = []
+        produced: list[tuple[Any, float, dict[str, Any] | None, int | None, bool]] = []
         for mname, metric in task.metrics.items():
             layer = self.layer_for(task, metric)
             m0 = time.time()
@@ -248,11 +254,12 @@ class TaskKind(Generic[A]):
                                                          metric.seed_name or mname),
                                         state=task.fitted.get(mname), sink=sink)
             proto = self.protocol(task, metric, layer, samples)
-            produced += [(v, time.time() - m0, proto, samples.n) for v in values]
+            reads = bool(metric.requires & FEATURE_INPUTS)  # only its rows carry a backbone warning (not BLEU's)
+            produced += [(v, time.time() - m0, proto, samples.n, reads) for v in values]
         rel = sink.save()
         rows: list[Row] = []
-        for v, secs, proto, n in produced:
-            extras = dict(common)
+        for v, secs, proto, n, reads in produced:
+            extras = {k: x for k, x in common.items() if reads or k != "backbone_warning"}
             if rel is not None:
                 extras["per_sample_file"] = rel
             rows.append(ctx.row(task, model, v, seconds=secs, n=v.n if v.n is not None else n,
@@ -276,6 +283,21 @@ class MeasurementKind(TaskKind[A]):
     def run_model(self, ctx: RunContext, task: TaskPlan, model: str) -> list[Row]:
         assert task.ref is not None, "prepare() runs before run_model()"
         return self.measure(ctx, task, model)
+
+
+def value_info(value_name: str) -> OutputInfo:
+    """Metadata of a row's value (``fid``, ``throughput@bs8``): a metric's output, else a measurement kind's
+    (``MeasurementKind.outputs``: perf, dissection)."""
+    try:
+        return output_info(value_name)
+    except KeyError:
+        pass
+    base = value_name.split("@", 1)[0]
+    for name in TASKS.names():
+        cls = TASKS.get(name)
+        if issubclass(cls, MeasurementKind) and base in cls.outputs:
+            return cls.outputs[base]
+    raise KeyError(value_name)
 
 
 def dataset_features(ctx: RunContext, task: TaskPlan, ds: Any, label: str) -> Mapping[str, np.ndarray]:

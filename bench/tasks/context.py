@@ -10,7 +10,7 @@ exercised on its own (tests, in-process evaluation), with no run folder.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,7 +39,7 @@ class SampleSets:
     text-to-image model: one generation pass). ``made[(model, set)]`` is then (content key, preview), and later
     tasks read their features from the cache."""
 
-    def __init__(self, tasks: list[TaskPlan] = ()) -> None:  # type: ignore[assignment]
+    def __init__(self, tasks: Iterable[TaskPlan] = ()) -> None:
         self._backbones: dict[tuple[str, Hashable], list[Any]] = {}
         self.made: dict[tuple[str, Hashable], tuple[str, Any]] = {}
         for task in tasks:
@@ -123,23 +123,6 @@ def per_sample_table(path: Path) -> list[dict[str, Any]]:
     return [{"name": name, **{k: float(v[i]) for k, v in cols.items()}} for i, name in enumerate(ids)]
 
 
-def value_info(value_name: str) -> OutputInfo:
-    """Metadata of a row's value (``fid``, ``throughput@bs8``): a metric's output, else a measurement kind's
-    (``MeasurementKind.outputs``: perf, dissection)."""
-    try:
-        return output_info(value_name)
-    except KeyError:
-        pass
-    from bench.tasks.base import TASKS, MeasurementKind
-
-    base = value_name.split("@", 1)[0]
-    for name in TASKS.names():
-        cls = TASKS.get(name)
-        if issubclass(cls, MeasurementKind) and base in cls.outputs:
-            return cls.outputs[base]
-    raise KeyError(value_name)
-
-
 @dataclass
 class RunContext:
     """What a task kind may use of the run it is part of.
@@ -197,12 +180,14 @@ class RunContext:
         return RunArtifacts(self.artifacts_dir, task, model, sample_ids=sample_ids)
 
     def row(self, task: TaskPlan, model: str, v: MetricValue, *, seconds: float,
-            protocol: dict[str, Any] | None = None, n: int | None = None, extras: dict[str, Any] | None = None) -> Row:
-        """A result row with the metric's metadata (direction, unit) looked up by value name."""
+            protocol: dict[str, Any] | None = None, n: int | None = None, extras: dict[str, Any] | None = None,
+            info: OutputInfo | None = None) -> Row:
+        """A result row with the value's metadata (direction, unit): ``info``, else the metric output's of that
+        name (bench.tasks.base.value_info also knows measurement kinds' values)."""
         from bench.protocol import protocol_id
         from bench.results import Row
 
-        info = value_info(v.metric)
+        info = info if info is not None else output_info(v.metric)
         return Row(
             run_id=self.run_id, suite=self.suite_name, task=task.name, model=model, dataset=task.reference,
             metric=v.metric, value=None if v.value is None else float(v.value), ci_low=v.ci_low, ci_high=v.ci_high,

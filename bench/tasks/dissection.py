@@ -23,14 +23,14 @@ from bench.adapters import GenerationRequest
 from bench.metrics.base import MetricValue, Options, OutputInfo, Reference
 from bench.progress import announce
 from bench.seeding import derive_seed
-from bench.tasks.base import MeasurementKind, TaskPlan, dataset_features, sample_grid
+from bench.tasks.base import MeasurementKind, TaskPlan, dataset_features, sample_grid, value_info
 from bench.tasks.production import Producer, produce_all
 
 if TYPE_CHECKING:
     from bench.dissection.study import EditFor, StudyResult
     from bench.results import Row
-    from bench.tasks.context import RunContext
     from bench.suite import TaskSpec
+    from bench.tasks.context import RunContext
 
 
 class DissectionArgs(Options):
@@ -183,7 +183,7 @@ class DissectionTask(MeasurementKind[DissectionArgs]):
             ctx.sink(task.name, model).image("", sample_grid(result.images, ctx.grid))
         values = self._values(result, fids)
         proto = _protocol(task, a, segmenter)
-        return [ctx.row(task, model, v, seconds=0.0, protocol=proto, n=task.n,
+        return [ctx.row(task, model, v, info=value_info(v.metric), seconds=0.0, protocol=proto, n=task.n,
                                 extras={**v.extras, **common}) for v in values]
 
     @staticmethod

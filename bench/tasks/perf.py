@@ -20,7 +20,6 @@ from pydantic import Field
 from bench.errors import ConfigError
 from bench.metrics.base import MetricValue, Options, OutputInfo, Reference
 from bench.perf.timing import (
-    NOISY,
     Measurement,
     cpu_threads,
     cuda_peaks,
@@ -34,7 +33,7 @@ from bench.perf.workloads import make_call, to_host
 from bench.progress import announce
 from bench.runtime import device_name
 from bench.seeding import derive_seed
-from bench.tasks.base import MeasurementKind, TaskPlan
+from bench.tasks.base import MeasurementKind, TaskPlan, value_info
 
 if TYPE_CHECKING:
     from bench.results import Row
@@ -114,9 +113,11 @@ class PerfTask(MeasurementKind[PerfArgs]):
             extras: dict[str, Any] = {"batch_size": bs, "queries": len(m.times), "timed_seconds": round(sum(m.times), 4),
                                       "warmup_calls": m.warmup_calls, "repeats": [round(r, 3) for r in m.repeats()],
                                       "relative_spread": round(spread, 4)}
-            if spread > NOISY:  # computed and kept, but flagged: a gate on it would fail or pass by chance
-                extras["noisy"] = (f"throughput of {len(m.repeats())} repeats spreads {spread:.0%} (range/median) > "
-                                   f"{NOISY:.0%}: too noisy to gate on; lengthen min_duration or quiet the machine")
+            if m.contention is not None:
+                extras["cpu_wait_share"] = round(m.contention, 4)
+            noisy = m.noise_note()
+            if noisy:  # computed and kept, but flagged: a gate on it would fail or pass by chance
+                extras["noisy"] = noisy
                 warnings.warn(f"model '{model}' at batch size {bs}: {extras['noisy']}", stacklevel=2)
             t_lo, t_hi = m.throughput_range()
             values.append(MetricValue(f"throughput@bs{bs}", m.items_per_second, t_lo, t_hi, extras=extras))
@@ -141,5 +142,8 @@ class PerfTask(MeasurementKind[PerfArgs]):
         values.append(MetricValue("throughput", best, t_lo, t_hi, extras={
             **{k: v for k, v in best_extras.items() if k != "batch_size"}, "mode": "offline",
             "batch_sizes": a.batch_sizes, "best_batch_size": best_m.batch_size}))
+        if steps:  # a diffusion model's time per denoising step, in the tables (not only per batch size)
+            values.append(MetricValue("step_ms", best_m.percentile_ms(50) / int(steps), extras={
+                **best_extras, "steps": steps}))
         values.append(MetricValue("overhead_us", task.state["overhead"] * 1e6, extras={"what": "median harness time of an empty call"}))
-        return [ctx.row(task, model, v, seconds=0.0, protocol=proto, n=v.extras.get("queries", 0)) for v in values]
+        return [ctx.row(task, model, v, info=value_info(v.metric), seconds=0.0, protocol=proto, n=v.extras.get("queries", 0)) for v in values]

@@ -26,11 +26,18 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from bench.errors import ConfigError, InputError
 from bench.adapters.base import keyed
+from bench.errors import ConfigError, InputError
 from bench.metrics.base import Codes, Metric, Options, Reference, SampleSet
 from bench.protocol import make_protocol
-from bench.tasks.base import TaskKind, TaskPlan, dataset_features, images_kept, needs_reference_images, paired_grid
+from bench.tasks.base import (
+    TaskKind,
+    TaskPlan,
+    dataset_features,
+    images_kept,
+    needs_reference_images,
+    paired_grid,
+)
 from bench.tasks.production import ItemValues, Producer, aligned_values, paired_measures
 
 if TYPE_CHECKING:

@@ -28,7 +28,14 @@ from pydantic import Field
 from bench.errors import ConfigError, InputError
 from bench.metrics.base import Metric, Options, Reference, SampleSet, Translator
 from bench.protocol import make_protocol
-from bench.tasks.base import TaskKind, TaskPlan, dataset_features, images_kept, needs_reference_images, paired_grid
+from bench.tasks.base import (
+    TaskKind,
+    TaskPlan,
+    dataset_features,
+    images_kept,
+    needs_reference_images,
+    paired_grid,
+)
 from bench.tasks.production import (
     ItemValues,
     Producer,
@@ -140,9 +147,11 @@ class TranslationTask(TaskKind[TranslationArgs]):
         p.item_values = ItemValues(values, tuple(fns), {"truth": truth_key, **identity})
         return dict(run_producer(ctx, task, model, p, backbones=False).item_values)
 
-    def produce(self, ctx: RunContext, task: TaskPlan, model: str, adapter: Any) -> Producer:
+    def produce(self, ctx: RunContext, task: TaskPlan, model: str, adapter: Any) -> Producer | SampleSet:
         st = task.state
         direction = self.args(task).direction
+        if not any(m.requires & {"images", "features", "truth"} or m.reads("images") for m in task.metrics.values()):
+            return SampleSet(count=st["n"])  # cycle/identity/diversity only: their own passes, no main one
         p = self._producer(ctx, task, model, adapter, direction, "main")
         p.share, p.keep = self.sample_set(task, model), images_kept(task, st["n"])
         fns, identity = paired_measures(task.metrics)

@@ -191,7 +191,8 @@ class CaptioningTask(TaskKind[Options]):
         if bad:
             raise InputError(f"model '{model}': empty or non-string caption for image {ids[bad[0]]!r} "
                              f"({len(bad)} in all)")
-        return SampleSet(texts=hyps, features=task.state["image_features"], backbone=task.backbone)
+        return SampleSet(texts=hyps, features=task.state["image_features"], backbone=task.backbone,
+                         item_shape=tuple(first.head(1).shape[1:]))  # the scorer's domain check (one image read)
 
     def protocol(self, task: TaskPlan, metric: Metric, layer: str, samples: SampleSet) -> dict[str, Any] | None:
         assert task.backbone is not None and task.ref is not None
