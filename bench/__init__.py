@@ -12,7 +12,9 @@ __version__ = "0.1.0"
 _API = ("score_images", "score_pairs", "score_captions", "run_suite")
 #: the in-process core (bench.evaluation): samples and a reference in, typed rows out
 _EVALUATION = ("evaluate",)
-__all__ = ["__version__", *_API, *_EVALUATION]
+#: the training-loop accumulator (bench.training), also imported on first use
+_TRAINING = ("Metrics",)
+__all__ = ["__version__", *_API, *_EVALUATION, *_TRAINING]
 
 
 def __getattr__(name: str) -> Any:
@@ -24,4 +26,8 @@ def __getattr__(name: str) -> Any:
         from bench import evaluation
 
         return getattr(evaluation, name)
+    if name in _TRAINING:
+        from bench import training
+
+        return getattr(training, name)
     raise AttributeError(f"module 'bench' has no attribute {name!r}")
