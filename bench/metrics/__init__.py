@@ -59,6 +59,11 @@ METRICS.register("clipscore_torchmetrics", "bench.metrics.vl:ClipScoreTM")
 METRICS.register("attribute_accuracy", "bench.metrics.t2i:AttributeAccuracy")
 METRICS.register("prompt_diversity", "bench.metrics.t2i:PromptDiversity")
 METRICS.register("dissection", "bench.metrics.dissection:Dissection")
+# text-to-image alignment and human preference (docs/text-to-image.md)
+METRICS.register("pickscore", "bench.metrics.preference:PickScore")
+METRICS.register("hpsv2", "bench.metrics.preference:HPSv2")
+METRICS.register("hpsv21", "bench.metrics.preference:HPSv21")
+METRICS.register("aesthetic", "bench.metrics.preference:Aesthetic")
 
 # Metric names are snake_case (they sit beside value names in tables); the old spellings keep working, with a warning.
 for _old, _new in (("recall", "retrieval_recall"), ("coco-captions", "coco_captions"),
