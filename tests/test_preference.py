@@ -241,3 +241,123 @@ def test_scorer_refuses_mismatched_lengths(tiny_open_clip: dict[str, Path]) -> N
         s(images(), PROMPTS[:3])
     with pytest.raises(InputError, match="uint8"):
         s(images().float(), PROMPTS)
+
+
+# ================================================================================================ ImageReward
+MED = {"architectures": ["BertModel"], "attention_probs_dropout_prob": 0.1, "hidden_act": "gelu",
+       "hidden_dropout_prob": 0.1, "hidden_size": 32, "initializer_range": 0.02, "intermediate_size": 37,
+       "layer_norm_eps": 1e-12, "max_position_embeddings": 64, "model_type": "bert", "num_attention_heads": 4,
+       "num_hidden_layers": 2, "pad_token_id": 0, "type_vocab_size": 2, "vocab_size": 30524, "encoder_width": 48,
+       "add_cross_attention": True}
+WORDS = ("a", "photo", "of", "red", "cube", "two", "dogs", "on", "beach", "at", "sunset", "blue", "car", "bowl",
+         "ramen", "very", "long", "prompt", "with", "object", "number", "in", "different", "colour")
+
+
+def tiny_bert_tokenizer(root: Path) -> Path:
+    """A bert-base-uncased-shaped vocabulary file: 30522 entries (specials at BERT's ids, the test's words, fillers)."""
+    vocab = ["[PAD]"] + [f"[unused{i}]" for i in range(99)] + ["[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    vocab += list(WORDS) + [str(i) for i in range(20)]
+    vocab += [f"##filler{i}" for i in range(30522 - len(vocab))]
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    from transformers import BertTokenizer
+
+    BertTokenizer(str(root / "vocab.txt")).save_pretrained(root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def tiny_imagereward(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """An ImageReward.pt-format state dict (blip.visual_encoder.* timm-style ViT, blip.text_encoder.* BERT with
+    cross-attention, mlp.layers.*) of random tiny weights, its med_config.json and a BERT tokenizer folder."""
+    from transformers import BlipTextConfig, BlipTextModel
+
+    root = tmp_path_factory.mktemp("imagereward")
+    torch.manual_seed(5)
+    d, depth = 48, 2
+    st: dict[str, torch.Tensor] = {"blip.visual_encoder.cls_token": torch.randn(1, 1, d) * 0.1,
+                                   "blip.visual_encoder.pos_embed": torch.randn(1, 17, d) * 0.1,
+                                   "blip.visual_encoder.patch_embed.proj.weight": torch.randn(d, 3, 8, 8) * 0.05,
+                                   "blip.visual_encoder.patch_embed.proj.bias": torch.randn(d) * 0.05,
+                                   "blip.visual_encoder.norm.weight": 1 + 0.1 * torch.randn(d),
+                                   "blip.visual_encoder.norm.bias": 0.1 * torch.randn(d)}
+    for i in range(depth):
+        p = f"blip.visual_encoder.blocks.{i}."
+        for n, shape in (("norm1", (d,)), ("norm2", (d,))):
+            st[p + n + ".weight"] = 1 + 0.1 * torch.randn(*shape)
+            st[p + n + ".bias"] = 0.1 * torch.randn(*shape)
+        for n, (o, inp) in (("attn.qkv", (3 * d, d)), ("attn.proj", (d, d)), ("mlp.fc1", (4 * d, d)),
+                            ("mlp.fc2", (d, 4 * d))):
+            st[p + n + ".weight"] = torch.randn(o, inp) * inp ** -0.5
+            st[p + n + ".bias"] = 0.05 * torch.randn(o)
+    text = BlipTextModel(BlipTextConfig(vocab_size=30524, hidden_size=32, intermediate_size=37, num_hidden_layers=2,
+                                        num_attention_heads=4, max_position_embeddings=64, encoder_hidden_size=d,
+                                        is_decoder=True), add_pooling_layer=False)
+    for k, v in text.state_dict().items():
+        st["blip.text_encoder." + k] = v + 0.02 * torch.randn_like(v) if v.is_floating_point() else v
+    mlp = pref.AestheticMLP(32)
+    for p_ in mlp.parameters():
+        torch.nn.init.normal_(p_, std=0.3)
+    st.update({"mlp." + k: v for k, v in mlp.state_dict().items()})
+    torch.save(st, root / "ImageReward.pt")
+    (root / "med_config.json").write_text(json.dumps(MED))
+    return {"weights": root / "ImageReward.pt", "med": root / "med_config.json",
+            "tok": tiny_bert_tokenizer(root / "tok")}
+
+
+def imagereward_scorer(f: dict[str, Path]) -> pref.ImageRewardScorer:
+    return pref.ImageRewardScorer(str(f["weights"]), str(f["med"]), str(f["tok"]), vision_heads=4, image_size=32,
+                                  device="cpu", batch_size=3)
+
+
+def test_imagereward_equals_image_reward_package(tiny_imagereward: dict[str, Path]) -> None:
+    """image-reward 1.5's own ImageReward.score / inference_rank on the same checkpoint (its BLIP built at the tiny
+    size; its package __init__ and its transformers-5 import breaks shimmed by tests/ref_shims.py)."""
+    from tests import ref_shims
+
+    if not ref_shims.image_reward_available():
+        pytest.skip("image-reward not installed (pip install --no-deps --target DIR image-reward fairscale==0.4.13)")
+    ir_mod = ref_shims.import_image_reward()
+    from ImageReward.models.BLIP.med import BertConfig, BertModel
+    from ImageReward.models.BLIP.vit import VisionTransformer
+
+    ref = ir_mod.ImageReward.__new__(ir_mod.ImageReward)
+    torch.nn.Module.__init__(ref)
+    ref.device = "cpu"
+    ref.blip = torch.nn.Module()
+    ref.blip.visual_encoder = VisionTransformer(img_size=32, patch_size=8, embed_dim=48, depth=2, num_heads=4)
+    cfg = BertConfig.from_json_file(str(tiny_imagereward["med"]))
+    cfg.encoder_width = 48
+    ref.blip.text_encoder = BertModel(config=cfg, add_pooling_layer=False)
+    from transformers import BertTokenizer
+
+    tok = BertTokenizer.from_pretrained(tiny_imagereward["tok"])
+    tok.add_special_tokens({"bos_token": "[DEC]"})
+    tok.add_special_tokens({"additional_special_tokens": ["[ENC]"]})
+    ref.blip.tokenizer = tok
+    ref.preprocess = ir_mod._transform(32)
+    ref.mlp = ir_mod.MLP(32)
+    ref.mean, ref.std = pref.IMAGEREWARD_MEAN, pref.IMAGEREWARD_STD
+    ref.load_state_dict(torch.load(tiny_imagereward["weights"], map_location="cpu"), strict=False)
+    ref.eval()
+    ims = images(h=40, w=36)
+    pil = pref.to_pil(ims)
+    prompts = [*PROMPTS[:3], LONG]
+    with torch.no_grad():
+        expected = [ref.score(p, im) for im, p in zip(pil, prompts, strict=True)]
+        ranked = ref.inference_rank(PROMPTS[1], pil)[1]
+    s = imagereward_scorer(tiny_imagereward)
+    rel_close(s(ims, prompts), np.array(expected))
+    rel_close(s(ims, [PROMPTS[1]] * 4), np.array(ranked))
+    assert s.token_counts([LONG])[0] > 35
+
+
+def test_imagereward_runs_and_reports_truncation(tiny_imagereward: dict[str, Path]) -> None:
+    from bench.metrics.base import Reference, SampleSet
+
+    m = pref.ImageReward({"weights": str(tiny_imagereward["weights"]), "med_config": str(tiny_imagereward["med"]),
+                          "tokenizer": str(tiny_imagereward["tok"]), "vision_heads": 4, "image_size": 32,
+                          "device": "cpu"})
+    (v,) = m.compute(SampleSet(images=images(2), texts=[PROMPTS[0], LONG]), Reference(), seed=0)
+    assert v.extras["context_length"] == 35 and v.extras["prompts_over_context"] == 1
+    assert np.isfinite(v.value)

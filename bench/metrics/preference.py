@@ -289,6 +289,120 @@ class AestheticScorer(Scorer):
         return self.mlp(e)[:, 0].float().cpu().numpy()  # type: ignore[no-any-return]
 
 
+IMAGEREWARD = WeightsFile(
+    name="imagereward-v1.0", filename="ImageReward.pt",
+    url="https://huggingface.co/THUDM/ImageReward/resolve/main/ImageReward.pt", sha256=None,
+    used_by="imagereward (BLIP ViT-L + BERT cross-attention + MLP, THUDM)",
+    library_paths=("image-reward: ~/.cache/ImageReward/ImageReward.pt",))
+IMAGEREWARD_MED_CONFIG = WeightsFile(
+    name="imagereward-med-config", filename="med_config.json",
+    url="https://huggingface.co/THUDM/ImageReward/resolve/main/med_config.json", sha256=None,
+    used_by="imagereward (the BERT text encoder's configuration)")
+#: ImageReward's reward normalisation (its ImageReward.__init__): reward = (MLP(features) - mean) / std
+IMAGEREWARD_MEAN, IMAGEREWARD_STD = 0.16717362830052426, 1.0333394966054072
+
+
+def imagereward_vision_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """BLIP's ``visual_encoder`` keys (timm-style ViT) → transformers' ``BlipVisionModel`` keys (same tensors)."""
+    out = {}
+    for k, v in state.items():
+        if not k.startswith("blip.visual_encoder."):
+            continue
+        k = k[len("blip.visual_encoder."):]
+        k = {"cls_token": "embeddings.class_embedding", "pos_embed": "embeddings.position_embedding"}.get(k, k)
+        k = (k.replace("patch_embed.proj.", "embeddings.patch_embedding.").replace("blocks.", "encoder.layers.")
+             .replace(".norm1.", ".layer_norm1.").replace(".norm2.", ".layer_norm2.").replace(".attn.qkv.", ".self_attn.qkv.")
+             .replace(".attn.proj.", ".self_attn.projection."))
+        out["post_layernorm." + k[len("norm."):] if k.startswith("norm.") else k] = v
+    return out
+
+
+class ImageRewardScorer(Scorer):
+    """ImageReward v1.0 as the image-reward package scores: BLIP ViT-L/16 image tokens, the BERT text encoder
+    cross-attending to them over the prompt (padded/truncated to 35 tokens), the [CLS] feature into the MLP, then
+    ``(r - mean) / std``. Built on transformers' BLIP vision and text models (a port of the same BLIP code)."""
+
+    name = "imagereward"
+
+    def __init__(self, weights: str | None = None, med_config: str | None = None,
+                 tokenizer: str = "google-bert/bert-base-uncased", vision_heads: int = 16, image_size: int = 224,
+                 device: str = "auto", batch_size: int = 16) -> None:
+        import json
+
+        from transformers import (
+            BertTokenizer,
+            BlipTextConfig,
+            BlipTextModel,
+            BlipVisionConfig,
+            BlipVisionModel,
+        )
+
+        from bench.metrics.hfweights import hf_file, hf_folder
+
+        self.device, self.batch_size, self.size = _device(device), batch_size, image_size
+        r = hf_file(IMAGEREWARD, "THUDM/ImageReward", IMAGEREWARD.filename, weights)
+        cfg_path = hf_file(IMAGEREWARD_MED_CONFIG, "THUDM/ImageReward", "med_config.json", med_config).path
+        med = json.loads(cfg_path.read_text())
+        state = torch.load(r.path, map_location="cpu", weights_only=True)
+        vis = imagereward_vision_state(state)
+        dim = int(vis["embeddings.class_embedding"].shape[-1])
+        patch = int(vis["embeddings.patch_embedding.weight"].shape[-1])
+        depth = 1 + max(int(k.split(".")[2]) for k in vis if k.startswith("encoder.layers."))
+        self.vision = BlipVisionModel(BlipVisionConfig(
+            hidden_size=dim, intermediate_size=int(vis["encoder.layers.0.mlp.fc1.weight"].shape[0]),
+            num_hidden_layers=depth, num_attention_heads=vision_heads, image_size=image_size, patch_size=patch,
+            layer_norm_eps=1e-6, hidden_act="gelu"))  # BLIP's ViT: LayerNorm eps 1e-6, exact GELU
+        self.vision.load_state_dict(vis)
+        self.text = BlipTextModel(BlipTextConfig(
+            vocab_size=med["vocab_size"], hidden_size=med["hidden_size"], intermediate_size=med["intermediate_size"],
+            num_hidden_layers=med["num_hidden_layers"], num_attention_heads=med["num_attention_heads"],
+            max_position_embeddings=med["max_position_embeddings"], layer_norm_eps=med.get("layer_norm_eps", 1e-12),
+            hidden_act=med.get("hidden_act", "gelu"), encoder_hidden_size=dim,
+            is_decoder=True), add_pooling_layer=False)  # is_decoder builds the cross-attention; forward runs bidirectional
+        txt = {k[len("blip.text_encoder."):]: v for k, v in state.items() if k.startswith("blip.text_encoder.")}
+        missing, unexpected = self.text.load_state_dict({k: v for k, v in txt.items() if "position_ids" not in k},
+                                                        strict=False)
+        if [m for m in missing if "position_ids" not in m] or unexpected:
+            raise InputError(f"{r.path}: not an ImageReward checkpoint (text encoder keys differ: "
+                             f"{(missing + unexpected)[:3]})")
+        self.mlp = AestheticMLP(med["hidden_size"])  # the same five-layer head (ImageReward's MLP)
+        self.mlp.load_state_dict({k[len("mlp."):]: v for k, v in state.items() if k.startswith("mlp.")})
+        for m in (self.vision, self.text, self.mlp):
+            m.eval().to(self.device)
+        tdir = hf_folder(tokenizer, "ImageReward tokenizer (BERT base uncased)")
+        self.tokenizer = BertTokenizer.from_pretrained(tdir)
+        self.tokenizer.add_special_tokens({"bos_token": "[DEC]"})  # as BLIP's init_tokenizer: vocabulary 30524
+        self.tokenizer.add_special_tokens({"additional_special_tokens": ["[ENC]"]})
+        self.context = 35
+        self._info = {"scorer": "ImageReward v1.0", "weights": IMAGEREWARD.filename, "weights_sha256": r.sha256,
+                      "tokenizer": tokenizer, "text_context": self.context, "image_size": image_size,
+                      "normalisation": {"mean": IMAGEREWARD_MEAN, "std": IMAGEREWARD_STD},
+                      "preprocessing": f"PIL bicubic resize of the shortest side to {image_size}, centre crop, "
+                                       "CLIP mean/std",
+                      "reference": "image-reward 1.5 ImageReward.score / inference_rank"}
+
+    def info(self) -> dict[str, Any]:
+        return self._info
+
+    def token_counts(self, prompts: list[str]) -> list[int]:
+        return [len(ids) for ids in self.tokenizer(list(prompts), truncation=False)["input_ids"]]
+
+    def score_batch(self, images: torch.Tensor, prompts: list[str]) -> np.ndarray:
+        from torchvision.transforms import CenterCrop, Compose, InterpolationMode, Normalize, Resize, ToTensor
+
+        tf = Compose([Resize(self.size, interpolation=InterpolationMode.BICUBIC), CenterCrop(self.size), ToTensor(),
+                      Normalize(OPENAI_MEAN, OPENAI_STD)])
+        x = torch.stack([tf(im) for im in to_pil(images)]).to(self.device)
+        tok = self.tokenizer(prompts, padding="max_length", truncation=True, max_length=self.context,
+                             return_tensors="pt").to(self.device)
+        emb = self.vision(pixel_values=x).last_hidden_state
+        out = self.text(input_ids=tok.input_ids, attention_mask=tok.attention_mask, encoder_hidden_states=emb,
+                        encoder_attention_mask=torch.ones(emb.shape[:-1], dtype=torch.long, device=self.device),
+                        is_decoder=False, return_dict=True)
+        r = self.mlp(out.last_hidden_state[:, 0, :].float())[:, 0]
+        return ((r - IMAGEREWARD_MEAN) / IMAGEREWARD_STD).float().cpu().numpy()  # type: ignore[no-any-return]
+
+
 _LOADED: dict[tuple[Any, ...], Scorer] = {}
 
 
@@ -415,3 +529,21 @@ class Aesthetic(ScorerMetric):
 
             samples = replace(samples, texts=[""] * int(samples.images.shape[0]))
         return super().compute(samples, ref, seed=seed, state=state, sink=sink)
+
+
+class ImageRewardOpts(ScorerOpts):
+    weights: str | None = Field(default=None, description="explicit path of ImageReward.pt")
+    med_config: str | None = Field(default=None, description="explicit path of its med_config.json")
+    tokenizer: str = Field(default="google-bert/bert-base-uncased", description="BERT tokenizer folder or repo id")
+    vision_heads: int = Field(default=16, ge=1, description="BLIP ViT-L/16 heads (the checkpoint does not say)")
+    image_size: int = Field(default=224, ge=8)
+
+
+class ImageReward(ScorerMetric):
+    name = "imagereward"
+    value = "imagereward"
+    scorer = ImageRewardScorer
+    Opts = ImageRewardOpts
+    description = "ImageReward v1.0 (Xu et al. 2023): BLIP + MLP reward, normalised by its mean/std"
+    outputs = {"imagereward": OutputInfo(True, "", "ImageReward v1.0 reward ((r - mean) / std)")}
+    weights_files = (IMAGEREWARD, IMAGEREWARD_MED_CONFIG)
