@@ -94,6 +94,16 @@ def check_long_prompts(counts: list[int], context: int, policy: str, what: str) 
     return LongPrompts(context, over, max(counts, default=0))
 
 
+def backbone_long_prompts(backbone: Any, texts: list[str], policy: str, what: str) -> dict[str, Any]:
+    """The long-prompt extras of a CLIP-score row whose text encoder is the task's backbone ({} when the backbone
+    cannot count its tokens)."""
+    context = getattr(backbone, "text_context", None)
+    counts = backbone.token_counts(texts) if context is not None else None
+    if counts is None:
+        return {}
+    return check_long_prompts(counts, context, policy, what).extras()
+
+
 # ================================================================================================ scorers
 class Scorer:
     """A loaded preference model: ``__call__(images, prompts)`` gives one float64 score per (image, prompt) pair."""
