@@ -24,8 +24,9 @@ def test_openai_clip_counts_a_120_token_prompt() -> None:
 
 
 def shapes_samples(texts: list[str]) -> tuple[SampleSet, Reference]:
-    from bench.backbones.textimage import ShapesClipBackbone
     import torch
+
+    from bench.backbones.textimage import ShapesClipBackbone
 
     bb = ShapesClipBackbone()
     imgs = torch.randint(0, 256, (len(texts), 3, 32, 32), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)

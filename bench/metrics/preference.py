@@ -20,7 +20,6 @@ refuses them instead. A longer-context model (a folder in the same format) can b
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -29,6 +28,7 @@ from pydantic import Field
 
 from bench.errors import ConfigError, InputError
 from bench.metrics.base import ArtifactSink, Metric, MetricValue, Options, OutputInfo, Reference, SampleSet
+from bench.metrics.longprompts import check_long_prompts
 from bench.weights import WeightsFile
 
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -66,42 +66,6 @@ def to_pil(images: torch.Tensor) -> list[Any]:
 
 def _device(name: str) -> torch.device:
     return torch.device("cuda" if name == "auto" and torch.cuda.is_available() else ("cpu" if name == "auto" else name))
-
-
-# ================================================================================================ long prompts
-@dataclass
-class LongPrompts:
-    """How many prompts exceed the text encoder's context (in its own tokens, start/end included) and what was done."""
-
-    context: int
-    over: list[int] = field(default_factory=list)  #: indices of the prompts longer than ``context``
-    longest: int = 0
-
-    def extras(self) -> dict[str, Any]:
-        return {"context_length": self.context, "prompts_over_context": len(self.over),
-                "longest_prompt_tokens": self.longest,
-                "long_prompts": (f"truncated to the encoder's first {self.context} tokens" if self.over
-                                 else "none over the context")}
-
-
-def check_long_prompts(counts: list[int], context: int, policy: str, what: str) -> LongPrompts:
-    """Count prompts over ``context`` tokens; ``policy == "error"`` refuses them (one line naming the first)."""
-    over = [i for i, c in enumerate(counts) if c > context]
-    if over and policy == "error":
-        i = over[0]
-        raise InputError(f"{what}: {len(over)} prompt(s) exceed the text encoder's {context} tokens (prompt {i} has "
-                         f"{counts[i]}); shorten them, name a longer-context model, or set long_prompts: truncate")
-    return LongPrompts(context, over, max(counts, default=0))
-
-
-def backbone_long_prompts(backbone: Any, texts: list[str], policy: str, what: str) -> dict[str, Any]:
-    """The long-prompt extras of a CLIP-score row whose text encoder is the task's backbone ({} when the backbone
-    cannot count its tokens)."""
-    context = getattr(backbone, "text_context", None)
-    counts = backbone.token_counts(texts) if context is not None else None
-    if counts is None:
-        return {}
-    return check_long_prompts(counts, context, policy, what).extras()
 
 
 # ================================================================================================ scorers

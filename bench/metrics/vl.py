@@ -16,6 +16,7 @@ from pydantic import Field
 
 from bench.errors import InputError
 from bench.metrics.base import ArtifactSink, Metric, MetricValue, Options, OutputInfo, Reference, SampleSet
+from bench.metrics.longprompts import backbone_long_prompts
 from bench.metrics.retrieval import KS, retrieval_ranks
 
 
@@ -134,8 +135,6 @@ class ClipScore(Metric):
         o: ClipScoreOpts = self.opts  # type: ignore[assignment]
         bb, texts, refs = samples.backbone, samples.texts, ref.captions
         assert bb is not None and texts is not None and refs is not None
-        from bench.metrics.preference import backbone_long_prompts
-
         img = samples.x
         long = backbone_long_prompts(bb, [o.prefix + h for h in texts], o.long_prompts, self.name)
         cand = bb.embed_texts([o.prefix + h for h in texts])  # type: ignore[attr-defined]
@@ -173,8 +172,6 @@ class ClipScoreTM(Metric):
 
     def compute(self, samples: SampleSet, ref: Reference, *, seed: int, state: Any = None,
                 sink: ArtifactSink | None = None) -> list[MetricValue]:
-        from bench.metrics.preference import backbone_long_prompts
-
         bb = samples.backbone
         assert bb is not None and samples.texts is not None
         long = backbone_long_prompts(bb, list(samples.texts), self.opts.long_prompts, self.name)  # type: ignore[attr-defined]

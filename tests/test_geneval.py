@@ -1,0 +1,199 @@
+"""GenEval's rules: hand-computed edge cases on every tag, and (where GenEval's evaluate_images.py is on disk, named
+by $GENEVAL_EVALUATE_IMAGES) its own evaluate_image() on thousands of random fixed detections, verdict for verdict.
+
+The reference runs with its detector and CLIP swapped for the same fixed detections and colour answers genbench
+gets: only its selection and decision code executes (mmdet and clip_benchmark do not install here).
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from bench.errors import InputError
+from bench.metrics import geneval as ge
+
+
+def box(x1: float, y1: float, x2: float, y2: float, s: float = 0.95) -> np.ndarray:
+    return np.array([x1, y1, x2, y2, s], dtype=np.float64)
+
+
+def run(dets: dict[str, list[np.ndarray]], meta: dict[str, Any], colours: dict[str, list[str]] | None = None) -> bool:
+    boxes = {k: np.stack(v) for k, v in dets.items()}
+    kept = ge.keep_detections(boxes, {k: None for k in dets}, meta["tag"])
+
+    def col(objs: list[ge.Obj], cls: str) -> list[str]:
+        return (colours or {}).get(cls, ["red"] * 16)[: len(objs)]
+
+    return ge.verdict(kept, meta, col)[0]
+
+
+def test_metadata_ships_553_prompts_over_six_tags() -> None:
+    meta = ge.load_metadata()
+    assert len(meta) == 553 and len({m["prompt"] for m in meta}) == 553
+    assert {m["tag"] for m in meta} == set(ge.TAGS) and len(ge.object_names()) == 80
+
+
+def test_single_and_two_object_thresholds() -> None:
+    one = {"tag": "single_object", "include": [{"class": "bench", "count": 1}]}
+    assert run({"bench": [box(0, 0, 10, 10, 0.31)]}, one)
+    assert not run({"bench": [box(0, 0, 10, 10, 0.3)]}, one)  # strictly above 0.3
+    two = {"tag": "two_object", "include": [{"class": "cake", "count": 1}, {"class": "zebra", "count": 1}]}
+    assert run({"cake": [box(0, 0, 5, 5)], "zebra": [box(9, 9, 20, 20)]}, two)
+    assert not run({"cake": [box(0, 0, 5, 5)]}, two)
+
+
+def test_counting_uses_its_own_threshold_and_exclude() -> None:
+    m = {"tag": "counting", "include": [{"class": "backpack", "count": 2}],
+         "exclude": [{"class": "backpack", "count": 3}]}
+    assert run({"backpack": [box(0, 0, 5, 5, 0.95), box(10, 0, 15, 5, 0.91)]}, m)
+    assert not run({"backpack": [box(0, 0, 5, 5, 0.95), box(10, 0, 15, 5, 0.85)]}, m)  # 0.85 < 0.9
+    assert not run({"backpack": [box(0, 0, 5, 5), box(10, 0, 15, 5), box(20, 0, 25, 5)]}, m)  # three: excluded
+    # overlapping duplicates are not suppressed (max_overlap 1.0): three boxes on one object still count as three
+    assert not run({"backpack": [box(0, 0, 5, 5)] * 3}, m)
+    kept = ge.keep_detections({"backpack": np.stack([box(0, 0, 9, 9)] * 3)}, {"backpack": None}, "counting",
+                              ge.Rules(max_overlap=0.5))
+    assert len(kept["backpack"]) == 1
+
+
+def test_max_objects_caps_each_class() -> None:
+    kept = ge.keep_detections({"cup": np.stack([box(i, 0, i + 1, 1) for i in range(20)])}, {"cup": None},
+                              "single_object")
+    assert len(kept["cup"]) == 16
+
+
+def test_colours_read_only_the_most_confident() -> None:
+    m = {"tag": "colors", "include": [{"class": "sandwich", "count": 1, "color": "white"}]}
+    d = {"sandwich": [box(0, 0, 5, 5, 0.5), box(9, 9, 15, 15, 0.9)]}
+    assert run(d, m, {"sandwich": ["white", "red"]})
+    assert not run(d, m, {"sandwich": ["red", "white"]})
+
+
+def test_color_attr_both_objects() -> None:
+    m = {"tag": "color_attr", "include": [{"class": "car", "count": 1, "color": "black"},
+                                          {"class": "parking meter", "count": 1, "color": "green"}]}
+    d = {"car": [box(0, 0, 5, 5)], "parking meter": [box(9, 9, 15, 15)]}
+    assert run(d, m, {"car": ["black"], "parking meter": ["green"]})
+    assert not run(d, m, {"car": ["black"], "parking meter": ["red"]})
+
+
+def test_relations_hand_computed() -> None:
+    a, b = (box(0, 0, 10, 10), None), (box(20, 0, 30, 10), None)
+    assert ge.relations(a, b) == {"left of"} and ge.relations(b, a) == {"right of"}
+    # centre offset (20, 0), shrunk by 0.1 * (10 + 10) = 2 -> (18, 0): left
+    below = (box(0, 20, 10, 30), None)
+    assert ge.relations(below, a) == {"below"} and ge.relations(a, below) == {"above"}
+    # diagonal at 45 degrees: offset (20, 20) shrunk to (18, 18) / 28.28 = 0.636 each -> both relations
+    assert ge.relations((box(20, 20, 30, 30), None), a) == {"right of", "below"}
+    # overlapping boxes whose offset is inside the margin: no relation at all
+    assert ge.relations((box(1, 0, 11, 10), None), a) == set()
+    # a large box shrinks the offset: offset 6 < 0.1 * (10 + 100) = 11 -> nothing
+    assert ge.relations((box(0, 0, 10, 10), None), (box(-44, 0, 56, 10), None)) == set()
+
+
+def test_position_rule_every_pair_and_missing_target() -> None:
+    m = {"tag": "position", "include": [{"class": "skateboard", "count": 1},
+                                        {"class": "bird", "count": 1, "position": ["below", 0]}]}
+    assert run({"skateboard": [box(0, 0, 10, 10)], "bird": [box(0, 30, 10, 40)]}, m)
+    assert not run({"skateboard": [box(0, 0, 10, 10)], "bird": [box(0, -40, 10, -30)]}, m)
+    assert not run({"bird": [box(0, 30, 10, 40)]}, m)  # no target: fails on both clauses
+
+
+def test_tag_scores_overall_is_mean_of_tags() -> None:
+    s = ge.tag_scores(["a", "a", "b", "b", "b", "b"], [True, False, True, True, True, True])
+    assert s["a"] == 0.5 and s["b"] == 1.0 and s["overall"] == 0.75
+
+
+def test_masked_crop_pastes_on_grey_and_crops_box() -> None:
+    from PIL import Image
+
+    im = Image.fromarray(np.full((8, 8, 3), 200, np.uint8))
+    mask = np.zeros((8, 8), bool)
+    mask[2:4, 2:4] = True
+    c = np.asarray(ge.masked_crop(im, (box(1, 1, 5, 5), mask)))
+    assert c.shape == (4, 4, 3) and (c[1:3, 1:3] == 200).all() and (c[0, 0] == 0x99).all()
+    with pytest.raises(InputError, match="mask of shape"):
+        ge.masked_crop(im, (box(1, 1, 5, 5), np.zeros((4, 4), bool)))
+
+
+def test_metric_rows_and_per_sample_with_stub_detector(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.metrics.base import ArtifactSink, Reference, SampleSet
+
+    meta = ge.load_metadata()
+    prompts = [next(m["prompt"] for m in meta if m["tag"] == t) for t in ge.TAGS]
+    m = ge.GenEval()
+    monkeypatch.setattr(ge.GenEval, "_parts", lambda self: (lambda im: ({}, {}), lambda crops, cls: []))
+    sink = ArtifactSink()
+    rows = m.compute(SampleSet(images=torch.zeros(6, 3, 16, 16, dtype=torch.uint8), texts=prompts), Reference(),
+                     seed=0, sink=sink)
+    assert [r.metric for r in rows] == [f"geneval_{t}" for t in ge.TAGS] + ["geneval_overall"]
+    assert all(r.value == 0.0 for r in rows)  # nothing detected: every include clause fails
+    assert sink.per_sample_values["geneval_pass"] == [0.0] * 6 and sink.per_sample_values["geneval_tag"] == list(ge.TAGS)
+    with pytest.raises(InputError, match="not a GenEval prompt"):
+        m.compute(SampleSet(images=torch.zeros(1, 3, 16, 16, dtype=torch.uint8), texts=["a cat"]), Reference(), seed=0)
+
+
+def test_bad_metadata_line_names_file_and_line(tmp_path: Path) -> None:
+    p = tmp_path / "m.jsonl"
+    p.write_text('{"tag": "counting", "prompt": "x", "include": []}\n{"prompt": 3}\n')
+    with pytest.raises(InputError, match=r"m.jsonl:2: not a GenEval metadata line"):
+        ge.load_metadata(p)
+
+
+# ================================================================================================ the reference
+def reference_namespace(src: Path, colours: Any) -> dict[str, Any]:
+    """evaluate_images.py's functions (compute_iou, relative_position, evaluate, evaluate_image) executed from its
+    source, with its detector call, image loading and CLIP colour classifier replaced by fixed answers."""
+    tree = ast.parse(src.read_text())
+    keep = {"compute_iou", "relative_position", "evaluate", "evaluate_image"}
+    funcs = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in keep]
+    assert {f.name for f in funcs} == keep
+    ns: dict[str, Any] = {"np": np, "json": __import__("json"), "COLORS": list(ge.COLORS),
+                          "THRESHOLD": 0.3, "COUNTING_THRESHOLD": 0.9, "MAX_OBJECTS": 16, "NMS_THRESHOLD": 1.0,
+                          "POSITION_THRESHOLD": 0.1, "classnames": list(ge.object_names()), "object_detector": None,
+                          "color_classification": lambda image, objs, cls: colours(objs, cls)}
+    exec(compile(ast.Module(body=funcs, type_ignores=[]), str(src), "exec"), ns)  # noqa: S102
+    return ns
+
+
+@pytest.mark.skipif(not os.environ.get("GENEVAL_EVALUATE_IMAGES"),
+                    reason="set GENEVAL_EVALUATE_IMAGES to djghosh13/geneval's evaluation/evaluate_images.py")
+def test_verdicts_equal_evaluate_images_py_on_random_detections() -> None:
+    src = Path(os.environ["GENEVAL_EVALUATE_IMAGES"])
+    meta = ge.load_metadata()
+    names = ge.object_names()
+    rng = np.random.default_rng(0)
+
+    def colours(objs: list[Any], cls: str) -> list[str]:  # a fixed answer per box: the same for both sides
+        return [ge.COLORS[int(abs(hash((cls, round(float(o[0][0]), 6)))) % 3)] for o in objs]
+
+    ns = reference_namespace(src, colours)
+    agree, tags_seen, passes = 0, set(), 0
+    for trial in range(3000):
+        m = meta[rng.integers(len(meta))]
+        classes = {c["class"] for c in m.get("include", []) + m.get("exclude", [])}
+        classes |= {names[rng.integers(80)]}
+        bbox = [np.zeros((0, 5)) for _ in names]
+        for c in classes:
+            k = int(rng.integers(0, 5))
+            xy = rng.uniform(0, 60, (k, 2))
+            wh = rng.uniform(1, 40, (k, 2))
+            s = rng.choice([0.2, 0.3, 0.31, 0.85, 0.9, 0.91, 0.99], size=k) if trial % 2 else rng.uniform(0, 1, k)
+            bbox[names.index(c)] = np.concatenate([xy, xy + wh, s[:, None]], 1)
+        ns["inference_detector"] = lambda det, path, bbox=bbox: bbox
+        ns["Image"] = type("I", (), {"open": staticmethod(lambda p: None)})
+        ns["ImageOps"] = type("O", (), {"exif_transpose": staticmethod(lambda im: im)})
+        expected = ns["evaluate_image"]("x.png", m)["correct"]
+        boxes = {n: b for n, b in zip(names, bbox, strict=True) if len(b)}
+        kept = ge.keep_detections(boxes, {n: None for n in boxes}, m["tag"])
+        ours = ge.verdict(kept, m, colours)[0]
+        agree += ours == expected
+        tags_seen.add(m["tag"])
+        passes += bool(expected)
+    assert agree == 3000 and tags_seen == set(ge.TAGS) and 50 < passes < 2950
