@@ -65,6 +65,7 @@ METRICS.register("hpsv2", "bench.metrics.preference:HPSv2")
 METRICS.register("hpsv21", "bench.metrics.preference:HPSv21")
 METRICS.register("imagereward", "bench.metrics.preference:ImageReward")
 METRICS.register("geneval", "bench.metrics.geneval:GenEval")
+METRICS.register("vqascore", "bench.metrics.vqascore:VQAScore")
 METRICS.register("aesthetic", "bench.metrics.preference:Aesthetic")
 
 # Metric names are snake_case (they sit beside value names in tables); the old spellings keep working, with a warning.
