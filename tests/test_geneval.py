@@ -197,3 +197,25 @@ def test_verdicts_equal_evaluate_images_py_on_random_detections() -> None:
         tags_seen.add(m["tag"])
         passes += bool(expected)
     assert agree == 3000 and tags_seen == set(ge.TAGS) and 50 < passes < 2950
+
+
+# ================================================================================================ the suites
+@pytest.mark.parametrize("name", ["geneval", "t2i-alignment"])
+def test_t2i_suites_validate_offline_and_dry_run(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.conftest import ROOT, run_cli
+
+    pytest.importorskip("diffusers")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("GENBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("GENBENCH_OFFLINE", "1")
+    suite = str(ROOT / "suites" / f"{name}.yaml")
+    code, out, err = run_cli(["validate", "--no-weights", suite], capsys)
+    assert code == 0 and "geneval: " in out, err
+    code, out, err = run_cli(["run", "--dry-run", suite], capsys)
+    assert code == 2 and "GenEval detector facebook/mask2former-swin-small-coco-instance [MISSING]" in out
+    assert "geneval: geneval (embedded, nothing to download)" in out
+    if name == "t2i-alignment":
+        for needle in ("VQAScore model llava-hf/llava-1.5-13b-hf [MISSING]", "PickScore model yuvalkirstain/PickScore_v1",
+                       "HPS_v2.1_compressed.pt [MISSING]", "ImageReward.pt [MISSING]", "captions_val2014.json [MISSING]"):
+            assert needle in out or needle in err, needle

@@ -334,6 +334,14 @@ class GenEval(Metric):
                                     "detector": o.detector, "detector_sha256": det.sha256, "clip": o.clip,
                                     "clip_sha256": col.clip.sha256, "rules": o.model_dump(exclude={"device"})}}
 
+    def dry_run(self) -> list[str]:
+        from bench.metrics.hfweights import folder_state
+
+        o: GenEvalOpts = self.opts  # type: ignore[assignment]
+        return [folder_state(o.detector, "GenEval detector"),
+                f"GenEval colour CLIP {o.clip}" + (f" from {o.clip_weights}" if o.clip_weights
+                                                   else " (genbench weights fetch clip-vit-l-14-openai)")]
+
     def compute(self, samples: SampleSet, ref: Reference, *, seed: int, state: Any = None,
                 sink: ArtifactSink | None = None) -> list[MetricValue]:
         from bench.metrics.vl import bootstrap_ci

@@ -74,3 +74,32 @@ def hf_file(spec: WeightsFile, repo: str | None, filename: str, explicit: str | 
         except Exception:  # noqa: BLE001 - not in the Hugging Face cache
             pass
     return resolve(spec, None)
+
+
+def folder_state(name_or_path: str, what: str) -> str:
+    """One ``--dry-run`` line for a model folder: where it is read from and whether it is there."""
+    try:
+        where = hf_folder(name_or_path, what)
+        return f"{what} {name_or_path} [present: {where}]"
+    except WeightsError:
+        hint = f"hf download {name_or_path}" if is_repo_id(name_or_path) else "a local folder"
+        return f"{what} {name_or_path} [MISSING] ({hint})"
+
+
+def file_state(spec: WeightsFile, repo: str | None, explicit: str | None) -> str:
+    """One ``--dry-run`` line for a checkpoint file (explicit, genbench's cache or the Hugging Face cache)."""
+    if explicit is not None:
+        return f"{spec.name}: explicit file {explicit} [{'present' if Path(explicit).is_file() else 'MISSING'}]"
+    if spec.cache_path().is_file():
+        return f"{spec.name}: {spec.cache_path()} [present]"
+    if repo is not None:
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            hit = try_to_load_from_cache(repo, spec.filename)
+            if isinstance(hit, str):
+                return f"{spec.name}: {hit} [present, Hugging Face cache]"
+        except Exception:  # noqa: BLE001 - no cache
+            pass
+    return (f"{spec.name}: {spec.filename} [MISSING]\n      from {spec.url or '(no public URL)'}\n"
+            f"      to   {spec.cache_path()}")

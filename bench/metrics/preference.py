@@ -433,6 +433,10 @@ class ScorerMetric(Metric):
         """The scorer's own protocol (model, weights sha256, preprocessing): the task's backbone plays no part."""
         return {"metric_protocol": self.load().info()}
 
+    def dry_run(self) -> list[str]:
+        """What the scorer would read, for ``genbench run --dry-run`` (nothing is loaded)."""
+        return []
+
     def compute(self, samples: SampleSet, ref: Reference, *, seed: int, state: Any = None,
                 sink: ArtifactSink | None = None) -> list[MetricValue]:
         from bench.metrics.vl import bootstrap_ci
@@ -461,6 +465,12 @@ class PickScore(ScorerMetric):
     description = "PickScore (Kirstain et al. 2023): logit_scale * cos of the PickScore_v1 CLIP-H/14"
     outputs = {"pickscore": OutputInfo(True, "", "PickScore: 100 * cos(image, prompt), PickScore_v1")}
 
+    def dry_run(self) -> list[str]:
+        from bench.metrics.hfweights import folder_state
+
+        o: PickScoreOpts = self.opts  # type: ignore[assignment]
+        return [folder_state(o.model, "PickScore model"), folder_state(o.processor, "PickScore processor")]
+
 
 class HPSv2(ScorerMetric):
     name = "hpsv2"
@@ -474,6 +484,11 @@ class HPSv2(ScorerMetric):
 
     def scorer_kwargs(self) -> dict[str, Any]:
         return {**super().scorer_kwargs(), "version": self.version}
+
+    def dry_run(self) -> list[str]:
+        from bench.metrics.hfweights import file_state
+
+        return [file_state(HPS_FILES[self.version], "xswu/HPSv2", self.opts.weights)]  # type: ignore[attr-defined]
 
 
 class HPSv21(HPSv2):
@@ -495,6 +510,13 @@ class Aesthetic(ScorerMetric):
     description = "LAION aesthetic predictor v2 (MLP on CLIP ViT-L/14 embeddings), 1-10 scale"
     outputs = {"aesthetic": OutputInfo(True, "", "LAION aesthetic v2 score")}
     weights_files = (AESTHETIC_MLP,)
+
+    def dry_run(self) -> list[str]:
+        from bench.metrics.hfweights import file_state
+
+        o: AestheticOpts = self.opts  # type: ignore[assignment]
+        return [f"CLIP {o.clip}" + (f" from {o.clip_weights}" if o.clip_weights else " (genbench weights fetch)"),
+                file_state(AESTHETIC_MLP, None, o.weights)]
 
     def compute(self, samples: SampleSet, ref: Reference, *, seed: int, state: Any = None,
                 sink: ArtifactSink | None = None) -> list[MetricValue]:
@@ -521,3 +543,11 @@ class ImageReward(ScorerMetric):
     description = "ImageReward v1.0 (Xu et al. 2023): BLIP + MLP reward, normalised by its mean/std"
     outputs = {"imagereward": OutputInfo(True, "", "ImageReward v1.0 reward ((r - mean) / std)")}
     weights_files = (IMAGEREWARD, IMAGEREWARD_MED_CONFIG)
+
+    def dry_run(self) -> list[str]:
+        from bench.metrics.hfweights import file_state, folder_state
+
+        o: ImageRewardOpts = self.opts  # type: ignore[assignment]
+        return [file_state(IMAGEREWARD, "THUDM/ImageReward", o.weights),
+                file_state(IMAGEREWARD_MED_CONFIG, "THUDM/ImageReward", o.med_config),
+                folder_state(o.tokenizer, "ImageReward tokenizer")]

@@ -116,6 +116,11 @@ class VQAScore(Metric):
     def protocol_fields(self) -> dict[str, Any]:
         return {"metric_protocol": self.load().info()}
 
+    def dry_run(self) -> list[str]:
+        from bench.metrics.hfweights import folder_state
+
+        return [folder_state(self.opts.model, "VQAScore model")]  # type: ignore[attr-defined]
+
     def compute(self, samples: SampleSet, ref: Reference, *, seed: int, state: Any = None,
                 sink: ArtifactSink | None = None) -> list[MetricValue]:
         from bench.metrics.vl import bootstrap_ci
