@@ -215,3 +215,27 @@ def tiny_llava(root: Path, seed: int = 0) -> Path:
     LlavaForConditionalGeneration(cfg).eval().save_pretrained(root)
     proc.save_pretrained(root)
     return root
+
+
+def tiny_mask2former(root: Path, seed: int = 0) -> Path:
+    """Mask2Former (Mask2FormerForUniversalSegmentation on a 4-stage Swin at toy width, 80 COCO-sized labels, 10
+    queries) and its image processor at 64 px, saved with save_pretrained: the layout of
+    facebook/mask2former-swin-small-coco-instance, for GenEval's detector."""
+    import torch
+    from transformers import (
+        Mask2FormerConfig,
+        Mask2FormerForUniversalSegmentation,
+        Mask2FormerImageProcessor,
+        SwinConfig,
+    )
+
+    backbone = SwinConfig(image_size=64, patch_size=4, embed_dim=16, depths=[1, 1, 1, 1], num_heads=[1, 1, 2, 2],
+                          window_size=4, out_features=["stage1", "stage2", "stage3", "stage4"])
+    cfg = Mask2FormerConfig(backbone_config=backbone, num_labels=80, hidden_dim=32, num_queries=10, encoder_layers=1,
+                            decoder_layers=2, encoder_feedforward_dim=64, dim_feedforward=64, mask_feature_size=32,
+                            feature_size=32, num_attention_heads=4, common_stride=4,
+                            id2label={i: f"class{i}" for i in range(80)}, label2id={f"class{i}": i for i in range(80)})
+    torch.manual_seed(seed)
+    Mask2FormerForUniversalSegmentation(cfg).eval().save_pretrained(root)
+    Mask2FormerImageProcessor(size={"shortest_edge": 64, "longest_edge": 64}, size_divisor=32).save_pretrained(root)
+    return root
