@@ -151,14 +151,14 @@ def score_folder(folder: str, prompts: str | None, metrics: list[str], sets: lis
                 sink = ArtifactSink()
                 res = metric.compute(SampleSet(images=g, texts=texts[s: s + g.shape[0]]), Reference(), seed=0,
                                      sink=sink)
-                for k, v in sink.per_sample_values.items():
-                    per.setdefault(k, []).extend(v)
-                for v in res:
-                    values[v.metric] = v
-                    if "prompts_over_context" in v.extras:  # summed over batches: the whole set's count
-                        c = over.setdefault(v.metric, [0, 0])
-                        c[0] += v.extras["prompts_over_context"]
-                        c[1] = max(c[1], v.extras["longest_prompt_tokens"])
+                for k, vals in sink.per_sample_values.items():
+                    per.setdefault(k, []).extend(vals)
+                for mv in res:
+                    values[mv.metric] = mv
+                    if "prompts_over_context" in mv.extras:  # summed over batches: the whole set's count
+                        c = over.setdefault(mv.metric, [0, 0])
+                        c[0] += mv.extras["prompts_over_context"]
+                        c[1] = max(c[1], mv.extras["longest_prompt_tokens"])
         for k, v in values.items():
             whole = name != "geneval" and k in per and per[k] and isinstance(per[k][0], float)
             out["metrics"][k] = float(np.mean(per[k])) if whole else v.value  # every image's mean, not a batch's

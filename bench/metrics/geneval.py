@@ -74,8 +74,8 @@ def keep_detections(boxes: dict[str, np.ndarray], masks: dict[str, Sequence[np.n
     out: Detected = {}
     for cls, b in boxes.items():
         b = np.asarray(b, dtype=np.float64).reshape(-1, 5)
-        order = np.argsort(b[:, 4])[::-1]
-        order = order[b[order, 4] > cut][: rules.max_objects].tolist()
+        best_first = np.argsort(b[:, 4])[::-1]
+        order: list[int] = best_first[b[best_first, 4] > cut][: rules.max_objects].tolist()
         kept: list[Obj] = []
         while order:
             best = order.pop(0)
@@ -225,13 +225,15 @@ class Detector:
         self.processor = AutoImageProcessor.from_pretrained(path)
         cfg = json.loads((path / "config.json").read_text())
         archs = " ".join(cfg.get("architectures", []))
-        if "ForObjectDetection" in archs:
-            from transformers import AutoModelForObjectDetection as Auto
-            self.segments = False
+        self.segments = "ForObjectDetection" not in archs
+        if self.segments:
+            from transformers import AutoModelForUniversalSegmentation
+
+            self.model = AutoModelForUniversalSegmentation.from_pretrained(path).eval().to(device)
         else:
-            from transformers import AutoModelForUniversalSegmentation as Auto  # type: ignore[no-redef]
-            self.segments = True
-        self.model = Auto.from_pretrained(path).eval().to(device)
+            from transformers import AutoModelForObjectDetection
+
+            self.model = AutoModelForObjectDetection.from_pretrained(path).eval().to(device)
         labels = {int(k): v for k, v in self.model.config.id2label.items()}
         names = object_names()
         # COCO-trained detectors list the 80 classes in GenEval's order; other label sets are matched by name

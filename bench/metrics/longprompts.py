@@ -43,6 +43,6 @@ def backbone_long_prompts(backbone: Any, texts: list[str], policy: str, what: st
     cannot count its tokens)."""
     context = getattr(backbone, "text_context", None)
     counts = backbone.token_counts(texts) if context is not None else None
-    if counts is None:
+    if counts is None or context is None:
         return {}
-    return check_long_prompts(counts, context, policy, what).extras()
+    return check_long_prompts(counts, int(context), policy, what).extras()
