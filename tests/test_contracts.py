@@ -305,7 +305,10 @@ METRIC_OPTIONS: dict[str, dict[str, Any]] = {
 METRIC_SKIPS = {"perf": "its values are made by the perf task itself (tests/test_perf.py); the metric holds metadata",
                 "sfid": "reads Inception's spatial layer, which the tiny backbones here lack (tests/test_adm.py)",
                 "cmmd": "reads a CLIP ViT-L/14@336 embedding (tests/test_cmmd.py, on a random model of that format)",
-                "dissection": "its values are made by the dissection task itself (tests/test_dissection.py)"}
+                "dissection": "its values are made by the dissection task itself (tests/test_dissection.py)",
+                **{m: "runs its own pretrained model: tested on tiny models in the reference's format "
+                      "(tests/test_preference.py, test_vqascore.py, test_geneval.py)"
+                   for m in ("pickscore", "hpsv2", "hpsv21", "imagereward", "aesthetic", "vqascore", "geneval")}}
 TEXT_INPUTS = {"texts", "image_text_pairs", "prompt_index", "embeddings", "reference.captions"}
 
 

@@ -65,3 +65,37 @@ def test_score_t2i_offline_weights_one_line(setup: dict[str, Path], monkeypatch:
     assert main(["score", "t2i", str(setup["imgs"]), "--prompts", str(setup["p"]), "--metric", "pickscore"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert any("hf download yuvalkirstain/PickScore_v1" in line for line in err)
+
+
+def test_preference_metric_in_a_text_to_image_suite(setup: dict[str, Path], tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A scorer metric in the text-to-image task: rows with the scorer's own protocol (weights sha256), per-sample
+    scores in the run's per_sample file."""
+    from tests.conftest import run_cli
+
+    suite = tmp_path / "t.yaml"
+    m = setup["model"]
+    suite.write_text(f"""name: t2i-pref
+datasets: {{shapes: {{kind: shapes, split: test}}}}
+models: {{oracle: {{adapter: shapes-oracle}}}}
+tasks:
+  - name: pref
+    kind: text-to-image
+    reference: shapes
+    n: 6
+    backbone: shapes-clip
+    args: {{samples_per_prompt: 1}}
+    metrics:
+      pickscore: {{model: {m}, processor: {m}, device: cpu}}
+""")
+    code, _, err = run_cli(["run", str(suite), "--out", str(tmp_path / "o"), "--quiet", "--no-cache"], capsys)
+    assert code == 0, err
+    (run,) = list((tmp_path / "o" / "t2i-pref").iterdir())
+    (row,) = [json.loads(line) for line in (run / "rows.jsonl").read_text().splitlines()]
+    assert row["metric"] == "pickscore" and row["n"] == 6
+    proto = row["protocol"]["metric_protocol"]
+    assert proto["scorer"] == "PickScore" and len(proto["weights_sha256"]) == 64
+    # the tiny tokenizer spells words letter by letter: every shapes caption over 75 characters is over 77 tokens
+    assert row["extras"]["context_length"] == 77 and row["extras"]["prompts_over_context"] >= 1
+    per = json.loads((run / row["extras"]["per_sample_file"]).read_text())
+    assert len(per["values"]["pickscore"] if "values" in per else per["pickscore"]) == 6

@@ -127,7 +127,7 @@ class PickScoreScorer(Scorer):
         return self._info
 
     def token_counts(self, prompts: list[str]) -> list[int]:
-        return [len(ids) for ids in self.processor.tokenizer(list(prompts), truncation=False)["input_ids"]]
+        return [len(ids) for ids in self.processor.tokenizer(list(prompts), truncation=False, verbose=False)["input_ids"]]
 
     def score_batch(self, images: torch.Tensor, prompts: list[str]) -> np.ndarray:
         im = self.processor(images=to_pil(images), return_tensors="pt").to(self.device)
@@ -359,7 +359,7 @@ class ImageRewardScorer(Scorer):
         return self._info
 
     def token_counts(self, prompts: list[str]) -> list[int]:
-        return [len(ids) for ids in self.tokenizer(list(prompts), truncation=False)["input_ids"]]
+        return [len(ids) for ids in self.tokenizer(list(prompts), truncation=False, verbose=False)["input_ids"]]
 
     def score_batch(self, images: torch.Tensor, prompts: list[str]) -> np.ndarray:
         from torchvision.transforms import CenterCrop, Compose, InterpolationMode, Normalize, Resize, ToTensor

@@ -90,7 +90,8 @@ class VQAScorer:
 
 
 class VQAScoreOpts(Options):
-    model: str = Field(description="transformers image-text-to-text folder or Hugging Face repo id (cache)")
+    model: str = Field(default="llava-hf/llava-1.5-13b-hf",
+                       description="transformers image-text-to-text folder or Hugging Face repo id (cache)")
     question_template: str = Field(default=QUESTION_TEMPLATE, description="'{}' is replaced by the prompt")
     answer_template: str = Field(default=ANSWER_TEMPLATE)
     device: str = Field(default="auto", description="auto: CUDA when present")
