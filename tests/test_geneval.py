@@ -270,3 +270,46 @@ def test_geneval_end_to_end_tiny_mask2former_and_clip(tmp_path: Path) -> None:
             e = torch.nn.functional.normalize(e, dim=-1).mean(0)
             cols.append(e / e.norm())
         assert torch.allclose(col.head("dog"), torch.stack(cols, 1), atol=1e-6)
+
+
+def test_geneval_suite_runs_end_to_end_offline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Dataset kind geneval → text-to-image task → the geneval metric (tiny Mask2Former and CLIP): rows per tag and
+    overall with GenEval's own protocol, per-image verdicts in the per-sample file."""
+    import json
+
+    import open_clip
+
+    from tests.conftest import run_cli
+    from tests.hf_tiny import tiny_mask2former
+    from tests.test_preference import TINY_ARCH, register_tiny
+
+    det = tiny_mask2former(tmp_path / "m2f")
+    register_tiny(tmp_path, open_clip)
+    torch.manual_seed(0)
+    torch.save(open_clip.create_model(TINY_ARCH, pretrained=None).state_dict(), tmp_path / "clip.pt")
+    suite = tmp_path / "g.yaml"
+    suite.write_text(f"""name: g
+datasets: {{ge: {{kind: geneval, tags: [counting, colors]}}}}
+models: {{random: {{adapter: random-scene}}}}
+tasks:
+  - name: ge
+    kind: text-to-image
+    reference: ge
+    n: 3
+    backbone: shapes-clip
+    args: {{samples_per_prompt: 2}}
+    metrics:
+      geneval: {{detector: {det}, clip: "{TINY_ARCH}@{tmp_path / 'clip.pt'}", device: cpu, threshold: 0.0}}
+""")
+    code, _, err = run_cli(["run", str(suite), "--out", str(tmp_path / "o"), "--quiet", "--no-cache"], capsys)
+    assert code == 0, err
+    (run,) = list((tmp_path / "o" / "g").iterdir())
+    rows = [json.loads(line) for line in (run / "rows.jsonl").read_text().splitlines()]
+    assert [r["metric"] for r in rows][-1] == "geneval_overall"
+    assert {r["metric"] for r in rows} <= {f"geneval_{t}" for t in (*ge.TAGS, "overall")}
+    proto = rows[-1]["protocol"]
+    assert proto["metric_protocol"]["detector"] == str(det) and proto["samples_per_prompt"] == 2
+    assert proto["reference"].startswith("geneval:prompts")
+    per = json.loads((run / rows[-1]["extras"]["per_sample_file"]).read_text())
+    text = json.dumps(per)
+    assert "geneval_pass" in text and "geneval_reason" in text
