@@ -43,6 +43,15 @@ _ROW_KEYS = ("task", "model", "metric", "value", "ci_low", "ci_high", "n", "prot
 def save_baseline(run: str | os.PathLike[str], name: str, directory: str | os.PathLike[str] = BASELINE_DIR) -> Path:
     """Write ``directory/NAME.json``: the values of a run plus what is needed to refuse a mismatched comparison."""
     rd = RunDir(run)
+    scan = rd.scan()
+    # a baseline is what later runs are judged against: damaged, missing or repeated rows are refused, not skipped
+    short = sorted({(r["task"], r["model"]) for _, _, r in scan.good} - scan.complete())
+    problems = ([f"{rd.rows_file}:{i}: {why}" for i, why in scan.bad]
+                + [f"{rd.rows_file}: task {t}, model {m}: rows incomplete" for t, m in short]
+                + [f"{rd.rows_file}:{i}: a repeat of an earlier line" for i in scan.duplicates()])
+    if problems:
+        raise InputError(f"{problems[0]}{f' (and {len(problems) - 1} more)' if len(problems) > 1 else ''}; a baseline "
+                         f"must come from sound rows (genbench run --resume {rd.path} recomputes them)")
     rows = rd.rows()
     if not rows:
         raise InputError(f"{rd.path}: not a run folder or no rows (no rows.jsonl)")
@@ -156,7 +165,7 @@ def precheck(plan: Any, baseline: dict[str, Any]) -> None:
 def evaluate(run_rows: list[dict[str, Any]], baseline: dict[str, Any], check: Any, where: Any = None) -> list[Verdict]:
     """One verdict per baseline value. Raises ProtocolMismatchError when a (task, metric) was computed under a
     different protocol in the run than in the baseline."""
-    from bench.metrics.base import output_info
+    from bench.tasks.base import value_info as output_info  # metric and measurement values
 
     rules = dict(check.metrics) if check is not None else {}
     for name in rules:

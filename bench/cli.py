@@ -359,6 +359,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         run_dir = RunDir(args.resume)
         if not run_dir.path.is_dir():
             raise GenbenchError(f"{run_dir.path}: no such run folder to resume")
+        if not run_dir.is_run():  # a resume never starts a run inside some other folder
+            raise GenbenchError(f"{run_dir.path}: not a run folder (no manifest.json or rows.jsonl); nothing to resume")
     elif args.out:
         run_dir = RunDir(Path(args.out) / loaded.suite.name / RunDir.new_id(loaded.suite.spec_hash(), args.shard))
     store = FeatureStore(None if args.no_cache else "default", progress=not args.quiet)

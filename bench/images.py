@@ -204,7 +204,7 @@ def _decode(path: Path | str) -> np.ndarray:
             arr = np.asarray(im2)
     except InputError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
         raise InputError(f"{path}: cannot decode image ({exc.__class__.__name__}: {exc})") from None
     if arr.ndim == 2:
         arr = arr[:, :, None]
@@ -323,7 +323,7 @@ class ImageFiles:
                         sizes.append(im.size)
                         if im.mode not in ("L", "1", "LA", "I;16", "I;16B", "I;16L", "I", "F", "I;16N"):
                             channels = 3
-                except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+                except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
                     raise InputError(f"{p}: cannot decode image ({exc.__class__.__name__}: {exc})") from None
             for p, s in zip(self.files, sizes, strict=True):
                 if s != sizes[0]:

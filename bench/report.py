@@ -194,8 +194,23 @@ def _grids(runs: list[RunSet]) -> list[tuple[str, str, str]]:
     for run in runs:
         for png in sorted(png for p in run.paths for png in (p / "samples").glob("*/*.png")):
             label = png.stem + (f"@{run.label}" if multi else "")
-            out.append((png.parent.name, label, "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode()))
+            out.append((png.parent.name, label, "data:image/png;base64," + base64.b64encode(_grid_bytes(png)).decode()))
     return out
+
+
+def _grid_bytes(png: Path) -> bytes:
+    """A grid's bytes, refused (one line) unless it is a plain PNG file the run wrote: a symlink in ``samples/``
+    would embed whatever file it points to (a key, a password file) in a page meant to be shared."""
+    from bench.errors import InputError
+
+    for p in (png, png.parent, png.parent.parent):
+        if p.is_symlink():
+            raise InputError(f"{p}: a symlink (to {p.resolve()}); a report embeds only the sample grids a run wrote, "
+                             "not what a link points to (remove the link)")
+    data = png.read_bytes()
+    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+        raise InputError(f"{png}: not a PNG file; a report embeds only the sample grids a run wrote")
+    return data
 
 
 SORT_JS = """
