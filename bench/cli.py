@@ -298,6 +298,9 @@ exit codes: 0 ok; 2 bad input (missing files, wrong shapes, NaN, bad pairs)""")
     sr.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     sr.add_argument("--per-query", metavar="FILE", help="write the 1-based rank of every text and image query (JSON)")
     sr.set_defaults(func=cmd_score_retrieval)
+    from bench.score_t2i import add_score_t2i
+
+    add_score_t2i(kinds)  # score t2i: text-to-image scorers on a folder + prompts (bench/score_t2i.py)
 
 
 def cmd_score_captions(args: argparse.Namespace) -> int:

@@ -293,6 +293,14 @@ def dry_run_lines(plan: Plan) -> list[str]:
             state = "present" if wf.cache_path().is_file() else "would download"
             lines.append(f"  {bkey}: {wf.filename} [{state}]\n      from {wf.url or '(no public URL)'}\n"
                          f"      to   {wf.cache_path()}\n      sha256 {wf.sha256 or 'not pinned (hash recorded in results)'}")
+    for t in s.tasks:  # metrics with models of their own (PickScore, VQAScore, GenEval's detector, ...)
+        for mname, mopts in t.metrics.items():
+            if mname in METRICS and hasattr(METRICS.get(mname), "dry_run"):
+                try:
+                    own_lines = METRICS.get(mname)(mopts).dry_run()  # type: ignore[attr-defined]
+                except (ValidationError, GenbenchError):
+                    continue  # validate reports it
+                lines += [f"  {t.name}/{mname}: {line}" for line in own_lines]
     lines.append("datasets:")
     used = {t.reference for t in s.tasks} | {str(m.args.get("dataset")) for m in s.models.values() if "dataset" in m.args}
     for dname in s.datasets:

@@ -168,3 +168,74 @@ def tiny_ddpm_and_dit(root: Path, seed: int = 0) -> dict[str, Path]:
     DiTPipeline(transformer=transformer, vae=vae, scheduler=DDIMScheduler(num_train_timesteps=20),
                 id2label={i: f"class {i}" for i in range(1000)}).save_pretrained(root / "dit")
     return {"ddpm": root / "ddpm", "dit": root / "dit"}
+
+
+#: the words of VQAScore's question and answers, one token each in tiny_llava's word-level vocabulary
+VQA_WORDS = ("<unk>", "<s>", "</s>", "<pad>", "<image>", "USER:", "ASSISTANT:", "Yes", "No", "Does", "this", "figure",
+             "show", "Please", "answer", "yes", "or", "no.", '"a', "a", "red", "blue", 'cube"?', 'car"?', "cube", "car")
+
+
+def tiny_llava(root: Path, seed: int = 0) -> Path:
+    """LLaVA (LlavaForConditionalGeneration: a CLIP vision tower on 32x32 images, a 2-layer Llama) with a word-level
+    fast tokenizer and a chat template (``USER: <image> question ASSISTANT:``), saved with save_pretrained: the
+    layout of llava-hf/llava-1.5-7b-hf at toy width, for VQAScore."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import (
+        CLIPImageProcessor,
+        CLIPVisionConfig,
+        LlamaConfig,
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+        LlavaProcessor,
+        PreTrainedTokenizerFast,
+    )
+
+    vocab = {w: i for i, w in enumerate(VQA_WORDS)}
+    backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tok = PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<s>", eos_token="</s>", unk_token="<unk>",
+                                  pad_token="<pad>", extra_special_tokens={"image_token": "<image>"})
+    template = ("{% for m in messages %}USER: {% for c in m['content'] %}{% if c['type'] == 'image' %}<image> "
+                "{% else %}{{ c['text'] }} {% endif %}{% endfor %}{% endfor %}"
+                "{% if add_generation_prompt %}ASSISTANT:{% endif %}")
+    proc = LlavaProcessor(image_processor=CLIPImageProcessor(size={"shortest_edge": 32},
+                                                             crop_size={"height": 32, "width": 32}),
+                          tokenizer=tok, patch_size=8, vision_feature_select_strategy="default",
+                          num_additional_image_tokens=1, chat_template=template)
+    cfg = LlavaConfig(vision_config=CLIPVisionConfig(hidden_size=32, intermediate_size=37, num_hidden_layers=2,
+                                                     num_attention_heads=4, image_size=32, patch_size=8),
+                      text_config=LlamaConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=37,
+                                              num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4,
+                                              max_position_embeddings=128, pad_token_id=3, bos_token_id=1,
+                                              eos_token_id=2),
+                      image_token_index=vocab["<image>"], vision_feature_layer=-1,
+                      vision_feature_select_strategy="default")
+    torch.manual_seed(seed)
+    LlavaForConditionalGeneration(cfg).eval().save_pretrained(root)
+    proc.save_pretrained(root)
+    return root
+
+
+def tiny_mask2former(root: Path, seed: int = 0) -> Path:
+    """Mask2Former (Mask2FormerForUniversalSegmentation on a 4-stage Swin at toy width, 80 COCO-sized labels, 10
+    queries) and its image processor at 64 px, saved with save_pretrained: the layout of
+    facebook/mask2former-swin-small-coco-instance, for GenEval's detector."""
+    import torch
+    from transformers import (
+        Mask2FormerConfig,
+        Mask2FormerForUniversalSegmentation,
+        Mask2FormerImageProcessor,
+        SwinConfig,
+    )
+
+    backbone = SwinConfig(image_size=64, patch_size=4, embed_dim=16, depths=[1, 1, 1, 1], num_heads=[1, 1, 2, 2],
+                          window_size=4, out_features=["stage1", "stage2", "stage3", "stage4"])
+    cfg = Mask2FormerConfig(backbone_config=backbone, num_labels=80, hidden_dim=32, num_queries=10, encoder_layers=1,
+                            decoder_layers=2, encoder_feedforward_dim=64, dim_feedforward=64, mask_feature_size=32,
+                            feature_size=32, num_attention_heads=4, common_stride=4,
+                            id2label={i: f"class{i}" for i in range(80)}, label2id={f"class{i}": i for i in range(80)})
+    torch.manual_seed(seed)
+    Mask2FormerForUniversalSegmentation(cfg).eval().save_pretrained(root)
+    Mask2FormerImageProcessor(size={"shortest_edge": 64, "longest_edge": 64}, size_divisor=32).save_pretrained(root)
+    return root

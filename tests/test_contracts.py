@@ -303,7 +303,10 @@ METRIC_OPTIONS: dict[str, dict[str, Any]] = {
     "vendi": {"q": 1}, "prc_vgg16": {},
 }
 METRIC_SKIPS = {"sfid": "reads Inception's spatial layer, which the tiny backbones here lack (tests/test_adm.py)",
-                "cmmd": "reads a CLIP ViT-L/14@336 embedding (tests/test_cmmd.py, on a random model of that format)"}
+                "cmmd": "reads a CLIP ViT-L/14@336 embedding (tests/test_cmmd.py, on a random model of that format)",
+                **{m: "runs its own pretrained model: tested on tiny models in the reference's format "
+                      "(tests/test_preference.py, test_vqascore.py, test_geneval.py)"
+                   for m in ("pickscore", "hpsv2", "hpsv21", "imagereward", "aesthetic", "vqascore", "geneval")}}
 TEXT_INPUTS = {"texts", "image_text_pairs", "prompt_index", "embeddings", "reference.captions"}
 
 

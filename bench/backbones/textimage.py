@@ -30,6 +30,13 @@ class TextImageBackbone(Backbone):
     embed_layer = "embed"
     #: short protocol label shown next to CLIP-based numbers
     scorer: str = ""
+    #: how many tokens the text encoder reads (longer texts are truncated); None: unknown
+    text_context: int | None = None
+
+    def token_counts(self, texts: list[str]) -> list[int] | None:
+        """Each text's length in the encoder's own tokens (start/end included), to report truncation; None: the
+        backbone cannot tell."""
+        return None
 
     @torch.no_grad()
     def embed_texts(self, texts: list[str]) -> np.ndarray:
@@ -54,6 +61,12 @@ class ShapesClipBackbone(TextImageBackbone):
     default_layer = "pool"
     batch_size = 512
     scorer = "shapes dual encoder (bench/assets/shapes/dual_encoder.pt), not OpenAI CLIP"
+    text_context = 32  # bench.shapes.world.encode keeps the first 32 words
+
+    def token_counts(self, texts: list[str]) -> list[int] | None:
+        from bench.shapes import world
+
+        return [len(world.tokenize(t)) for t in texts]
 
     def check_weights(self) -> list[str]:
         from bench.shapes import zoo
@@ -115,6 +128,13 @@ class OpenAIClipB32Backbone(TextImageBackbone):
     batch_size = 64
     scorer = "OpenAI CLIP ViT-B/32"
     arch = "ViT-B-32"
+    text_context = 77
+
+    def token_counts(self, texts: list[str]) -> list[int] | None:
+        from open_clip.tokenizer import SimpleTokenizer
+
+        tok = SimpleTokenizer()  # open_clip's CLIP BPE; start and end tokens added
+        return [len(tok.encode(t)) + 2 for t in texts]
 
     def check_weights(self) -> list[str]:
         if self.weights_arg:

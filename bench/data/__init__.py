@@ -17,5 +17,6 @@ DATASETS.register("paired-folder", "bench.translation.data:PairedFolderKind")
 DATASETS.register("unpaired-folder", "bench.translation.data:UnpairedFolderKind")
 DATASETS.register("coco-captions", "bench.data.captioned:CocoCaptionsKind")
 DATASETS.register("karpathy", "bench.data.captioned:KarpathyKind")
+DATASETS.register("geneval", "bench.data.geneval:GenEvalKind")
 
 __all__ = ["DATASETS", "Dataset", "DatasetArgs", "DatasetKind", "FileDataset", "dataset_kind"]

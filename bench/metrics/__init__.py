@@ -57,6 +57,14 @@ METRICS.register("clipscore", "bench.metrics.vl:ClipScore")
 METRICS.register("clipscore_torchmetrics", "bench.metrics.vl:ClipScoreTM")
 METRICS.register("attribute_accuracy", "bench.metrics.t2i:AttributeAccuracy")
 METRICS.register("prompt_diversity", "bench.metrics.t2i:PromptDiversity")
+# text-to-image alignment and human preference (docs/text-to-image.md)
+METRICS.register("pickscore", "bench.metrics.preference:PickScore")
+METRICS.register("hpsv2", "bench.metrics.preference:HPSv2")
+METRICS.register("hpsv21", "bench.metrics.preference:HPSv21")
+METRICS.register("imagereward", "bench.metrics.preference:ImageReward")
+METRICS.register("geneval", "bench.metrics.geneval:GenEval")
+METRICS.register("vqascore", "bench.metrics.vqascore:VQAScore")
+METRICS.register("aesthetic", "bench.metrics.preference:Aesthetic")
 
 # Metric names are snake_case (they sit beside value names in tables); the old spellings keep working, with a warning.
 for _old, _new in (("recall", "retrieval_recall"), ("coco-captions", "coco_captions"),

@@ -9,13 +9,14 @@ not rows) so intervals and paired tests can be computed later.
 from __future__ import annotations
 
 from collections.abc import Hashable
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field
 
 from bench.errors import InputError
 from bench.metrics.base import ArtifactSink, Metric, MetricValue, Options, OutputInfo, Reference, SampleSet
+from bench.metrics.longprompts import backbone_long_prompts
 from bench.metrics.retrieval import KS, retrieval_ranks
 
 
@@ -105,6 +106,15 @@ def _cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 class ClipScoreOpts(Options):
     prefix: str = Field(default="A photo depicts ", description="Hessel et al.'s text prefix")
     w: float = Field(default=2.5, description="rescaling weight w in w * max(cos, 0)")
+    long_prompts: Literal["truncate", "error"] = Field(
+        default="truncate", description="texts longer than the text encoder's context: truncate (counted in the "
+                                        "row's extras: prompts_over_context) or refuse")
+
+
+class ClipScoreTMOpts(Options):
+    long_prompts: Literal["truncate", "error"] = Field(
+        default="truncate", description="texts longer than the text encoder's context: truncate (counted in the "
+                                        "row's extras: prompts_over_context) or refuse")
 
 
 class ClipScore(Metric):
@@ -126,6 +136,7 @@ class ClipScore(Metric):
         bb, texts, refs = samples.backbone, samples.texts, ref.captions
         assert bb is not None and texts is not None and refs is not None
         img = samples.x
+        long = backbone_long_prompts(bb, [o.prefix + h for h in texts], o.long_prompts, self.name)
         cand = bb.embed_texts([o.prefix + h for h in texts])  # type: ignore[attr-defined]
         clip_s = o.w * np.clip(_cos(img, cand), 0, None)
         flat = [o.prefix + r for rs in refs for r in rs]
@@ -143,7 +154,8 @@ class ClipScore(Metric):
             lo, hi = bootstrap_ci(per, seed)
             if sink is not None:
                 sink.per_sample(name, per)
-            out.append(MetricValue(name, float(per.mean()), lo, hi, extras=dict(extras)))
+            out.append(MetricValue(name, float(per.mean()), lo, hi,
+                                   extras={**extras, **(long if name == "clip_s" else {})}))
         return out
 
 
@@ -155,13 +167,16 @@ class ClipScoreTM(Metric):
     description = "torchmetrics CLIPScore convention: max(100 * mean cos, 0), no prefix"
     requires = frozenset({"image_text_pairs", "texts", "backbone"})
     layer = "embed"
+    Opts = ClipScoreTMOpts
     outputs = {"clip_score_tm": OutputInfo(True, "", "torchmetrics-convention CLIP score")}
 
     def compute(self, samples: SampleSet, ref: Reference, *, seed: int, state: Any = None,
                 sink: ArtifactSink | None = None) -> list[MetricValue]:
         bb = samples.backbone
         assert bb is not None and samples.texts is not None
+        long = backbone_long_prompts(bb, list(samples.texts), self.opts.long_prompts, self.name)  # type: ignore[attr-defined]
         per = 100 * _cos(samples.x, bb.embed_texts(list(samples.texts)))  # type: ignore[attr-defined]
         if sink is not None:
             sink.per_sample("clip_score_tm", per)
-        return [MetricValue("clip_score_tm", max(float(per.mean()), 0.0), extras={"scorer": bb.scorer})]  # type: ignore[attr-defined]
+        return [MetricValue("clip_score_tm", max(float(per.mean()), 0.0),
+                            extras={"scorer": bb.scorer, **long})]  # type: ignore[attr-defined]

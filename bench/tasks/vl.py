@@ -275,6 +275,10 @@ class TextToImageTask(TaskKind[T2IArgs]):
     def protocol(self, task: TaskPlan, metric: Metric, layer: str, samples: SampleSet) -> dict[str, Any] | None:
         bb = task.backbone
         assert bb is not None and task.ref is not None
+        own = getattr(metric, "protocol_fields", None)  # scorers with their own model (PickScore, GenEval, ...)
+        if own is not None:
+            return {"task": "text-to-image", "reference": task.ref.id, "n": samples.n,
+                    "samples_per_prompt": self.args(task).samples_per_prompt, **own()}
         # image-only metrics (attributes, diversity) are recorded under the scorer's joint space, as before
         used = layer if metric.requires & {"features", "image_text_pairs"} else getattr(bb, "embed_layer", None) or layer
         return {**make_protocol(bb, used, task.ref.id, samples.n, int(task.state["n_ref"])),
