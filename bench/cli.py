@@ -129,6 +129,16 @@ def _parser() -> argparse.ArgumentParser:
     bs.add_argument("--dir", default=None, help="baselines folder (default: results/baselines)")
 
     _add_score(sub)
+    st = sub.add_parser("selftest", help="check that this machine computes a protocol's features as recorded "
+                        "(bit for bit / within x / not, naming the first layer that differs)")
+    st.add_argument("--protocol", action="append", help="protocol to test (repeatable; default: every protocol with a "
+                    "record: the shipped digits one and those recorded here)")
+    st.add_argument("--record", action="store_true", help="record the protocol's known answer on this machine (real "
+                    "weights required) in $GENBENCH_CACHE/selftest or --records")
+    st.add_argument("--weights", help="weights file for the protocol's backbone (default: its usual resolution)")
+    st.add_argument("--records", metavar="DIR", help="read and write records in DIR first")
+    st.add_argument("--device", help="cpu (default), cuda, cuda:N")
+    st.set_defaults(func=cmd_selftest)
     rf = sub.add_parser("ref", help="reference statistics (mu, sigma): build, import a tool's file, export, list")
     rsub = rf.add_subparsers(dest="ref_command", required=True)
     rb = rsub.add_parser("build", help="features of a folder under a protocol -> NAME.npz + NAME.json (protocol record)")
@@ -330,6 +340,12 @@ def _shard(text: str) -> tuple[int, int]:
     if not sep or not i.strip().isdigit() or not n.strip().isdigit() or not 0 <= int(i) < int(n):
         raise argparse.ArgumentTypeError(f"'{text}': expected I/N with 0 <= I < N, e.g. 0/4 (the first of 4 shards)")
     return int(i), int(n)
+
+
+def cmd_selftest(args: argparse.Namespace) -> int:
+    from bench.selftest import cmd_selftest as run
+
+    return run(args)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
