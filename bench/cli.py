@@ -99,6 +99,8 @@ def _parser() -> argparse.ArgumentParser:
     t = sub.add_parser("table", help="print the comparison table of one or more runs")
     t.add_argument("runs", nargs="+")
     t.add_argument("--format", choices=["markdown", "csv", "latex", "html"], default="markdown")
+    t.add_argument("--target-ci", type=float, metavar="H", help="also print, per row with a bootstrap interval, the "
+                   "number of samples at which its half-width would reach H (e.g. 0.5 FID)")
 
     rp = sub.add_parser("report", help="build a static, self-contained HTML leaderboard from one or more runs")
     rp.add_argument("runs", nargs="+")
@@ -427,6 +429,12 @@ def cmd_table(args: argparse.Namespace) -> int:
     rows = load_runs(args.runs)
     render = {"markdown": to_markdown, "csv": to_csv, "latex": to_latex, "html": html_tables}[args.format]
     print(render(rows), end="")
+    if args.target_ci is not None:
+        from bench.tables import target_ci_notes
+
+        if args.target_ci <= 0:
+            raise GenbenchError(f"--target-ci {args.target_ci:g}: the half-width must be positive")
+        print("\n" + target_ci_notes(rows, args.target_ci), end="")
     return EXIT_OK
 
 

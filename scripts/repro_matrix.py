@@ -7,7 +7,7 @@ library versions change, on this CPU: bit-equal, or the largest relative differe
 
 How: seeded random weights in each backbone's real file format and architecture (bench.repro.random_weights; the
 digits protocol uses its shipped weights) are written ONCE by the pinned environment, so every environment loads
-the same bytes. The corpus is fixed: 16 + 16 RGB 32x32 images (smooth blobs vs noisier, darker ones, as
+the same bytes (fd-dinov2 and cmmd on smaller networks of the same classes, see SIZE). The corpus is fixed: 16 + 16 RGB 32x32 images (smooth blobs vs noisier, darker ones, as
 bench.parity draws them, made in memory with numpy's PCG64) for the third-party protocols, and the first 200 test
 and 200 train digits for the digits protocol. Each environment is a throw-away venv (torch==X with the matching
 torchvision, and whatever numpy, scipy and Pillow pip resolves), deleted after its run. The worker is this file
@@ -45,9 +45,17 @@ TORCHVISION = {"2.12": "0.27.*", "2.13": "0.28.*", "2.14": "0.29.*", "2.15": "0.
 #: Pillow are whatever pip resolves for that torch
 PACKAGES = ["torch-fidelity", "clean-fid", "torchmetrics", "open_clip_torch", "timm", "transformers", "scipy",
             "numpy", "Pillow", "pydantic", "PyYAML", "tqdm", "scikit-learn", "pandas", "threadpoolctl"]
-N_RGB = 16
+N_RGB = int(os.environ.get("REPRO_N_RGB", "16"))
+#: protocols whose real network is too costly for this CPU budget run bench.repro's "tiny" variant: fd-dinov2 runs
+#: DINOv2 ViT-S/14 (the real ViT-L/14 costs 17x more per image), cmmd the real classes, processor and 336 px input
+#: with narrow widths (the real ViT-L/14-336 costs ~175 GFLOP per image)
+SIZE = {"fd-dinov2": "tiny", "cmmd": "tiny"}
 N_DIGITS = 200
 THREADS = 2
+#: fid_curve re-runs FID on subsets (the d x d path at these n: minutes per 2048-d protocol on this CPU) and adds
+#: nothing FID does not show; vendi works in the feature dimension (~20 s per 2048-d protocol here)
+SKIP = {"fid_curve"}
+VENDI_MAX_DIM = 512
 
 
 def corpus() -> dict[str, Any]:
@@ -93,7 +101,8 @@ def write_weights(folder: Path) -> dict[str, list[str | None]]:
     from bench.protocol import PRESETS
     from bench.repro import random_weights
 
-    return {p.name: list(random_weights(p.backbone, folder, seed=0, size="real")) for p in PRESETS.values()}
+    return {p.name: list(random_weights(p.backbone, folder, seed=0, size=SIZE.get(p.name, "real")))
+            for p in PRESETS.values()}
 
 
 def worker(out: Path, weights: dict[str, list[str | None]]) -> None:
@@ -105,20 +114,24 @@ def worker(out: Path, weights: dict[str, list[str | None]]) -> None:
     torch.set_num_threads(THREADS)
     from bench.backbones import get_backbone
     from bench.protocol import PRESETS
-    from bench.repro import metric_values
+    from bench.repro import feature_metrics, metric_values
     from bench.selftest import array_sha256
 
     data = corpus()
     res: dict[str, Any] = {"environment": environment(), "protocols": {}}
     out.mkdir(parents=True, exist_ok=True)
+    only = [x for x in os.environ.get("REPRO_PROTOCOLS", "").split(",") if x]
     for p in PRESETS.values():
+        if only and p.name not in only:
+            continue
         t0 = time.time()
         name, w = weights[p.name]
         try:
             b = get_backbone(str(name), weights=w)
             gen, ref = data["digits" if p.name == "digits" else "rgb"]
             fg, fr = b.extract(gen), b.extract(ref)
-            vals = metric_values(b, fg, fr)
+            vals = metric_values(b, fg, fr, [(m, layer) for m, layer in feature_metrics(b) if m not in SKIP
+                                              and not (m == "vendi" and fg[layer].shape[1] > VENDI_MAX_DIM)])
         except Exception as exc:  # an environment that cannot build a backbone is a result, not a crash
             res["protocols"][p.name] = {"error": f"{exc.__class__.__name__}: {str(exc).splitlines()[0][:200]}"}
             print(f"{p.name}: {res['protocols'][p.name]['error']}", flush=True)
@@ -184,7 +197,9 @@ def fmt(x: float | None) -> str:
 def table(results: dict[str, Any], pinned_env: dict[str, Any]) -> str:
     """Markdown: one row per protocol, per environment the features' and the worst metric's relative difference."""
     envs = list(results)
-    lines = [f"Pinned environment: torch {pinned_env['torch']}, numpy {pinned_env['numpy']}, scipy "
+    n_rgb = os.environ.get("REPRO_N_RGB", str(N_RGB))
+    lines = [f"Corpus: {n_rgb} + {n_rgb} RGB 32x32 images (third-party protocols), {N_DIGITS} + {N_DIGITS} digits. "
+             f"Pinned environment: torch {pinned_env['torch']}, numpy {pinned_env['numpy']}, scipy "
              f"{pinned_env['scipy']}, Pillow {pinned_env['pillow']}, Python {pinned_env['python']}; CPU "
              f"{pinned_env['cpu']}, {THREADS} threads; measured {pinned_env['date']}.", ""]
     lines.append("| environment | torch | numpy | scipy | Pillow |")
@@ -227,6 +242,8 @@ def main() -> int:
     ap.add_argument("--work", default="/tmp/genbench-repro", help="scratch folder (weights, venvs, features)")
     ap.add_argument("--pinned-only", action="store_true", help="only (re)compute the pinned environment's values")
     ap.add_argument("--keep-venvs", action="store_true")
+    ap.add_argument("--protocols", help="comma-separated protocols (default: every shipped one)")
+    ap.add_argument("--n-rgb", type=int, default=N_RGB, help="generated and reference RGB images each (default 16)")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per environment's worker")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--weights-json", help=argparse.SUPPRESS)
@@ -234,6 +251,9 @@ def main() -> int:
     if args.worker:
         worker(Path(args.worker), json.loads(Path(args.weights_json).read_text()))
         return 0
+    os.environ["REPRO_N_RGB"] = str(args.n_rgb)  # the workers read both
+    if args.protocols:
+        os.environ["REPRO_PROTOCOLS"] = args.protocols
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
@@ -265,7 +285,8 @@ def main() -> int:
                 shutil.rmtree(venv, ignore_errors=True)
         print(f"torch {version}: done in {time.time() - t1:.0f} s", flush=True)
     doc = {"about": "written by scripts/repro_matrix.py; tests/test_repro_matrix.py holds the pinned values",
-           "pinned": pinned_res, "matrix": matrix, "seconds": round(time.time() - t0)}
+           "corpus": {"n_rgb": args.n_rgb, "n_digits": N_DIGITS}, "pinned": pinned_res, "matrix": matrix,
+           "seconds": round(time.time() - t0) + sum(int(m.get("seconds", 0)) for m in matrix.values() if not args.torch)}
     JSON_OUT.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
     if matrix:
         write_doc(table(matrix, pinned_res["environment"]))

@@ -85,7 +85,8 @@ class FID(Metric):
                 s = gaussian_stats(x)
                 return frechet_distance(fixed.mu, fixed.sigma, s.mu, s.sigma, sqrt_sigma1=root).value
 
-            out.ci_low, out.ci_high, info = bootstrap_interval(fid_of, g, o.bootstrap, o.confidence, seed, res.value)
+            out.ci_low, out.ci_high, info = bootstrap_interval(fid_of, g, o.bootstrap, o.confidence, seed, res.value,
+                                                               sizing=True)
             out.extras.update(bootstrap=info, std=info["std"])  # std: shown as ± in tables
         return [out]
 
