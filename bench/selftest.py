@@ -57,7 +57,7 @@ def array_sha256(a: np.ndarray | torch.Tensor) -> str:
     """sha256 of an array's dtype, shape and bytes (C order): equal digests mean bit-equal values."""
     arr = a.detach().cpu().contiguous().numpy() if isinstance(a, torch.Tensor) else np.ascontiguousarray(a)
     h = hashlib.sha256(f"{arr.dtype.str}{arr.shape}".encode())
-    h.update(memoryview(arr).cast("B"))
+    h.update(arr.tobytes())
     return h.hexdigest()
 
 
@@ -169,7 +169,7 @@ def write_record(path: Path, protocol: str, backbone: Backbone, which: str, feat
             "input_sha256": array_sha256(inputs()[which]), "environment": environment(backbone),
             "layers": {k: array_sha256(v) for k, v in feats.items()}, "trace": trace.names,
             "trace_sha256": trace.digests, "hooked": trace.hooked}
-    arrays = {f"layer/{k}": v for k, v in feats.items()}
+    arrays: dict[str, Any] = {f"layer/{k}": v for k, v in feats.items()}
     arrays.update({f"trace/{i}": p for i, p in enumerate(trace.prints)})
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.npz")

@@ -310,7 +310,7 @@ def target_ci_notes(rows: list[dict[str, Any]], target: float) -> str:
 
     lines = []
     for r in rows:
-        ex = r.get("extras") if isinstance(r.get("extras"), dict) else {}
+        ex: dict[str, Any] = r["extras"] if isinstance(r.get("extras"), dict) else {}
         ci = confidence_interval(r)
         if ci is None or "bootstrap" not in ex or not r.get("n"):
             continue
