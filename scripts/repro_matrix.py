@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import shutil
@@ -44,7 +45,7 @@ TORCHVISION = {"2.12": "0.27.*", "2.13": "0.28.*", "2.14": "0.29.*", "2.15": "0.
 #: what the throw-away venvs install besides torch/torchvision (genbench's backbone dependencies); numpy, scipy and
 #: Pillow are whatever pip resolves for that torch
 PACKAGES = ["torch-fidelity", "clean-fid", "torchmetrics", "open_clip_torch", "timm", "transformers", "scipy",
-            "numpy", "Pillow", "pydantic", "PyYAML", "tqdm", "scikit-learn", "pandas", "threadpoolctl"]
+            "numpy", "Pillow", "pydantic", "PyYAML", "tqdm", "scikit-learn", "pandas", "threadpoolctl", "vendi-score"]
 N_RGB = int(os.environ.get("REPRO_N_RGB", "16"))
 #: protocols whose real network is too costly for this CPU budget run bench.repro's "tiny" variant: fd-dinov2 runs
 #: DINOv2 ViT-S/14 (the real ViT-L/14 costs 17x more per image), cmmd the real classes, processor and 336 px input
@@ -145,7 +146,10 @@ def worker(out: Path, weights: dict[str, list[str | None]]) -> None:
 
 
 def rel(a: float, b: float) -> float:
-    return 0.0 if a == b else abs(a - b) / max(abs(b), 1e-300)
+    """|a - b| / |b|; 0.0 for equal values, NaN included (an IS of too few samples is NaN everywhere)."""
+    if a == b or (math.isnan(a) and math.isnan(b)):
+        return 0.0
+    return abs(a - b) / max(abs(b), 1e-300)
 
 
 def compare(run: Path, pinned: Path) -> dict[str, Any]:
@@ -166,9 +170,10 @@ def compare(run: Path, pinned: Path) -> dict[str, Any]:
         else:
             with np.load(run / f"{p}.npz") as za, np.load(pinned / f"{p}.npz") as zb:
                 feat = max(relative_difference(za[k], zb[k]) for k in zb.files)
-        mets = {m: rel(ra["metrics"][m], v) if m in ra["metrics"] else None for m, v in rb["metrics"].items()}
-        out["protocols"][p] = {"features": feat, "metrics": mets,
-                               "bit_equal": ra["features"] == rb["features"] and ra["metrics"] == rb["metrics"]}
+        mets = {m: rel(ra["metrics"][m], v) for m, v in rb["metrics"].items() if m in ra["metrics"]}
+        missing = sorted(set(rb["metrics"]) ^ set(ra["metrics"]))
+        out["protocols"][p] = {"features": feat, "metrics": mets, "not_in_both": missing,
+                               "bit_equal": ra["features"] == rb["features"] and not any(mets.values())}
     return out
 
 
@@ -222,7 +227,7 @@ def table(results: dict[str, Any], pinned_env: dict[str, Any]) -> str:
             mets = {m: v for m, v in r["metrics"].items() if v is not None}
             worst = max(mets.items(), key=lambda kv: kv[1]) if mets else None
             if r["bit_equal"]:
-                cells.append("bit-equal")
+                cells.append("bit-equal" + (f" ({', '.join(r['not_in_both'])} not computed)" if r.get("not_in_both") else ""))
             else:
                 cells.append(f"{fmt(r['features'])} / {fmt(worst[1]) if worst else '—'}"
                              f"{f' ({worst[0]})' if worst and worst[1] else ''}")
