@@ -34,13 +34,25 @@ def _recompute(protocol: str, tmp_path: object) -> dict:
     name, w = random_weights(preset.backbone, Path(str(tmp_path)), seed=0, size=rm.SIZE.get(protocol, "real"))
     b = get_backbone(name, weights=w)
     gen, ref = data["digits" if protocol == "digits" else "rgb"]
-    fg, fr = b.extract(gen), b.extract(ref)
     from bench.repro import feature_metrics, metric_values
 
-    metrics = [(m, layer) for m, layer in feature_metrics(b) if m not in rm.SKIP
-               and not (m == "vendi" and fg[layer].shape[1] > rm.VENDI_MAX_DIM)]
+    # the matrix ran with rm.THREADS torch and BLAS threads: KID's float32 kernel sums move by ~3e-6 relative with
+    # the BLAS thread count (measured on the digits protocol, 1 vs 2 threads), the features do not
+    from threadpoolctl import threadpool_limits
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(rm.THREADS)
+    limits = threadpool_limits(rm.THREADS)
+    try:
+        fg, fr = b.extract(gen), b.extract(ref)
+        metrics = [(m, layer) for m, layer in feature_metrics(b) if m not in rm.SKIP
+                   and not (m == "vendi" and fg[layer].shape[1] > rm.VENDI_MAX_DIM)]
+        values = metric_values(b, fg, fr, metrics)
+    finally:
+        torch.set_num_threads(threads)
+        limits.restore_original_limits()
     return {"features": {f"{s}/{k}": array_sha256(v) for s, f in (("gen", fg), ("ref", fr)) for k, v in f.items()},
-            "metrics": metric_values(b, fg, fr, metrics)}
+            "metrics": values}
 
 
 def _tolerance(protocol: str) -> float:
