@@ -34,11 +34,11 @@ def _recompute(protocol: str, tmp_path: object) -> dict:
     name, w = random_weights(preset.backbone, Path(str(tmp_path)), seed=0, size=rm.SIZE.get(protocol, "real"))
     b = get_backbone(name, weights=w)
     gen, ref = data["digits" if protocol == "digits" else "rgb"]
-    from bench.repro import feature_metrics, metric_values
-
     # the matrix ran with rm.THREADS torch and BLAS threads: KID's float32 kernel sums move by ~3e-6 relative with
     # the BLAS thread count (measured on the digits protocol, 1 vs 2 threads), the features do not
     from threadpoolctl import threadpool_limits
+
+    from bench.repro import feature_metrics, metric_values
 
     threads = torch.get_num_threads()
     torch.set_num_threads(rm.THREADS)
