@@ -163,6 +163,8 @@ class Adapter:
     def __init__(self, args: AdapterArgs, ctx: AdapterContext) -> None:
         self.args = args
         self.ctx = ctx
+        #: the name it was built under (``adapter:`` in a suite); the class name when built directly
+        self.registered_name: str = type(self).__name__
 
     @classmethod
     def check_args(cls, args: AdapterArgs, resolve: Callable[[str], Path]) -> list[tuple[tuple[Any, ...], str]]:
@@ -262,4 +264,6 @@ def build_adapter(name: str, args: dict[str, Any], ctx: AdapterContext) -> Adapt
         parsed = cls.Args.model_validate(args)
     except ValidationError as exc:
         raise ConfigError(f"adapter '{name}': {exc}") from None
-    return cls(parsed, ctx)
+    adapter = cls(parsed, ctx)
+    adapter.registered_name = name
+    return adapter

@@ -58,6 +58,16 @@ def _hub_cache() -> str:
         os.environ.get("HF_HOME", os.path.join(os.path.expanduser("~"), ".cache", "huggingface")), "hub")
 
 
+def fetch_hint(repo: str) -> str:
+    """The command that puts ``repo`` in the Hugging Face cache where there is network: ``hf download`` (the CLI
+    huggingface_hub >= 1.0 ships; the pinned version has no ``huggingface-cli``)."""
+    return f"hf download {repo}"
+
+
+def _in_hub_cache(repo: str) -> bool:
+    return (Path(_hub_cache()) / f"models--{repo.replace('/', '--')}").is_dir()
+
+
 class _Pretrained(Adapter):
     """An adapter whose ``pretrained`` argument is a hub id or a save_pretrained folder of an optional package."""
 
@@ -221,6 +231,10 @@ def pretrained_problems(pretrained: str, resolve: Any, package: str) -> list[tup
     hub id ``org/name`` is looked up when the model is built), or ``package`` (the optional extra) not installed."""
     import importlib.util
 
+    if not _looks_local(pretrained) and _offline() and not _in_hub_cache(pretrained):  # told before any work
+        return [(("pretrained",), f"'{pretrained}' is not in the Hugging Face cache ({_hub_cache()}) and genbench is "
+                                  f"offline: fetch it where there is network ({fetch_hint(pretrained)}) and copy the "
+                                  "cache here, or give a local save_pretrained folder")]
     if _looks_local(pretrained) and not Path(resolve(pretrained)).is_dir():
         return [(("pretrained",), f"{resolve(pretrained)}: no such folder (give a save_pretrained folder or a hub id "
                                   "'org/name')")]
@@ -236,7 +250,7 @@ def hub_entry(pretrained: str, revision: str | None, resolve: Any, marker: str) 
     if local.is_dir() or _looks_local(pretrained):
         return f"{local} [{'present' if (local / marker).is_file() else 'MISSING'}]"
     cached = Path(_hub_cache()) / f"models--{pretrained.replace('/', '--')}"
-    state = "present" if cached.is_dir() else ("MISSING" if _offline() else "would download")
+    state = "present" if _in_hub_cache(pretrained) else ("MISSING" if _offline() else "would download")
     rev = f"@{revision}" if revision else ""
     return f"hub {pretrained}{rev} [{state}]\n      from https://huggingface.co/{pretrained}\n      to   {cached}"
 
@@ -254,12 +268,12 @@ def from_pretrained(load: Any, pretrained: str, resolve: Any, what: str, **kw: A
                 raise
             return load(source, **kw)
     except Exception as exc:
-        first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:200]
+        first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]  # whole: a cut line misleads
         if local.is_dir():
             raise ConfigError(f"{local}: not a {what} folder ({first})") from None
         raise ConfigError(f"{what} '{pretrained}' is not in the Hugging Face cache ({_hub_cache()})"
                           + (" and genbench is offline" if _offline() else f" and could not be downloaded ({first})")
-                          + f": fetch it where there is network (huggingface-cli download {pretrained}) or "
+                          + f": fetch it where there is network ({fetch_hint(pretrained)}) or "
                           "give a local save_pretrained folder as 'pretrained'") from None
 
 

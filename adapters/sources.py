@@ -92,6 +92,11 @@ class NpzGenerator(_Replay):
         a: NpzArgs = self.args  # type: ignore[assignment]
         return ArrayFile(self.ctx.resolve_path(a.path), a.key, parse_range(a.range))
 
+    def output_problem(self) -> str | None:
+        """A float array whose values do not fit the declared ``range`` (the same monitor as a model's outputs)."""
+        f = self._files
+        return f.monitor.problem() if isinstance(f, ArrayFile) and f.monitor is not None else None
+
 
 class _ModelArgs(AdapterArgs):
     range: str | list[float] = Field(default="-1,1", description="value range of float outputs")
@@ -325,9 +330,39 @@ class ExportGenerator(_FileModelGenerator):
     Args = ExportArgs
     what, key_name = "torch.export program", "export"
 
+    @classmethod
+    def check_args(cls, args: AdapterArgs, resolve: Any) -> list[tuple[tuple[Any, ...], str]]:
+        problems = super().check_args(args, resolve)
+        if problems:
+            return problems
+        p = resolve(args.path)  # type: ignore[attr-defined]
+        try:
+            n = static_batch(torch.export.load(str(p)))
+        except Exception as exc:  # not a program file: said here rather than at run time
+            return [(("path",), f"{p}: not a torch.export program ({exc.__class__.__name__}: "
+                                f"{(str(exc).strip().splitlines() or [''])[0]})")]
+        if n is not None:  # would fail at run time on any other batch (the last, smaller one included)
+            return [(("path",), f"{p}: exported with a static batch size of {n}: genbench calls it with the task's "
+                                "batch_size and a smaller last batch; export with a dynamic batch dimension "
+                                "(torch.export.export(m, (z,), dynamic_shapes=({0: torch.export.Dim('batch')},)))")]
+        return []
+
     def _load(self, path: Any) -> Any:
         module = torch.export.load(str(path)).module()
         return module.to(self.device) if self.device.type != "cpu" else module
+
+
+def static_batch(program: Any) -> int | None:
+    """The fixed size of an exported program's first input's first dimension, or None when it is dynamic (a
+    symbolic size) or unknown."""
+    for node in program.graph.nodes:
+        if node.op == "placeholder" and node.name in set(program.graph_signature.user_inputs):
+            val = node.meta.get("val")
+            shape = getattr(val, "shape", None)
+            if shape is None or not len(shape):
+                return None
+            return int(shape[0]) if isinstance(shape[0], int) else None
+    return None
 
 
 class OnnxArgs(_FileArgs):

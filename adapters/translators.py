@@ -125,8 +125,8 @@ class RandomTargetTranslator(Translator):
         a: RandomTargetArgs = self.args  # type: ignore[assignment]
         ds = _domain_pair(self.ctx, a.dataset)
         side = "b" if request.direction == "a2b" else "a"
-        pool, _, _ = ds.domain(side)
-        n = pool.shape[0]
+        pool = ds.side(side)
+        n = len(pool)
         if a.replace:
             idx = [int(np.random.default_rng(s).integers(n)) for s in request.seeds]
         else:
@@ -135,7 +135,7 @@ class RandomTargetTranslator(Translator):
                                  f"{max(request.indices)} was asked for; set replace: true")
             perm = np.random.default_rng(derive_seed("random-target", a.dataset, side, n)).permutation(n)
             idx = [int(perm[i]) for i in request.indices]
-        return pool[idx]
+        return pool.read(idx)
 
 
 class OracleArgs(_DatasetArgs):
@@ -167,12 +167,13 @@ class BlurredOracle(Translator):
         ds = _domain_pair(self.ctx, a.dataset)
         if not ds.paired:
             raise ConfigError(f"blurred-oracle needs a paired dataset; '{a.dataset}' is unpaired")
-        truth, _, names = ds.domain("b" if request.direction == "a2b" else "a")
+        side = "b" if request.direction == "a2b" else "a"
+        truth, names = ds.side(side), ds.names_b if side == "b" else ds.names_a
         where = {n: i for i, n in enumerate(names)}
         missing = [n for n in request.names if n not in where]
         if missing:
             raise InputError(f"blurred-oracle: no ground truth in '{a.dataset}' for {', '.join(missing[:5])}")
-        return gaussian_blur(truth[[where[n] for n in request.names]], a.sigma)
+        return gaussian_blur(truth.read([where[n] for n in request.names]), a.sigma)
 
 
 # ----------------------------------------------------------------------------------------- data only

@@ -358,7 +358,8 @@ class CocoResultsArgs(AdapterArgs):
 
 
 class CocoResultsCaptioner(Captioner):
-    """Captions made elsewhere (data only), as a COCO results file. Shapes image ids are 0-based indices."""
+    """Captions made elsewhere (data only), as a COCO results file. Image ids are the dataset's own (COCO
+    ``image_id``; Karpathy ``cocoid``, else ``imgid``); the shapes world's are 0-based indices."""
 
     Args = CocoResultsArgs
     data_only = True

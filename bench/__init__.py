@@ -10,7 +10,9 @@ __version__ = "0.1.0"
 
 #: the Python API (bench.api), imported on first use so that ``import bench`` stays light
 _API = ("score_images", "score_pairs", "score_captions", "run_suite")
-__all__ = ["__version__", *_API]
+#: the in-process core (bench.evaluation): samples and a reference in, typed rows out
+_EVALUATION = ("evaluate",)
+__all__ = ["__version__", *_API, *_EVALUATION]
 
 
 def __getattr__(name: str) -> Any:
@@ -18,4 +20,8 @@ def __getattr__(name: str) -> Any:
         from bench import api
 
         return getattr(api, name)
+    if name in _EVALUATION:
+        from bench import evaluation
+
+        return getattr(evaluation, name)
     raise AttributeError(f"module 'bench' has no attribute {name!r}")

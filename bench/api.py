@@ -8,18 +8,18 @@
     bench.score_captions({img_id: [refs, ...]}, {img_id: hypothesis})
     df = bench.run_suite("suites/quickstart.yaml")                               # pandas DataFrame, one row per value
 
-Every function runs the same planner, runner, caches and metrics as the command line (arrays are written to a
-temporary ``.npy`` and read like a file; a generator goes through the ``python`` adapter with per-sample seeds), and
-returns plain floats keyed by value name. Errors are :class:`bench.errors.GenbenchError` with the CLI's message.
+Every function computes with the same task template, caches and metrics as the command line: ``score_images`` in
+process (:func:`bench.evaluation.evaluate`, which also returns typed rows: ``bench.evaluate``), the others through
+the suite engine; they return plain floats keyed by value name. Errors are :class:`bench.errors.GenbenchError` with
+the CLI's message.
 """
 
 from __future__ import annotations
 
-import itertools
+import contextlib
 import os
-import tempfile
-import types
-from collections.abc import Callable, Hashable, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,26 +32,25 @@ from bench.errors import InputError
 #: (NCHW or NHWC); or, for the generated side, an ``nn.Module`` / callable generator
 ImageInput = str | os.PathLike | np.ndarray | torch.Tensor | torch.nn.Module | Callable[..., Any]
 
-#: generators handed to score_images, reachable by the python adapter as ``bench.api:_LIVE.<name>``
-_LIVE = types.SimpleNamespace()
-_COUNTER = itertools.count()
+def _is_statistics(x: Any) -> bool:
+    """Whether a path names statistics (an .npz with mu/sigma, a torch-fidelity .pt, a named reference)."""
+    if not isinstance(x, str | os.PathLike):
+        return False
+    from bench.score import _source
+
+    try:
+        return _source(os.fspath(x))[0] == "stats"
+    except InputError:
+        return False
 
 
-def _as_file(x: Any, folder: str, name: str, value_range: str | None) -> str:
-    """A path the CLI engine reads: paths as given; arrays and tensors as uint8 NCHW in a temporary .npy."""
-    if isinstance(x, str | os.PathLike):
-        return os.fspath(x)
-    if isinstance(x, np.ndarray | torch.Tensor):
-        from bench.images import parse_range, to_uint8
-
-        t = torch.as_tensor(x)
-        if not t.dtype == torch.uint8 and value_range is None:
-            raise InputError(f"{name}: float images need range= (for example '-1,1' or '0,1')")
-        u8 = to_uint8(t, None if t.dtype == torch.uint8 else parse_range(value_range), what=name)
-        path = Path(folder) / f"{name}.npy"
-        np.save(path, u8.numpy())
-        return str(path)
-    raise InputError(f"{name}: expected a path, a numpy array or a torch tensor, got {type(x).__name__}")
+@contextlib.contextmanager
+def _every_call_warned() -> Iterator[None]:
+    """genbench's own warnings on every call, not once per process (Python's default): a notebook's second,
+    cached call is warned about as the first was."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("always", module=r"bench\.")
+        yield
 
 
 def score_images(generated: ImageInput, reference: ImageInput, metrics: Sequence[str] = ("fid",), *,
@@ -62,29 +61,23 @@ def score_images(generated: ImageInput, reference: ImageInput, metrics: Sequence
 
     ``generated`` may also be a generator (an ``nn.Module`` mapping latents ``z [n, latent_dim]`` to images in
     ``range``, or an object with ``generate(request)``): it is asked for ``n`` samples with the CLI's per-sample
-    seeds. The protocol defaults to the field's standard (``tf-compat``) as on the command line."""
+    seeds. The protocol defaults to the field's standard (``tf-compat``) as on the command line. Runs in process
+    (:func:`bench.evaluation.evaluate`: no run folder, no temporary file); statistics as the samples' side go
+    through the command's engine, which swaps the sides."""
+    if not _is_statistics(generated):
+        from bench.evaluation import evaluate
+
+        with _every_call_warned():
+            rows = evaluate(generated, reference, list(metrics), protocol=protocol, backbone=backbone,
+                            weights=weights, n=n, range=range, latent_dim=latent_dim, device=device, seed=seed,
+                            cache=cache, progress=progress)
+        return {r.metric: r.value for r in rows}  # type: ignore[misc]
     from bench import score as _score
 
-    with tempfile.TemporaryDirectory(prefix="genbench-api-") as tmp:
-        ref = _as_file(reference, tmp, "reference", range)
-        model, name = None, ""
-        if isinstance(generated, torch.nn.Module) or (callable(generated) and not isinstance(generated, type)
-                                                      and not isinstance(generated, str | os.PathLike)):
-            if n is None:
-                raise InputError("a generator needs n= (how many samples to draw)")
-            name = f"m{next(_COUNTER)}"
-            setattr(_LIVE, name, generated)
-            model = {"adapter": "python", "args": {"target": f"bench.api:_LIVE.{name}", "range": range or "-1,1",
-                                                   **({"latent_dim": latent_dim} if latent_dim else {})}}
-            gen = "<generator>"
-        else:
-            gen = _as_file(generated, tmp, "generated", range)
-        try:
-            res = _score.score_images(gen, ref, list(metrics), backbone=backbone, weights=weights, n=n, seed=seed,
-                                      progress=progress, cache=cache, protocol=protocol, device=device, model=model)
-        finally:
-            if name:
-                delattr(_LIVE, name)
+    with _every_call_warned():
+        res = _score.score_images(os.fspath(generated), os.fspath(reference), list(metrics),  # type: ignore[arg-type]
+                                  backbone=backbone, weights=weights, n=n, seed=seed, progress=progress, cache=cache,
+                                  protocol=protocol, device=device, value_range=range)
     return {k: v["value"] for k, v in res["metrics"].items()}
 
 

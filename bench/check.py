@@ -43,6 +43,15 @@ _ROW_KEYS = ("task", "model", "metric", "value", "ci_low", "ci_high", "n", "prot
 def save_baseline(run: str | os.PathLike[str], name: str, directory: str | os.PathLike[str] = BASELINE_DIR) -> Path:
     """Write ``directory/NAME.json``: the values of a run plus what is needed to refuse a mismatched comparison."""
     rd = RunDir(run)
+    scan = rd.scan()
+    # a baseline is what later runs are judged against: damaged, missing or repeated rows are refused, not skipped
+    short = sorted({(r["task"], r["model"]) for _, _, r in scan.good} - scan.complete())
+    problems = ([f"{rd.rows_file}:{i}: {why}" for i, why in scan.bad]
+                + [f"{rd.rows_file}: task {t}, model {m}: rows incomplete" for t, m in short]
+                + [f"{rd.rows_file}:{i}: a repeat of an earlier line" for i in scan.duplicates()])
+    if problems:
+        raise InputError(f"{problems[0]}{f' (and {len(problems) - 1} more)' if len(problems) > 1 else ''}; a baseline "
+                         f"must come from sound rows (genbench run --resume {rd.path} recomputes them)")
     rows = rd.rows()
     if not rows:
         raise InputError(f"{rd.path}: not a run folder or no rows (no rows.jsonl)")
@@ -61,11 +70,20 @@ def save_baseline(run: str | os.PathLike[str], name: str, directory: str | os.Pa
         "git_sha": manifest.get("git_sha") or git_sha(),
         "created_unix": round(time.time()),
         "protocols": {r["protocol_id"]: r.get("protocol") for r in rows if r.get("protocol_id")},
-        "rows": [{k: r.get(k) for k in _ROW_KEYS} | {"std": (r.get("extras") or {}).get("std")} for r in rows],
+        # a row its own run flagged as too noisy (a timing on a loaded machine) is kept but marked: check never
+        # gates a run against it (the band would be centred on chance)
+        "rows": [{k: r.get(k) for k in _ROW_KEYS} | {"std": (r.get("extras") or {}).get("std")}
+                 | ({"noisy": (r.get("extras") or {})["noisy"]} if (r.get("extras") or {}).get("noisy") else {})
+                 for r in rows],
     }
     out = Path(directory) / f"{name}.json"
     atomic_write_text(out, json.dumps(base, indent=1, sort_keys=True) + "\n")
     return out
+
+
+def noisy_rows(baseline: dict[str, Any]) -> list[str]:
+    """``task/model/metric: why`` for each baseline row marked too noisy to gate on."""
+    return [f"{b['task']}/{b['model']}/{b['metric']}: {b['noisy']}" for b in baseline["rows"] if b.get("noisy")]
 
 
 def load_baseline(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -97,10 +115,12 @@ class Verdict:
     ok: bool
     gated: bool
     message: str
+    #: outside its band, but the run's or the baseline's value was flagged too noisy to gate on: not a failure
+    noisy: bool = False
 
     @property
     def status(self) -> str:
-        return "info" if not self.gated else ("pass" if self.ok else "FAIL")
+        return "info" if not self.gated else "noisy" if self.noisy else ("pass" if self.ok else "FAIL")
 
 
 def _acceptance(rule: Any, model: str, base: float, higher: bool) -> tuple[float, float]:
@@ -156,7 +176,7 @@ def precheck(plan: Any, baseline: dict[str, Any]) -> None:
 def evaluate(run_rows: list[dict[str, Any]], baseline: dict[str, Any], check: Any, where: Any = None) -> list[Verdict]:
     """One verdict per baseline value. Raises ProtocolMismatchError when a (task, metric) was computed under a
     different protocol in the run than in the baseline."""
-    from bench.metrics.base import output_info
+    from bench.tasks.base import value_info as output_info  # metric and measurement values
 
     rules = dict(check.metrics) if check is not None else {}
     for name in rules:
@@ -197,7 +217,10 @@ def evaluate(run_rows: list[dict[str, Any]], baseline: dict[str, Any], check: An
             continue
         v = float(r["value"])
         if rule is None or bv is None:
-            out.append(Verdict(*key, bv, v, None, None, ok=True, gated=False, message="no rule (informational)"))
+            msg = "no rule (informational)"
+            if bv is not None and bv != 0 and abs(v - bv) > 0.1 * abs(bv):  # said, so no change goes unnoticed
+                msg += f"; changed {100 * (v - bv) / abs(bv):+.0f}% with no rule to gate it"
+            out.append(Verdict(*key, bv, v, None, None, ok=True, gated=False, message=msg))
             continue
         higher = bool(b.get("higher_is_better", r.get("higher_is_better")))
         lo, hi = _acceptance(rule, b["model"], float(bv), higher)
@@ -207,10 +230,15 @@ def evaluate(run_rows: list[dict[str, Any]], baseline: dict[str, Any], check: An
         else:
             worse = (v < lo) if higher else (v > hi)
             msg = "regression (worse than accepted)" if worse else "suspiciously better than accepted (two-sided window)"
-        noisy = (r.get("extras") or {}).get("noisy")
-        if noisy:  # a timing whose repeats disagree: its verdict may be chance; said next to it
-            msg += f"; WARNING: {noisy}"
-        out.append(Verdict(*key, float(bv), v, lo, hi, ok=ok, gated=True, message=msg))
+        why = [f"{x} (this run)" for x in [(r.get("extras") or {}).get("noisy")] if x] + \
+              [f"{x} (the baseline's run)" for x in [b.get("noisy")] if x]
+        if why and not ok:  # a timing on a loaded machine: outside its band by chance as likely as not; never a
+            # silent failure and never a silent pass: its own status, and the reason beside it
+            msg = "outside the band but NOT GATED, too noisy: " + "; ".join(why)
+        elif why:
+            msg += "; WARNING: " + "; ".join(why)
+        out.append(Verdict(*key, float(bv), v, lo, hi, ok=ok or bool(why), gated=True, message=msg,
+                           noisy=bool(why) and not ok))
     return out
 
 
@@ -230,11 +258,13 @@ def markdown_summary(verdicts: list[Verdict], title: str) -> str:
     """GitHub-flavoured Markdown, suitable for ``$GITHUB_STEP_SUMMARY``."""
     fails = [v for v in verdicts if not v.ok]
     gated = [v for v in verdicts if v.gated]
+    noisy = [v for v in verdicts if v.noisy]
     head = (f"## genbench check: {'✅ passed' if not fails else '❌ failed'} — {title}\n\n"
-            f"{len(gated) - len(fails)}/{len(gated)} gated values within their bands"
-            f"{f', {len(fails)} failing' if fails else ''}.\n\n")
+            f"{len(gated) - len(fails) - len(noisy)}/{len(gated)} gated values within their bands"
+            f"{f', {len(fails)} failing' if fails else ''}"
+            f"{f', {len(noisy)} outside but too noisy to gate (status noisy)' if noisy else ''}.\n\n")
     lines = ["| status | task | model | metric | baseline | value | accepted | note |", "|---|---|---|---|---:|---:|---|---|"]
-    for v in sorted(verdicts, key=lambda v: (v.ok, not v.gated)):
+    for v in sorted(verdicts, key=lambda v: (v.ok, not v.noisy, not v.gated)):
         acc = f"[{_num(v.low)}, {_num(v.high)}]" if v.gated and v.low is not None else ""
         lines.append(f"| {v.status} | {v.task} | {v.model} | {v.metric} | {_num(v.baseline)} | {_num(v.value)} | {acc} | {v.message} |")
     return head + "\n".join(lines) + "\n"
@@ -243,12 +273,12 @@ def markdown_summary(verdicts: list[Verdict], title: str) -> str:
 def junit_xml(verdicts: list[Verdict], suite_name: str) -> str:
     """One testcase per gated value; informational values are reported as skipped."""
     fails = sum(1 for v in verdicts if not v.ok)
-    skipped = sum(1 for v in verdicts if not v.gated)
+    skipped = sum(1 for v in verdicts if not v.gated or v.noisy)
     cases = []
     for v in verdicts:
         name = quoteattr(f"{v.task}/{v.model}/{v.metric}")
         body = ""
-        if not v.gated:
+        if not v.gated or v.noisy:
             body = f'<skipped message={quoteattr(v.message)}/>'
         elif not v.ok:
             detail = f"value {_num(v.value)}, baseline {_num(v.baseline)}, accepted [{_num(v.low)}, {_num(v.high)}]"

@@ -62,7 +62,8 @@ SPICE jars) is reported unavailable with the reason; the others still run.
                "BLEU-4": ..., "METEOR": ..., "ROUGE-L": ..., "CIDEr-D": ...,
                "SPICE": {"value": null, "available": false, "reason": "SPICE needs Stanford CoreNLP ..."}},
    "warnings": ["..."]}
-  Keys of "metrics" are always all eight names, in this order.
+  Keys of "metrics" are always all eight names, in this order; with --images DIR two more follow,
+  "CLIP-S" and "RefCLIP-S" (value, ci_low, ci_high, extras: scorer, prefix, w), and "clip_protocol" is added.
 
 --per-image FILE writes (atomically) a JSON list, one object per image in annotation order:
   [{"image_id": 1, "BLEU-1": ..., ..., "CIDEr-D": ...}, ...]   (available metrics only)
@@ -111,6 +112,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("run_b")
     c.add_argument("--bootstrap", type=int, default=200, help="bootstrap replicates for set-level metrics")
     c.add_argument("--alpha", type=float, default=0.05)
+    c.add_argument("--map", action="append", default=[], metavar="OLD=NEW", help="compare model OLD of RUN_A with "
+                   "model NEW of RUN_B (a renamed or retrained model); repeatable")
 
     ck = sub.add_parser("check", help="CI gate: run a suite (or take --run) and check it against a baseline")
     ck.add_argument("suite")
@@ -171,6 +174,8 @@ def _parser() -> argparse.ArgumentParser:
 
     ls = sub.add_parser("ls", help="list what genbench knows")
     ls.add_argument("what", choices=["adapters", "metrics", "backbones", "datasets", "suites", "tasks", "protocols"])
+    ls.add_argument("name", nargs="?", help="one adapter, metric, backbone, dataset kind or task kind: its whole "
+                    "description and every argument (type, default, meaning)")
     return p
 
 
@@ -192,6 +197,12 @@ def _add_score(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     c.add_argument("--per-image", metavar="FILE", help="write per-image scores to FILE (JSON list)")
     c.add_argument("--no-meteor", action="store_true", help="skip METEOR (its JVM start-up dominates the time)")
     c.add_argument("--no-spice", action="store_true", help="skip SPICE")
+    c.add_argument("--images", metavar="DIR", help="the annotations' image folder (their file_name): adds CLIPScore "
+                   "and RefCLIPScore (Hessel et al.) with --backbone")
+    c.add_argument("--backbone", default="clip-vit-b32", help="CLIP scorer for --images (default clip-vit-b32, OpenAI "
+                   "ViT-B/32, the published protocol; shapes-clip is the offline stand-in for shapes images only)")
+    c.add_argument("--weights", help="explicit weights file for --backbone")
+    c.add_argument("--device", help=DEVICE_HELP)
     c.set_defaults(func=cmd_score_captions)
 
     si = kinds.add_parser(
@@ -322,15 +333,27 @@ def cmd_score_captions(args: argparse.Namespace) -> int:
 
         with announce(f"scoring {len(hyps)} captions (BLEU, METEOR, ROUGE-L, CIDEr-D, SPICE)", enabled=not args.json):
             result = score_captions(refs, hyps, meteor=not args.no_meteor, spice=not args.no_spice)
+    clip: dict[str, Any] = {"metrics": {}}
+    if args.images:  # CLIPScore / RefCLIPScore on the same images, ids as in the files
+        from bench.score import score_caption_images
+
+        clip = score_caption_images(args.gt, args.res, args.images, backbone=args.backbone, weights=args.weights,
+                                    progress=not args.json, device=args.device)
     if args.per_image:
         rows = [{"image_id": i, **result.per_image[i]} for i in result.image_ids]
         atomic_write_text(args.per_image, json.dumps(rows, indent=1) + "\n")
     if args.json:
-        print(json.dumps(result.to_json()))
+        out = result.to_json()
+        if args.images:
+            out["metrics"].update(clip["metrics"])
+            out["clip_protocol"] = clip["protocol"]
+        print(json.dumps(out))
     else:
         print(f"{result.n_images} images")
         for name, m in result.metrics.items():
             print(f"{name:8s} {m.value:.6f}" if m.available else f"{name:8s} unavailable: {m.reason}")
+        for name, row in clip["metrics"].items():
+            print(f"{name:9s} {row['value']:.6f}  (scorer: {row['extras'].get('scorer')})")
     for w in result.warnings:
         print(f"genbench: warning: {w}", file=sys.stderr)
     return EXIT_OK
@@ -374,10 +397,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         run_dir = RunDir(args.resume)
         if not run_dir.path.is_dir():
             raise GenbenchError(f"{run_dir.path}: no such run folder to resume")
+        if not run_dir.is_run():  # a resume never starts a run inside some other folder
+            raise GenbenchError(f"{run_dir.path}: not a run folder (no manifest.json or rows.jsonl); nothing to resume")
     elif args.out:
         run_dir = RunDir(Path(args.out) / loaded.suite.name / RunDir.new_id(loaded.suite.spec_hash(), args.shard))
     store = FeatureStore(None if args.no_cache else "default", progress=not args.quiet)
-    outcome = Runner(plan, run_dir=run_dir, store=store, progress=not args.quiet,
+    outcome = Runner(plan, run_dir=run_dir, store=store, progress=not args.quiet, log=_run_log(args.quiet),
                      shard=args.shard).run(resume=bool(args.resume))
     if not is_main():  # rank 0 reports the run
         return EXIT_BAD_INPUT if outcome.errors else EXIT_OK
@@ -387,13 +412,23 @@ def cmd_run(args: argparse.Namespace) -> int:
         from bench.report import build_report
 
         print(f"leaderboard: {build_report([outcome.run_dir.path], outcome.run_dir.path / 'report')}")
-    if outcome.errors:
-        print(f"genbench: {len(outcome.errors)} error(s); results computed so far are kept in {outcome.run_dir.path}",
-              file=sys.stderr)
-        for e in outcome.errors:
-            print(f"genbench: error: {e}", file=sys.stderr)
+    if outcome.errors:  # each was printed as it happened (the run log): counted here, not repeated
+        print(f"genbench: {len(outcome.errors)} error(s), each reported above; results computed so far are kept in "
+              f"{outcome.run_dir.path}", file=sys.stderr)
         return EXIT_BAD_INPUT
     return EXIT_OK
+
+
+def _run_log(quiet: bool) -> Any:
+    """The run's log to stderr; with --quiet without the per-model result lines (``[task] model: fid=...``, all in
+    the table printed at the end): a quiet run prints its table, warnings, errors and what resume skipped."""
+    import re
+
+    def log(msg: str) -> None:
+        if quiet and re.match(r"\[[^\]]+\] .+?: [\w@.\-]+=", msg):
+            return
+        print(f"genbench: {msg}" if msg.startswith(("error:", "warning:")) else msg, file=sys.stderr)
+    return log
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -445,10 +480,20 @@ def _plugin_tag(registry: Any, name: str) -> str:
 
 
 def _first_line(cls: type) -> str:
-    return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+    """The docstring's first sentence, whole (its first paragraph up to the first full stop), never cut mid-way."""
+    import re
+
+    para = " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split())
+    m = re.search(r"[.!?](\s|$)", para)
+    return para[: m.end()].strip() if m else para
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
+    if getattr(args, "name", None):
+        from bench.lsone import describe
+
+        print(describe(args.what, args.name))
+        return EXIT_OK
     if args.what == "adapters":
         from bench.adapters import ADAPTERS
 
@@ -539,7 +584,8 @@ def cmd_weights(args: argparse.Namespace) -> int:
     if args.weights_command == "list":
         for s in specs:
             size = f"{s.size:,} B" if s.size else "size unknown"
-            state = "present" if s.cache_path().is_file() else "missing"
+            found = None if s.cache_path().is_file() else W.library_path(s)  # another tool's verified copy
+            state = "present" if s.cache_path().is_file() else f"found ({found[1]}): {found[0]}" if found else "missing"
             sha = s.sha256 or (f"prefix {s.sha256_prefix}" if s.sha256_prefix else "(not pinned)")
             print(f"{s.name}  [{state}]  {size}  sha256 {sha}")
             print(f"    backbones: {', '.join(s.backbones)}")
@@ -613,7 +659,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     if args.bootstrap < 10 or not 0 < args.alpha < 1:
         raise GenbenchError("--bootstrap must be >= 10 and --alpha in (0, 1)")
-    result = compare_runs(args.run_a, args.run_b, n_boot=args.bootstrap, alpha=args.alpha)
+    pairs = [m.split("=", 1) for m in args.map]
+    if any(len(p) != 2 or not p[0] or not p[1] for p in pairs):
+        raise GenbenchError(f"--map takes OLD=NEW (a model of RUN_A = a model of RUN_B), got {args.map}")
+    result = compare_runs(args.run_a, args.run_b, n_boot=args.bootstrap, alpha=args.alpha,
+                          model_map=dict(pairs))  # type: ignore[arg-type]
     print(compare_markdown(result, args.run_a, args.run_b), end="")
     return EXIT_OK
 
@@ -651,23 +701,28 @@ def cmd_check(args: argparse.Namespace) -> int:
         precheck(plan, baseline)  # a changed n, backbone or weights: refused before the run, naming the field
         new_rd = RunDir(Path(args.out) / loaded.suite.name / RunDir.new_id(loaded.suite.spec_hash())) if args.out else None
         outcome = Runner(plan, run_dir=new_rd, store=FeatureStore("default", progress=not args.quiet),
-                         progress=not args.quiet).run()
+                         progress=not args.quiet, log=_run_log(args.quiet)).run()
         rd = outcome.run_dir
         if not is_main():  # rank 0 checks the run and writes the reports
             return EXIT_BAD_INPUT if outcome.errors else EXIT_OK
-        if outcome.errors:
-            for e in outcome.errors:
-                print(f"genbench: error: {e}", file=sys.stderr)
-            raise GenbenchError(f"run {rd.path} had {len(outcome.errors)} error(s); not checked")
+        if outcome.errors:  # each printed as it happened
+            raise GenbenchError(f"run {rd.path} had {len(outcome.errors)} error(s), reported above; not checked")
         rows, out_dir = rd.rows(), rd.path
     verdicts = evaluate(rows, baseline, loaded.suite.check, where=loaded.where)
     junit = Path(args.junit) if args.junit else out_dir / "check.xml"
     summary = Path(args.summary) if args.summary else out_dir / "check.md"
     md = write_reports(verdicts, loaded.suite.name, junit, summary)
     print(f"# run {' '.join(args.run) if args.run else out_dir} vs baseline {args.baseline}\n")
-    print(md)
-    print(f"JUnit: {junit}\nsummary: {summary}")
-    return exit_code(verdicts)
+    print(md)  # the verdict is the result, printed with --quiet too (which silences progress only)
+    for v in verdicts:  # what decided the exit code, on stderr too (CI logs show it without the table)
+        if not v.ok or v.noisy:
+            print(f"genbench: {'FAIL' if not v.ok else 'noisy, not gated'}: {v.task}/{v.model}/{v.metric}: "
+                  f"{v.value:.4g} vs baseline {v.baseline:.4g}: {v.message}" if v.value is not None and v.baseline is
+                  not None else f"genbench: FAIL: {v.task}/{v.model}/{v.metric}: {v.message}", file=sys.stderr)
+    code = exit_code(verdicts)
+    print(f"genbench check: {'passed' if code == 0 else 'FAILED'} ({sum(not v.ok for v in verdicts)} failing, "
+          f"{sum(v.noisy for v in verdicts)} too noisy to gate); JUnit: {junit}; summary: {summary}")
+    return code
 
 
 def cmd_baseline(args: argparse.Namespace) -> int:
@@ -675,6 +730,11 @@ def cmd_baseline(args: argparse.Namespace) -> int:
 
     path = save_baseline(args.run, args.name, args.dir or BASELINE_DIR)
     print(path)
+    from bench.check import load_baseline, noisy_rows
+
+    for line in noisy_rows(load_baseline(path)):
+        print(f"genbench: warning: baseline value {line}; marked, and check will not gate on it (save the baseline "
+              "from a run on a quiet machine to gate it)", file=sys.stderr)
     return EXIT_OK
 
 
@@ -770,7 +830,18 @@ COMMANDS = {"ref": cmd_ref, "weights": cmd_weights, "run": cmd_run, "validate": 
 
 
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:  # type: ignore[no-untyped-def]
-    return f"genbench: warning: {message}\n"
+    """genbench's own warnings as ``genbench: warning: ...``; another package's (torch's deprecations, a user's
+    model) named as theirs, with the file they come from, so nobody reports torch's notice as genbench's."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        ours = Path(filename).resolve().is_relative_to(root) and "site-packages" not in Path(filename).parts
+    except (OSError, ValueError):
+        ours = False
+    if ours:
+        return f"genbench: warning: {message}\n"
+    where = next((f"{Path(*Path(filename).parts[i + 1:])}" for i, part in enumerate(Path(filename).parts)
+                  if part == "site-packages"), str(filename))
+    return f"warning from {where}:{lineno} ({category.__name__}, not genbench's): {message}\n"
 
 
 #: commands that run as one job on every rank under torchrun (bench.distributed); the others run on rank 0 alone

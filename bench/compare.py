@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.errors import InputError, ProtocolMismatchError
+from bench.errors import InputError, ProtocolMismatchError, did_you_mean
 from bench.results import open_runs
 
 BOOTSTRAP_METRICS = {"fid": "fid", "kid": "kid"}  # value name → metric class name
@@ -178,14 +178,24 @@ def _bootstrap(ra: dict[str, Any], rb: dict[str, Any], ma: dict[str, Any], mb: d
 
 
 def compare_runs(run_a: str | Path, run_b: str | Path, n_boot: int = 200, alpha: float = 0.05,
-                 store_dir: str | Path | None = None) -> list[Delta]:
+                 store_dir: str | Path | None = None, model_map: dict[str, str] | None = None) -> list[Delta]:
+    """Per-metric deltas B − A for every (task, model, metric) both runs have. ``model_map`` pairs a model of A
+    with a differently named model of B (``{"old": "new"}``: a renamed or retrained model); its deltas are
+    labelled ``old→new``."""
     from bench.weights import cache_root
 
     rows_a, man_a, path_a = _load(run_a)
     rows_b, man_b, path_b = _load(run_b)
     sdir = Path(store_dir) if store_dir is not None else cache_root() / "features"
+    model_map = dict(model_map or {})
+    for old, new in model_map.items():  # a misspelt name would silently compare nothing: refused, with the names
+        for name, rows, run in ((old, rows_a, run_a), (new, rows_b, run_b)):
+            names = sorted({r["model"] for r in rows})
+            if name not in names:
+                raise InputError(f"--map {old}={new}: {run}: no model '{name}'{did_you_mean(name, names)}")
+    back = {new: old for old, new in model_map.items()}
     a = {(r["task"], r["model"], r["metric"]): r for r in rows_a}
-    b = {(r["task"], r["model"], r["metric"]): r for r in rows_b}
+    b = {(r["task"], back.get(r["model"], r["model"]), r["metric"]): r for r in rows_b}
     shared = [k for k in a if k in b]
     if not shared:
         raise InputError(f"{run_a} and {run_b} share no (task, model, metric); nothing to compare")
@@ -199,7 +209,9 @@ def compare_runs(run_a: str | Path, run_b: str | Path, n_boot: int = 200, alpha:
         ra, rb = a[k], b[k]
         if ra.get("value") is None or rb.get("value") is None:
             continue
-        d = Delta(*k, a=float(ra["value"]), b=float(rb["value"]), higher_is_better=bool(ra["higher_is_better"]), test="none")
+        label = f"{k[1]}→{rb['model']}" if rb["model"] != k[1] else k[1]
+        d = Delta(k[0], label, k[2], a=float(ra["value"]), b=float(rb["value"]),
+                  higher_is_better=bool(ra["higher_is_better"]), test="none")
         pa, pb = per_sample_scores(path_a, ra), per_sample_scores(path_b, rb)
         if pa is not None and pb is not None and len(pa) == len(pb) and len(pa) > 5:
             from scipy.stats import wilcoxon

@@ -76,6 +76,10 @@ def _atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
             os.unlink(tmp)
 
 
+#: the entry of a partial chunk holding the sha256 (features_sha256, hex) of the chunk's other arrays
+CHUNK_SHA = "sha256"
+
+
 class PartialFeatures:
     """The finished part of one feature pass on disk: chunk files of consecutive rows, each holding every layer of
     every backbone of the pass and the per-image digests of its rows (bench.images.StreamHash state), written
@@ -101,6 +105,9 @@ class PartialFeatures:
                     break
                 with np.load(path, allow_pickle=False) as z:
                     arrays = {k: z[k] for k in z.files}
+                # each chunk carries the sha256 of its arrays: an altered chunk is recomputed, never trusted
+                if arrays.pop(CHUNK_SHA, np.zeros(0, np.uint8)).tobytes().decode() != features_sha256(arrays):
+                    break
                 got = [{k: arrays[f"{i}/{k}"] for k in b.layers} for i, b in enumerate(self.backbones)]
                 if any(len(a) != stop - start for g in got for a in g.values()):
                     break
@@ -128,6 +135,7 @@ class PartialFeatures:
         digests, item = hasher.state()
         arrays["digests"] = np.frombuffer(digests[32 * self.written: 32 * done], dtype=np.uint8)
         arrays["item"] = np.asarray(item or (), dtype=np.int64)
+        arrays[CHUNK_SHA] = np.frombuffer(features_sha256(arrays).encode(), dtype=np.uint8)
         try:
             _atomic_savez(self.directory / f"chunk-{self.written:09d}-{done:09d}.npz", arrays)
         except OSError as exc:  # a read-only or full cache: the pass goes on, only not resumable

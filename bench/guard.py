@@ -2,8 +2,9 @@
 CUDA out-of-memory by halving the batch.
 
 The time limit is a SIGALRM timer: it interrupts a call hung in Python code (a sleep, a wait on a lock, a loop) and
-any C call that returns to Python or checks for signals; a call stuck inside native code that never returns cannot
-be stopped from inside the process. Signals reach the main thread only, so elsewhere the limit is not applied.
+any C call that returns to Python or checks for signals, with an exception a model's ``except Exception`` does not
+catch, re-raised until the call gives up; a call stuck inside native code that never returns, or a bare
+``except:`` loop, cannot be stopped from inside the process. Signals reach the main thread only, so elsewhere the limit is not applied.
 Samples depend on (seed, index) alone, never on the batch (bench.seeding.sample_seeds), so a halved batch gives the
 same samples and the same features.
 """
@@ -22,23 +23,52 @@ import torch
 from bench.errors import ModelTimeout
 
 
+class _Expired(BaseException):
+    """Raised by the SIGALRM handler inside the guarded block. A BaseException, not an Exception, so a model's own
+    ``except Exception`` cannot swallow it; :func:`time_limit` turns it into :class:`ModelTimeout` at the exit."""
+
+
+#: after the limit, the alarm fires again every this many seconds (at most) until the guarded block exits
+REARM_S = 0.5
+
+
 @contextlib.contextmanager
 def time_limit(seconds: float | None, what: str) -> Iterator[None]:
-    """Raise :class:`ModelTimeout` naming ``what`` when the block runs longer than ``seconds`` (None: no limit)."""
+    """Raise :class:`ModelTimeout` naming ``what`` when the block runs longer than ``seconds`` (None: no limit).
+
+    The alarm raises a BaseException and re-fires every :data:`REARM_S` seconds until the block exits, so a model
+    that catches ``Exception`` (even in a retry loop) or sleeps in a blocking call is still stopped; a call that
+    answers after the limit is refused too (its answer came late). A bare ``except:`` that swallows every
+    exception forever, or native code that never returns to Python, cannot be stopped from inside the process.
+    """
     if not seconds or threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
         yield
         return
+    state = {"done": False, "fired": False}
 
     def expired(signum: int, frame: Any) -> None:
-        raise ModelTimeout(f"{what}: no answer within {seconds:g} s (timeout_s); recorded as failed")
+        if state["done"]:
+            return  # the block has exited: a late alarm must not escape into the caller
+        state["fired"] = True
+        raise _Expired
+
+    def timeout() -> ModelTimeout:
+        return ModelTimeout(f"{what}: no answer within {seconds:g} s (timeout_s); recorded as failed")
 
     before = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_REAL, seconds, min(REARM_S, seconds))
     try:
-        yield
+        try:
+            yield
+        finally:
+            state["done"] = True
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    except _Expired:
+        raise timeout() from None
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, before)
+    if state["fired"]:
+        raise timeout()
 
 
 def is_out_of_memory(exc: BaseException) -> bool:

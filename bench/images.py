@@ -57,10 +57,10 @@ class RangeMonitor:
         if self.clipped > self.CLIPPED_MAX * self.total:
             return (f"{self.clipped:,} of {self.total:,} output values ({self.clipped / self.total:.2%}) fell outside "
                     f"the declared range [{self.lo:g}, {self.hi:g}] and were clipped ({seen}): declare the model's "
-                    "real range (args.range)")
+                    "real range (args.range; score images: --range)")
         if self.lo < 0 and self.min >= self.lo + (self.hi - self.lo) / 2:
             return (f"outputs never use the lower half of the declared range [{self.lo:g}, {self.hi:g}] ({seen}): "
-                    "a [0, 1] model declared as [-1, 1]? set args.range: 0,1")
+                    "a [0, 1] model declared as [-1, 1]? set args.range: 0,1 (score images: --range=0,1)")
         return None
 
 
@@ -204,7 +204,7 @@ def _decode(path: Path | str) -> np.ndarray:
             arr = np.asarray(im2)
     except InputError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
         raise InputError(f"{path}: cannot decode image ({exc.__class__.__name__}: {exc})") from None
     if arr.ndim == 2:
         arr = arr[:, :, None]
@@ -323,7 +323,7 @@ class ImageFiles:
                         sizes.append(im.size)
                         if im.mode not in ("L", "1", "LA", "I;16", "I;16B", "I;16L", "I", "F", "I;16N"):
                             channels = 3
-                except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+                except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
                     raise InputError(f"{p}: cannot decode image ({exc.__class__.__name__}: {exc})") from None
             for p, s in zip(self.files, sizes, strict=True):
                 if s != sizes[0]:
@@ -410,6 +410,8 @@ class ArrayFile:
     def __init__(self, path: str | os.PathLike[str], key: str | None = None,
                  value_range: tuple[float, float] | None = None) -> None:
         self.path, self.value_range = Path(path), value_range
+        #: what float samples read so far did against value_range (a [0, 1] file declared -1,1 is reported)
+        self.monitor: RangeMonitor | None = RangeMonitor(value_range) if value_range is not None else None
         if not self.path.is_file():
             raise InputError(f"{self.path}: file does not exist")
         self.key: str | None = None
@@ -504,7 +506,7 @@ class ArrayFile:
             if bad.any():
                 raise InputError(f"{self.path}: sample {idx[int(np.argmax(bad))]} contains NaN or inf "
                                  f"({int(bad.sum())} bad samples among samples {idx[0]}..{idx[-1]})")
-        return to_uint8(np.array(arr), self.value_range, what=str(self.path))
+        return to_uint8(np.array(arr), self.value_range, what=str(self.path), monitor=self.monitor)
 
     def item_bytes(self) -> int:
         return int(np.prod(self.shape[1:]))

@@ -161,8 +161,21 @@ def _num(v: float | None) -> float:
 
 def ours(backbone: str, weights: Path, gen_dir: Path, real_dir: Path, *, kid_subset: int, isc_splits: int) -> dict[str, float]:
     """genbench's values for one backbone on two folders (gen first, real second, as torch-fidelity)."""
+    import os
+
+    from bench.weights import ENV_TRUST_CODE
+
     b = get_backbone(backbone, weights=str(weights))
-    g, r = b.extract(load_folder(gen_dir)), b.extract(load_folder(real_dir))
+    # the random TorchScript Inception is code this module wrote itself: named as trusted for this call only
+    before = os.environ.get(ENV_TRUST_CODE)
+    os.environ[ENV_TRUST_CODE] = str(weights)
+    try:
+        g, r = b.extract(load_folder(gen_dir)), b.extract(load_folder(real_dir))
+    finally:
+        if before is None:
+            del os.environ[ENV_TRUST_CODE]
+        else:
+            os.environ[ENV_TRUST_CODE] = before
     out: dict[str, float] = {"fid": _num(on_features(FID(), g, r, layer="pool", seed=0)[0].value)}
     if b.logits_layer:
         out["kid"] = _num(on_features(KID({"subsets": 100, "subset_size": kid_subset}), g, r, layer="pool", seed=TF_SEED)[0].value)

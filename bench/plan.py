@@ -24,6 +24,7 @@ from bench.protocol import PRESETS, get_preset
 from bench.runtime import resolve_device
 from bench.suite import LoadedSuite, format_validation_errors
 from bench.tasks import TASKS, TaskKind, TaskPlan
+from bench.tasks.base import MeasurementKind
 
 
 @dataclass
@@ -129,6 +130,9 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True, device: str 
             continue
         for path, msg in kind.check(t):
             problem((*base, *path), msg)
+        measurement = isinstance(kind, MeasurementKind)
+        if not measurement and not t.metrics:
+            problem((*base, "metrics"), f"a {t.kind} task needs at least one metric (genbench ls metrics)")
         if kind.needs_n and t.n is None:
             problem((*base, "n"), f"a {t.kind} task needs 'n' (the number of samples)")
         if t.reference not in s.datasets:
@@ -174,6 +178,8 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True, device: str 
         # metrics by the backbone they read: the task's, or their own ``backbone:`` option (one part per backbone)
         parts: dict[int, tuple[Backbone | None, str, dict[str, Metric]]] = {id(backbone): (backbone, bname, {})}
         for mname, opts in t.metrics.items():
+            if measurement and mname == kind.name:
+                continue  # the old way to name a measurement kind's own values (metrics: [perf]): nothing to add
             if mname not in METRICS:
                 problem((*base, "metrics", mname), f"unknown metric '{mname}'{did_you_mean(mname, METRICS.names())}")
                 continue

@@ -37,9 +37,12 @@ def _ticks(lo: float, hi: float, k: int = 5) -> list[float]:
 
 def svg_plot(series: dict[str, list[Point]], xlabel: str, ylabel: str, *, lines: bool = False,
              front: list[tuple[float, float]] | None = None, width: int = 420, height: int = 300,
-             marked: set[str] | None = None) -> str:
+             marked: set[str] | None = None, labels: bool | None = None, hollow: set[str] | None = None) -> str:
     """A scatter (or line) plot as inline SVG; ``front`` draws a dashed polyline (the Pareto front); points whose
-    label is in ``marked`` get a ring (the best point of a sweep)."""
+    label is in ``marked`` get a ring (the best point of a sweep), those in ``hollow`` an open circle (noisy or
+    flagged: shown, never best). ``labels`` (default: scatter plots) writes each point's label beside it, so a
+    screenshot or a printed page can be read without hovering; labels near the right edge are written leftwards,
+    never clipped."""
     pts = [p for s in series.values() for p in s if math.isfinite(p[0]) and math.isfinite(p[1])]
     if not pts:
         return ""
@@ -64,8 +67,12 @@ def svg_plot(series: dict[str, list[Point]], xlabel: str, ylabel: str, *, lines:
     for t in _ticks(y0, y1):
         out.append(f'<line x1="{L - 4}" x2="{L}" y1="{sy(t):.1f}" y2="{sy(t):.1f}" stroke="#999"/>'
                    f'<text x="{L - 6}" y="{sy(t) + 3:.1f}" font-size="10" text-anchor="end">{t:.4g}</text>')
-    out.append(f'<text x="{(L + width - R) / 2}" y="{height - 6}" font-size="12" text-anchor="middle">{escape(xlabel)}</text>')
-    out.append(f'<text x="14" y="{(T + height - B) / 2}" font-size="12" text-anchor="middle" '
+    # axis titles shrink to fit their axis (a long one was cut at the SVG's edge): ~0.6 em per character
+    fx, fy = (min(12.0, (span - 4) / (0.6 * max(len(t), 1))) for t, span in ((xlabel, width - L - R + 40),
+                                                                              (ylabel, height - T - B + 20)))
+    out.append(f'<text x="{(L + width - R) / 2}" y="{height - 6}" font-size="{fx:.1f}" text-anchor="middle">'
+               f'{escape(xlabel)}</text>')
+    out.append(f'<text x="14" y="{(T + height - B) / 2}" font-size="{fy:.1f}" text-anchor="middle" '
                f'transform="rotate(-90 14 {(T + height - B) / 2})">{escape(ylabel)}</text>')
     if front and len(front) > 1:
         path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in front)
@@ -77,13 +84,17 @@ def svg_plot(series: dict[str, list[Point]], xlabel: str, ylabel: str, *, lines:
             out.append(f'<polyline points="{" ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y, _ in s)}" fill="none" '
                        f'stroke="{color}"/>')
         for x, y, label in s:
-            out.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="4" fill="{color}"><title>{escape(label)}: '
-                       f'{escape(xlabel)} {x:.4g}, {escape(ylabel)} {y:.4g}</title></circle>')
+            fill = "white" if hollow and label in hollow else color
+            out.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="4" fill="{fill}" stroke="{color}"><title>'
+                       f'{escape(label)}: {escape(xlabel)} {x:.4g}, {escape(ylabel)} {y:.4g}</title></circle>')
             if marked and label in marked:
                 out.append(f'<circle class="best" cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="8" fill="none" '
                            f'stroke="{color}" stroke-width="2"><title>best: {escape(label)}</title></circle>')
-            if not lines:
-                out.append(f'<text x="{sx(x) + 6:.1f}" y="{sy(y) - 5:.1f}" font-size="10" fill="{color}">{escape(label)}</text>')
+            if labels if labels is not None else not lines:
+                right = sx(x) > width - R - 6.5 * len(label) - 8  # would run past the frame: write it leftwards
+                out.append(f'<text class="point-label" x="{sx(x) + (-7 if right else 7):.1f}" y="{sy(y) - 6:.1f}" '
+                           f'font-size="10" text-anchor="{"end" if right else "start"}" fill="{color}">'
+                           f'{escape(label)}</text>')
     if lines:
         for i, name in enumerate(series):
             out.append(f'<text x="{width - R - 4}" y="{T + 14 + 13 * i}" font-size="10" text-anchor="end" '
@@ -159,10 +170,15 @@ def sweep_plots(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
     ringed. Values of one model are joined across tasks by model name (a speed task gives the latency)."""
     import re
 
+    from bench.flags import model_flags
+
     values: dict[str, dict[str, dict[str, Any]]] = {}
+    tables: dict[tuple[Any, Any], list[dict[str, Any]]] = {}
     for r in rows:
         if r.get("value") is not None and "@" not in r["metric"]:
             values.setdefault(r["model"], {}).setdefault(r["metric"], r)
+        tables.setdefault((r.get("task"), r.get("protocol_id")), []).append(r)
+    flagged = {m for part in tables.values() for m in model_flags(part)}
     swept: dict[str, list[str]] = {}
     for model in values:
         m = re.fullmatch(r"(.+?)\[(.+)\]", model)
@@ -172,19 +188,41 @@ def sweep_plots(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
     for xm, ym in SWEEP_PAIRS:
         series: dict[str, list[Point]] = {}
         best: set[str] = set()
+        unfit: set[str] = set()
         for base, points in swept.items():
-            pts = [(values[p][xm]["value"], values[p][ym]["value"], p[len(base):]) for p in points
-                   if xm in values[p] and ym in values[p]]
+            pts: list[Point] = []
+            for p in points:
+                if xm not in values[p] or ym not in values[p]:
+                    continue
+                label = p[len(base):].strip("[]")  # the point's parameter values: components=5
+                why = ("flagged" if p in flagged else
+                       "noisy" if any((values[p][m].get("extras") or {}).get("noisy") for m in (xm, ym)) else "")
+                if why:  # shown (open circle, said in its label) but never the best point
+                    label += f" ({why})"
+                    unfit.add(label)
+                pts.append((values[p][xm]["value"], values[p][ym]["value"], label))
             if len(pts) < 2:
                 continue
             series[base] = pts
             higher = bool(values[points[0]][ym].get("higher_is_better"))
-            best.add((max if higher else min)(pts, key=lambda t: t[1])[2])
+            fit = [t for t in pts if t[2] not in unfit]
+            if fit:
+                best.add((max if higher else min)(fit, key=lambda t: t[1])[2])
         if series:
             first = values[swept[next(iter(series))][0]]
-            xl, yl = (f"{m} {'↑' if first[m].get('higher_is_better') else '↓'}" for m in (xm, ym))
-            out.append((f"Sweep: {ym} vs {xm} (best {ym} ringed)", svg_plot(series, xl, yl, lines=True, marked=best)))
+            xl, yl = (f"{m}{_unit(first[m])} {'↑' if first[m].get('higher_is_better') else '↓'}" for m in (xm, ym))
+            out.append((f"Sweep: {ym} vs {xm} (best {ym} ringed"
+                        + ("; open circles: noisy or flagged, never best)" if unfit else ")"),
+                        svg_plot(series, xl, yl, lines=True, marked=best, labels=True, hollow=unfit)))
     return out
+
+
+def _unit(row: dict[str, Any]) -> str:
+    """`` (unit, bs N)`` of a plotted value, as the tables' headers say it."""
+    ex = row.get("extras") or {}
+    bs = ex.get("best_batch_size", ex.get("batch_size"))
+    parts = [p for p in (row.get("unit") or "", f"bs {bs}" if bs is not None else "") if p]
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 def _grids(runs: list[RunSet]) -> list[tuple[str, str, str]]:
@@ -194,8 +232,23 @@ def _grids(runs: list[RunSet]) -> list[tuple[str, str, str]]:
     for run in runs:
         for png in sorted(png for p in run.paths for png in (p / "samples").glob("*/*.png")):
             label = png.stem + (f"@{run.label}" if multi else "")
-            out.append((png.parent.name, label, "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode()))
+            out.append((png.parent.name, label, "data:image/png;base64," + base64.b64encode(_grid_bytes(png)).decode()))
     return out
+
+
+def _grid_bytes(png: Path) -> bytes:
+    """A grid's bytes, refused (one line) unless it is a plain PNG file the run wrote: a symlink in ``samples/``
+    would embed whatever file it points to (a key, a password file) in a page meant to be shared."""
+    from bench.errors import InputError
+
+    for p in (png, png.parent, png.parent.parent):
+        if p.is_symlink():
+            raise InputError(f"{p}: a symlink (to {p.resolve()}); a report embeds only the sample grids a run wrote, "
+                             "not what a link points to (remove the link)")
+    data = png.read_bytes()
+    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+        raise InputError(f"{png}: not a PNG file; a report embeds only the sample grids a run wrote")
+    return data
 
 
 SORT_JS = """
@@ -236,6 +289,8 @@ table.leaderboard th{cursor:pointer;background:#f4f4f4;user-select:none}
 table.leaderboard th[data-sorted]::after{content:" ⇅"}
 td.best{font-weight:bold}
 .tie{font-size:smaller;color:#666}
+td.noisy{color:#a14d00}
+.note{color:#a14d00;font-size:85%}
 tr.flagged td{color:#888}
 td.flags{color:#a14d00;text-align:left}
 .ci{color:#777;font-size:85%}
@@ -255,7 +310,8 @@ def build_report(paths: list[str] | list[Path], out: str | Path) -> Path:
     manifests = [{**r.manifest, "run_id": r.label} for r in runs]
     suites = sorted({m.get("suite", "?") for m in manifests})
     head = "".join(f"<li><code>{escape(str(m.get('run_id')))}</code> — suite {escape(str(m.get('suite')))}, "
-                   f"seed {escape(str(m.get('seed')))}, git {escape(str(m.get('git_sha')))}, "
+                   f"seed {escape(str(m.get('seed')))}, "
+                   f"{'git ' + escape(str(m['git_sha'])) if m.get('git_sha') else 'not in a git repository'}, "
                    f"status {escape(str(m.get('status')))}"
                    + ("" if m.get("status") in (None, "complete") else " — <strong>partial results</strong>")
                    + "</li>" for m in manifests)

@@ -65,20 +65,51 @@ def _jsonable(o: Any) -> Any:
     return str(o)
 
 
+@contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM until the block ends (they act right after it, through the handlers that were in
+    place): a second Ctrl-C while a run writes its final manifest must not leave that manifest saying ``running``.
+    The handlers are swapped rather than the signals masked: a signal sent to the process may be delivered to any
+    of its threads (torch's, a prefetcher's), and its Python handler then runs in the main thread all the same.
+    Only the main thread can install handlers; elsewhere the block runs as it is."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+
+    def hold(signum: int, frame: Any) -> None:
+        received.append(signum)
+
+    before = {s: signal.signal(s, hold) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler if handler is not None else signal.SIG_DFL)
+        if received:
+            signal.raise_signal(received[0])  # acts now, as it would have during the block
+
+
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` to a temporary file and rename it into place: readers see the old file or the new one, never
+    a part. Ctrl-C or SIGTERM during the few milliseconds of the write act after it (:func:`signals_deferred`)."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=p.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; results and reports are meant to be shared and served
-        os.replace(tmp, p)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with signals_deferred():
+        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=p.name + ".", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, 0o644)  # mkstemp makes 0600; results and reports are meant to be shared and served
+            os.replace(tmp, p)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
 
 
 #: fields a stored line has besides the Row's: its checksum, and the number of rows of its (task, model)
@@ -126,16 +157,27 @@ class RowScan:
     bad: list[tuple[int, str]]
 
     def complete(self) -> set[tuple[str, str]]:
-        """The (task, model) pairs whose rows are all there: as many sound rows as their ``_rows`` says (a pair
-        whose rows carry no count, written before counts, is complete with any row)."""
-        got: dict[tuple[str, str], int] = {}
+        """The (task, model) pairs whose rows are all there: as many *distinct* sound rows as their ``_rows`` says
+        (a pair whose rows carry no count, written before counts, is complete with any row). Rows are counted by
+        content, not by line: a row deleted and another duplicated leaves the count right but the pair short."""
+        got: dict[tuple[str, str], set[bytes]] = {}
         want: dict[tuple[str, str], int | None] = {}
-        for _, _, r in self.good:
+        for _, line, r in self.good:
             pair = (r["task"], r["model"])
-            got[pair] = got.get(pair, 0) + 1
+            got.setdefault(pair, set()).add(line.strip())
             count = r.get(GROUP_FIELD)
             want[pair] = count if isinstance(count, int) else None
-        return {p for p, n in got.items() if want[p] is None or n == want[p]}
+        return {p for p, lines in got.items() if want[p] is None or len(lines) == want[p]}
+
+    def duplicates(self) -> list[int]:
+        """Line numbers of sound lines that repeat an earlier line byte for byte (a row stored twice)."""
+        seen: set[bytes] = set()
+        out = []
+        for i, line, _ in self.good:
+            if line.strip() in seen:
+                out.append(i)
+            seen.add(line.strip())
+        return out
 
 
 def unchecked(row: dict[str, Any]) -> dict[str, Any]:
@@ -240,15 +282,18 @@ class RunDir:
         scan = self.scan()
         done = scan.complete()
         msgs = [f"{self.rows_file}:{i}: {why}; its (task, model) is recomputed" for i, why in scan.bad]
-        dropped = [(i, line, r) for i, line, r in scan.good if (r["task"], r["model"]) not in done]
-        for pair in sorted({(r["task"], r["model"]) for _, _, r in dropped}):
+        repeated = set(scan.duplicates())
+        msgs += [f"{self.rows_file}:{i}: a repeat of an earlier line; set aside" for i in sorted(repeated)]
+        dropped = [(i, line, r) for i, line, r in scan.good
+                   if (r["task"], r["model"]) not in done or i in repeated]
+        for pair in sorted({(r["task"], r["model"]) for _, _, r in dropped} - done):
             msgs.append(f"{self.rows_file}: task {pair[0]}, model {pair[1]}: rows incomplete; recomputed")
         if scan.bad or dropped:
             raw = self.rows_file.read_bytes().split(b"\n")
             rejected = b"".join(raw[i - 1] + b"\n" for i, _ in scan.bad) + b"".join(line for _, line, _ in dropped)
             with open(self.path / "rows.rejected.jsonl", "ab") as f:
                 f.write(rejected)
-            kept = b"".join(line for _, line, r in scan.good if (r["task"], r["model"]) in done)
+            kept = b"".join(line for i, line, r in scan.good if (r["task"], r["model"]) in done and i not in repeated)
             atomic_write_text(self.rows_file, kept.decode())
         return done, msgs
 
@@ -258,20 +303,32 @@ class RunDir:
         for i, why in scan.bad:
             print(f"genbench: warning: {self.rows_file}:{i}: {why}; row skipped (genbench run --resume "
                   f"{self.path} recomputes it)", file=sys.stderr)
-        return [_public(r) for _, _, r in scan.good]
+        repeated = set(scan.duplicates())
+        for i in sorted(repeated):
+            print(f"genbench: warning: {self.rows_file}:{i}: a repeat of an earlier line; row skipped",
+                  file=sys.stderr)
+        return [_public(r) for i, _, r in scan.good if i not in repeated]
 
     def write_json(self, name: str, obj: Any) -> None:
         atomic_write_text(self.path / name, json.dumps(obj, indent=2, sort_keys=True, default=_jsonable) + "\n")
 
     def read_json(self, name: str) -> Any:
-        """A JSON file of the run folder; an unreadable one is one InputError naming it."""
+        """A JSON file of the run folder; an unreadable one is one InputError naming it. ``manifest.json`` must
+        hold an object (a manifest holding ``[]`` or a number is damaged, not a traceback later)."""
         from bench.errors import InputError
 
         path = self.path / name
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise InputError(f"{path}: unreadable ({exc.__class__.__name__}: {exc}); the file is damaged") from None
+        if name == "manifest.json" and not isinstance(data, dict):
+            raise InputError(f"{path}: holds a JSON {type(data).__name__}, not a manifest object; the file is damaged")
+        return data
+
+    def is_run(self) -> bool:
+        """Whether the folder is a genbench run folder (it has a manifest or rows): what ``--resume`` may continue."""
+        return (self.path / "manifest.json").is_file() or self.rows_file.is_file()
 
 
 def git_sha(cwd: str | os.PathLike[str] | None = None) -> str | None:
@@ -403,13 +460,16 @@ def _shard_base(name: str, count: int) -> str:
 
 
 def _manifest(path: Path) -> dict[str, Any]:
+    from bench.errors import InputError
+
     mp = path / "manifest.json"
     try:
-        return json.loads(mp.read_text(encoding="utf-8")) if mp.is_file() else {"run_id": path.name}
-    except (OSError, json.JSONDecodeError):
-        from bench.errors import InputError
-
+        m = json.loads(mp.read_text(encoding="utf-8")) if mp.is_file() else {"run_id": path.name}
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
         raise InputError(f"{mp}: unreadable manifest") from None
+    if not isinstance(m, dict):
+        raise InputError(f"{mp}: holds a JSON {type(m).__name__}, not a manifest object; the file is damaged")
+    return m
 
 
 def open_runs(args: Sequence[str | os.PathLike[str]]) -> list[RunSet]:

@@ -18,7 +18,6 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,41 +27,15 @@ from bench.adapters import AdapterContext
 from bench.distributed import RanksLostError, current
 from bench.errors import ConfigError, GenbenchError, ProtocolMismatchError, RunInterrupted
 from bench.features import FeatureStore
-from bench.metrics.base import MetricValue, output_info
+from bench.metrics.base import MetricValue
 from bench.plan import Plan
-from bench.protocol import protocol_id
 from bench.results import Row, RunDir, git_sha, hardware, package_versions
 from bench.runtime import device_record
 from bench.selftest import manifest_record as selftest_manifest
+from bench.suite import contained_output_dir
 from bench.tables import to_csv, to_markdown
 from bench.tasks import TaskPlan
-
-
-class SampleSets:
-    """Which backbones each model's sample sets go through in this run, and the sets already made.
-
-    A model's samples depend on (suite seed, model, index) and the task kind's conditions (TaskKind.sample_set),
-    never on the task; so tasks that stream equal sets from one model get the same samples, and the first of them
-    sends each batch through every backbone of all of them (FID on Inception, FD on DINOv2, CLIP-FD: one generation
-    pass). ``made[(model, set)]`` is then (content key, preview), and later tasks read their features from the cache."""
-
-    def __init__(self, tasks: list[TaskPlan]) -> None:
-        self._backbones: dict[tuple[str, Hashable], list[Any]] = {}
-        self.made: dict[tuple[str, Hashable], tuple[str, Any]] = {}
-        for task in tasks:
-            if task.backbone is None:
-                continue
-            for model in task.models:
-                ident = task.kind.sample_set(task, model)
-                if ident is not None:
-                    group = self._backbones.setdefault((model, ident), [])
-                    if all(b is not task.backbone for b in group):
-                        group.append(task.backbone)
-
-    def backbones(self, model: str, ident: Hashable | None, own: Any) -> list[Any]:
-        """``own`` (the asking task's backbone) first, then the other backbones that see this set in the run."""
-        return [own] + [b for b in self._backbones.get((model, ident), []) if b is not own] if ident is not None \
-            else [own]
+from bench.tasks.context import RunContext, SampleSets
 
 
 def shard_pairs(tasks: list[TaskPlan], index: int, count: int) -> list[tuple[str, str]]:
@@ -107,7 +80,8 @@ class Runner:
         if not main:
             self.log = lambda msg: None  # rank 0 speaks for the run
         if run_dir is None:
-            out = Path(self.suite.output.dir)  # relative to the working directory, like every CLI output
+            # relative to the working directory, like every CLI output, and resolving under it (no symlink out)
+            out = contained_output_dir(self.suite.output.dir, self.suite.name)
             run_dir = RunDir(out / self.suite.name / RunDir.new_id(self.suite.spec_hash(), shard))
         #: where the run's results are (under torchrun: rank 0's folder, its name broadcast to every rank)
         self.public_dir = run_dir if self.group is None else \
@@ -116,11 +90,30 @@ class Runner:
         self.run_dir = self.public_dir if self.group is None or self.group.main else \
             RunDir(tempfile.mkdtemp(prefix=f"genbench-rank{self.group.rank}-"))
         self._datasets: dict[str, Any] = {}
-        #: (task, model) -> the batch size a model call was halved to after running out of memory (bench.guard)
-        self.batch_sizes: dict[tuple[str, str], int] = {}
-        self.samples = SampleSets(plan.tasks)
         self.ctx = AdapterContext(resolve_path=plan.loaded.resolve_path, datasets=self.dataset,
                                   dataset_names=tuple(self.suite.datasets), device=str(plan.device))
+        #: what the task kinds see of this run (bench.tasks.context): never the Runner itself
+        self.context = RunContext(
+            suite_name=self.suite.name, run_id=self.run_dir.path.name, seed=self.suite.seed, store=self.store,
+            datasets=self.dataset, adapters=self._build_adapter, device=plan.device, dtype=self.suite.runtime.dtype,
+            grid=self.suite.output.grid, progress=self.progress, seed_names=self.seed_name,
+            timeouts=lambda task: self.policy(task)[1], artifacts_dir=self.run_dir.path,
+            pass_scope=str(self.public_dir.path.resolve()), group=self.group, samples=SampleSets(plan.tasks))
+
+    @property
+    def batch_sizes(self) -> dict[tuple[str, str], int]:
+        """(task, model) -> the batch size a model call was halved to after running out of memory (bench.guard)."""
+        return self.context.batch_sizes
+
+    @property
+    def samples(self) -> SampleSets:
+        return self.context.samples
+
+    def _build_adapter(self, model: str) -> Any:
+        from bench.adapters.base import build_adapter
+
+        spec = self.suite.models[model]
+        return build_adapter(spec.adapter, spec.args, self.ctx)
 
     def seed_name(self, model: str) -> str:
         """The name a model's sample seeds come from: a sweep point uses its swept model's (bench.suite
@@ -279,7 +272,7 @@ class Runner:
                 continue
             try:
                 for part in parts:
-                    part.kind.prepare(self, part)
+                    part.kind.prepare(self.context, part)
             except ProtocolMismatchError:
                 raise  # comparing across protocols is refused outright, not recorded as one failed task
             except GenbenchError as exc:
@@ -361,11 +354,11 @@ class Runner:
         """Every part's rows of one model; under torchrun the ranks agree on whether it failed anywhere before
         going on (a model that fails on one rank's slice fails on all, with that rank's message)."""
         if self.group is None:
-            return [row for part in parts for row in part.kind.run_model(self, part, model)]
+            return [row for part in parts for row in part.kind.run_model(self.context, part, model)]
         error: Exception | None = None
         rows: list[Row] = []
         try:
-            rows = [row for part in parts for row in part.kind.run_model(self, part, model)]
+            rows = [row for part in parts for row in part.kind.run_model(self.context, part, model)]
         except RanksLostError:
             raise
         except Exception as exc:
@@ -375,16 +368,8 @@ class Runner:
 
     def make_row(self, task: TaskPlan, model: str, v: MetricValue, *, seconds: float,
                  protocol: dict[str, Any] | None = None, n: int | None = None, extras: dict[str, Any] | None = None) -> Row:
-        """A result row with the metric's metadata (direction, unit) looked up by value name."""
-        info = output_info(v.metric)
-        return Row(
-            run_id=self.run_dir.path.name, suite=self.suite.name, task=task.name, model=model, dataset=task.reference,
-            metric=v.metric, value=None if v.value is None else float(v.value), ci_low=v.ci_low, ci_high=v.ci_high,
-            n=int(n if n is not None else (task.n or 0)), backbone=task.backbone.name if task.backbone else None,
-            higher_is_better=info.higher_is_better, unit=info.unit, seconds=round(seconds, 4), protocol=protocol,
-            protocol_id=protocol_id(protocol) if protocol else None,
-            extras={**v.extras, **(extras or {}), **({} if info.ranked else {"ranked": False})},
-        )
+        """Deprecated: :meth:`bench.tasks.context.RunContext.row` (task kinds build rows through their context)."""
+        return self.context.row(task, model, v, seconds=seconds, protocol=protocol, n=n, extras=extras)
 
 
 @contextlib.contextmanager

@@ -315,3 +315,51 @@ def score_cycle(inputs: str, reconstructed: str, *, net: str = "auto", out: str 
                                  {"cycle": {"directions": ["a2b"], "net": net}}, out=out, progress=progress, cache=cache,
                                  device=device)
     return {"inputs": inputs, "reconstructed": reconstructed, **res}
+
+
+# ----------------------------------------------------------------------------------------- captions + images
+
+
+def score_caption_images(gt: str, res: str, images: str, *, backbone: str = "clip-vit-b32", weights: str | None = None,
+                         out: str | None = None, progress: bool = True, cache: bool = True,
+                         device: str | None = None) -> dict[str, Any]:
+    """CLIPScore and RefCLIPScore of a COCO results file on its images (``genbench score captions --images``).
+
+    Runs a one-task captioning suite: the annotations (restricted to the images the results file captions, as
+    ``score captions`` scores them) and ``images`` as a ``coco-captions`` dataset, the results file as a data-only
+    ``coco-results`` model, the image ids the files' own. Same metric code and numbers as a suite's ``clipscore``.
+    Returns ``{"CLIP-S": row, "RefCLIP-S": row}`` (value, ci_low, ci_high, extras) and the protocol."""
+    import json
+
+    from bench.suite import LoadedSuite, Suite
+    from bench.text.coco_files import _load_json, load_annotations, load_results
+
+    folder = Path(_folder(images))
+    refs = load_annotations(gt)
+    hyps = load_results(res, refs)
+    data = _load_json(gt)
+    keep = set(hyps)
+    sub = {"images": [im for im in data.get("images", []) if im.get("id") in keep],
+           "annotations": [a for a in data["annotations"] if a.get("image_id") in keep]}
+    with tempfile.TemporaryDirectory(prefix="genbench-captions-") as tmp:
+        ann = Path(tmp) / Path(gt).name
+        ann.write_text(json.dumps(sub), encoding="utf-8")
+        suite = Suite.model_validate({
+            "name": "score-captions", "seed": 0,
+            "datasets": {"gt": {"kind": "coco-captions", "path": str(ann), "images": str(folder)}},
+            "models": {"results": {"adapter": "coco-results", "args": {"path": str(Path(res).resolve())}}},
+            "tasks": [{"name": "score", "kind": "captioning", "reference": "gt", "batch_size": 64,
+                       "backbone": backbone, "weights": weights, "metrics": {"clipscore": {}}}],
+            "output": {"grid": 0},
+            "runtime": {"device": device or "auto"},
+        })
+        with _one_task_run(LoadedSuite(suite, Path.cwd() / "<genbench score captions>", {}), out=out,
+                           progress=progress, cache=cache) as outcome:
+            if outcome.errors:
+                raise InputError("; ".join(e.split(": ", 1)[1] if e.startswith("model 'results'") else e
+                                           for e in outcome.errors))
+            rows = outcome.rows
+    names = {"clip_s": "CLIP-S", "refclip_s": "RefCLIP-S"}
+    return {"metrics": {names[r["metric"]]: {"value": r["value"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
+                                             "extras": r["extras"]} for r in rows if r["metric"] in names},
+            "protocol": rows[0]["protocol"] if rows else {}}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import typing
 from pathlib import Path
@@ -121,7 +122,8 @@ class TaskSpec(Strict):
     inference: Literal["exact", "fast"] = Field(
         default="exact", description="exact: the reference network as it ships; fast: same network with faster "
         "kernels (BatchNorm folded, channels_last), features equal to ~1e-6 relative (Inception backbones)")
-    metrics: dict[str, dict[str, Any]]
+    metrics: dict[str, dict[str, Any]] = Field(default_factory=dict, description=(
+        "metric name -> options (a list of names is accepted); measurement kinds (perf, dissection) need none"))
     args: dict[str, Any] = Field(default_factory=dict, description="options of the task kind")
 
     @field_validator("metrics", mode="before")
@@ -152,6 +154,19 @@ def _relative_dir(v: str) -> str:
         raise ValueError(f"'{v}' leaves the working directory: a suite's outputs stay under it (a relative path "
                          "without '..'); write elsewhere with --out DIR on the command line, your own choice")
     return v
+
+
+def contained_output_dir(directory: str, name: str) -> Path:
+    """``directory`` (a suite's ``output.dir``), checked where it is used: ``directory/name`` must resolve under the
+    working directory. The validator refuses ``..`` and absolute paths; this also catches a symlink on the way
+    (``results -> /elsewhere``), which a path check of the text cannot see."""
+    cwd = os.path.realpath(os.getcwd())
+    real = os.path.realpath(Path(directory) / name)
+    if os.path.commonpath([cwd, real]) != cwd:
+        raise ConfigError(f"output.dir '{directory}': {Path(directory) / name} resolves to {real}, outside the working "
+                          f"directory {cwd} (through a symlink); a suite's outputs stay under it; write elsewhere "
+                          "with --out DIR on the command line, your own choice")
+    return Path(directory)
 
 
 class OutputSpec(Strict):

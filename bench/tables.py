@@ -44,6 +44,15 @@ def _column_note(rows: pd.DataFrame) -> str:
     return f" ({', '.join(parts)})" if parts else ""
 
 
+def cell_note(row: dict[str, Any] | pd.Series) -> str:
+    """What a cell says beside its number: `` @bs N`` (the batch size a summary throughput was best at) and
+    `` (noisy)`` (a timing too noisy to gate on or to crown). Every rendering (Markdown, HTML, LaTeX) shows it."""
+    ex = row.get("extras") if isinstance(row.get("extras"), dict) else {}
+    assert isinstance(ex, dict)
+    txt = f" @bs {ex['best_batch_size']}" if ex.get("best_batch_size") is not None else ""
+    return txt + (" (noisy)" if ex.get("noisy") else "")
+
+
 def comparison_tables(rows: list[dict[str, Any]], model_order: list[str] | None = None,
                       variants: bool = False) -> list[tuple[str, pd.DataFrame, pd.DataFrame]]:
     """``[(title, display_frame, numeric_frame)]``: one per (task, protocol), models as rows, metrics as columns.
@@ -71,13 +80,7 @@ def comparison_tables(rows: list[dict[str, Any]], model_order: list[str] | None 
             lo, hi = r.get("ci_low"), r.get("ci_high")
             if lo is not None and hi is not None and not pd.isna(lo) and not pd.isna(hi):
                 txt += f" [{_fmt(lo)}, {_fmt(hi)}]"
-            ex = r.get("extras") if isinstance(r.get("extras"), dict) else {}
-            assert isinstance(ex, dict)
-            if ex.get("best_batch_size") is not None:
-                txt += f" @bs {ex['best_batch_size']}"
-            if ex.get("noisy"):
-                txt += " (noisy)"
-            display.loc[r["model"], r["metric"]] = txt
+            display.loc[r["model"], r["metric"]] = txt + cell_note(r)
         unranked = unranked_metrics(part.to_dict("records"))
         arrows = {m: "·" if m in unranked else ("↑" if bool(part[part["metric"] == m]["higher_is_better"].iloc[0]) else "↓")
                   for m in metrics}
@@ -285,9 +288,19 @@ def leaderboards(rows: list[dict[str, Any]], model_order: list[str] | None = Non
         higher = {m: bool(part[part["metric"] == m]["higher_is_better"].iloc[0]) for m in numeric.columns}
         ivals: dict[tuple[Any, str], tuple[float, float] | None] = {}
         cis: dict[tuple[Any, str], tuple[float, float] | None] = {}
+        notes: dict[tuple[Any, str], str] = {}
+        noisy: dict[tuple[Any, str], str] = {}
         for _, r in part.iterrows():
             ivals[(r["model"], r["metric"])] = interval(r)
             cis[(r["model"], r["metric"])] = confidence_interval(r)
+            notes[(r["model"], r["metric"])] = cell_note(r)
+            if isinstance(r.get("extras"), dict) and r["extras"].get("noisy"):
+                noisy[(r["model"], r["metric"])] = str(r["extras"]["noisy"])
+        # a noisy number is shown, marked, and neither crowned nor counted in win rates
+        ranked = ranked.copy()
+        for m, c in noisy:
+            if m in ranked.index and c in ranked.columns:
+                ranked.loc[m, c] = float("nan")
         ranks = tie_ranks(ranked, higher, cis)
         ties = tied_models(ranks)
         best = {c: {m for m, k in r.items() if k == 1} for c, r in ranks.items() if r}
@@ -299,7 +312,8 @@ def leaderboards(rows: list[dict[str, Any]], model_order: list[str] | None = Non
         out.append({"title": title, "task": task, "protocol_id": pid, "numeric": numeric, "display": display,
                     "higher": higher, "intervals": ivals, "best": best, "ranks": ranks, "ties": ties,
                     "win_rate": win_rates(ranked, higher, cis).reindex(numeric.index), "flags": flags,
-                    "unranked": unranked})
+                    "unranked": unranked, "headers": {m: _column_note(part[part["metric"] == m]) for m in numeric.columns},
+                    "notes": notes, "noisy": noisy})
     return out
 
 
@@ -335,11 +349,37 @@ def _latex_escape(s: str) -> str:
     return s.replace("—", "--").replace("×", r"$\times$")
 
 
+def _latex_num(v: float, digits: int = 4) -> str:
+    """A number for a paper: ``0.000123`` as ``$1.23\\times10^{-4}$``, never Python's ``1.230e-04``."""
+    s = f"{v:.{digits}g}" if abs(v) >= 1e-3 or v == 0 else f"{v:.{digits - 1}e}"
+    if "e" not in s:
+        return s
+    mant, exp = s.split("e")
+    if "." in mant:
+        mant = mant.rstrip("0").rstrip(".")
+    return rf"${mant}\times10^{{{int(exp)}}}$"
+
+
 def _pm(value: float, iv: tuple[float, float] | None) -> str:
-    s = _fmt(value)
+    s = _latex_num(value)
     if iv is not None:
-        s += f" ± {(iv[1] - iv[0]) / 2:.2g}"
+        s += r" $\pm$ " + _latex_num((iv[1] - iv[0]) / 2, 2)
     return s
+
+
+#: how a paper names the values whose row names are abbreviations (the rest: underscores become spaces)
+LATEX_NAMES = {"fid": "FID", "kid": "KID", "isc": "IS", "sfid": "sFID", "fid_inf": r"FID$_\infty$",
+               "clip_s": "CLIP-S", "refclip_s": "RefCLIP-S", "clip_score_tm": "CLIP score (tm)", "cider_d": "CIDEr-D",
+               "rouge_l": "ROUGE-L", "bleu1": "BLEU-1", "bleu2": "BLEU-2", "bleu3": "BLEU-3", "bleu4": "BLEU-4",
+               "meteor": "METEOR", "spice": "SPICE", "psnr": "PSNR", "ssim": "SSIM", "ms_ssim": "MS-SSIM",
+               "lpips": "LPIPS", "l1": "L1", "f_score": "F-score", "cmmd": "CMMD", "rsum": "RSUM",
+               "latency_p50": "latency p50", "latency_p90": "latency p90", "latency_p99": "latency p99",
+               "step_ms": "step time", "peak_rss": "peak RSS"}
+
+
+def latex_name(metric: str) -> str:
+    """A metric's column name for LaTeX: its usual abbreviation, else its words (LaTeX-escaped)."""
+    return LATEX_NAMES.get(metric) or _latex_escape(metric.replace("_", " "))
 
 
 def to_latex(rows: list[dict[str, Any]], model_order: list[str] | None = None) -> str:
@@ -349,7 +389,8 @@ def to_latex(rows: list[dict[str, Any]], model_order: list[str] | None = None) -
         num: pd.DataFrame = lb["numeric"]
         cols = list(num.columns)
         arrow = {True: r"$\uparrow$", False: r"$\downarrow$"}
-        head = ["model"] + [f"{_latex_escape(c)} {'' if c in lb['unranked'] else arrow[lb['higher'][c]]}".rstrip() for c in cols]
+        head = ["model"] + [f"{latex_name(c)}{_latex_escape(lb['headers'].get(c, ''))} "
+                            f"{'' if c in lb['unranked'] else arrow[lb['higher'][c]]}".rstrip() for c in cols]
         head.append(r"win rate $\uparrow$")
         if lb["flags"]:
             head.append("flags (not ranked)")
@@ -363,10 +404,11 @@ def to_latex(rows: list[dict[str, Any]], model_order: list[str] | None = None) -
                 if pd.isna(v):
                     cells.append("--")
                     continue
-                txt = _pm(float(v), lb["intervals"].get((model, c))).replace("±", r"$\pm$")
+                txt = _pm(float(v), lb["intervals"].get((model, c)))
                 if model in lb["ties"].get(c, set()):
                     txt += f" (={lb['ranks'][c][model]})"
-                cells.append(rf"\textbf{{{txt}}}" if model in lb["best"].get(c, set()) else txt)
+                txt = rf"\textbf{{{txt}}}" if model in lb["best"].get(c, set()) else txt
+                cells.append(txt + _latex_escape(lb["notes"].get((model, c), "")))
             wr = lb["win_rate"].get(model)
             cells.append("--" if wr is None or pd.isna(wr) else f"{wr:.2f}")
             if lb["flags"]:
@@ -390,7 +432,8 @@ def html_tables(rows: list[dict[str, Any]], model_order: list[str] | None = None
         for j, c in enumerate(cols, start=1):
             arrow = "·" if c in lb["unranked"] else ("↑" if lb["higher"][c] else "↓")
             th.append(f'<th data-col="{j}" data-metric="{escape(c)}" data-higher="{int(lb["higher"][c])}" '
-                      f'title="{"higher" if lb["higher"][c] else "lower"} is better">{escape(c)} {arrow}</th>')
+                      f'title="{"higher" if lb["higher"][c] else "lower"} is better">{escape(c)}'
+                      f'{escape(lb["headers"].get(c, ""))} {arrow}</th>')
         th.append(f'<th data-col="{len(cols) + 1}" data-metric="win_rate" data-higher="1" '
                   'title="mean over metrics of the fraction of other models beaten">win rate ↑</th>')
         if lb["flags"]:
@@ -408,15 +451,21 @@ def html_tables(rows: list[dict[str, Any]], model_order: list[str] | None = None
                 txt = escape(_fmt(float(v)))
                 if iv is not None:
                     txt += f' <span class="ci">[{_fmt(iv[0])}, {_fmt(iv[1])}]</span>'
-                classes = [k for k, on in (("best", model in lb["best"].get(c, set())),
+                note = lb["notes"].get((model, c), "")
+                if note:
+                    txt += f' <span class="note">{escape(note.strip())}</span>'
+                why = lb["noisy"].get((model, c))
+                classes = [k for k, on in (("best", model in lb["best"].get(c, set())), ("noisy", bool(why)),
                                            ("tied", model in lb["ties"].get(c, set()))) if on]
                 cls = f' class="{" ".join(classes)}"' if classes else ""
+                tip = why or ""
                 if "tied" in classes:
                     rank = lb["ranks"][c][model]
                     others = sorted(str(o) for o, k in lb["ranks"][c].items() if k == rank and o != model)
-                    cls += f' title="tied #{rank} with {escape(", ".join(others))}: confidence intervals overlap"'
+                    tip = f"tied #{rank} with {', '.join(others)}: confidence intervals overlap" + (f"; {tip}" if tip else "")
                     txt += f' <span class="tie">tied #{rank}</span>'
-                tds.append(f'<td data-value="{float(v)!r}"{cls}>{txt}</td>')
+                tip_attr = f' title="{escape(tip)}"' if tip else ""
+                tds.append(f'<td data-value="{float(v)!r}"{cls}{tip_attr}>{txt}</td>')
             wr = lb["win_rate"].get(model)
             tds.append(f'<td data-value="{"" if wr is None or pd.isna(wr) else repr(float(wr))}">'
                        f'{"—" if wr is None or pd.isna(wr) else f"{wr:.2f}"}</td>')

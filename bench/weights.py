@@ -3,6 +3,12 @@
 Offline, a missing file fails before any sampling with the URL and the exact path to place the file. A file in
 the cache must match its recorded sha256; a file given by explicit path is hashed and that hash is what the
 results record (it may be a fine-tuned or test file, so it is not required to match the published one).
+
+An *executable* weights file (TorchScript: ``torch.jit.load`` runs code stored in the file) is different: loading
+one is running a program, so only the published file, matched by its pinned sha256, ever loads, whether it was found
+in the cache, in torch.hub's folder or given by path. A file the user vouches for as code loads only when its path is
+named in ``$GENBENCH_TRUST_CODE`` (paths separated by ``os.pathsep``), the way a ``python`` model target is code the
+user names.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from bench.errors import WeightsError
 
 ENV_CACHE = "GENBENCH_CACHE"
 ENV_OFFLINE = "GENBENCH_OFFLINE"
+ENV_TRUST_CODE = "GENBENCH_TRUST_CODE"
 
 
 def cache_root() -> Path:
@@ -64,6 +71,11 @@ class WeightsFile:
     library_paths: tuple[str, ...] = ()
     #: leading hex digits of the sha256 where only those are published (torchvision's ``name-<8 hex>.pth``)
     sha256_prefix: str | None = None
+    #: loading the file runs code stored in it (a TorchScript archive): only the pinned file loads (module doc)
+    executable: bool = False
+    #: other names the same bytes have in other libraries' caches (pytorch-fid's ``pt_inception-...pth`` for
+    #: torch-fidelity's Inception): found there too, after the same hash check
+    aliases: tuple[str, ...] = ()
 
     def hash_ok(self, digest: str) -> bool:
         """Whether ``digest`` matches what is published: the full sha256, else its published prefix."""
@@ -92,31 +104,57 @@ def missing_message(spec: WeightsFile) -> str:
     )
 
 
+def trusted_as_code(path: str | os.PathLike[str]) -> bool:
+    """Whether the user named ``path`` as code they vouch for (``$GENBENCH_TRUST_CODE``, os.pathsep-separated)."""
+    named = [q for q in os.environ.get(ENV_TRUST_CODE, "").split(os.pathsep) if q]
+    real = os.path.realpath(path)
+    return any(os.path.realpath(os.path.expanduser(q)) == real for q in named)
+
+
+def check_executable(spec: WeightsFile, path: Path, digest: str) -> None:
+    """Refuse an executable file (TorchScript) that is not the pinned published one, unless named as code."""
+    if not spec.executable or (spec.sha256 is not None and digest == spec.sha256) or trusted_as_code(path):
+        return
+    pinned = f"the published sha256 {spec.sha256[:16]}..." if spec.sha256 else "no pinned sha256"
+    raise WeightsError(
+        f"{path}: '{spec.name}' is a TorchScript file, and loading one runs code stored in it; its sha256 "
+        f"{digest[:16]}... is not {pinned}, so it is not loaded (to run a file you vouch for as code, name it in "
+        f"${ENV_TRUST_CODE})")
+
+
 def resolve(spec: WeightsFile, explicit: str | os.PathLike[str] | None = None, *, download: bool | None = None) -> ResolvedWeights:
-    """Find ``spec`` on disk (or download it), verifying sha256 where it is known to be the published file."""
+    """Find ``spec`` on disk (or download it), verifying sha256 where it is known to be the published file (always,
+    for an executable file: :func:`check_executable`)."""
     if explicit is not None:
         p = Path(explicit).expanduser()
         if not p.is_file():
             raise WeightsError(f"{p}: weights file for '{spec.name}' does not exist")
-        return ResolvedWeights(p, sha256_file(p), "explicit")
+        digest = sha256_file(p)
+        check_executable(spec, p, digest)
+        return ResolvedWeights(p, digest, "explicit")
     cached = spec.cache_path()
     if cached.is_file():
         digest = sha256_file(cached)
+        check_executable(spec, cached, digest)
         if not spec.hash_ok(digest):
             raise WeightsError(
                 f"{cached}: sha256 {digest[:16]}... does not match the published {(spec.sha256 or spec.sha256_prefix or '')[:16]}... "
                 f"for '{spec.name}'; delete the file and fetch it again"
             )
         return ResolvedWeights(cached, digest, "cache")
-    hub = torch_hub_path(spec)
-    if hub is not None:
-        return ResolvedWeights(hub, sha256_file(hub), "torch-hub")
+    found = library_path(spec)
+    if found is not None:
+        digest = sha256_file(found[0])
+        check_executable(spec, found[0], digest)
+        return ResolvedWeights(found[0], digest, found[1])
     if download is None:
         download = os.environ.get(ENV_OFFLINE, "") not in ("1", "true", "yes")
     if not download or spec.url is None:
         raise WeightsError(missing_message(spec))
     fetch(spec)
-    return ResolvedWeights(cached, sha256_file(cached), "download")
+    digest = sha256_file(cached)
+    check_executable(spec, cached, digest)
+    return ResolvedWeights(cached, digest, "download")
 
 
 def fetch(spec: WeightsFile, *, progress: bool = True, timeout: float = 30.0) -> Path:
@@ -153,6 +191,7 @@ def fetch(spec: WeightsFile, *, progress: bool = True, timeout: float = 30.0) ->
 def install_file(src: str | os.PathLike[str], spec: WeightsFile) -> Path:
     """Copy a file obtained elsewhere into the cache after checking its sha256."""
     digest = sha256_file(src)
+    check_executable(spec, Path(src), digest)
     if spec.sha256 is not None and digest != spec.sha256:
         raise WeightsError(f"{src}: sha256 {digest[:16]}... is not the published {(spec.sha256 or '')[:16]}... for '{spec.name}'")
     target = spec.cache_path()
@@ -161,16 +200,32 @@ def install_file(src: str | os.PathLike[str], spec: WeightsFile) -> Path:
     return target
 
 
-def torch_hub_path(spec: WeightsFile) -> Path | None:
-    """The file in torch.hub's checkpoint folder (``$TORCH_HOME/hub/checkpoints``, where torchvision, lpips and
-    pytorch-fid download to) under the same name and with the published hash, or None: a machine that already
-    has the weights from those libraries does not download or copy them again."""
+def library_candidates(spec: WeightsFile) -> list[tuple[Path, str]]:
+    """Where other tools' users already have this file, with a source label: torch.hub's checkpoint folder
+    (``$TORCH_HOME/hub/checkpoints``: torch-fidelity, torchmetrics, torchvision, lpips, pytorch-fid; under the
+    file's name and its aliases) and clean-fid's download folder (the system temporary folder)."""
     home = os.environ.get("TORCH_HOME") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "torch")
-    p = Path(home) / "hub" / "checkpoints" / spec.filename
-    if not p.is_file() or not (spec.sha256 or spec.sha256_prefix):
+    hub = Path(home) / "hub" / "checkpoints"
+    return [(hub / n, "torch-hub") for n in (spec.filename, *spec.aliases)] + \
+        [(Path(tempfile.gettempdir()) / n, "clean-fid") for n in (spec.filename, *spec.aliases)]
+
+
+def library_path(spec: WeightsFile) -> tuple[Path, str] | None:
+    """The first of :func:`library_candidates` holding the published file (its sha256 checked), with its source,
+    or None: a machine that already has the weights from those libraries does not download or copy them again."""
+    if not (spec.sha256 or spec.sha256_prefix):
         return None  # a file whose hash nothing pins could be anything under that name
-    return p if spec.hash_ok(sha256_file(p)) else None
+    for p, source in library_candidates(spec):
+        if p.is_file() and spec.hash_ok(sha256_file(p)):
+            return p, source
+    return None
+
+
+def torch_hub_path(spec: WeightsFile) -> Path | None:
+    """The verified file in another library's cache (:func:`library_path`), or None."""
+    found = library_path(spec)
+    return found[0] if found is not None else None
 
 
 def is_present(spec: WeightsFile, explicit: str | os.PathLike[str] | None = None) -> bool:

@@ -135,3 +135,14 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     assert main(["run", str(suite), "--out", str(root / "results"), "--quiet"]) == 0
     (run,) = (root / "results" / "tiny").iterdir()
     return suite, run
+
+
+@pytest.fixture
+def run_copy(tiny_run: tuple[Path, Path], tmp_path: Path) -> tuple[Path, Path]:
+    """(suite, a private copy of the shared tiny run folder) to damage."""
+    import shutil
+
+    suite, run = tiny_run
+    dest = tmp_path / "results" / "tiny" / run.name
+    shutil.copytree(run, dest)
+    return suite, dest

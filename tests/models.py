@@ -224,6 +224,19 @@ class Hanging:
         return torch.zeros((request.n, 1, 8, 8), dtype=torch.uint8)
 
 
+class Swallowing:
+    """A model that hangs and swallows every ``Exception`` raised into it, retrying forever (timeout_s tests)."""
+
+    def generate(self, request):  # noqa: ANN001
+        import time
+
+        while True:
+            try:
+                time.sleep(0.05)
+            except Exception:  # noqa: BLE001, S110 (the point: a model that catches what it should not)
+                pass
+
+
 class SeededDigits:
     """Images from each sample's seed alone (the same item whatever the batch), in [-1, 1]. Above ``limit`` items
     a call raises torch.cuda.OutOfMemoryError as a GPU out of memory would (tested on the CPU); every batch size
@@ -256,3 +269,35 @@ class Signalling:
             open(self.once, "w").close()
             os.kill(os.getpid(), getattr(signal, self.signal))
         return torch.zeros((request.n, 1, 8, 8), dtype=torch.uint8)
+
+
+class CountingT2I:
+    """Renders each prompt's scene with the shapes world (jitter from the sample's seed) and records every sample
+    index it is asked for (class-wide): the text-to-image tests count pipeline calls with it."""
+
+    asked: list[int] = []
+
+    def generate(self, request):  # noqa: ANN001
+        import numpy as np
+
+        from bench.shapes import world
+
+        CountingT2I.asked += list(request.indices)
+        return torch.from_numpy(np.stack([world.render_prompt(p, s) for p, s in zip(request.prompts, request.seeds,
+                                                                                      strict=True)]))
+
+
+class CountingInvert:
+    """Inverts its inputs, counts the inputs it is asked for (class-wide), and can die like a killed process once
+    ``KILL_AFTER`` inputs were translated (the batch asked for then never returns)."""
+
+    directions = ("a2b", "b2a")
+    count = 0
+    KILL_AFTER: int | None = None
+
+    def translate(self, x, direction, seeds):  # noqa: ANN001, ANN201
+        if CountingInvert.KILL_AFTER is not None and CountingInvert.count >= CountingInvert.KILL_AFTER:
+            CountingInvert.KILL_AFTER = None
+            raise KeyboardInterrupt  # what a killed run looks like from inside
+        CountingInvert.count += x.shape[0]
+        return -x

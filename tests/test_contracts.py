@@ -302,10 +302,8 @@ METRIC_OPTIONS: dict[str, dict[str, Any]] = {
     "clipscore_torchmetrics": {}, "attribute_accuracy": {}, "prompt_diversity": {"distance": "shapes-features"},
     "vendi": {"q": 1}, "prc_vgg16": {},
 }
-METRIC_SKIPS = {"perf": "its values are made by the perf task itself (tests/test_perf.py); the metric holds metadata",
-                "sfid": "reads Inception's spatial layer, which the tiny backbones here lack (tests/test_adm.py)",
-                "cmmd": "reads a CLIP ViT-L/14@336 embedding (tests/test_cmmd.py, on a random model of that format)",
-                "dissection": "its values are made by the dissection task itself (tests/test_dissection.py)"}
+METRIC_SKIPS = {"sfid": "reads Inception's spatial layer, which the tiny backbones here lack (tests/test_adm.py)",
+                "cmmd": "reads a CLIP ViT-L/14@336 embedding (tests/test_cmmd.py, on a random model of that format)"}
 TEXT_INPUTS = {"texts", "image_text_pairs", "prompt_index", "embeddings", "reference.captions"}
 
 
@@ -426,7 +424,7 @@ def test_backbone_metadata_and_weights(name: str) -> None:
         return
     if b.dry_run() is not None:  # a Hugging Face model (a hub id or a folder): absent, the problem says how to get it
         problems = b.check_weights()
-        assert problems and "huggingface-cli download" in problems[0]
+        assert problems and "(hf download " in problems[0]  # the CLI the pinned huggingface_hub ships
         return
     images = _digits("test", 5)[0] if name == "digits" else __import__("bench.shapes.world").shapes.world.load("test", 5).images
     a, c = b.extract(images), cls().extract(images)
@@ -439,7 +437,11 @@ def test_backbone_metadata_and_weights(name: str) -> None:
 # ============================================================================================ task and dataset kinds
 @pytest.mark.parametrize("name", TASKS.names())
 def test_task_kind_metadata(name: str) -> None:
+    from bench.tasks.base import MeasurementKind
+
     cls = TASKS.get(name)
+    if issubclass(cls, MeasurementKind):  # a measurement kind declares its rows' metadata itself
+        assert cls.outputs and all(isinstance(v, OutputInfo) for v in cls.outputs.values())
     assert cls.name == name and (cls.__doc__ or "").strip()
     assert cls.provides and cls.provides <= set(INPUTS)
     assert cls.adapter_kinds and cls.adapter_kinds <= set(KIND_PROTOCOLS)

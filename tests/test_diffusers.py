@@ -102,9 +102,10 @@ tasks: [{name: u, reference: train, n: 8, metrics: [fid]}]
 """)
     code, _, err = run_cli(["run", str(suite), "--out", str(tmp_path / "o"), "--quiet"], capsys)
     assert code == 2
-    assert (f"diffusers pipeline 'google/ddpm-cifar10-32' is not in the Hugging Face cache ({tmp_path / 'hub'}) and "
-            "genbench is offline: fetch it where there is network (huggingface-cli download google/ddpm-cifar10-32)"
-            in err)
+    # said by validation, before any dataset or reference is loaded, naming the command huggingface_hub ships
+    assert "hub.yaml:3: models.ddpm.args.pretrained:" in err
+    assert (f"'google/ddpm-cifar10-32' is not in the Hugging Face cache ({tmp_path / 'hub'}) and "
+            "genbench is offline: fetch it where there is network (hf download google/ddpm-cifar10-32)" in err)
     assert "Traceback" not in err
     (tmp_path / "local.yaml").write_text(suite.read_text().replace("google/ddpm-cifar10-32", "./no/such/folder"))
     code, _, err = run_cli(["validate", str(tmp_path / "local.yaml"), "--no-weights"], capsys)

@@ -218,3 +218,73 @@ def test_shipped_digits_suites_give_the_same_rows_on_two_ranks(tmp_path: Path, s
         rows.append({(r["task"], r["model"], r["metric"]): (r["value"], r["protocol_id"])
                      for r in map(json.loads, (run / "rows.jsonl").read_text().splitlines()) if r["task"] != "speed"})
     assert len(rows[0]) >= 24 and rows[0] == rows[1]
+
+
+KINDS_MODULE = '''
+import os
+import numpy as np
+import torch
+
+def _count(kind, k):
+    rank = os.environ.get("RANK", "0")
+    with open(os.path.join(os.environ["CALLS_DIR"], f"{kind}-rank{rank}.txt"), "a") as f:
+        f.write(f"{k}\\n")
+
+class T2I:
+    def generate(self, request):
+        from bench.shapes import world
+        _count("t2i", len(request.indices))
+        return torch.from_numpy(np.stack([world.render_prompt(p, s) for p, s in zip(request.prompts, request.seeds)]))
+
+class Noisy:
+    directions = ("a2b", "b2a")
+    def translate(self, x, direction, seeds):
+        _count("translator", x.shape[0])
+        g = [torch.Generator().manual_seed(int(s) % 2**31) for s in seeds]
+        return (-x + 0.05 * torch.stack([torch.randn(x.shape[1:], generator=gi) for gi in g])).clamp(-1, 1)
+'''
+
+KINDS_SUITE = """name: dist
+seed: 3
+datasets:
+  shapes: {kind: shapes, split: test}
+  edges: {kind: digits-edges, split: test}
+models:
+  painter: {adapter: python-t2i, args: {target: "kindsmodel:T2I"}}
+  inverter: {adapter: python-translator, args: {target: "kindsmodel:Noisy"}}
+output: {grid: 8}
+tasks:
+  - {name: t2i, kind: text-to-image, reference: shapes, n: 21, batch_size: 8, backbone: shapes-clip,
+     args: {samples_per_prompt: 2}, models: [painter], metrics: [fid, clipscore_torchmetrics]}
+  - {name: tr, kind: translation, reference: edges, n: 41, batch_size: 8, backbone: digits, models: [inverter],
+     metrics: [psnr, ssim, l1, fid, label_preservation]}
+"""
+
+
+def test_text_to_image_and_translation_split_their_items_across_two_ranks(tmp_path: Path) -> None:
+    """Under torchrun each rank asks the model for its own slice of the prompts and of the inputs (counted), and
+    the rows equal one process's."""
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "kindsmodel.py").write_text(KINDS_MODULE)
+    suite = folder / "suite.yaml"
+    suite.write_text(KINDS_SUITE)
+    one = _genbench(tmp_path, ["run", str(suite), "--out", str(tmp_path / "one"), "--no-cache"], 0,
+                    env={"PYTHONPATH": str(folder)})
+    assert one.returncode == 0, one.stderr
+    single = _calls(tmp_path)
+    for p in (tmp_path / "calls").glob("*"):
+        p.unlink()
+    two = _genbench(tmp_path, ["run", str(suite), "--out", str(tmp_path / "two"), "--no-cache"], 2,
+                    env={"PYTHONPATH": str(folder)})
+    assert two.returncode == 0, two.stderr
+    calls = _calls(tmp_path)
+    assert single == {"t2i-rank0": 42, "translator-rank0": 41}  # every item once in one process
+    assert calls == {"t2i-rank0": 21, "t2i-rank1": 21, "translator-rank0": 21, "translator-rank1": 20}
+    a, b = _rows(tmp_path / "one"), _rows(tmp_path / "two")
+    assert len(a) == 2 + 5
+    for k in a:  # per-item values are computed per item: bit-equal; features within float32 round-off
+        assert b[k]["value"] == pytest.approx(a[k]["value"], rel=1e-6, abs=1e-9), k
+        if k[1] in ("psnr", "ssim", "l1", "label_preservation"):
+            assert b[k]["value"] == a[k]["value"], k
+        assert a[k]["protocol_id"] == b[k]["protocol_id"]

@@ -44,15 +44,6 @@ def _errors(err: str) -> list[str]:
     return [line for line in err.splitlines() if line.startswith("genbench: error:")]
 
 
-@pytest.fixture
-def run_copy(tiny_run: tuple[Path, Path], tmp_path: Path) -> tuple[Path, Path]:
-    """(suite, a private copy of the shared tiny run folder) to damage."""
-    suite, run = tiny_run
-    dest = tmp_path / "results" / "tiny" / run.name
-    shutil.copytree(run, dest)
-    return suite, dest
-
-
 # -- rows: torn, garbled, a crash between two models ---------------------------------------------------------------
 def test_torn_and_garbled_rows_are_reported_and_recomputed(run_copy: tuple[Path, Path], tiny_run: tuple[Path, Path],
                                                            capsys: pytest.CaptureFixture[str]) -> None:

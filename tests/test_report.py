@@ -21,7 +21,7 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 def test_latex_bolds_best_by_direction(tiny_run: tuple[Path, Path]) -> None:
     rows = load_runs([tiny_run[1]])
     tex = to_latex(rows)
-    assert r"\toprule" in tex and r"\bottomrule" in tex and r"fid $\downarrow$" in tex
+    assert r"\toprule" in tex and r"\bottomrule" in tex and r"FID $\downarrow$" in tex  # the paper name, not the row name
     line = next(line for line in tex.splitlines() if line.startswith("heldout-real"))
     fid = next(r["value"] for r in rows if r["model"] == "heldout-real" and r["metric"] == "fid")
     assert rf"\textbf{{{fid:.4g}}}" in line  # lowest FID is bold

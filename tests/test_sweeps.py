@@ -53,7 +53,7 @@ def test_a_sweep_is_one_model_per_point_with_the_swept_models_seeds(tmp_path: Pa
                          capsys)
     html = (tmp_path / "r" / "index.html").read_text()
     assert code == 0 and "Sweep: fid vs isc (best fid ringed)" in html and "Sweep: precision vs recall" in html
-    assert 'class="best"' in html and "best: [components=10]" in html  # the lower FID is ringed
+    assert 'class="best"' in html and "best: components=10" in html  # the lower FID is ringed
     # and a browser draws it: the sweep's curve (a polyline through both points) and its ring in the rendered DOM
     from tests.test_report import _chromium, _headless
 
@@ -67,7 +67,7 @@ def test_a_sweep_is_one_model_per_point_with_the_swept_models_seeds(tmp_path: Pa
     svg = section[section.index("<svg"): section.index("</svg>")]
     line = re.search(r'<polyline points="([^"]+)"', svg)
     assert line is not None and len(line.group(1).split()) == 2  # one vertex per sweep point
-    assert svg.count('<circle class="best"') == 1 and "[components=10]" in svg
+    assert svg.count('<circle class="best"') == 1 and ">components=10</text>" in svg  # labelled on the page
 
 
 @pytest.mark.parametrize(("sweep", "message"), [

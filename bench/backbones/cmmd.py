@@ -84,11 +84,11 @@ class CMMDClip(Backbone):
             return [] if (local / "config.json").is_file() else [f"{local}: not a save_pretrained folder (no config.json)"]
         if self.weights_arg is not None and (local.suffix or local.is_absolute() or str(self.weights_arg).startswith(".")):
             return [f"{self.weights_arg}: no such folder (give a save_pretrained folder of {HUB_ID} or its hub id)"]
-        from bench.adapters.hf import _hub_cache
+        from bench.adapters.hf import _hub_cache, fetch_hint
 
         cached = Path(_hub_cache()) / f"models--{self.source.replace('/', '--')}"
         return [] if cached.is_dir() else [f"CLIP '{self.source}' is not in the Hugging Face cache ({_hub_cache()}): fetch "
-                                           f"it where there is network (huggingface-cli download {self.source}) or "
+                                           f"it where there is network ({fetch_hint(self.source)}) or "
                                            "give a local save_pretrained folder as the backbone's weights"]
 
     def dry_run(self) -> str | None:

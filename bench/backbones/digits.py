@@ -109,8 +109,8 @@ class DigitsBackbone(Backbone):
         if (h, w) == (8, 8) and c in (1, 3):
             return None
         return (f"the digits protocol's network was trained on 8x8 grey digits; these images are {w}x{h} with {c} "
-                "channel(s), resized to 8x8 grey: the numbers rank nothing published (use --protocol tf-compat, the "
-                "field's standard, for natural images)")
+                "channel(s), resized to 8x8 grey: the numbers rank nothing published (for natural images use the field's "
+                "standard protocol, tf-compat: `score images` without --protocol, or `protocol: tf-compat` in a suite)")
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
         return to_input(images)

@@ -50,6 +50,7 @@ INCEPTION_PTH = WeightsFile(
     size=95_628_359,
     used_by="torch-fidelity (inception-v3-compat), torchmetrics FID/KID/IS, pytorch-fid, clean-fid legacy_pytorch",
     backbones=("inception-v3-compat", "inception-v3-tm-antialias", "inception-v3-legacy-pytorch", "inception-v3-adm"),
+    aliases=("pt_inception-2015-12-05-6726825d.pth",),  # pytorch-fid's (and clean-fid legacy_pytorch's) name
     library_paths=(
         "torch-fidelity / torchmetrics: $TORCH_HOME/hub/checkpoints/weights-inception-2015-12-05-6726825d.pth "
         "(or feature_extractor_weights_path=...)",
@@ -62,8 +63,11 @@ INCEPTION_TORCHSCRIPT = WeightsFile(
     name="inception-torchscript",
     filename="inception-2015-12-05.pt",
     url="https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt",
-    sha256=None,  # no trustworthy published sha256 found offline; the file's own hash is recorded in results
-    size=None,
+    # the hash k-diffusion (k_diffusion/evaluation.py) and others pin for NVIDIA's file; a TorchScript file runs its
+    # own code when loaded, so only this file loads (bench.weights.check_executable)
+    sha256="f58cb9b6ec323ed63459aa4fb441fe750cfe39fafad6da5cb504a16f19e958f4",
+    size=95_607_719,
+    executable=True,
     used_by="clean-fid clean / legacy_tensorflow, StyleGAN2-ADA / StyleGAN3 metrics",
     backbones=("inception-v3-clean", "inception-v3-legacy-tf"),
     library_paths=("clean-fid: /tmp/inception-2015-12-05.pt (hard-coded; ./ on Windows)",),

@@ -10,7 +10,7 @@ discriminated union on ``kind`` whose members come from the registry. A kind loa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -37,6 +37,8 @@ class Dataset:
     captions: list[list[str]] | None = None
     #: the text-to-image prompt of each image (shapes: its complete canonical caption)
     prompts: list[str] | None = None
+    #: each image's id in its own annotations (COCO image ids); None: the position is the id
+    image_ids: list[Any] | None = None
 
     @property
     def hash(self) -> str:
@@ -51,6 +53,12 @@ class Dataset:
     def head(self, m: int) -> torch.Tensor:
         """The first ``m`` images (a file-backed dataset decodes only those)."""
         return self.images[:m]
+
+    def read(self, indices: Sequence[int]) -> torch.Tensor:
+        """The images at ``indices`` (a file-backed dataset decodes only those)."""
+        if isinstance(indices, range) and indices.step == 1:
+            return self.images[indices.start: indices.stop]
+        return self.images[list(indices)]
 
     def batches(self, size: int, start: int = 0, stop: int | None = None) -> Iterator[torch.Tensor]:
         """The images ``start..stop-1`` in order, ``size`` at a time (a file-backed dataset decodes only the batch
@@ -70,6 +78,7 @@ class FileDataset(Dataset):
         self.name, self.id, self.files, self.labels = name, id, files, labels
         self.captions: list[list[str]] | None = None
         self.prompts: list[str] | None = None
+        self.image_ids: list[Any] | None = None
         self._hash = None
         self._loaded: torch.Tensor | None = None
 
@@ -92,6 +101,11 @@ class FileDataset(Dataset):
 
     def head(self, m: int) -> torch.Tensor:
         return self._loaded[:m] if self._loaded is not None else self.files.read(range(min(m, len(self.files))))
+
+    def read(self, indices: Sequence[int]) -> torch.Tensor:
+        if self._loaded is not None:
+            return super().read(indices)
+        return self.files.read(indices)
 
     def batches(self, size: int, start: int = 0, stop: int | None = None) -> Iterator[torch.Tensor]:
         return self.files.batches(size, start, None if stop is None else min(stop, len(self.files)))

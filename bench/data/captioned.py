@@ -10,15 +10,20 @@ bicubic, then centre-cropped to 224x224 (CLIP's own preprocessing, so CLIP backb
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image
 from pydantic import Field
 
-from bench.data.base import Dataset, DatasetArgs, DatasetKind, Resolve
+from bench.data.base import Dataset, DatasetArgs, DatasetKind, FileDataset, Resolve
 from bench.errors import ConfigError, InputError
+from bench.images import ImageFiles
 
 SIDE = 224
 
@@ -39,8 +44,48 @@ def _image(path: Path) -> np.ndarray:
         raise InputError(f"{path}: cannot decode image ({exc})") from None
 
 
-def load_captioned(name: str, kind: str, path: Path | None, *, split: str | None, images_dir: Path | None):  # type: ignore[no-untyped-def]
-    """A :class:`bench.data.base.Dataset` with ``captions`` (and ``prompts`` = each image's first caption)."""
+class CaptionedFiles(ImageFiles):
+    """The image files of a captioned set, read batch by batch by the recorded rule (shorter side to 224 with PIL
+    bicubic, centre crop 224x224), so a COCO-30k reference is never held whole. Its content key is the files' own
+    digest plus the rule: no pixel is decoded to know it."""
+
+    RULE = f"resize{SIDE}-bicubic-centrecrop"
+
+    def scan(self) -> tuple[int, int, int]:
+        if self._shape is None:
+            if not self.files:
+                raise InputError(f"{self.what}: no image files")
+            missing = next((f for f in self.files if not Path(f).is_file()), None)
+            if missing is not None:
+                raise InputError(f"{missing}: image file does not exist")
+            self._shape = (3, SIDE, SIDE)
+        return self._shape
+
+    def digest(self) -> str:
+        if self._digest is None:
+            import hashlib
+
+            from bench.images import file_digest
+
+            h = hashlib.sha256(f"genbench-captioned/1|{self.RULE}".encode())
+            for p in self.files:
+                h.update(file_digest(p).encode())
+            self._digest = h.hexdigest()
+        return self._digest
+
+    def read(self, indices: Sequence[int], workers: int | None = None) -> torch.Tensor:
+        self.scan()
+        files = [Path(self.files[i]) for i in indices]
+        if not files:
+            return torch.zeros((0, 3, SIDE, SIDE), dtype=torch.uint8)
+        with ThreadPoolExecutor(max_workers=workers or min(8, os.cpu_count() or 1)) as pool:
+            return torch.from_numpy(np.stack(list(pool.map(_image, files))))
+
+
+def load_captioned(name: str, kind: str, path: Path | None, *, split: str | None, images_dir: Path | None) -> Dataset:
+    """A :class:`bench.data.base.FileDataset` with ``captions`` (and ``prompts`` = each image's first caption) and
+    ``image_ids`` (the captions file's own ids: COCO's image ids, Karpathy's ``cocoid``/``imgid`` or file names), read
+    from its files batch by batch."""
     if path is None or images_dir is None:
         raise ConfigError(f"dataset '{name}': kind '{kind}' needs 'path' and 'images'")
     if not path.is_file():
@@ -49,6 +94,7 @@ def load_captioned(name: str, kind: str, path: Path | None, *, split: str | None
         raise InputError(f"dataset '{name}': {images_dir}: image folder does not exist")
     files: list[Path] = []
     caps: list[list[str]] = []
+    ids: list[Any] = []
     if kind == "coco-captions":
         from bench.text.coco_files import load_annotations
 
@@ -60,6 +106,7 @@ def load_captioned(name: str, kind: str, path: Path | None, *, split: str | None
                 raise InputError(f"{path}: image id {iid!r} has no 'file_name' in 'images'")
             files.append(images_dir / names[iid])
             caps.append(rs)
+            ids.append(iid)
     else:  # karpathy: {"images": [{"filename", "split", "sentences": [{"raw"}]}]}
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -67,13 +114,16 @@ def load_captioned(name: str, kind: str, path: Path | None, *, split: str | None
             for im in items:
                 files.append(images_dir / im.get("filepath", "") / im["filename"])
                 caps.append([s["raw"] for s in im["sentences"]])
+                ids.append(im.get("cocoid", im.get("imgid", im["filename"])))
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise InputError(f"{path}: not a Karpathy-split JSON ({exc.__class__.__name__}: {exc})") from None
         if not files:
             raise InputError(f"{path}: no images in split '{split}'")
-    images = torch.from_numpy(np.stack([_image(f) for f in files]))
-    ds = Dataset(name, f"{kind}:{path.name}:{split or 'all'}", images, captions=caps, prompts=[c[0] for c in caps])
-    ds.id = f"{kind}:{path.name}:{split or 'all'}@{ds.hash[:12]}/resize{SIDE}-bicubic-centrecrop"
+    reader = CaptionedFiles(files, str(images_dir))
+    reader.scan()  # every file present, before any compute
+    ds = FileDataset(name, "", reader)
+    ds.captions, ds.prompts, ds.image_ids = caps, [c[0] for c in caps], ids
+    ds.id = f"{kind}:{path.name}:{split or 'all'}@{ds.hash[:12]}/{CaptionedFiles.RULE}"
     return ds
 
 
@@ -93,8 +143,7 @@ class CocoCaptionsKind(DatasetKind):
         return " + ".join(f"{p} [{'present' if p.exists() else 'MISSING'}]" for p in (resolve(args.path), resolve(args.images)))
 
     def load(self, name: str, args: CaptionedArgs, resolve: Resolve) -> Dataset:
-        return load_captioned(name, self.name, resolve(args.path), split=args.split,  # type: ignore[no-any-return]
-                              images_dir=resolve(args.images))
+        return load_captioned(name, self.name, resolve(args.path), split=args.split, images_dir=resolve(args.images))
 
 
 class KarpathyKind(CocoCaptionsKind):

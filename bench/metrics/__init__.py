@@ -29,7 +29,6 @@ METRICS.register("kid", "bench.metrics.distribution:KID")
 METRICS.register("isc", "bench.metrics.distribution:InceptionScore")
 METRICS.register("prc", "bench.metrics.distribution:PrecisionRecall")
 METRICS.register("prc_vgg16", "bench.metrics.distribution:PrecisionRecallVGG16")
-METRICS.register("perf", "bench.metrics.perf:Perf")
 # translation (bench.metrics.translation): paired metrics read images and truth; cycle/identity/diversity re-translate
 METRICS.register("l1", "bench.metrics.translation:L1")
 METRICS.register("psnr", "bench.metrics.translation:PSNR")
@@ -58,7 +57,6 @@ METRICS.register("clipscore", "bench.metrics.vl:ClipScore")
 METRICS.register("clipscore_torchmetrics", "bench.metrics.vl:ClipScoreTM")
 METRICS.register("attribute_accuracy", "bench.metrics.t2i:AttributeAccuracy")
 METRICS.register("prompt_diversity", "bench.metrics.t2i:PromptDiversity")
-METRICS.register("dissection", "bench.metrics.dissection:Dissection")
 
 # Metric names are snake_case (they sit beside value names in tables); the old spellings keep working, with a warning.
 for _old, _new in (("recall", "retrieval_recall"), ("coco-captions", "coco_captions"),

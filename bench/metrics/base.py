@@ -106,6 +106,12 @@ class Translator:
     other_side: Callable[[int], tuple[torch.Tensor, list[str]]]
     #: the model replays files made elsewhere: it has no translation for other inputs or seeds
     replays_files: bool = False
+    #: streamed forms (a task that does not hold its inputs gives these): ``cycle_values(direction, fns,
+    #: identity)`` and ``identity_values(fns, identity)`` return per-item measures ``fn(outputs, truth)`` of the
+    #: there-and-back reconstructions vs the inputs, and of G(y) vs y; ``inputs(k)``: the first k inputs and names
+    cycle_values: Callable[[str, dict[str, Any], dict[str, Any]], dict[str, np.ndarray]] | None = None
+    identity_values: Callable[[dict[str, Any], dict[str, Any]], dict[str, np.ndarray]] | None = None
+    inputs: Callable[[int], tuple[torch.Tensor, list[str]]] | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +140,8 @@ class SampleSet:
     backbone: Backbone | None = None
     truth: torch.Tensor | None = None
     source: torch.Tensor | None = None  #: the inputs the images were made from (translation)
+    #: the first inputs, for the preview grid of a task whose outputs answer inputs (the inputs are not held)
+    source_preview: torch.Tensor | None = None
     source_names: list[str] | None = None
     source_labels: np.ndarray | None = None
     translator: Translator | None = None
@@ -145,6 +153,11 @@ class SampleSet:
     preview: torch.Tensor | None = None  #: the first samples (sample grids) when the images are not held
     #: one image's (C, H, W) where known (without ``images``: from the stream); None otherwise
     item_shape: tuple[int, ...] | None = None
+    #: how many items were produced, where the producer says so (None: counted from what the set holds)
+    count: int | None = None
+    #: per-item values computed from each batch as it streamed (Metric.item_measures: PSNR against the aligned
+    #: ground truth, ...), by name, one entry per produced item
+    item_values: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def x(self) -> np.ndarray:
@@ -153,6 +166,8 @@ class SampleSet:
 
     @property
     def n(self) -> int:
+        if self.count is not None:
+            return self.count
         if self.features:  # every produced sample went through the backbone; ``images`` may be a declared subset
             return len(next(iter(self.features.values())))
         for v in (self.images, self.source, self.texts, self.embeddings and self.embeddings.get("images")):
@@ -259,6 +274,12 @@ class Metric:
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         self.opts = self.Opts.model_validate(options or {})
+
+    def item_measures(self) -> Mapping[str, Callable[[torch.Tensor, torch.Tensor], np.ndarray]]:
+        """Per-item values this metric reads, computed by the task from each batch of outputs and its aligned
+        ground truth as they stream (value name → ``fn(outputs, truth) -> one value per item``), so the task holds
+        no images for it; :meth:`compute` then finds them in ``SampleSet.item_values``. Empty: none."""
+        return {}
 
     def images_needed(self, n: int, item_bytes: int) -> int:
         """How many of the first generated samples' images a metric that reads ``images`` needs, given ``n`` samples

@@ -67,9 +67,11 @@ class NetOpts(Options):
 
 
 class _PairedMetric(Metric):
-    """Outputs against the ground truth aligned with them."""
+    """Outputs against the ground truth aligned with them: one value per item, which a task computes from each
+    batch as it streams (:meth:`item_measures`; no image is held for it) and a caller from Python may instead
+    hand over as whole ``images`` and ``truth`` tensors."""
 
-    requires = frozenset({"images", "truth"})
+    requires = frozenset({"truth"})
 
     def _truth(self, samples: SampleSet) -> tuple[torch.Tensor, torch.Tensor]:
         if samples.images is None or samples.truth is None:
@@ -77,15 +79,24 @@ class _PairedMetric(Metric):
         measures.check_aligned(samples.images, samples.truth, f"model '{samples.name}'", samples.source_names)
         return samples.images, samples.truth
 
+    def _per_item(self, samples: SampleSet, name: str) -> np.ndarray:
+        """The per-item values ``name``: streamed by the task, else computed from whole images and truth."""
+        if name in samples.item_values:
+            return np.asarray(samples.item_values[name])
+        return np.asarray(self.item_measures()[name](*self._truth(samples)))
+
 
 class L1(_PairedMetric):
     name = "l1"
     description = "mean absolute error to the ground truth, pixels scaled to [0, 1]"
     outputs = {"l1": OutputInfo(higher_is_better=False, description=description)}
 
+    def item_measures(self) -> dict[str, Any]:
+        return {"l1": measures.l1}
+
     def compute(self, samples: SampleSet, ref: Reference, *, seed: int = 0, state: Any = None,
                 sink: ArtifactSink | None = None) -> list[MetricValue]:
-        return [_value("l1", measures.l1(*self._truth(samples)), sink)]
+        return [_value("l1", self._per_item(samples, "l1"), sink)]
 
 
 class PSNR(_PairedMetric):
@@ -93,9 +104,12 @@ class PSNR(_PairedMetric):
     description = f"peak signal-to-noise ratio to the ground truth (data range 255), per image capped at {measures.PSNR_CAP:g} dB"
     outputs = {"psnr": OutputInfo(higher_is_better=True, unit="dB", description=description)}
 
+    def item_measures(self) -> dict[str, Any]:
+        return {"psnr": measures.psnr}
+
     def compute(self, samples: SampleSet, ref: Reference, *, seed: int = 0, state: Any = None,
                 sink: ArtifactSink | None = None) -> list[MetricValue]:
-        return [_value("psnr", measures.psnr(*self._truth(samples)), sink, cap_db=measures.PSNR_CAP)]
+        return [_value("psnr", self._per_item(samples, "psnr"), sink, cap_db=measures.PSNR_CAP)]
 
 
 class SSIM(_PairedMetric):
@@ -103,13 +117,16 @@ class SSIM(_PairedMetric):
     description = "structural similarity to the ground truth (torchmetrics conventions: Gaussian sigma 1.5, reflect pad)"
     outputs = {"ssim": OutputInfo(higher_is_better=True, description=description)}
 
+    def item_measures(self) -> dict[str, Any]:
+        return {"ssim": measures.ssim}
+
     def compute(self, samples: SampleSet, ref: Reference, *, seed: int = 0, state: Any = None,
                 sink: ArtifactSink | None = None) -> list[MetricValue]:
-        out, truth = self._truth(samples)
+        shape = samples.item_shape or (tuple(samples.images.shape[1:]) if samples.images is not None else None)
         notes: dict[str, Any] = {"sigma": measures.SSIM_SIGMA, "window": 11}
-        if min(out.shape[-2:]) < 11:
-            notes["note"] = f"the 11-pixel window exceeds the {out.shape[-1]}x{out.shape[-2]} images: values lean on reflected pixels"
-        return [_value("ssim", measures.ssim(out, truth), sink, **notes)]
+        if shape is not None and min(shape[-2:]) < 11:
+            notes["note"] = f"the 11-pixel window exceeds the {shape[-1]}x{shape[-2]} images: values lean on reflected pixels"
+        return [_value("ssim", self._per_item(samples, "ssim"), sink, **notes)]
 
 
 class MSSSIM(_PairedMetric):
@@ -117,13 +134,19 @@ class MSSSIM(_PairedMetric):
     description = "multi-scale SSIM to the ground truth (torchmetrics conventions); needs images of at least 176x176"
     outputs = {"ms_ssim": OutputInfo(higher_is_better=True, description=description)}
 
+    def item_measures(self) -> dict[str, Any]:
+        def values(out: torch.Tensor, truth: torch.Tensor) -> np.ndarray:  # NaN: images too small (compute says)
+            return np.full(out.shape[0], np.nan) if measures.ms_ssim_unavailable(out) else measures.ms_ssim(out, truth)
+
+        return {"ms_ssim": values}
+
     def compute(self, samples: SampleSet, ref: Reference, *, seed: int = 0, state: Any = None,
                 sink: ArtifactSink | None = None) -> list[MetricValue]:
-        out, truth = self._truth(samples)
-        reason = measures.ms_ssim_unavailable(out)
+        shape = samples.item_shape or (tuple(samples.images.shape[1:]) if samples.images is not None else None)
+        reason = measures.ms_ssim_unavailable(torch.empty((1, *shape), dtype=torch.uint8)) if shape else None
         if reason:
             return [MetricValue("ms_ssim", None, extras={"reason": reason})]
-        return [_value("ms_ssim", measures.ms_ssim(out, truth), sink)]
+        return [_value("ms_ssim", self._per_item(samples, "ms_ssim"), sink)]
 
 
 class PerceptualPaired(_PairedMetric, _Perceptual):
@@ -135,10 +158,14 @@ class PerceptualPaired(_PairedMetric, _Perceptual):
     }
     Opts = NetOpts
 
+    def item_measures(self) -> dict[str, Any]:
+        p = measures.perceptual(self.opts.net)  # type: ignore[attr-defined]
+        return {p.name: p.distance}
+
     def compute(self, samples: SampleSet, ref: Reference, *, seed: int = 0, state: Any = None,
                 sink: ArtifactSink | None = None) -> list[MetricValue]:
         p = measures.perceptual(self.opts.net)  # type: ignore[attr-defined]
-        return [_value(p.name, p.distance(*self._truth(samples)), sink, **p.protocol)]
+        return [_value(p.name, self._per_item(samples, p.name), sink, **p.protocol)]
 
 
 class CycleOpts(NetOpts):
@@ -167,13 +194,20 @@ class Cycle(_Perceptual):
                 sink: ArtifactSink | None = None) -> list[MetricValue]:
         o: CycleOpts = self.opts  # type: ignore[assignment]
         p = measures.perceptual(o.net)
+        t = _translator(samples)
+        fns = {"l1": measures.l1, p.name: p.distance}
+        identity = {"perceptual": p.protocol}
         values = []
         for d in o.directions:
             tag = "aba" if d == "a2b" else "bab"
-            x, recon = _translator(samples).cycle(d)
-            measures.check_aligned(recon, x, f"model '{samples.name}' {tag} reconstructions")
-            values.append(_value(f"cycle_l1_{tag}", measures.l1(recon, x), sink))
-            values.append(_value(f"cycle_{p.name}_{tag}", p.distance(recon, x), sink, **p.protocol))
+            if t.cycle_values is not None:  # streamed by the task: per-item distances, no image held
+                got = t.cycle_values(d, fns, identity)
+            else:
+                x, recon = t.cycle(d)
+                measures.check_aligned(recon, x, f"model '{samples.name}' {tag} reconstructions")
+                got = {k: f(recon, x) for k, f in fns.items()}
+            values.append(_value(f"cycle_l1_{tag}", got["l1"], sink))
+            values.append(_value(f"cycle_{p.name}_{tag}", got[p.name], sink, **p.protocol))
         return values
 
 
@@ -189,6 +223,8 @@ class Identity(Metric):
         if skip:
             return [skip]
         t = _translator(samples)
+        if t.identity_values is not None:  # streamed by the task
+            return [_value("identity_l1", t.identity_values({"l1": measures.l1}, {})["l1"], sink)]
         y, names = t.other_side(samples.n)
         out = t.translate(y, t.direction, names, "identity")
         measures.check_aligned(out, y, f"model '{samples.name}' identity mapping")
@@ -216,9 +252,12 @@ class Diversity(_Perceptual):
         if skip:
             return [skip]
         t = _translator(samples)
-        assert samples.source is not None and samples.source_names is not None
         k = min(o.inputs, samples.n)
-        x, names = samples.source[:k], samples.source_names[:k]
+        if t.inputs is not None:
+            x, names = t.inputs(k)
+        else:
+            assert samples.source is not None and samples.source_names is not None
+            x, names = samples.source[:k], samples.source_names[:k]
         outs = [t.translate(x, t.direction, names, f"diversity-{j}") for j in range(o.samples)]
         dists = [p.distance(outs[i], outs[j]) for i in range(o.samples) for j in range(i + 1, o.samples)]
         per_input = np.mean(np.stack(dists), axis=0)

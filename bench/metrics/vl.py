@@ -137,13 +137,13 @@ class ClipScore(Metric):
         best = np.clip(best, 0, None)
         a = clip_s
         refclip = np.where(a + best > 0, 2 * a * best / np.maximum(a + best, 1e-12), 0.0)
+        extras: dict[str, Any] = {"scorer": bb.scorer, "prefix": o.prefix, "w": o.w}  # type: ignore[attr-defined]
         out = []
         for name, per in (("clip_s", clip_s), ("refclip_s", refclip)):
             lo, hi = bootstrap_ci(per, seed)
             if sink is not None:
                 sink.per_sample(name, per)
-            out.append(MetricValue(name, float(per.mean()), lo, hi,
-                                   extras={"scorer": bb.scorer, "prefix": o.prefix, "w": o.w}))  # type: ignore[attr-defined]
+            out.append(MetricValue(name, float(per.mean()), lo, hi, extras=dict(extras)))
         return out
 
 

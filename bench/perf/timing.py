@@ -56,6 +56,9 @@ class Timer:
 REPEATS = 5
 #: relative range of the repeats' throughput above which a row is flagged too noisy to gate on
 NOISY = 0.10
+#: share of the timed wall time the process's threads spent waiting for a CPU (run queue, Linux schedstat) above
+#: which the machine was too loaded for the timing to mean anything, however tight the repeats
+CONTENDED = 0.10
 #: warm-up goes on until the last STABLE_CALLS call times lie within STABLE_TOLERANCE of their median
 STABLE_CALLS, STABLE_TOLERANCE, MAX_WARMUP_SECONDS = 3, 0.10, 10.0
 
@@ -70,6 +73,25 @@ class Measurement:
 
     #: warm-up calls made before the timed ones (until stable, see :func:`measure`)
     warmup_calls: int = 0
+    #: share of the timed loop's wall time its working threads waited for a CPU (Linux schedstat; None: not
+    #: measurable here): 0 on a quiet machine; a loaded one inflates every call alike, so the repeats agree and
+    #: only this shows it (a 21x latency with a tight interval)
+    contention: float | None = None
+
+    def noise_note(self) -> str | None:
+        """Why this measurement is too noisy to gate on, or None: repeats that disagree (range/median above
+        NOISY) or a machine that kept the process waiting for a CPU (above CONTENDED of the wall time)."""
+        notes = []
+        spread = self.relative_spread
+        if spread > NOISY:
+            notes.append(f"throughput of {len(self.repeats())} repeats spreads {spread:.0%} (range/median) > {NOISY:.0%}")
+        c = self.contention
+        if c is not None and c > CONTENDED:
+            notes.append(f"its threads waited for a CPU {c:.0%} of the timed time (a loaded machine) > "
+                         f"{CONTENDED:.0%}")
+        if not notes:
+            return None
+        return "; ".join(notes) + ": too noisy to gate on; lengthen min_duration or quiet the machine"
 
     @property
     def items_per_second(self) -> float:
@@ -121,6 +143,7 @@ def measure(call: Callable[[], Any], *, batch_size: int, device: torch.device | 
     times: list[float] = []
     copies: list[float] = []
     total = 0.0
+    stat0, wall0 = _schedstat(), time.perf_counter()
     while (total < min_duration or len(times) < min_queries) and len(times) < max_queries:
         t = Timer(dev)
         with t:
@@ -135,7 +158,40 @@ def measure(call: Callable[[], Any], *, batch_size: int, device: torch.device | 
         # drop the output before the next call: holding it would double peak memory for big batches and change
         # what the allocator has to do during the next timed call (the caller's own loop would not hold it)
         del out
-    return Measurement(batch_size, times, copies, warmup_calls=len(warm))
+    wall = time.perf_counter() - wall0
+    return Measurement(batch_size, times, copies, warmup_calls=len(warm),
+                       contention=run_queue_wait(stat0, _schedstat(), wall))
+
+
+def _schedstat() -> dict[str, tuple[int, int]] | None:
+    """thread id -> (ns on a CPU, ns runnable but waiting for one), from ``/proc/self/task/*/schedstat``; None
+    where the kernel does not expose it."""
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return None
+    out: dict[str, tuple[int, int]] = {}
+    for t in tasks:
+        try:
+            with open(f"/proc/self/task/{t}/schedstat") as f:
+                run, wait = f.read().split()[:2]
+            out[t] = (int(run), int(wait))
+        except (OSError, ValueError):
+            continue
+    return out or None
+
+
+def run_queue_wait(before: dict[str, tuple[int, int]] | None, after: dict[str, tuple[int, int]] | None,
+                   wall: float) -> float | None:
+    """Share of the wall time the process's working threads spent waiting for a CPU between two
+    :func:`_schedstat` readings: their run-queue wait over (wall x their number), threads that ran in between
+    only (idle pool threads neither run nor wait). None where not measurable."""
+    if before is None or after is None or wall <= 0:
+        return None
+    waits = [after[t][1] - before[t][1] for t in after if t in before and after[t][0] > before[t][0]]
+    if not waits:
+        return None
+    return max(0.0, sum(waits) / 1e9 / (wall * len(waits)))
 
 
 def _stable(times: list[float]) -> bool:

@@ -13,23 +13,24 @@ against the reference (``fid_change@<concept>``), the quality cost of removing a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import torch
 from pydantic import Field, model_validator
 
 from bench.adapters import GenerationRequest
-from bench.metrics.base import MetricValue, Options, Reference
+from bench.metrics.base import MetricValue, Options, OutputInfo, Reference
 from bench.progress import announce
-from bench.seeding import derive_seed, model_seed
-from bench.tasks.base import TaskKind, TaskPlan, dataset_features, sample_grid
+from bench.seeding import derive_seed
+from bench.tasks.base import MeasurementKind, TaskPlan, dataset_features, sample_grid, value_info
+from bench.tasks.production import Producer, produce_all
 
 if TYPE_CHECKING:
     from bench.dissection.study import EditFor, StudyResult
     from bench.results import Row
-    from bench.runner import Runner
     from bench.suite import TaskSpec
+    from bench.tasks.context import RunContext
 
 
 class DissectionArgs(Options):
@@ -72,12 +73,40 @@ def _protocol(task: TaskPlan, a: DissectionArgs, segmenter: Any) -> dict[str, An
     return proto
 
 
-class DissectionTask(TaskKind):
+class DissectionTask(MeasurementKind[DissectionArgs]):
     """Dissect one layer of each generator; rows per concept (docs/dissection.md)."""
 
     name = "dissection"
     adapter_kinds = frozenset({"image-generator"})
     provides = frozenset({"units"})
+    outputs: ClassVar[dict[str, OutputInfo]] = {
+        "interpretable_units": OutputInfo(higher_is_better=True, unit="units", description=(
+            "units whose best concept IoU exceeds iou_threshold")),
+        "interpretable_fraction": OutputInfo(higher_is_better=True, description="interpretable units / layer units"),
+        "best_iou": OutputInfo(higher_is_better=True, description=(
+            "best_iou@<concept>: the IoU of the concept's best unit (extras: its best units and their IoU)")),
+        "concept_fraction": OutputInfo(higher_is_better=True, ranked=False, description=(
+            "concept_fraction@<concept>: the fraction of generated pixels the segmenter gives the concept")),
+        "concept_drop": OutputInfo(higher_is_better=True, description=(
+            "concept_drop@<concept>: relative drop of the concept's pixels after ablating its top_k units")),
+        "random_drop": OutputInfo(higher_is_better=False, ranked=False, description=(
+            "random_drop@<concept>: the same for top_k random units of the layer (the baseline)")),
+        "concept_gain": OutputInfo(higher_is_better=True, description=(
+            "concept_gain@<concept>: increase of the concept's share of an inserted window when its top_k units "
+            "are set high there")),
+        "random_gain": OutputInfo(higher_is_better=False, ranked=False, description=(
+            "random_gain@<concept>: the same for top_k random units (the baseline)")),
+        "fid_change": OutputInfo(higher_is_better=False, ranked=False, description=(
+            "fid_change@<concept>: FID of the ablated samples minus FID of the unedited ones (task backbone and "
+            "reference)")),
+        "fid_unedited": OutputInfo(higher_is_better=False, description="FID of the unedited samples"),
+        "mean_concept_drop": OutputInfo(higher_is_better=True, description="concept_drop averaged over the concepts "
+                                        "present"),
+        "mean_random_drop": OutputInfo(higher_is_better=False, ranked=False, description="random_drop averaged over "
+                                       "the concepts present"),
+        "removable_concepts": OutputInfo(higher_is_better=True, unit="concepts", description=(
+            "concepts whose top_k units remove at least half of them, at least 3x what as many random units remove")),
+    }
     Args = DissectionArgs
 
     def check(self, spec: TaskSpec) -> list[tuple[tuple[Any, ...], str]]:
@@ -94,16 +123,16 @@ class DissectionTask(TaskKind):
                     "hooks; load the eager torch module with the 'python' adapter to dissect it")
         return None
 
-    def load_reference(self, runner: Runner, task: TaskPlan) -> Reference:
-        a: DissectionArgs = task.args  # type: ignore[assignment]
-        ref = runner.dataset(task.reference)
+    def load_reference(self, ctx: RunContext, task: TaskPlan) -> Reference:
+        a = self.args(task)
+        ref = ctx.dataset(task.reference)
         feats = None
         if a.fid and task.backbone is not None:
-            feats = dataset_features(runner, task, ref, f"[{task.reference}]")
+            feats = dataset_features(ctx, task, ref, f"[{task.reference}]")
         return Reference(task.reference, ref.id, features=feats)
 
-    def run_model(self, runner: Runner, task: TaskPlan, model: str) -> list[Row]:
-        """Dissection is this kind's whole job: it replaces the base's produce-then-metrics loop."""
+    def measure(self, ctx: RunContext, task: TaskPlan, model: str) -> list[Row]:
+        """Dissection is this kind's whole job: no produce-then-metrics loop."""
         import time
 
         from bench.dissection import outputs
@@ -112,18 +141,18 @@ class DissectionTask(TaskKind):
         from bench.dissection.study import StudyConfig, run_study
 
         assert task.n is not None and task.ref is not None
-        a: DissectionArgs = task.args  # type: ignore[assignment]
+        a = self.args(task)
         assert a.layer is not None, "validate refuses a dissection task without args.layer"
         layer_name = a.layer
         t0 = time.time()
-        adapter = self.build(runner, model)
+        adapter = self.build(ctx, model)
         module = torch_module(adapter, model)
         layer = find_layer(module, layer_name, model)
         segmenter = SEGMENTERS[a.segmenter]()
-        seed = model_seed(runner.suite.seed, runner.seed_name(model))
+        seed = ctx.model_seed(model)
 
         def generate(edit_for: EditFor | None, into: list[torch.Tensor] | None) -> torch.Tensor:
-            def call(idx: range, seeds: list[int]) -> Any:
+            def call(idx: range, seeds: list[int], cond: Any) -> Any:
                 edit = edit_for(idx) if edit_for is not None else None
                 with torch.no_grad(), edited(layer, layer_name, edit):
                     request = GenerationRequest(indices=idx, seeds=seeds, device=str(adapter.device))
@@ -131,13 +160,13 @@ class DissectionTask(TaskKind):
                         return adapter.generate(request)  # type: ignore[attr-defined]
                     with capture(layer, layer_name, into):
                         return adapter.generate(request)  # type: ignore[attr-defined]
-            return self.batched(runner, task, model, task.n or 0, seed, call)
+            return produce_all(ctx, task, model, Producer(count=task.n or 0, call=call, seed=seed))
 
         cfg = StudyConfig(quantile=a.quantile, iou_threshold=a.iou_threshold, top_k=a.top_k, curve=tuple(a.curve),
                           random_sets=a.random_sets, insert_size=a.insert_size, bootstrap=a.bootstrap,
                           confidence=a.confidence, best_units=a.best_units,
-                          seed=derive_seed(runner.suite.seed, task.name, runner.seed_name(model), "dissection"))
-        with announce(f"[{task.name}] {model}: dissecting layer '{layer_name}' (n={task.n})", enabled=runner.progress):
+                          seed=derive_seed(ctx.seed, task.name, ctx.seed_name(model), "dissection"))
+        with announce(f"[{task.name}] {model}: dissecting layer '{layer_name}' (n={task.n})", enabled=ctx.progress):
             result = run_study(generate, segmenter, cfg)
         seconds = time.time() - t0
         fids = self._fids(task, result) if a.fid and task.backbone is not None else {}
@@ -145,18 +174,16 @@ class DissectionTask(TaskKind):
             shape = tuple(result.images.shape[1:])
             if (why := task.backbone.domain_problem(shape)) is not None:
                 fids["warning"] = why
-        path = outputs.write(result, runner.run_dir.path, task.name, model, layer=layer_name, grid=a.grid,
-                             extra={"fid": {k: v for k, v in fids.items()}, "model": model, "task": task.name})
-        k = runner.suite.output.grid
-        if k:
-            from bench.tasks.base import RunArtifacts
-
-            RunArtifacts(runner.run_dir.path, task.name, model).image("", sample_grid(result.images, k))
+        common: dict[str, Any] = {"generation_seconds": round(seconds, 3), "layer": layer_name}
+        if ctx.artifacts_dir is not None:  # the unit tables, curves and grids go to the run folder
+            path = outputs.write(result, ctx.artifacts_dir, task.name, model, layer=layer_name, grid=a.grid,
+                                 extra={"fid": {k: v for k, v in fids.items()}, "model": model, "task": task.name})
+            common["dissection_folder"] = str(path.relative_to(ctx.artifacts_dir))
+        if ctx.grid:
+            ctx.sink(task.name, model).image("", sample_grid(result.images, ctx.grid))
         values = self._values(result, fids)
         proto = _protocol(task, a, segmenter)
-        common = {"generation_seconds": round(seconds, 3), "layer": layer_name,
-                  "dissection_folder": str(path.relative_to(runner.run_dir.path))}
-        return [runner.make_row(task, model, v, seconds=0.0, protocol=proto, n=task.n,
+        return [ctx.row(task, model, v, info=value_info(v.metric), seconds=0.0, protocol=proto, n=task.n,
                                 extras={**v.extras, **common}) for v in values]
 
     @staticmethod

@@ -16,11 +16,11 @@ from bench.metrics.base import Metric, Options, Reference, SampleSet
 from bench.metrics.frechet import GaussianStats
 from bench.protocol import make_protocol
 from bench.refstats import RefStats, backbone_protocol, compare_protocols, stored_statistics
-from bench.seeding import model_seed
-from bench.tasks.base import TaskKind, TaskPlan, dataset_features, needs_reference_images
+from bench.tasks.base import TaskKind, TaskPlan, dataset_features, images_kept, needs_reference_images
+from bench.tasks.production import Producer
 
 if TYPE_CHECKING:
-    from bench.runner import Runner
+    from bench.tasks.context import RunContext
 
 
 class GenerationArgs(Options):
@@ -45,7 +45,7 @@ def generated_key(model_key: str, seed: int, n: int, classes: list[int] | None, 
                                 source_digest(bench.images, bench.seeding))
 
 
-class GenerationTask(TaskKind):
+class GenerationTask(TaskKind[GenerationArgs]):
     """Sample n images per model; FID, KID, IS, precision/recall against the reference. With ``args: {classes:
     K}`` the task is class-conditional: requests carry labels, metrics see them in ``SampleSet.classes``, and only
     adapters that honour labels may take part."""
@@ -66,9 +66,9 @@ class GenerationTask(TaskKind):
                     "(args.classes) needs a class-conditional model")
         return None
 
-    def load_reference(self, runner: Runner, task: TaskPlan) -> Reference:
+    def load_reference(self, ctx: RunContext, task: TaskPlan) -> Reference:
         assert task.backbone is not None
-        ref = runner.dataset(task.reference)
+        ref = ctx.dataset(task.reference)
         if isinstance(ref, RefStats):
             # statistics only: refuse them under any other protocol (weights hash included, now the backbone is loaded)
             task.backbone.resolve_weights()
@@ -77,7 +77,7 @@ class GenerationTask(TaskKind):
             return Reference(task.reference, ref.id, stats=GaussianStats(ref.mu, ref.sigma, ref.n or 0))
         task.state.update(reference_key=feature_key(ref.hash, task.backbone), n_ref=len(ref))
         stored = stored_statistics(ref, task.backbone)
-        feats = dataset_features(runner, task, ref, f"[{task.reference}]")
+        feats = dataset_features(ctx, task, ref, f"[{task.reference}]")
         images = None
         if needs_reference_images(task):  # the first images the reading metrics declare (Metric.images_needed)
             first = ref.head(1)
@@ -88,36 +88,39 @@ class GenerationTask(TaskKind):
                          features=feats, images=images, labels=None if ref.labels is None else ref.labels.numpy(),
                          stored_stats=None if stored is None else stored[0])
 
-    def produce(self, runner: Runner, task: TaskPlan, model: str, adapter: Any) -> SampleSet:
+    def produce(self, ctx: RunContext, task: TaskPlan, model: str, adapter: Any) -> Producer:
         assert task.n is not None
-        classes = requested_classes(task.args, task.n)  # type: ignore[arg-type]
+        n = task.n
+        classes = requested_classes(self.args(task), n)
         if classes is not None and not type(adapter).accepts_classes(adapter.args):
             raise ConfigError(f"model '{model}' {self.check_model(task.args, type(adapter), adapter.args)}")
-        def call(idx: range, seeds: list[int]) -> Any:
-            return adapter.generate(GenerationRequest(indices=idx, seeds=seeds, device=str(adapter.device),
-                                                      classes=None if classes is None else classes[idx.start:idx.stop]))
 
-        seed = model_seed(runner.suite.seed, runner.seed_name(model))
+        def call(idx: range, seeds: list[int], cond: Any) -> Any:
+            return adapter.generate(GenerationRequest(indices=idx, seeds=seeds, device=str(adapter.device),
+                                                      classes=cond.get("classes")))
+
+        seed = ctx.model_seed(model)
         # every sample streams through the backbones; metrics that read images get the first ones they declare
         # (Metric.images_needed), so only those are held; replayed files are read in batches of bounded bytes
-        readers = [m for m in task.metrics.values() if m.reads("images")]
-        n = task.n
         item = adapter.item_bytes()
-        size = decode_batch_size(item, task.batch_size) if item else None
         key = adapter.content_key(n)
         if key is None and (model_key := adapter.model_key()) is not None:  # a model genbench can name whole
-            key = generated_key(model_key, seed, n, classes, adapter.device.type, runner.suite.runtime.dtype)
-        samples = self.streamed(runner, task, model, task.n, seed, call, content_key=key,
-                                decode=adapter.data_only, batch_size=size, share=self.sample_set(task, model),
-                                keep=(lambda item_bytes: max(m.images_needed(n, item_bytes) for m in readers))
-                                if readers else None)
+            key = generated_key(model_key, seed, n, classes, adapter.device.type, ctx.dtype)
+        return Producer(count=n, call=call, seed=seed,
+                        conditions=lambda idx: {} if classes is None else {"classes": classes[idx.start:idx.stop]},
+                        share=self.sample_set(task, model), content_key=key, keep=images_kept(task, n),
+                        batch_size=decode_batch_size(item, task.batch_size) if item else None,
+                        decode=adapter.data_only)
+
+    def finish(self, ctx: RunContext, task: TaskPlan, model: str, adapter: Any, samples: SampleSet) -> SampleSet:
+        classes = requested_classes(self.args(task), samples.n if task.n is None else task.n)
         samples.model, samples.backbone = adapter, task.backbone
         samples.classes = None if classes is None else np.asarray(classes, dtype=np.int64)
         return samples
 
     def sample_set(self, task: TaskPlan, model: str) -> Hashable | None:
         # n samples under these conditions
-        return ("generation", task.n, getattr(task.args, "classes", None))
+        return ("generation", task.n, self.args(task).classes)
 
     def protocol(self, task: TaskPlan, metric: Metric, layer: str, samples: SampleSet) -> dict[str, Any] | None:
         assert task.backbone is not None and task.ref is not None and task.n is not None

@@ -21,19 +21,34 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
 import torch
 from pydantic import Field
 
 from bench.errors import ConfigError, InputError
 from bench.metrics.base import Metric, Options, Reference, SampleSet, Translator
 from bench.protocol import make_protocol
-from bench.seeding import model_seed
-from bench.tasks.base import TaskKind, TaskPlan, paired_grid
+from bench.tasks.base import (
+    TaskKind,
+    TaskPlan,
+    dataset_features,
+    images_kept,
+    needs_reference_images,
+    paired_grid,
+)
+from bench.tasks.production import (
+    ItemValues,
+    Producer,
+    aligned_values,
+    paired_measures,
+    produce_all,
+    run_producer,
+)
 
 if TYPE_CHECKING:
     from bench.adapters.translators import Translator as TranslatorAdapter
-    from bench.runner import Runner
     from bench.suite import TaskSpec
+    from bench.tasks.context import RunContext
 
 
 class TranslationArgs(Options):
@@ -44,12 +59,12 @@ def _sides(direction: str) -> tuple[str, str]:
     return ("a", "b") if direction == "a2b" else ("b", "a")
 
 
-def _needs_outputs(metric: Metric) -> bool:
-    return bool(metric.requires & {"images", "features", "truth"})
+class TranslationTask(TaskKind[TranslationArgs]):
+    """Translate a domain pair's source images; paired, distribution, cycle, identity, diversity and label metrics.
 
-
-class TranslationTask(TaskKind):
-    """Translate a domain pair's source images; paired, distribution, cycle, identity, diversity and label metrics."""
+    Everything streams: inputs and ground truth are read batch by batch (a folder pair is never held whole), the
+    translations go through the backbone and the paired measures as they come, and only the preview and the first
+    images a metric declares it reads are kept."""
 
     name = "translation"
     adapter_kinds = frozenset({"translator"})
@@ -64,10 +79,10 @@ class TranslationTask(TaskKind):
             return [(("n",), "a translation task needs at least 2 inputs")]
         return []
 
-    def load_reference(self, runner: Runner, task: TaskPlan) -> Reference:
+    def load_reference(self, ctx: RunContext, task: TaskPlan) -> Reference:
         from bench.translation.data import DomainPair
 
-        ds = runner.dataset(task.reference)
+        ds = ctx.dataset(task.reference)
         if not isinstance(ds, DomainPair):
             raise ConfigError(f"dataset '{task.reference}' is not a translation dataset (kinds digits-edges, "
                               "digits-strokes, paired-folder, unpaired-folder)")
@@ -75,87 +90,147 @@ class TranslationTask(TaskKind):
             if "truth" in m.requires and not ds.paired:
                 raise ConfigError(f"metric '{m.name}' compares with ground truth; dataset '{ds.name}' is unpaired "
                                   "(use paired-folder or digits-edges, or drop the metric)")
-        src, dst = _sides(task.args.direction)  # type: ignore[attr-defined]
-        source, labels, names = ds.domain(src)
-        n = min(task.n or source.shape[0], source.shape[0])
-        if task.n is not None and task.n > source.shape[0]:
-            raise InputError(f"dataset '{task.reference}': domain {src.upper()} holds {source.shape[0]} images, fewer than n={task.n}")
-        target, _, _ = ds.domain(dst)
-        task.state.update(dataset=ds, n=n, source=source[:n], names=list(names[:n]),
-                          labels=None if labels is None else labels[:n].numpy(),
-                          truth=target[:n] if ds.paired else None)
+        src, dst = _sides(self.args(task).direction)
+        source, target = ds.side(src), ds.side(dst)
+        n = min(task.n or len(source), len(source))
+        if task.n is not None and task.n > len(source):
+            raise InputError(f"dataset '{task.reference}': domain {src.upper()} holds {len(source)} images, fewer than n={task.n}")
+        names = ds.names_a if src == "a" else ds.names_b
+        labels = source.labels
+        task.state.update(dataset=ds, n=n, source=source, target=target, names=list(names[:n]),
+                          labels=None if labels is None else labels[:n].numpy(), n_ref=len(target))
         feats = None
         if task.backbone is not None and any("reference.features" in m.requires for m in task.metrics.values()):
-            feats = runner.store.get(target, task.backbone, label=f"[{task.reference}#{dst.upper()}]",
-                                     images_hash=ds.domain_hash(dst))
-        return Reference(task.reference, f"{ds.id}#{dst.upper()}", features=feats, images=target)
+            feats = dataset_features(ctx, task, target, f"[{task.reference}#{dst.upper()}]")
+        images = None
+        if needs_reference_images(task):  # the first images the reading metrics declare (Metric.images_needed)
+            first = target.head(1)
+            m = max(mt.images_needed(len(target), int(first[0].numel())) for mt in task.metrics.values()
+                    if mt.reads("reference.images"))
+            images = target.head(m)
+        return Reference(task.reference, f"{ds.id}#{dst.upper()}", features=feats, images=images)
 
     # ------------------------------------------------------------------------------------------------
-    def _translate(self, runner: Runner, task: TaskPlan, model: str, adapter: TranslatorAdapter, images: torch.Tensor,
-                   direction: str, names: list[str], tag: str) -> torch.Tensor:
-        """All ``images`` through ``direction`` in batches, with per-sample seeds keyed by (task, model, tag)."""
-        from bench.adapters.translators import TranslationRequest
-
-        adapter.require(direction, model)
-        return self.batched(
-            runner, task, model, images.shape[0], model_seed(runner.suite.seed, runner.seed_name(model), direction, tag),
-            lambda idx, seeds: adapter.translate(TranslationRequest(images[idx.start:idx.stop], direction, seeds, idx,
-                                                                    names[idx.start:idx.stop])),
-            noun="translations", at="input", desc=f"translate {direction}")
-
-    def _cycle(self, runner: Runner, task: TaskPlan, model: str, adapter: TranslatorAdapter, direction: str,
-               outputs: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(inputs, reconstructions) for ``direction`` then back, on the first n images of its source domain."""
+    def _producer(self, ctx: RunContext, task: TaskPlan, model: str, adapter: TranslatorAdapter, direction: str,
+                  tag: str, *, cycle: bool = False, inputs: Any = None, names: list[str] | None = None,
+                  count: int | None = None) -> Producer:
+        """Items ``0..count-1`` of ``inputs`` (default the direction's source side) through ``direction`` (and back,
+        with ``cycle``), with per-sample seeds keyed by (model, direction, tag): the same input gets the same
+        translation whatever the batch size."""
         from bench.adapters.translators import REVERSE, TranslationRequest
 
-        n = task.state["n"]
-        x, _, names = task.state["dataset"].domain(_sides(direction)[0])
-        x, names = x[:n], list(names[:n])
-        reuse = outputs if direction == task.args.direction else None  # type: ignore[attr-defined]
-        if not adapter.replays_files:  # a model translates there and back: it needs both directions
+        ds = task.state["dataset"]
+        src = _sides(direction)[0]
+        inputs = inputs if inputs is not None else ds.side(src)
+        names = names if names is not None else list(ds.names_a if src == "a" else ds.names_b)
+        count = task.state["n"] if count is None else count
+        if not cycle:
+            adapter.require(direction, model)
+        elif not adapter.replays_files:  # a model translates there and back: it needs both directions
             adapter.require(direction, model, "cycle-consistency translates there and back")
             adapter.require(REVERSE[direction], model, "cycle-consistency translates there and back")
 
-        def there_and_back(idx: range, seeds: list[int]) -> torch.Tensor:
-            req = TranslationRequest(x[idx.start:idx.stop], direction, seeds, idx, names[idx.start:idx.stop])
-            return adapter.cycle(req, None if reuse is None else reuse[idx.start:idx.stop])
+        def call(idx: range, seeds: list[int], cond: Any) -> torch.Tensor:
+            req = TranslationRequest(cond["images"], direction, seeds, idx, names[idx.start:idx.stop])
+            return adapter.cycle(req) if cycle else adapter.translate(req)
 
-        recon = self.batched(runner, task, model, x.shape[0],
-                             model_seed(runner.suite.seed, runner.seed_name(model), direction, "main"), there_and_back,
-                             noun="translations", at="input", desc=f"cycle {direction}")
-        return x, recon
+        return Producer(count=count, call=call, seed=ctx.model_seed(model, direction, tag),
+                        conditions=lambda idx: {"images": inputs.read(idx)}, noun="translations", at="input",
+                        desc=("cycle " if cycle else "translate ") + direction, tag=f"{tag}{'-cycle' if cycle else ''}")
 
-    def produce(self, runner: Runner, task: TaskPlan, model: str, adapter: Any) -> SampleSet:
+    def _measured(self, ctx: RunContext, task: TaskPlan, model: str, p: Producer, truth: Any, truth_key: str,
+                  fns: dict[str, Any], identity: dict[str, Any], what: str, names: list[str]) -> dict[str, np.ndarray]:
+        """Per-item measures of ``p``'s outputs against ``truth`` (read batch by batch), streamed: no image held."""
+        def values(idx: range, out: torch.Tensor) -> dict[str, np.ndarray]:
+            return aligned_values(fns, out, truth.read(idx), what, names[idx.start:idx.stop])
+
+        p.item_values = ItemValues(values, tuple(fns), {"truth": truth_key, **identity})
+        return dict(run_producer(ctx, task, model, p, backbones=False).item_values)
+
+    def produce(self, ctx: RunContext, task: TaskPlan, model: str, adapter: Any) -> Producer | SampleSet:
         st = task.state
-        direction: str = task.args.direction  # type: ignore[attr-defined]
-        outputs = None
-        if any(_needs_outputs(m) for m in task.metrics.values()):
-            outputs = self._translate(runner, task, model, adapter, st["source"], direction, st["names"], "main")
+        direction = self.args(task).direction
+        if not any(m.requires & {"images", "features", "truth"} or m.reads("images") for m in task.metrics.values()):
+            return SampleSet(count=st["n"])  # cycle/identity/diversity only: their own passes, no main one
+        p = self._producer(ctx, task, model, adapter, direction, "main")
+        p.share, p.keep = self.sample_set(task, model), images_kept(task, st["n"])
+        fns, identity = paired_measures(task.metrics)
+        if fns:  # paired metrics: each translation against its aligned ground truth, as it streams
+            target, names = st["target"], st["names"]
+
+            def values(idx: range, out: torch.Tensor) -> dict[str, np.ndarray]:
+                return aligned_values(fns, out, target.read(idx), f"model '{model}'", names[idx.start:idx.stop])
+
+            p.item_values = ItemValues(values, tuple(fns), {"truth": target.hash, "n": st["n"], **identity})
+        return p
+
+    def finish(self, ctx: RunContext, task: TaskPlan, model: str, adapter: Any, samples: SampleSet) -> SampleSet:
+        st = task.state
+        ds = st["dataset"]
+        direction = self.args(task).direction
+
+        def translate(images: torch.Tensor, d: str, names: list[str], tag: str) -> torch.Tensor:
+            class _Held:
+                @staticmethod
+                def read(idx: range) -> torch.Tensor:
+                    return images[idx.start:idx.stop]
+
+            return produce_all(ctx, task, model, self._producer(ctx, task, model, adapter, d, tag, inputs=_Held(),
+                                                                names=list(names), count=int(images.shape[0])))
+
+        def cycle_values(d: str, fns: dict[str, Any], identity: dict[str, Any]) -> dict[str, np.ndarray]:
+            src = _sides(d)[0]
+            x, names = ds.side(src), list(ds.names_a if src == "a" else ds.names_b)
+            p = self._producer(ctx, task, model, adapter, d, "main", cycle=True, inputs=x, names=names)
+            return self._measured(ctx, task, model, p, x, x.hash, fns, identity,
+                                  f"model '{model}' {'aba' if d == 'a2b' else 'bab'} reconstructions", names)
+
+        def identity_values(fns: dict[str, Any], identity: dict[str, Any]) -> dict[str, np.ndarray]:
+            y = st["target"]
+            names = list(ds.names_b if _sides(direction)[1] == "b" else ds.names_a)
+            p = self._producer(ctx, task, model, adapter, direction, "identity", inputs=y, names=names)
+            return self._measured(ctx, task, model, p, y, y.hash, fns, identity, f"model '{model}' identity mapping",
+                                  names)
+
+        def cycle(d: str) -> tuple[torch.Tensor, torch.Tensor]:  # whole tensors: Translator.cycle's contract
+            src = _sides(d)[0]
+            x, names = ds.side(src), list(ds.names_a if src == "a" else ds.names_b)
+            p = self._producer(ctx, task, model, adapter, d, "main", cycle=True, inputs=x, names=names)
+            return x.head(st["n"]), produce_all(ctx, task, model, p)
+
+        def inputs(k: int) -> tuple[torch.Tensor, list[str]]:
+            return st["source"].head(k), st["names"][:k]
 
         def other_side(k: int) -> tuple[torch.Tensor, list[str]]:
-            y, _, names = st["dataset"].domain(_sides(direction)[1])
-            return y[:k], list(names[:k])
+            names = ds.names_b if _sides(direction)[1] == "b" else ds.names_a
+            return st["target"].head(k), list(names[:k])
 
-        translator = Translator(
-            direction=direction,
-            translate=lambda imgs, d, names, tag: self._translate(runner, task, model, adapter, imgs, d, list(names), tag),
-            cycle=lambda d: self._cycle(runner, task, model, adapter, d, outputs),
-            other_side=other_side, replays_files=bool(adapter.replays_files))
-        return SampleSet(images=outputs, model=adapter, backbone=task.backbone, truth=st["truth"], source=st["source"],
-                         source_names=st["names"], source_labels=st["labels"], translator=translator)
+        samples.model, samples.backbone = adapter, task.backbone
+        samples.source_names, samples.source_labels = st["names"], st["labels"]
+        samples.truth = None
+        samples.translator = Translator(direction=direction, translate=translate, cycle=cycle, other_side=other_side,
+                                        replays_files=bool(adapter.replays_files), cycle_values=cycle_values,
+                                        identity_values=identity_values, inputs=inputs)
+        samples.source_preview = st["source"].head(min(ctx.grid, st["n"])) if ctx.grid else None
+        return samples
+
+    def sample_set(self, task: TaskPlan, model: str) -> Any:
+        # the first n inputs of one direction: the same translations in every task of the run
+        return ("translation", task.reference, self.args(task).direction, task.n)
 
     def protocol(self, task: TaskPlan, metric: Metric, layer: str, samples: SampleSet) -> dict[str, Any] | None:
         if task.backbone is None or not metric.requires & {"features", "reference.features"}:
             return None
-        assert task.ref is not None and task.ref.images is not None
-        return make_protocol(task.backbone, layer, task.ref.id, task.state["n"], int(task.ref.images.shape[0]))
+        assert task.ref is not None
+        return make_protocol(task.backbone, layer, task.ref.id, task.state["n"], task.state["n_ref"])
 
     def row_extras(self, task: TaskPlan, model: str, samples: SampleSet) -> dict[str, Any]:
-        return {"direction": task.args.direction}  # type: ignore[attr-defined]
+        return {"direction": self.args(task).direction}
 
-    def grid(self, runner: Runner, task: TaskPlan, samples: SampleSet) -> torch.Tensor | None:
+    def grid(self, ctx: RunContext, task: TaskPlan, samples: SampleSet) -> torch.Tensor | None:
         """Inputs and their translations in alternating rows of 8."""
-        inputs, outputs = samples.source, samples.images
+        inputs = samples.source_preview
+        outputs = samples.images if samples.images is not None else samples.preview
         if outputs is None or inputs is None:
             return None
-        return paired_grid(inputs, outputs, runner.suite.output.grid)
+        return paired_grid(inputs, outputs, ctx.grid)

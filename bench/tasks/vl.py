@@ -11,35 +11,61 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import torch
 from pydantic import Field
 
 from bench.adapters import GenerationRequest
+from bench.adapters.base import keyed
 from bench.errors import ConfigError, InputError
 from bench.guard import time_limit
 from bench.metrics.base import Metric, Options, Reference, SampleSet
 from bench.protocol import make_protocol
-from bench.seeding import model_seed
-from bench.tasks.base import TaskKind, TaskPlan
+from bench.tasks.base import TaskKind, TaskPlan, images_kept, needs_reference_images
+from bench.tasks.production import Producer, collect_items
 
 if TYPE_CHECKING:
-    from bench.runner import Runner
     from bench.suite import TaskSpec
+    from bench.tasks.context import RunContext
 
 
-def captioned_reference(runner: Runner, task: TaskPlan) -> Reference:
-    """The first n images of a captioned dataset with all their captions (kind state: images, ids, texts, pairs)."""
-    ds = runner.dataset(task.reference)
+class _First:
+    """The first ``n`` images of a captioned dataset, read batch by batch (``read``, ``batches``, ``head``), with
+    a content key of their own (the dataset's when n is all of it)."""
+
+    def __init__(self, ds: Any, n: int) -> None:
+        self.ds, self.n = ds, n
+        self.hash = ds.hash if n == len(ds) else keyed("first", ds.hash, n)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def read(self, idx: Any) -> torch.Tensor:
+        return self.ds.read(idx)  # type: ignore[no-any-return]
+
+    def head(self, m: int) -> torch.Tensor:
+        return self.ds.head(min(m, self.n))  # type: ignore[no-any-return]
+
+    def batches(self, size: int, start: int = 0, stop: int | None = None) -> Iterator[torch.Tensor]:
+        return self.ds.batches(size, start, self.n if stop is None else min(stop, self.n))  # type: ignore[no-any-return]
+
+
+def captioned_reference(ctx: RunContext, task: TaskPlan, *, images: bool = False) -> Reference:
+    """The first n images of a captioned dataset with all their captions (kind state: ``first``, a batch reader of
+    those images; ``ids``, the dataset's own image ids; ``texts``, ``pairs``). ``images``: hold them (retrieval)."""
+    ds = ctx.dataset(task.reference)
     if not ds.captions:
         raise ConfigError(f"dataset '{task.reference}' has no captions; a {task.kind.name} task needs a captioned "
                           "dataset (shapes, coco-captions, karpathy)")
-    n = min(task.n or ds.images.shape[0], ds.images.shape[0])
+    n = min(task.n or len(ds), len(ds))
     caps = ds.captions[:n]
-    task.state.update(ds_id=ds.id, images=ds.images[:n], ids=list(range(n)), texts=[c for cs in caps for c in cs],
+    ids = list(ds.image_ids[:n]) if getattr(ds, "image_ids", None) is not None else list(range(n))
+    first = _First(ds, n)
+    task.state.update(ds_id=ds.id, first=first, ids=ids, texts=[c for cs in caps for c in cs],
                       pairs=np.repeat(np.arange(n), [len(c) for c in caps]))
-    return Reference(task.reference, ds.id, images=ds.images[:n], captions=caps)
+    return Reference(task.reference, ds.id, images=first.head(n) if images else None, captions=caps)
 
 
-class RetrievalTask(TaskKind):
+class RetrievalTask(TaskKind[Options]):
     """Text↔image retrieval on a captioned dataset: embed every image and caption, rank, recall@K."""
 
     name = "retrieval"
@@ -49,13 +75,27 @@ class RetrievalTask(TaskKind):
     needs_n = False
     seconds_key = "embedding_seconds"
 
-    def load_reference(self, runner: Runner, task: TaskPlan) -> Reference:
-        return captioned_reference(runner, task)
+    def load_reference(self, ctx: RunContext, task: TaskPlan) -> Reference:
+        return captioned_reference(ctx, task)
 
-    def produce(self, runner: Runner, task: TaskPlan, model: str, adapter: Any) -> SampleSet:
+    def produce(self, ctx: RunContext, task: TaskPlan, model: str, adapter: Any) -> SampleSet:
         st = task.state
-        im, tx = embed(adapter, st["images"], st["texts"], task.batch_size, ids=st["ids"],
-                       timeout=runner.policy(task.name)[1], model=model)
+        first, ids, texts = st["first"], st["ids"], st["texts"]
+        if adapter.data_only:  # embeddings made elsewhere: looked up by id, no pixel read
+            im = adapter.embed_images(torch.empty((first.n, 0, 0, 0), dtype=torch.uint8), ids=ids)
+            tx = adapter.embed_texts(texts)
+        else:
+            im = np.concatenate([np.asarray(e, dtype=np.float32)[None] for e in collect_items(
+                ctx, task, model, first.n, lambda idx: list(np.asarray(adapter.embed_images(first.read(idx)),
+                                                                       dtype=np.float32)), noun="images")])
+            tx = np.concatenate([np.asarray(e, dtype=np.float32)[None] for e in collect_items(
+                ctx, task, model, len(texts), lambda idx: list(np.asarray(
+                    adapter.embed_texts(texts[idx.start:idx.stop]), dtype=np.float32)), noun="texts")])
+        im, tx = np.asarray(im, dtype=np.float32), np.asarray(tx, dtype=np.float32)
+        if im.ndim != 2 or im.shape[0] != first.n:
+            raise InputError(f"model '{model}': embed_images returned shape {im.shape} for {first.n} images")
+        if tx.ndim != 2 or tx.shape[0] != len(texts):
+            raise InputError(f"model '{model}': embed_texts returned shape {tx.shape} for {len(texts)} texts")
         return SampleSet(embeddings={"images": im, "texts": tx, "pairs": st["pairs"]})
 
     def protocol(self, task: TaskPlan, metric: Metric, layer: str, samples: SampleSet) -> dict[str, Any] | None:
@@ -77,7 +117,8 @@ def timed_batches(fn: Any, items: Any, n: int, batch: int, timeout: float | None
 def embed(adapter: Any, images: Any, texts: list[str], batch: int, ids: list[Any], timeout: float | None = None,
           model: str = "") -> tuple[np.ndarray, np.ndarray]:
     """Image and text embeddings as float32 arrays, batch by batch (data-only sources answer in one go); each call
-    within ``timeout`` seconds (the suite's ``timeout_s``)."""
+    within ``timeout`` seconds (the suite's ``timeout_s``). For whole tensors given from Python (``score
+    retrieval``); a task streams through :func:`bench.tasks.production.collect_items`."""
     if adapter.data_only:
         im, tx = adapter.embed_images(images, ids=ids), adapter.embed_texts(texts)
     else:
@@ -114,8 +155,10 @@ def _text_image_check(spec: TaskSpec, kind: str, image_only_ok: bool = False) ->
     return []
 
 
-class CaptioningTask(TaskKind):
-    """Caption every reference image; COCO caption metrics against its references, CLIPScore with the backbone."""
+class CaptioningTask(TaskKind[Options]):
+    """Caption every reference image; COCO caption metrics against its references, CLIPScore with the backbone.
+    Images are read batch by batch (each rank captions its slice); the captions, one string per image, are what
+    is held, and the dataset's own image ids name them end to end."""
 
     name = "captioning"
     adapter_kinds = frozenset({"captioner"})
@@ -126,33 +169,37 @@ class CaptioningTask(TaskKind):
     def check(self, spec: TaskSpec) -> list[tuple[tuple[Any, ...], str]]:
         return _text_image_check(spec, "captioning")
 
-    def load_reference(self, runner: Runner, task: TaskPlan) -> Reference:
+    def load_reference(self, ctx: RunContext, task: TaskPlan) -> Reference:
+        from bench.tasks.base import dataset_features
+
         assert task.backbone is not None
-        ref = captioned_reference(runner, task)
-        # the captioned images' features: what CLIPScore pairs each caption with
-        task.state["image_features"] = runner.store.get(task.state["images"], task.backbone, label=f"[{task.reference}]")
+        ref = captioned_reference(ctx, task)
+        # the captioned images' features: what CLIPScore pairs each caption with (streamed, cached by content)
+        task.state["image_features"] = dataset_features(ctx, task, task.state["first"], f"[{task.reference}]")
         return ref
 
-    def produce(self, runner: Runner, task: TaskPlan, model: str, adapter: Any) -> SampleSet:
-        images, ids = task.state["images"], task.state["ids"]
-        if adapter.data_only:
-            hyps = list(adapter.caption(images, ids=ids))
+    def produce(self, ctx: RunContext, task: TaskPlan, model: str, adapter: Any) -> SampleSet:
+        first, ids = task.state["first"], task.state["ids"]
+        if adapter.data_only:  # captions made elsewhere: looked up by the dataset's image ids, no pixel read
+            hyps = list(adapter.caption(torch.empty((first.n, 0, 0, 0), dtype=torch.uint8), ids=ids))
         else:
-            hyps = [c for out in timed_batches(adapter.caption, images, images.shape[0], task.batch_size,
-                                               runner.policy(task.name)[1], f"model '{model}' on images") for c in out]
+            hyps = collect_items(ctx, task, model, first.n, lambda idx: list(adapter.caption(first.read(idx))),
+                                 noun="images")
         if len(hyps) != len(ids):
             raise InputError(f"model '{model}': {len(hyps)} captions for {len(ids)} images")
         bad = [i for i, h in enumerate(hyps) if not isinstance(h, str) or not h.strip()]
         if bad:
-            raise InputError(f"model '{model}': empty or non-string caption for image {bad[0]} ({len(bad)} in all)")
-        return SampleSet(texts=hyps, features=task.state["image_features"], backbone=task.backbone)
+            raise InputError(f"model '{model}': empty or non-string caption for image {ids[bad[0]]!r} "
+                             f"({len(bad)} in all)")
+        return SampleSet(texts=hyps, features=task.state["image_features"], backbone=task.backbone,
+                         item_shape=tuple(first.head(1).shape[1:]))  # the scorer's domain check (one image read)
 
     def protocol(self, task: TaskPlan, metric: Metric, layer: str, samples: SampleSet) -> dict[str, Any] | None:
         assert task.backbone is not None and task.ref is not None
         n = len(task.state["ids"])
         if "image_text_pairs" in metric.requires:
             return {**make_protocol(task.backbone, layer, task.ref.id, n, None),
-                    "scorer": task.backbone.scorer}  # type: ignore[attr-defined]
+                    "scorer": getattr(task.backbone, "scorer", task.backbone.name)}
         return {"task": "captioning", "reference": task.ref.id, "n_images": n,
                 "implementation": "bench.text (pycocoevalcap 1.2 numbers, PTB tokenizer)"}
 
@@ -164,9 +211,13 @@ class T2IArgs(Options):
     samples_per_prompt: int = Field(default=2, ge=1, description="images per prompt (>= 2 for prompt-diversity)")
 
 
-class TextToImageTask(TaskKind):
+class TextToImageTask(TaskKind[T2IArgs]):
     """Prompts in, images out: each reference image's prompt is rendered ``samples_per_prompt`` times (one seed per
-    sample); FID against the prompts' reference images, CLIP-score, diversity per prompt, attribute accuracy."""
+    sample); FID against the prompts' reference images, CLIP-score, diversity per prompt, attribute accuracy.
+
+    The images stream: each batch goes through every backbone of every task on the same prompts (the FID task and
+    the CLIP-score task of one model render each prompt once) and is dropped; the reference images are read batch
+    by batch. Only the preview and the first images a metric declares it reads are held."""
 
     name = "text-to-image"
     adapter_kinds = frozenset({"text-to-image"})
@@ -178,36 +229,58 @@ class TextToImageTask(TaskKind):
     def check(self, spec: TaskSpec) -> list[tuple[tuple[Any, ...], str]]:
         return _text_image_check(spec, "text-to-image", image_only_ok=True)
 
-    def load_reference(self, runner: Runner, task: TaskPlan) -> Reference:
+    def load_reference(self, ctx: RunContext, task: TaskPlan) -> Reference:
+        from bench.tasks.base import dataset_features
+
         assert task.backbone is not None
-        ds = runner.dataset(task.reference)
+        ds = ctx.dataset(task.reference)
         if not ds.prompts:
             raise ConfigError(f"dataset '{task.reference}' has no prompts; a text-to-image task needs a captioned dataset")
-        n = min(task.n or ds.images.shape[0], ds.images.shape[0])
-        task.state["prompts"] = ds.prompts[:n]
-        feats = runner.store.get(ds.images[:n], task.backbone, label=f"[{task.reference}]")
-        return Reference(task.reference, ds.id, features=feats, images=ds.images[:n])
+        n = min(task.n or len(ds), len(ds))
+        first = _First(ds, n)
+        task.state.update(prompts=ds.prompts[:n], n_ref=n)
+        feats = dataset_features(ctx, task, first, f"[{task.reference}]")
+        images = None
+        if needs_reference_images(task):
+            one = first.head(1)
+            images = first.head(max(m.images_needed(n, int(one[0].numel())) for m in task.metrics.values()
+                                    if m.reads("reference.images")))
+        return Reference(task.reference, ds.id, features=feats, images=images)
 
-    def produce(self, runner: Runner, task: TaskPlan, model: str, adapter: Any) -> SampleSet:
-        spp = task.args.samples_per_prompt  # type: ignore[attr-defined]
-        prompt_index = np.repeat(np.arange(len(task.state["prompts"])), spp)
-        prompts = [task.state["prompts"][i] for i in prompt_index]
-        images = self.batched(runner, task, model, len(prompts), model_seed(runner.suite.seed, runner.seed_name(model)),
-                              lambda idx, seeds: adapter.generate(GenerationRequest(
-                                  indices=idx, seeds=seeds, prompts=prompts[idx.start:idx.stop],
-                                  device=str(adapter.device))), noun="images")
-        return SampleSet(images=images, texts=prompts, prompt_index=prompt_index, backbone=task.backbone)
+    def _prompt_index(self, task: TaskPlan) -> np.ndarray:
+        return np.repeat(np.arange(len(task.state["prompts"])), self.args(task).samples_per_prompt)
+
+    def produce(self, ctx: RunContext, task: TaskPlan, model: str, adapter: Any) -> Producer:
+        prompts, spp = task.state["prompts"], self.args(task).samples_per_prompt
+        count = len(prompts) * spp
+
+        def call(idx: range, seeds: list[int], cond: Any) -> Any:
+            return adapter.generate(GenerationRequest(indices=idx, seeds=seeds, prompts=cond["prompts"],
+                                                      device=str(adapter.device)))
+
+        return Producer(count=count, call=call, seed=ctx.model_seed(model),
+                        conditions=lambda idx: {"prompts": [prompts[i // spp] for i in idx]},
+                        share=self.sample_set(task, model), keep=images_kept(task, count), noun="images")
+
+    def finish(self, ctx: RunContext, task: TaskPlan, model: str, adapter: Any, samples: SampleSet) -> SampleSet:
+        prompt_index = self._prompt_index(task)
+        samples.texts = [task.state["prompts"][i] for i in prompt_index]
+        samples.prompt_index, samples.backbone = prompt_index, task.backbone
+        return samples
+
+    def sample_set(self, task: TaskPlan, model: str) -> Any:
+        # the prompts of the dataset's first n images, each rendered samples_per_prompt times
+        return ("text-to-image", task.reference, task.n, self.args(task).samples_per_prompt)
 
     def protocol(self, task: TaskPlan, metric: Metric, layer: str, samples: SampleSet) -> dict[str, Any] | None:
         bb = task.backbone
-        assert bb is not None and task.ref is not None and task.ref.images is not None
+        assert bb is not None and task.ref is not None
         # image-only metrics (attributes, diversity) are recorded under the scorer's joint space, as before
         used = layer if metric.requires & {"features", "image_text_pairs"} else getattr(bb, "embed_layer", None) or layer
-        return {**make_protocol(bb, used, task.ref.id, samples.n, int(task.ref.images.shape[0])),
-                "samples_per_prompt": task.args.samples_per_prompt,  # type: ignore[attr-defined]
+        return {**make_protocol(bb, used, task.ref.id, samples.n, int(task.state["n_ref"])),
+                "samples_per_prompt": self.args(task).samples_per_prompt,
                 "scorer": getattr(bb, "scorer", bb.name)}
 
     def per_sample_data(self, samples: SampleSet) -> dict[str, Any]:
         assert samples.prompt_index is not None
         return {"prompt_index": samples.prompt_index.tolist()}
-

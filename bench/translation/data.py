@@ -24,7 +24,7 @@ from pydantic import Field, model_validator
 
 from bench.data.base import Dataset, DatasetArgs, DatasetKind, Resolve
 from bench.errors import ConfigError, InputError
-from bench.images import content_hash, list_image_files, load_image_files
+from bench.images import ImageFiles, content_hash, list_image_files
 
 PAIRED_KINDS = ("digits-edges", "paired-folder")
 UNPAIRED_KINDS = ("digits-strokes", "unpaired-folder")
@@ -51,6 +51,57 @@ class DomainPair(Dataset):
 
     def domain_hash(self, side: str) -> str:
         return self.hash if side == "b" else content_hash(self.a)
+
+    def side(self, side: str) -> Dataset:
+        """Side ``"a"`` or ``"b"`` as a dataset of its own, read batch by batch (``batches``, ``read``, ``head``,
+        ``hash``): what tasks stream from, so a folder pair is never held whole."""
+        images, labels, _ = self.domain(side)
+        ds = Dataset(f"{self.name}#{side.upper()}", f"{self.id}#{side.upper()}", images, labels)
+        ds._hash = self.domain_hash(side)
+        return ds
+
+
+class FolderPair(DomainPair):
+    """A domain pair read from two folders on demand: each side is a :class:`bench.data.base.FileDataset` (content
+    key: the files' digest; pixels decoded batch by batch), held whole only if something asks for ``a``/``images``."""
+
+    def __init__(self, name: str, kind: str, a_dir: Path, b_dir: Path, files_a: ImageFiles, files_b: ImageFiles,
+                 names_a: list[str], names_b: list[str], paired: bool) -> None:
+        self.name, self.paired, self.names_a, self.names_b = name, paired, names_a, names_b
+        self.files = {"a": files_a, "b": files_b}
+        self.labels = self.a_labels = None
+        self.captions = self.prompts = self.image_ids = None
+        self._hash = None
+        self._whole: dict[str, torch.Tensor] = {}
+        self.id = f"{kind}:{a_dir.name}+{b_dir.name}@{files_a.digest()[:6]}{files_b.digest()[:6]}"
+
+    def _load(self, side: str) -> torch.Tensor:
+        if side not in self._whole:
+            self._whole[side] = self.files[side].load()
+        return self._whole[side]
+
+    @property  # type: ignore[override]
+    def images(self) -> torch.Tensor:
+        return self._load("b")
+
+    @property  # type: ignore[override]
+    def a(self) -> torch.Tensor:
+        return self._load("a")
+
+    @property
+    def hash(self) -> str:
+        return self.files["b"].digest()
+
+    def __len__(self) -> int:
+        return len(self.files["b"])
+
+    def domain_hash(self, side: str) -> str:
+        return self.files[side].digest()
+
+    def side(self, side: str) -> Dataset:
+        from bench.data.base import FileDataset
+
+        return FileDataset(f"{self.name}#{side.upper()}", f"{self.id}#{side.upper()}", self.files[side])
 
 
 # ----------------------------------------------------------------------------------------- transforms
@@ -143,13 +194,12 @@ def load_folder_pair(name: str, kind: str, a_dir: Path, b_dir: Path) -> DomainPa
     else:
         fa, fb = list_image_files(a_dir), list_image_files(b_dir)
         na, nb = _stems(a_dir, fa), _stems(b_dir, fb)
-    a, b = load_image_files(fa), load_image_files(fb)
-    if kind == "paired-folder" and a.shape[2:] != b.shape[2:]:
-        raise InputError(f"dataset '{name}': {a_dir} images are {a.shape[-1]}x{a.shape[-2]} ({fa[0].name}) but {b_dir} "
-                         f"images are {b.shape[-1]}x{b.shape[-2]} ({fb[0].name}); paired images must have one size")
-    ds = DomainPair(name, "", b, None, a=a, paired=kind == "paired-folder", names_a=na, names_b=nb)
-    ds.id = f"{kind}:{a_dir.name}+{b_dir.name}@{content_hash(a)[:6]}{ds.hash[:6]}"
-    return ds
+    files_a, files_b = ImageFiles(fa, str(a_dir)), ImageFiles(fb, str(b_dir))
+    sa, sb = files_a.scan(), files_b.scan()  # headers only: a file of another size fails here, named
+    if kind == "paired-folder" and sa[1:] != sb[1:]:
+        raise InputError(f"dataset '{name}': {a_dir} images are {sa[2]}x{sa[1]} ({fa[0].name}) but {b_dir} "
+                         f"images are {sb[2]}x{sb[1]} ({fb[0].name}); paired images must have one size")
+    return FolderPair(name, kind, a_dir, b_dir, files_a, files_b, na, nb, paired=kind == "paired-folder")
 
 
 class DigitsPairArgs(DatasetArgs):
