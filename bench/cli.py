@@ -101,6 +101,8 @@ def _parser() -> argparse.ArgumentParser:
     t = sub.add_parser("table", help="print the comparison table of one or more runs")
     t.add_argument("runs", nargs="+")
     t.add_argument("--format", choices=["markdown", "csv", "latex", "html"], default="markdown")
+    t.add_argument("--target-ci", type=float, metavar="H", help="also print, per row with a bootstrap interval, the "
+                   "number of samples at which its half-width would reach H (e.g. 0.5 FID)")
 
     rp = sub.add_parser("report", help="build a static, self-contained HTML leaderboard from one or more runs")
     rp.add_argument("runs", nargs="+")
@@ -133,6 +135,16 @@ def _parser() -> argparse.ArgumentParser:
     bs.add_argument("--dir", default=None, help="baselines folder (default: results/baselines)")
 
     _add_score(sub)
+    st = sub.add_parser("selftest", help="check that this machine computes a protocol's features as recorded "
+                        "(bit for bit / within x / not, naming the first layer that differs)")
+    st.add_argument("--protocol", action="append", help="protocol to test (repeatable; default: every protocol with a "
+                    "record: the shipped digits one and those recorded here)")
+    st.add_argument("--record", action="store_true", help="record the protocol's known answer on this machine (real "
+                    "weights required) in $GENBENCH_CACHE/selftest or --records")
+    st.add_argument("--weights", help="weights file for the protocol's backbone (default: its usual resolution)")
+    st.add_argument("--records", metavar="DIR", help="read and write records in DIR first")
+    st.add_argument("--device", help="cpu (default), cuda, cuda:N")
+    st.set_defaults(func=cmd_selftest)
     rf = sub.add_parser("ref", help="reference statistics (mu, sigma): build, import a tool's file, export, list")
     rsub = rf.add_subparsers(dest="ref_command", required=True)
     rb = rsub.add_parser("build", help="features of a folder under a protocol -> NAME.npz + NAME.json (protocol record)")
@@ -359,6 +371,12 @@ def _shard(text: str) -> tuple[int, int]:
     return int(i), int(n)
 
 
+def cmd_selftest(args: argparse.Namespace) -> int:
+    from bench.selftest import cmd_selftest as run
+
+    return run(args)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from bench.features import FeatureStore
     from bench.plan import check_suite
@@ -450,6 +468,12 @@ def cmd_table(args: argparse.Namespace) -> int:
     rows = load_runs(args.runs)
     render = {"markdown": to_markdown, "csv": to_csv, "latex": to_latex, "html": html_tables}[args.format]
     print(render(rows), end="")
+    if args.target_ci is not None:
+        from bench.tables import target_ci_notes
+
+        if args.target_ci <= 0:
+            raise GenbenchError(f"--target-ci {args.target_ci:g}: the half-width must be positive")
+        print("\n" + target_ci_notes(rows, args.target_ci), end="")
     return EXIT_OK
 
 

@@ -288,6 +288,7 @@ table.leaderboard th:first-child,table.leaderboard td:first-child{text-align:lef
 table.leaderboard th{cursor:pointer;background:#f4f4f4;user-select:none}
 table.leaderboard th[data-sorted]::after{content:" ⇅"}
 td.best{font-weight:bold}
+.tie{font-size:smaller;color:#666}
 td.noisy{color:#a14d00}
 .note{color:#a14d00;font-size:85%}
 tr.flagged td{color:#888}
@@ -330,6 +331,7 @@ def build_report(paths: list[str] | list[Path], out: str | Path) -> Path:
 <ul class="runs">{head}</ul>
 <p>One table per task and protocol: numbers of different protocols are never ranked against each other.
 Arrows give each metric's direction; brackets are confidence intervals or ± one std (KID, IS); bold is best.
+Models whose confidence intervals overlap are tied ("tied #k": same rank, half a point each in the win rate).
 Click a column header to sort.</p>
 <h2>Leaderboard</h2>
 {html_tables(rows)}

@@ -31,6 +31,7 @@ from bench.metrics.base import MetricValue
 from bench.plan import Plan
 from bench.results import Row, RunDir, git_sha, hardware, package_versions
 from bench.runtime import device_record
+from bench.selftest import manifest_record as selftest_manifest
 from bench.suite import contained_output_dir
 from bench.tables import to_csv, to_markdown
 from bench.tasks import TaskPlan
@@ -150,6 +151,7 @@ class Runner:
             "runtime": device_record(self.plan.device, self.suite.runtime.dtype),
             "backbones": {n: b.describe() for n, b in self.plan.backbones.items() if b.weights_sha256},
             **self._oom_record(),
+            **selftest_manifest(self.plan.backbones),
             **({} if self.shard is None else {"shard": {
                 "index": self.shard[0], "count": self.shard[1],
                 "pairs": [list(p) for p in shard_pairs(self.plan.tasks, *self.shard)]}}),

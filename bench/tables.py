@@ -188,6 +188,51 @@ def interval(row: dict[str, Any] | pd.Series) -> tuple[float, float] | None:
     return None
 
 
+def confidence_interval(row: dict[str, Any] | pd.Series) -> tuple[float, float] | None:
+    """The row's confidence interval (``ci_low``, ``ci_high``: a bootstrap interval, 95 % unless the metric's
+    ``confidence`` says otherwise), never ``± std``: ties are decided on intervals with a coverage."""
+    lo, hi = row.get("ci_low"), row.get("ci_high")
+    if lo is not None and hi is not None and not pd.isna(lo) and not pd.isna(hi):
+        return float(lo), float(hi)
+    return None
+
+
+def _beats(a: float, b: float, ia: tuple[float, float] | None, ib: tuple[float, float] | None, higher: bool) -> float:
+    """1 when ``a`` is better than ``b``, 0.5 for a tie, 0 when worse. With both intervals at hand, better means
+    the intervals do not overlap (overlap: tied, whatever the point values); otherwise the values decide."""
+    if ia is not None and ib is not None and ia[0] <= ib[1] and ib[0] <= ia[1]:
+        return 0.5
+    if a == b:
+        return 0.5
+    return 1.0 if (a > b) == higher else 0.0
+
+
+def tie_ranks(numeric: pd.DataFrame, higher: dict[str, bool],
+              intervals: dict[tuple[Any, str], tuple[float, float] | None]) -> dict[str, dict[Any, int]]:
+    """column → model → rank, where a model's rank is 1 + the number of models that beat it (:func:`_beats`: with
+    confidence intervals, only a model whose interval lies wholly on the better side beats another). Models whose
+    intervals overlap are tied, not ranked against each other; models sharing a rank are shown as tied."""
+    out: dict[str, dict[Any, int]] = {}
+    for col in numeric.columns:
+        vals = numeric[col].dropna()
+        h = higher.get(col, True)
+        out[col] = {m: 1 + sum(1 for o, w in vals.items() if o != m and _beats(float(w), float(v), intervals.get((o, col)),
+                                                                           intervals.get((m, col)), h) == 1.0)
+                    for m, v in vals.items()}
+    return out
+
+
+def tied_models(ranks: dict[str, dict[Any, int]]) -> dict[str, set[Any]]:
+    """column → models that share their rank with another model (shown as tied)."""
+    out: dict[str, set[Any]] = {}
+    for col, r in ranks.items():
+        counts: dict[int, int] = {}
+        for v in r.values():
+            counts[v] = counts.get(v, 0) + 1
+        out[col] = {m for m, v in r.items() if counts[v] > 1}
+    return out
+
+
 def unranked_metrics(rows: list[dict[str, Any]]) -> set[str]:
     """Values shown but not ranked (``OutputInfo.ranked`` False, recorded as ``extras.ranked``): header "·", no
     best mark, not in win rates."""
@@ -199,32 +244,23 @@ def directions(rows: list[dict[str, Any]]) -> dict[str, bool]:
     return {r["metric"]: bool(r["higher_is_better"]) for r in rows}
 
 
-def win_rates(numeric: pd.DataFrame, higher: dict[str, bool]) -> pd.Series:
+def win_rates(numeric: pd.DataFrame, higher: dict[str, bool],
+              intervals: dict[tuple[Any, str], tuple[float, float] | None] | None = None) -> pd.Series:
     """Mean over metrics of the fraction of other models each model beats (ties count half; missing values
-    are skipped). Comparable only inside one (task, protocol) table, which is where it is computed."""
+    are skipped). With ``intervals`` (confidence intervals), two models whose intervals overlap are tied.
+    Comparable only inside one (task, protocol) table, which is where it is computed."""
     rates: dict[Any, list[float]] = {m: [] for m in numeric.index}
+    iv = intervals or {}
     for col in numeric.columns:
         vals = numeric[col].dropna()
         if len(vals) < 2:
             continue
-        sign = 1.0 if higher.get(col, True) else -1.0
+        h = higher.get(col, True)
         for m, v in vals.items():
-            others = vals.drop(m)
-            wins = ((sign * (v - others)) > 0).sum() + 0.5 * (v == others).sum()
-            rates[m].append(float(wins) / len(others))
+            wins = sum(_beats(float(v), float(w), iv.get((m, col)), iv.get((o, col)), h)
+                       for o, w in vals.items() if o != m)
+            rates[m].append(float(wins) / (len(vals) - 1))
     return pd.Series({m: (sum(r) / len(r) if r else float("nan")) for m, r in rates.items()}, name="win_rate")
-
-
-def best_models(numeric: pd.DataFrame, higher: dict[str, bool]) -> dict[str, set[Any]]:
-    """column → the model(s) holding the best value in that column (direction-aware)."""
-    out: dict[str, set[Any]] = {}
-    for col in numeric.columns:
-        vals = numeric[col].dropna()
-        if vals.empty:
-            continue
-        best = vals.max() if higher.get(col, True) else vals.min()
-        out[col] = set(vals[vals == best].index)
-    return out
 
 
 def leaderboards(rows: list[dict[str, Any]], model_order: list[str] | None = None) -> list[dict[str, Any]]:
@@ -251,10 +287,12 @@ def leaderboards(rows: list[dict[str, Any]], model_order: list[str] | None = Non
         ranked = numeric.loc[[m for m in order if m not in flags], [c for c in numeric.columns if c not in unranked]]
         higher = {m: bool(part[part["metric"] == m]["higher_is_better"].iloc[0]) for m in numeric.columns}
         ivals: dict[tuple[Any, str], tuple[float, float] | None] = {}
+        cis: dict[tuple[Any, str], tuple[float, float] | None] = {}
         notes: dict[tuple[Any, str], str] = {}
         noisy: dict[tuple[Any, str], str] = {}
         for _, r in part.iterrows():
             ivals[(r["model"], r["metric"])] = interval(r)
+            cis[(r["model"], r["metric"])] = confidence_interval(r)
             notes[(r["model"], r["metric"])] = cell_note(r)
             if isinstance(r.get("extras"), dict) and r["extras"].get("noisy"):
                 noisy[(r["model"], r["metric"])] = str(r["extras"]["noisy"])
@@ -263,12 +301,45 @@ def leaderboards(rows: list[dict[str, Any]], model_order: list[str] | None = Non
         for m, c in noisy:
             if m in ranked.index and c in ranked.columns:
                 ranked.loc[m, c] = float("nan")
+        ranks = tie_ranks(ranked, higher, cis)
+        ties = tied_models(ranks)
+        best = {c: {m for m, k in r.items() if k == 1} for c, r in ranks.items() if r}
+        for c, tied in ties.items():
+            j = list(numeric.columns).index(c)
+            for m in tied:
+                i = list(display.index).index(m)
+                display.iloc[i, j] = f"{display.iloc[i, j]} (tied #{ranks[c][m]})"
         out.append({"title": title, "task": task, "protocol_id": pid, "numeric": numeric, "display": display,
-                    "higher": higher, "intervals": ivals, "best": best_models(ranked, higher),
-                    "win_rate": win_rates(ranked, higher).reindex(numeric.index), "flags": flags, "unranked": unranked,
-                    "headers": {m: _column_note(part[part["metric"] == m]) for m in numeric.columns},
+                    "higher": higher, "intervals": ivals, "best": best, "ranks": ranks, "ties": ties,
+                    "win_rate": win_rates(ranked, higher, cis).reindex(numeric.index), "flags": flags,
+                    "unranked": unranked, "headers": {m: _column_note(part[part["metric"] == m]) for m in numeric.columns},
                     "notes": notes, "noisy": noisy})
     return out
+
+
+def target_ci_notes(rows: list[dict[str, Any]], target: float) -> str:
+    """Markdown: for every row with a bootstrap interval (FID, KID with ``bootstrap:``), the number of generated
+    samples at which its interval's half-width would reach ``target`` (bench.metrics.bootstrap.n_for_half_width)."""
+    from bench.metrics.bootstrap import n_for_half_width
+
+    lines = []
+    for r in rows:
+        ex: dict[str, Any] = r["extras"] if isinstance(r.get("extras"), dict) else {}
+        ci = confidence_interval(r)
+        if ci is None or "bootstrap" not in ex or not r.get("n"):
+            continue
+        bs = ex["bootstrap"] if isinstance(ex["bootstrap"], dict) else {}
+        need = n_for_half_width(int(r["n"]), ci[0], ci[1], target, bs.get("std"), bs.get("std_half_n"))
+        half = (ci[1] - ci[0]) / 2
+        lines.append(f"| {r.get('task')} | {r.get('model')} | {r['metric']} | {int(r['n'])} | ± {half:.3g} | {need} |")
+    if not lines:
+        return f"No row has a bootstrap interval (add `bootstrap: 200` to the metric's options) to size for ± {target:g}.\n"
+    head = [f"### Samples for a ± {target:g} interval", "",
+            "Fitted to the bootstrap's spread at n and n/2 (variance a/n + b/n², generated samples resampled, the "
+            "reference fixed; 1/sqrt(n) where only one spread is recorded): conservative when n is close to the "
+            "feature dimension.",
+            "", "| task | model | metric | n | half-width | n for ± " + f"{target:g} |", "| --- | --- | --- | ---: | ---: | ---: |"]
+    return "\n".join(head + lines) + "\n"
 
 
 def _latex_escape(s: str) -> str:
@@ -334,6 +405,8 @@ def to_latex(rows: list[dict[str, Any]], model_order: list[str] | None = None) -
                     cells.append("--")
                     continue
                 txt = _pm(float(v), lb["intervals"].get((model, c)))
+                if model in lb["ties"].get(c, set()):
+                    txt += f" (={lb['ranks'][c][model]})"
                 txt = rf"\textbf{{{txt}}}" if model in lb["best"].get(c, set()) else txt
                 cells.append(txt + _latex_escape(lb["notes"].get((model, c), "")))
             wr = lb["win_rate"].get(model)
@@ -382,9 +455,17 @@ def html_tables(rows: list[dict[str, Any]], model_order: list[str] | None = None
                 if note:
                     txt += f' <span class="note">{escape(note.strip())}</span>'
                 why = lb["noisy"].get((model, c))
-                cls = ' class="best"' if model in lb["best"].get(c, set()) else ' class="noisy"' if why else ""
-                tip = f' title="{escape(why)}"' if why else ""
-                tds.append(f'<td data-value="{float(v)!r}"{cls}{tip}>{txt}</td>')
+                classes = [k for k, on in (("best", model in lb["best"].get(c, set())), ("noisy", bool(why)),
+                                           ("tied", model in lb["ties"].get(c, set()))) if on]
+                cls = f' class="{" ".join(classes)}"' if classes else ""
+                tip = why or ""
+                if "tied" in classes:
+                    rank = lb["ranks"][c][model]
+                    others = sorted(str(o) for o, k in lb["ranks"][c].items() if k == rank and o != model)
+                    tip = f"tied #{rank} with {', '.join(others)}: confidence intervals overlap" + (f"; {tip}" if tip else "")
+                    txt += f' <span class="tie">tied #{rank}</span>'
+                tip_attr = f' title="{escape(tip)}"' if tip else ""
+                tds.append(f'<td data-value="{float(v)!r}"{cls}{tip_attr}>{txt}</td>')
             wr = lb["win_rate"].get(model)
             tds.append(f'<td data-value="{"" if wr is None or pd.isna(wr) else repr(float(wr))}">'
                        f'{"—" if wr is None or pd.isna(wr) else f"{wr:.2f}"}</td>')

@@ -92,7 +92,8 @@ class FID(Metric):
             def fid_of(x: np.ndarray, _b: int) -> float:
                 return frechet_distance_to_features(fixed.mu, fixed.sigma, root, x).value
 
-            out.ci_low, out.ci_high, info = bootstrap_interval(fid_of, g, o.bootstrap, o.confidence, seed, res.value)
+            out.ci_low, out.ci_high, info = bootstrap_interval(fid_of, g, o.bootstrap, o.confidence, seed, res.value,
+                                                               sizing=True)
             out.extras.update(bootstrap=info, std=info["std"])  # std: shown as ± in tables
         return [out]
 
