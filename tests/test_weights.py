@@ -96,3 +96,21 @@ def test_weights_in_torch_hub_checkpoints_are_used_when_their_hash_is_the_publis
     assert not is_present(spec)
     with pytest.raises(WeightsError, match="weights 'net' not found"):
         resolve(spec, download=False)
+
+
+def test_clean_fids_own_download_is_used_after_its_hash_check(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """clean-fid keeps NVIDIA's Inception in the system temporary folder: genbench uses that file when its sha256 is
+    the pinned one, and never a file of that name with other bytes (a TorchScript file runs code when loaded)."""
+    import dataclasses
+    import tempfile
+
+    from bench.backbones.inception import INCEPTION_TORCHSCRIPT
+    from bench.weights import library_path, sha256_file
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    planted = tmp_path / INCEPTION_TORCHSCRIPT.filename
+    planted.write_bytes(b"not NVIDIA's file")
+    assert library_path(INCEPTION_TORCHSCRIPT) is None  # the name alone is not enough
+    pinned = dataclasses.replace(INCEPTION_TORCHSCRIPT, sha256=sha256_file(planted))  # as if these were its bytes
+    assert library_path(pinned) == (planted, "clean-fid")
