@@ -173,6 +173,12 @@ class Adapter:
         return []
 
     @classmethod
+    def unavailable(cls, args: AdapterArgs, resolve: Callable[[str], Path]) -> tuple[tuple[Any, ...], str] | None:
+        """Why this model cannot be built on this machine now (offline, a hub model not cached), as (argument path,
+        message), or None: a run refuses it before any work; ``validate`` and ``--dry-run`` still accept the suite."""
+        return None
+
+    @classmethod
     def dry_run(cls, args: AdapterArgs, resolve: Callable[[str], Path]) -> list[str]:
         """What building this model reads or fetches, for ``genbench run --dry-run``: one entry per file or
         download, ending in ``[present]``, ``[MISSING]`` or ``[would download]``. Default: its ``path`` argument."""

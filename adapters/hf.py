@@ -84,6 +84,11 @@ class _Pretrained(Adapter):
     def dry_run(cls, args: AdapterArgs, resolve: Any) -> list[str]:
         return [hub_entry(args.pretrained, args.revision, resolve, cls.marker)]  # type: ignore[attr-defined]
 
+    @classmethod
+    def unavailable(cls, args: AdapterArgs, resolve: Any) -> tuple[tuple[Any, ...], str] | None:
+        why = offline_problem(args.pretrained)  # type: ignore[attr-defined]
+        return None if why is None else (("pretrained",), why)
+
 
 class DiffusersGenerator(_Pretrained):
     """A diffusers pipeline as an image generator (unconditional, or class-conditional when its call takes
@@ -226,15 +231,21 @@ def _quiet_transformers() -> Iterator[None]:
         tlog.enable_progress_bar()
 
 
+def offline_problem(pretrained: str) -> str | None:
+    """Why a hub id cannot be loaded here (offline and not in the Hugging Face cache), or None: ``genbench run``
+    says so before any work (no reference is loaded first); ``validate`` and ``--dry-run`` accept the suite."""
+    if not _looks_local(pretrained) and _offline() and not _in_hub_cache(pretrained):
+        return (f"'{pretrained}' is not in the Hugging Face cache ({_hub_cache()}) and genbench is offline: fetch it "
+                f"where there is network ({fetch_hint(pretrained)}) and copy the cache here, or give a local "
+                "save_pretrained folder")
+    return None
+
+
 def pretrained_problems(pretrained: str, resolve: Any, package: str) -> list[tuple[tuple[Any, ...], str]]:
     """What ``validate`` can tell about a ``pretrained`` argument without loading it: a path that is no folder (a
     hub id ``org/name`` is looked up when the model is built), or ``package`` (the optional extra) not installed."""
     import importlib.util
 
-    if not _looks_local(pretrained) and _offline() and not _in_hub_cache(pretrained):  # told before any work
-        return [(("pretrained",), f"'{pretrained}' is not in the Hugging Face cache ({_hub_cache()}) and genbench is "
-                                  f"offline: fetch it where there is network ({fetch_hint(pretrained)}) and copy the "
-                                  "cache here, or give a local save_pretrained folder")]
     if _looks_local(pretrained) and not Path(resolve(pretrained)).is_dir():
         return [(("pretrained",), f"{resolve(pretrained)}: no such folder (give a save_pretrained folder or a hub id "
                                   "'org/name')")]

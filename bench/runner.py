@@ -188,6 +188,16 @@ class Runner:
         return sorted(done)
 
     def _resolve_weights(self) -> None:
+        from bench.adapters.base import ADAPTERS
+
+        mine = None if self.shard is None else {m for _, m in shard_pairs(self.plan.tasks, *self.shard)}
+        for name in dict.fromkeys(m for t in self.plan.tasks for m in t.models):
+            spec = self.suite.models[name]
+            if (mine is None or name in mine) and spec.adapter in ADAPTERS:  # said before any reference is loaded
+                cls = ADAPTERS.get(spec.adapter)
+                why = cls.unavailable(cls.Args.model_validate(spec.args), self.plan.loaded.resolve_path)
+                if why is not None:
+                    raise ConfigError(f"{self.plan.loaded.where('models', name, 'args', *why[0])}: {why[1]}")
         for bname, b in self.plan.backbones.items():
             try:
                 b.resolve_weights()  # fails on missing weights before any sampling; the network is built on first use

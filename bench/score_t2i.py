@@ -127,7 +127,7 @@ def score_folder(folder: str, prompts: str | None, metrics: list[str], sets: lis
     out: dict[str, Any] = {"n": len(files), "metrics": {}, "extras": {}, "per_image": {"file": [str(f) for f in files]}}
     for name in metrics:
         cls = METRICS.get(name)
-        if not ({"images"} <= cls.requires <= {"images", "texts"}):
+        if not cls.requires or not cls.requires <= {"images", "texts"}:  # images stream or come whole
             raise ConfigError(f"metric '{name}' does not score images against prompts (it needs "
                               f"{', '.join(sorted(cls.requires))}); text-to-image scorers: pickscore, hpsv2, hpsv21, "
                               "imagereward, aesthetic, vqascore, geneval")

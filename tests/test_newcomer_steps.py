@@ -462,7 +462,7 @@ def test_weights_found_in_pytorch_fid_and_clean_fid_places_after_a_hash_check(tm
     assert "pt_inception-2015-12-05-6726825d.pth" in INCEPTION_PTH.aliases
 
 
-def test_offline_hub_model_is_refused_by_validate_with_the_shipped_command(tmp_path: Path, monkeypatch, capsys) -> None:
+def test_offline_hub_model_is_refused_by_run_before_any_work(tmp_path: Path, monkeypatch, capsys) -> None:
     import shutil
 
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
@@ -473,8 +473,10 @@ datasets: {train: {kind: digits, split: train}}
 models: {ddpm: {adapter: diffusers, args: {pretrained: google/ddpm-cifar10-32}}}
 tasks: [{name: u, reference: train, n: 8, metrics: [fid]}]
 """)
-    code, _, err = run_cli(["validate", str(suite), "--no-weights"], capsys)
+    assert run_cli(["validate", str(suite), "--no-weights"], capsys)[0] == 0  # the suite itself is fine offline
+    code, _, err = run_cli(["run", str(suite), "--out", str(tmp_path / "out")], capsys)
     assert code == 2 and "(hf download google/ddpm-cifar10-32)" in err and "huggingface-cli" not in err
+    assert "loading reference" not in err  # refused before the reference is read
     assert err.rstrip().endswith("give a local save_pretrained folder")  # whole, not cut mid-sentence
     import sys
 

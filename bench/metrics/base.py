@@ -275,10 +275,11 @@ class Metric:
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         self.opts = self.Opts.model_validate(options or {})
 
-    def item_measures(self) -> Mapping[str, Callable[[torch.Tensor, torch.Tensor], np.ndarray]]:
-        """Per-item values this metric reads, computed by the task from each batch of outputs and its aligned
-        ground truth as they stream (value name → ``fn(outputs, truth) -> one value per item``), so the task holds
-        no images for it; :meth:`compute` then finds them in ``SampleSet.item_values``. Empty: none."""
+    def item_measures(self) -> Mapping[str, Callable[[torch.Tensor, Any], np.ndarray]]:
+        """Per-item values this metric reads, computed by the task from each batch of outputs as they stream
+        (value name → ``fn(outputs, against) -> one value per item``; ``against`` is the batch's aligned ground
+        truth in paired tasks, its prompts in text-to-image), so the task holds no images for it; :meth:`compute`
+        then finds them in ``SampleSet.item_values``. Empty: none."""
         return {}
 
     def images_needed(self, n: int, item_bytes: int) -> int:

@@ -414,9 +414,10 @@ class AestheticOpts(ScorerOpts):
 
 
 class ScorerMetric(Metric):
-    """A per-item scorer as a text-to-image metric: mean over images, bootstrap interval, per-sample scores."""
+    """A per-item scorer as a text-to-image metric: mean over images, bootstrap interval, per-sample scores. The
+    text-to-image task scores each batch as it streams (:meth:`item_measures`): no image is held for it."""
 
-    requires = frozenset({"images", "texts"})
+    requires = frozenset({"texts"})
     value: ClassVar[str]
     scorer: ClassVar[type[Scorer]]
     uses_prompts: ClassVar[bool] = True
@@ -428,6 +429,10 @@ class ScorerMetric(Metric):
 
     def load(self) -> Scorer:
         return load_scorer(self.scorer, **self.scorer_kwargs())
+
+    def item_measures(self) -> dict[str, Any]:
+        scorer = self.load()
+        return {self.value: lambda images, prompts: scorer(images, list(prompts))}
 
     def protocol_fields(self) -> dict[str, Any]:
         """The scorer's own protocol (model, weights sha256, preprocessing): the task's backbone plays no part."""
@@ -441,7 +446,7 @@ class ScorerMetric(Metric):
                 sink: ArtifactSink | None = None) -> list[MetricValue]:
         from bench.metrics.vl import bootstrap_ci
 
-        if samples.images is None or samples.texts is None:
+        if (samples.images is None and self.value not in samples.item_values) or samples.texts is None:
             raise InputError(f"{self.name} needs the generated images and their prompts")
         scorer = self.load()
         prompts = list(samples.texts)
@@ -450,7 +455,8 @@ class ScorerMetric(Metric):
             lp = check_long_prompts(scorer.token_counts(prompts), scorer.context,
                                     self.opts.long_prompts, self.name)  # type: ignore[attr-defined]
             extras.update(lp.extras())
-        per = scorer(samples.images, prompts)
+        per = np.asarray(samples.item_values[self.value]) if self.value in samples.item_values \
+            else scorer(samples.images, prompts)  # type: ignore[arg-type]
         lo, hi = bootstrap_ci(per, seed)
         if sink is not None:
             sink.per_sample(self.value, per)
@@ -506,7 +512,7 @@ class Aesthetic(ScorerMetric):
     scorer = AestheticScorer
     Opts = AestheticOpts
     uses_prompts = False
-    requires = frozenset({"images"})
+    requires = frozenset({"texts"})  # a text-to-image metric; the prompts are not read
     description = "LAION aesthetic predictor v2 (MLP on CLIP ViT-L/14 embeddings), 1-10 scale"
     outputs = {"aesthetic": OutputInfo(True, "", "LAION aesthetic v2 score")}
     weights_files = (AESTHETIC_MLP,)
@@ -520,10 +526,10 @@ class Aesthetic(ScorerMetric):
 
     def compute(self, samples: SampleSet, ref: Reference, *, seed: int, state: Any = None,
                 sink: ArtifactSink | None = None) -> list[MetricValue]:
-        if samples.images is not None and samples.texts is None:
+        if samples.texts is None and (samples.images is not None or self.value in samples.item_values):
             from dataclasses import replace
 
-            samples = replace(samples, texts=[""] * int(samples.images.shape[0]))
+            samples = replace(samples, texts=[""] * samples.n)
         return super().compute(samples, ref, seed=seed, state=state, sink=sink)
 
 

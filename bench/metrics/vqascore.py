@@ -101,7 +101,7 @@ class VQAScoreOpts(Options):
 class VQAScore(Metric):
     name = "vqascore"
     description = "VQAScore (Lin et al. 2024): P('Yes' | image, 'Does this figure show \"{prompt}\"?...')"
-    requires = frozenset({"images", "texts"})
+    requires = frozenset({"texts"})  # the images stream through item_measures (or come whole from Python)
     Opts = VQAScoreOpts
     outputs = {"vqascore": OutputInfo(True, "probability", "mean P(Yes) that the image shows the prompt")}
 
@@ -117,6 +117,10 @@ class VQAScore(Metric):
     def protocol_fields(self) -> dict[str, Any]:
         return {"metric_protocol": self.load().info()}
 
+    def item_measures(self) -> dict[str, Any]:
+        s = self.load()
+        return {"vqascore": lambda images, prompts: s(images, list(prompts))}
+
     def dry_run(self) -> list[str]:
         from bench.metrics.hfweights import folder_state
 
@@ -126,10 +130,11 @@ class VQAScore(Metric):
                 sink: ArtifactSink | None = None) -> list[MetricValue]:
         from bench.metrics.vl import bootstrap_ci
 
-        if samples.images is None or samples.texts is None:
+        if (samples.images is None and "vqascore" not in samples.item_values) or samples.texts is None:
             raise InputError("vqascore needs the generated images and their prompts")
         s = self.load()
-        per = s(samples.images, list(samples.texts))
+        per = np.asarray(samples.item_values["vqascore"]) if "vqascore" in samples.item_values \
+            else s(samples.images, list(samples.texts))
         lo, hi = bootstrap_ci(per, seed)
         if sink is not None:
             sink.per_sample("vqascore", per)

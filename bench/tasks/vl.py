@@ -21,7 +21,7 @@ from bench.guard import time_limit
 from bench.metrics.base import Metric, Options, Reference, SampleSet
 from bench.protocol import make_protocol
 from bench.tasks.base import TaskKind, TaskPlan, images_kept, needs_reference_images
-from bench.tasks.production import Producer, collect_items
+from bench.tasks.production import ItemValues, Producer, collect_items
 
 if TYPE_CHECKING:
     from bench.suite import TaskSpec
@@ -260,7 +260,30 @@ class TextToImageTask(TaskKind[T2IArgs]):
 
         return Producer(count=count, call=call, seed=ctx.model_seed(model),
                         conditions=lambda idx: {"prompts": [prompts[i // spp] for i in idx]},
-                        share=self.sample_set(task, model), keep=images_kept(task, count), noun="images")
+                        share=self.sample_set(task, model), keep=images_kept(task, count), noun="images",
+                        item_values=self._scores(task, prompts, spp))
+
+    @staticmethod
+    def _scores(task: TaskPlan, prompts: list[str], spp: int) -> ItemValues | None:
+        """Per-item scores of image-and-prompt metrics (preference scorers, VQAScore: ``Metric.item_measures``),
+        computed from each batch as it streams against its prompts: no image is held for them."""
+        fns: dict[str, Any] = {}
+        identity: dict[str, Any] = {"prompts": keyed(prompts), "samples_per_prompt": spp}
+        for name, metric in task.metrics.items():
+            got = metric.item_measures()
+            if got:
+                fns.update(got)
+                proto = getattr(metric, "protocol_fields", None)
+                identity[name] = {"options": metric.opts.model_dump(mode="json"),
+                                  "protocol": proto() if proto is not None else None}
+        if not fns:
+            return None
+
+        def values(idx: range, out: torch.Tensor) -> dict[str, np.ndarray]:
+            batch = [prompts[i // spp] for i in idx]
+            return {k: np.asarray(f(out, batch), dtype=np.float64) for k, f in fns.items()}
+
+        return ItemValues(values, tuple(fns), identity)
 
     def finish(self, ctx: RunContext, task: TaskPlan, model: str, adapter: Any, samples: SampleSet) -> SampleSet:
         prompt_index = self._prompt_index(task)
