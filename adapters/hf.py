@@ -86,7 +86,7 @@ class _Pretrained(Adapter):
 
     @classmethod
     def unavailable(cls, args: AdapterArgs, resolve: Any) -> tuple[tuple[Any, ...], str] | None:
-        why = offline_problem(args.pretrained)  # type: ignore[attr-defined]
+        why = offline_problem(args.pretrained, f"{cls.package} model")  # type: ignore[attr-defined]
         return None if why is None else (("pretrained",), why)
 
 
@@ -231,11 +231,11 @@ def _quiet_transformers() -> Iterator[None]:
         tlog.enable_progress_bar()
 
 
-def offline_problem(pretrained: str) -> str | None:
+def offline_problem(pretrained: str, what: str = "model") -> str | None:
     """Why a hub id cannot be loaded here (offline and not in the Hugging Face cache), or None: ``genbench run``
     says so before any work (no reference is loaded first); ``validate`` and ``--dry-run`` accept the suite."""
     if not _looks_local(pretrained) and _offline() and not _in_hub_cache(pretrained):
-        return (f"'{pretrained}' is not in the Hugging Face cache ({_hub_cache()}) and genbench is offline: fetch it "
+        return (f"{what} '{pretrained}' is not in the Hugging Face cache ({_hub_cache()}) and genbench is offline: fetch it "
                 f"where there is network ({fetch_hint(pretrained)}) and copy the cache here, or give a local "
                 "save_pretrained folder")
     return None

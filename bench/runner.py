@@ -187,17 +187,23 @@ class Runner:
         rd.write_json("manifest.json", self.manifest("running", [], started))
         return sorted(done)
 
-    def _resolve_weights(self) -> None:
+    def _unavailable_models(self) -> dict[str, str]:
+        """Models that cannot be built here now (offline and not cached: ``Adapter.unavailable``), with the line
+        that says why: each is recorded as failed at once, and a task none of whose models is left is not started
+        (no reference loaded for nothing)."""
         from bench.adapters.base import ADAPTERS
 
-        mine = None if self.shard is None else {m for _, m in shard_pairs(self.plan.tasks, *self.shard)}
+        out: dict[str, str] = {}
         for name in dict.fromkeys(m for t in self.plan.tasks for m in t.models):
             spec = self.suite.models[name]
-            if (mine is None or name in mine) and spec.adapter in ADAPTERS:  # said before any reference is loaded
+            if spec.adapter in ADAPTERS:
                 cls = ADAPTERS.get(spec.adapter)
                 why = cls.unavailable(cls.Args.model_validate(spec.args), self.plan.loaded.resolve_path)
                 if why is not None:
-                    raise ConfigError(f"{self.plan.loaded.where('models', name, 'args', *why[0])}: {why[1]}")
+                    out[name] = f"{self.plan.loaded.where('models', name, 'args', *why[0])}: {why[1]}"
+        return out
+
+    def _resolve_weights(self) -> None:
         for bname, b in self.plan.backbones.items():
             try:
                 b.resolve_weights()  # fails on missing weights before any sampling; the network is built on first use
@@ -271,6 +277,7 @@ class Runner:
 
     def _run_tasks(self, done: set[tuple[str, str]], errors: list[str]) -> None:
         rd = self.run_dir
+        self._unavailable = self._unavailable_models()
         failures = 0
         mine = None if self.shard is None else set(shard_pairs(self.plan.tasks, *self.shard))
         for parts in task_parts(self.plan.tasks):
@@ -279,6 +286,17 @@ class Runner:
                 continue  # another shard's task: its reference is not even loaded here
             if all((task.name, m) in done for m in task.models):
                 self.log(f"[{task.name}] every model already in {rd.path.name}, skipped (resume)")
+                continue
+            missing = [m for m in task.models if m in self._unavailable and (task.name, m) not in done
+                       and (mine is None or (task.name, m) in mine)]
+            for model in missing:  # said at once, before the task's reference is loaded
+                errors.append(f"model '{model}' (task {task.name}): {self._unavailable[model]}")
+                self.log(f"error: {errors[-1]}")
+                failures += 1
+                if self._stop(task.name, failures, errors):
+                    return
+            if all((task.name, m) in done or m in self._unavailable or (mine is not None and (task.name, m) not in mine)
+                   for m in task.models):
                 continue
             try:
                 for part in parts:
@@ -298,6 +316,8 @@ class Runner:
                 if (task.name, model) in done:
                     self.log(f"[{task.name}] {model}: already in {rd.path.name}, skipped (resume)")
                     continue
+                if model in self._unavailable:
+                    continue  # recorded above
                 try:
                     new = self._run_model(parts, model)
                 except RanksLostError as exc:  # the job cannot go on: say where its finished rows are

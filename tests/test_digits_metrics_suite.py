@@ -66,7 +66,8 @@ def test_fid_intervals_and_curve(run: dict) -> None:
     assert run[("gmm", "fid")]["ci_low"] > run[("heldout-real", "fid")]["ci_high"]
     curve = run[("heldout-real", "fid_inf")]["extras"]["curve"]
     assert curve["n"] == [100, 200, 300, 500] and curve["fid"] == sorted(curve["fid"], reverse=True)
-    assert run[("heldout-real", "fid@n100")]["n"] == 100 and run[("heldout-real", "fid@n500")]["value"] == v(run, "heldout-real", "fid")
+    assert run[("heldout-real", "fid@n100")]["n"] == 100  # the curve at n=500 is the FID (float64 round-off of two paths)
+    assert run[("heldout-real", "fid@n500")]["value"] == pytest.approx(v(run, "heldout-real", "fid"), rel=1e-6)
     assert v(run, "heldout-real", "fid_inf") < v(run, "heldout-real", "fid")
 
 

