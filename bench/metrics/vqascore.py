@@ -134,7 +134,7 @@ class VQAScore(Metric):
             raise InputError("vqascore needs the generated images and their prompts")
         s = self.load()
         per = np.asarray(samples.item_values["vqascore"]) if "vqascore" in samples.item_values \
-            else s(samples.images, list(samples.texts))
+            else s(samples.images, list(samples.texts))  # type: ignore[arg-type]  # checked above
         lo, hi = bootstrap_ci(per, seed)
         if sink is not None:
             sink.per_sample("vqascore", per)
