@@ -261,7 +261,7 @@ def test_geneval_end_to_end_tiny_mask2former_and_clip(tmp_path: Path) -> None:
     assert proto["detector_sha256"] and proto["rules"]["threshold"] == 0.0
     # the colour head, restated
     model = open_clip.create_model(TINY_ARCH, pretrained=None)
-    model.load_state_dict(torch.load(tmp_path / "clip.pt"))
+    model.load_state_dict(torch.load(tmp_path / "clip.pt", weights_only=True))
     tok = open_clip.get_tokenizer(TINY_ARCH)
     with torch.no_grad():
         cols = []

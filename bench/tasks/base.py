@@ -307,13 +307,19 @@ def dataset_features(ctx: RunContext, task: TaskPlan, ds: Any, label: str) -> Ma
                                 label=label, total=len(ds))
 
 
-def needs_reference_images(task: TaskPlan) -> bool:
-    return any(m.reads("reference.images") for m in task.metrics.values())
-
-
 def needs_images(task: TaskPlan) -> bool:
     """Whether a metric of the task declares it reads the produced images themselves (then they are held)."""
     return any(m.reads("images") for m in task.metrics.values())
+
+
+def reference_images(task: TaskPlan, ds: Any) -> torch.Tensor | None:
+    """The first reference images the task's metrics declare they read (``Metric.images_needed`` of those reading
+    ``reference.images``), read from ``ds`` (anything with ``head`` and ``len``); None when no metric reads them."""
+    readers = [m for m in task.metrics.values() if m.reads("reference.images")]
+    if not readers:
+        return None
+    item = int(ds.head(1)[0].numel())
+    return ds.head(max(m.images_needed(len(ds), item) for m in readers))  # type: ignore[no-any-return]
 
 
 def images_kept(task: TaskPlan, n: int) -> Callable[[int], int] | None:

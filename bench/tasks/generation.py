@@ -16,7 +16,7 @@ from bench.metrics.base import Metric, Options, Reference, SampleSet
 from bench.metrics.frechet import GaussianStats
 from bench.protocol import make_protocol
 from bench.refstats import RefStats, backbone_protocol, compare_protocols, stored_statistics
-from bench.tasks.base import TaskKind, TaskPlan, dataset_features, images_kept, needs_reference_images
+from bench.tasks.base import TaskKind, TaskPlan, dataset_features, images_kept, reference_images
 from bench.tasks.production import Producer
 
 if TYPE_CHECKING:
@@ -78,12 +78,7 @@ class GenerationTask(TaskKind[GenerationArgs]):
         task.state.update(reference_key=feature_key(ref.hash, task.backbone), n_ref=len(ref))
         stored = stored_statistics(ref, task.backbone)
         feats = dataset_features(ctx, task, ref, f"[{task.reference}]")
-        images = None
-        if needs_reference_images(task):  # the first images the reading metrics declare (Metric.images_needed)
-            first = ref.head(1)
-            m = max(mt.images_needed(len(ref), int(first[0].numel())) for mt in task.metrics.values()
-                    if mt.reads("reference.images"))
-            images = ref.head(m)
+        images = reference_images(task, ref)
         return Reference(task.reference, ref.id if stored is None else f"{ref.id}+stored-statistics@{stored[1]}",
                          features=feats, images=images, labels=None if ref.labels is None else ref.labels.numpy(),
                          stored_stats=None if stored is None else stored[0])

@@ -35,8 +35,8 @@ from bench.tasks.base import (
     TaskPlan,
     dataset_features,
     images_kept,
-    needs_reference_images,
     paired_grid,
+    reference_images,
 )
 from bench.tasks.production import ItemValues, Producer, aligned_values, paired_measures
 
@@ -129,12 +129,7 @@ class ReconstructionTask(TaskKind[ReconstructionArgs]):
         feats = None
         if task.backbone is not None and any("reference.features" in m.requires for m in task.metrics.values()):
             feats = dataset_features(ctx, task, inputs, f"[{task.reference}]")
-        images = None
-        if needs_reference_images(task):
-            first = inputs.head(1)
-            m = max(mt.images_needed(n, int(first[0].numel())) for mt in task.metrics.values()
-                    if mt.reads("reference.images"))
-            images = inputs.head(m)
+        images = reference_images(task, inputs)
         task.state.update(n=n, inputs=inputs)
         rid = f"{ds.id}#first{n}" + ("" if size is None else f"@{size}px-centre-crop-bicubic")
         return Reference(task.reference, rid, features=feats, images=images,

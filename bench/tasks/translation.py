@@ -33,8 +33,8 @@ from bench.tasks.base import (
     TaskPlan,
     dataset_features,
     images_kept,
-    needs_reference_images,
     paired_grid,
+    reference_images,
 )
 from bench.tasks.production import (
     ItemValues,
@@ -102,12 +102,7 @@ class TranslationTask(TaskKind[TranslationArgs]):
         feats = None
         if task.backbone is not None and any("reference.features" in m.requires for m in task.metrics.values()):
             feats = dataset_features(ctx, task, target, f"[{task.reference}#{dst.upper()}]")
-        images = None
-        if needs_reference_images(task):  # the first images the reading metrics declare (Metric.images_needed)
-            first = target.head(1)
-            held = max(mt.images_needed(len(target), int(first[0].numel())) for mt in task.metrics.values()
-                       if mt.reads("reference.images"))
-            images = target.head(held)
+        images = reference_images(task, target)
         return Reference(task.reference, f"{ds.id}#{dst.upper()}", features=feats, images=images)
 
     # ------------------------------------------------------------------------------------------------

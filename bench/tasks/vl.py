@@ -20,7 +20,7 @@ from bench.errors import ConfigError, InputError
 from bench.guard import time_limit
 from bench.metrics.base import Metric, Options, Reference, SampleSet
 from bench.protocol import make_protocol
-from bench.tasks.base import TaskKind, TaskPlan, images_kept, needs_reference_images
+from bench.tasks.base import TaskKind, TaskPlan, images_kept, reference_images
 from bench.tasks.production import ItemValues, Producer, collect_items
 
 if TYPE_CHECKING:
@@ -240,11 +240,7 @@ class TextToImageTask(TaskKind[T2IArgs]):
         first = _First(ds, n)
         task.state.update(prompts=ds.prompts[:n], n_ref=n)
         feats = dataset_features(ctx, task, first, f"[{task.reference}]")
-        images = None
-        if needs_reference_images(task):
-            one = first.head(1)
-            images = first.head(max(m.images_needed(n, int(one[0].numel())) for m in task.metrics.values()
-                                    if m.reads("reference.images")))
+        images = reference_images(task, first)
         return Reference(task.reference, ds.id, features=feats, images=images)
 
     def _prompt_index(self, task: TaskPlan) -> np.ndarray:
