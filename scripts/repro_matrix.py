@@ -178,11 +178,18 @@ def compare(run: Path, pinned: Path) -> dict[str, Any]:
 
 
 def make_venv(version: str, where: Path) -> Path:
+    """A throw-away venv with PyPI's own torch ``version`` and its torchvision.
+
+    torch and torchvision are installed first with ``pip --isolated`` (no pip configuration): a machine whose pip
+    configuration points at a local folder of CPU-only torch wheels would otherwise take that torch, and PyPI's
+    torchvision of the same release does not load beside it ("operator torchvision::nms does not exist"). The
+    rest is then installed against the torch already there."""
     py = where / "bin" / "python"
     subprocess.run([sys.executable, "-m", "venv", str(where)], check=True)
     tv = TORCHVISION[".".join(version.split(".")[:2])]
-    subprocess.run([str(py), "-m", "pip", "install", "--no-cache-dir", "-q", f"torch=={version}",
-                    f"torchvision=={tv}", *PACKAGES], check=True)
+    pins = [f"torch=={version}", f"torchvision=={tv}"]
+    subprocess.run([str(py), "-m", "pip", "--isolated", "install", "--no-cache-dir", "-q", *pins], check=True)
+    subprocess.run([str(py), "-m", "pip", "install", "--no-cache-dir", "-q", *pins, *PACKAGES], check=True)
     return py
 
 
@@ -271,7 +278,8 @@ def main() -> int:
         run_worker(sys.executable, pinned, weights_json, args.timeout)
     pinned_res = json.loads((pinned / "result.json").read_text())
     old = json.loads(JSON_OUT.read_text()) if JSON_OUT.is_file() else {}
-    matrix: dict[str, Any] = {} if args.torch else old.get("matrix", {})
+    # environments run before and not named now keep their column (a failed one is replaced when rerun)
+    matrix: dict[str, Any] = dict(old.get("matrix", {}))
     for version in args.torch:
         t1 = time.time()
         venv = work / f"venv-{version}"
