@@ -1,11 +1,11 @@
-"""The documentation site (issue 34): `mkdocs build --strict` passes, every public name docs/plugins.md promises has
-an API page, the README keeps CI's test command, and each tutorial's commands run as written.
+"""The documentation site (issue 34): `mkdocs build --strict` passes, every public name docs/plugins.md
+promises has an API page, the README keeps CI's test command, and each tutorial's commands run as written.
 
-The tutorials (docs/tutorials/*.md) mark what a test runs: a fenced block with a ``title="NAME"`` is a file the
-reader writes into an empty folder, and a ```bash block right after a ``<!-- runnable -->`` line is run there, in
-order, with ``set -e`` (each block must succeed; a block that expects a failure says so itself, e.g.
-``|| test $? -eq 1``). ``genbench`` is this interpreter's ``python -m bench`` and ``torchrun`` its own, offline, with
-the test session's cache.
+The tutorials (docs/tutorials/*.md) mark what a test runs: a fenced block with a ``title="NAME"`` is a file
+the reader writes into an empty folder, and a ```bash block right after a ``<!-- runnable -->`` line is run
+there, in order, with ``set -e`` (each block must succeed; a block that expects a failure says so itself,
+e.g. ``|| test $? -eq 1``). ``genbench`` is this interpreter's ``python -m bench`` and ``torchrun`` its own,
+offline, with the test session's cache.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from tests.conftest import ROOT
 TUTORIALS = sorted((ROOT / "docs" / "tutorials").glob("*.md"))
 FILE_BLOCK = re.compile(r'^```\w+ title="([^"]+)"\n(.*?)^```', re.M | re.S)
 RUNNABLE_BLOCK = re.compile(r"^<!-- runnable -->\n```bash\n(.*?)^```", re.M | re.S)
-#: tutorials whose commands take more than ~10 s on 2 CPU cores (each genbench process imports torch): all of them
-#: run several commands, so all are `slow`; the many-GPUs one starts torchrun ranks as well
+#: tutorials whose commands take more than ~10 s on 2 CPU cores (each genbench process imports torch): all
+#: of them run several commands, so all are `slow`; the many-GPUs one starts torchrun ranks as well
 SLOW = {"own-generator.md", "text-to-image.md", "ci-gate.md", "many-gpus.md"}
 
 
@@ -38,11 +38,12 @@ def _mkdocs_available() -> bool:
     return True
 
 
-@pytest.mark.skipif(not _mkdocs_available(), reason="the docs extra (mkdocs-material, mkdocstrings[python]) is not installed")
+@pytest.mark.skipif(not _mkdocs_available(),
+                    reason="the docs extra (mkdocs-material, mkdocstrings[python]) is not installed")
 def test_the_site_builds_strict(tmp_path: Path) -> None:
-    """Broken links, missing anchors, pages left out of the nav and API references that do not resolve all fail
-    the strict build (the API pages are collected statically from the source tree; scripts/mkdocs_hooks.py lets
-    them find bench.adapters). Built into a temporary folder: the checkout gets no site/."""
+    """Broken links, missing anchors, pages left out of the nav and API references that do not resolve all
+    fail the strict build (the API pages are collected statically from the source tree;
+    scripts/mkdocs_hooks.py lets them find bench.adapters). Built into a temporary folder: no site/ here."""
     site = tmp_path / "site"
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(site)],
@@ -55,7 +56,7 @@ def test_the_site_builds_strict(tmp_path: Path) -> None:
 
 
 def test_every_public_name_in_plugins_md_has_an_api_page() -> None:
-    """docs/plugins.md's stable public API: each name is documented by a ``::: module.Name`` of the API pages."""
+    """docs/plugins.md's stable public API: each name has a ``::: module.Name`` entry on the API pages."""
     text = (ROOT / "docs/plugins.md").read_text(encoding="utf-8").split("## The stable public API", 1)[1]
     promised = re.findall(r"^- `(bench[.\w]*)`: (.*?)(?=^- |\Z)", text, flags=re.M | re.S)
     documented = set(re.findall(r"^::: ([\w.]+)", "\n".join(
@@ -93,7 +94,8 @@ def _shell_with_genbench(folder: Path) -> dict[str, str]:
     return {**os.environ, "PATH": path, "PYTHONPATH": pythonpath, "GENBENCH_OFFLINE": "1"}
 
 
-@pytest.mark.parametrize("page", [pytest.param(p, id=p.stem, marks=[pytest.mark.slow] if p.name in SLOW else [])
+@pytest.mark.parametrize("page", [pytest.param(p, id=p.stem,
+                                               marks=[pytest.mark.slow] if p.name in SLOW else [])
                                   for p in TUTORIALS])
 def test_a_tutorial_runs_as_written(page: Path, tmp_path: Path) -> None:
     text = page.read_text(encoding="utf-8")
@@ -102,6 +104,7 @@ def test_a_tutorial_runs_as_written(page: Path, tmp_path: Path) -> None:
         (tmp_path / name).write_text(body, encoding="utf-8")
     env = _shell_with_genbench(tmp_path)
     for i, block in enumerate(RUNNABLE_BLOCK.findall(text)):
-        proc = subprocess.run(["bash", "-e", "-c", block], cwd=tmp_path, env=env, capture_output=True, text=True,
-                              timeout=900)
-        assert proc.returncode == 0, f"{page.name} block {i + 1}:\n{block}\n--- output ---\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        proc = subprocess.run(["bash", "-e", "-c", block], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=900)
+        output = f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        assert proc.returncode == 0, f"{page.name} block {i + 1}:\n{block}\n--- output ---\n{output}"
