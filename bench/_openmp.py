@@ -4,7 +4,7 @@ Why: with libgomp's default policy a thread that reaches the end of a parallel r
 sleeps. On a machine whose cores other jobs hold, the spinning threads take CPU from the threads that still have
 work, and every short parallel region (an elementwise op, a small convolution) costs far more CPU and wall time
 than its work. Measured on a shared 2-core machine under load (scripts/bench_ssim.py, scripts/bench_cpu_load.py; figures in
-the README's speed notes): the Inception forward (4 images per call) used 22-23 s of CPU for 16 images with the
+docs/measurements.md): the Inception forward (4 images per call) used 22-23 s of CPU for 16 images with the
 default policy, 6 s with PASSIVE, against torch-fidelity's 11-12 s; SSIM of 200 64x64 pairs ran 2-3x faster. The
 features are bit-identical (the same kernels run; only how idle threads wait changes).
 

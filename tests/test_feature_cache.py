@@ -33,7 +33,8 @@ def test_disk_cache_is_reused_across_stores(tmp_path: Path) -> None:
 
 
 def test_changing_the_weights_file_never_hits_a_stale_entry(tmp_path: Path) -> None:
-    """torch-fidelity's cache key ignores the weights file (ANCHORS.md); ours must not."""
+    """torch-fidelity's cache key ignores the weights file (0.4.0: switching
+    ``feature_extractor_weights_path`` returned a stale FID); ours must not."""
     images, _ = digits.load("test")
     store = FeatureStore(tmp_path / "cache", progress=False)
     shipped = store.get(images, DigitsBackbone())["pool"]

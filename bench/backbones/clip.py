@@ -5,7 +5,7 @@ preprocessing, with weights resolved by :mod:`bench.weights` (explicit path → 
 verified download). Other code (CLIPScore, retrieval) should call it rather than ``open_clip.create_model*``.
 
 Why not ``open_clip.create_model(name, pretrained="openai")`` directly: it downloads into its own cache and
-cannot run offline from a file we verified. And the trap (ANCHORS.md): OpenAI CLIP uses QuickGELU, but a model
+cannot run offline from a file we verified. And the trap: OpenAI CLIP uses QuickGELU, but a model
 built from the plain config name (``ViT-B-32``) and loaded from a *file* uses nn.GELU, silently giving different
 features. So whenever the pretrained tag is OpenAI's (or open_clip's pretrained config says ``quick_gelu``), we
 build ``NAME-quickgelu`` (or force QuickGELU when no such config exists) and record the activation.

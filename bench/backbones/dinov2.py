@@ -2,7 +2,8 @@
 
 Why timm and not ``torch.hub.load("facebookresearch/dinov2", ...)``: the hub fetches model code from GitHub at
 run time (no offline use, code we did not pin), and torch-fidelity's DINOv2 extractor refuses a local weights path
-(ANCHORS.md). timm 1.0 ships the same architecture as local code; we build it with random init and load a state
+(it raises NotImplementedError for a local path in 0.4.0). timm 1.0 ships the same architecture as local
+code; we build it with random init and load a state
 dict read with ``weights_only=True``. Both key layouts load: the official hub checkpoint
 (``dinov2_vitl14_pretrain.pth``: ``mask_token``, ``w12``/``w3`` for giant) and timm's own, converted by timm's
 ``checkpoint_filter_fn`` — which also resamples the 37x37 position embedding (518 px training size) to the

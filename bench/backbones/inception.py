@@ -1,7 +1,9 @@
 """Inception-v3 feature networks, exactly as the reference tools compute them.
 
 Why several backbones for "the" Inception: FID values differ between tools because of preprocessing, not
-matrix math (ANCHORS.md). Each backbone here reproduces one tool's pipeline by calling that tool's own code,
+matrix math (torch-fidelity resizes with a TF1-compatible bilinear, clean-fid with PIL bicubic per channel,
+pytorch-fid with ``F.interpolate``, torchmetrics >= 1.8 with antialias; docs/parity.md). Each backbone here
+reproduces one tool's pipeline by calling that tool's own code,
 with weights resolved by :mod:`bench.weights` (never the tool's own cache or hard-coded paths):
 
 ==========================  ==================================================  ==========================

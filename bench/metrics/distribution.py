@@ -305,7 +305,8 @@ class FIDCurveOpts(Options):
 class FIDCurve(Metric):
     """FID against the number of generated samples, and its extrapolation to infinitely many (FID∞).
 
-    Why: FID is biased in N (ANCHORS.md), so a value is meaningful only with its sample count; the curve shows
+    Why: FID is biased in N (its expected value falls as N grows), so a value is meaningful only with its
+    sample count; the curve shows
     how far a value is from converged, and FID∞ (Chong & Forsyth 2020: least-squares fit of FID = a + b/N over
     the curve, reporting the intercept a) compares models evaluated at different N. Each point below n averages
     ``repeats`` seeded subsets drawn without replacement; the reference is always the whole reference set.

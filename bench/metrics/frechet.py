@@ -1,6 +1,8 @@
 """Fréchet distance between Gaussians, fast and numerically safe.
 
-``tr sqrt(S1 S2)`` is computed as in ANCHORS.md: ``A = sqrt(S1)`` by symmetric eigendecomposition, then the
+``tr sqrt(S1 S2)`` is computed without ``scipy.linalg.sqrtm`` (changed between patch releases, its
+``disp=`` removed in SciPy 1.18; docs/reproducibility.md): ``A = sqrt(S1)`` by symmetric eigendecomposition,
+then the
 eigenvalues of the symmetric PSD matrix ``A S2 A``, all in float64. This equals the ``scipy.linalg.sqrtm`` and
 torch-fidelity ``eigvals`` formulations on well-conditioned inputs and is several times faster (see
 benchmarks/test_bench_frechet.py). Negative eigenvalues (round-off on singular covariances, e.g. when n is below

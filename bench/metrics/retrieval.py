@@ -3,7 +3,7 @@
 Conventions (the 5-captions-per-image convention of COCO/Flickr30k, as in CLIP_benchmark and VSE++):
 
 - similarities are cosine similarities of L2-normalised embeddings, computed in **float32** (in bf16 many
-  queries tie at the correct score, see ANCHORS.md);
+  queries tie at the correct score and RSUM moves by points between tie rules);
 - text→image (CLIP_benchmark calls it "image_retrieval"): each caption has exactly one correct image;
 - image→text: each image has several correct captions; its rank is the rank of the best-scored correct one;
 - **ties count against the query**: rank = 1 + the number of wrong candidates whose similarity is >= the
