@@ -19,10 +19,10 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import torch
-from bench.adapters.base import Adapter, AdapterArgs, AdapterContext, to_implement
+from bench.adapters.base import Adapter, AdapterArgs, AdapterContext, ArgsT, to_implement
 from pydantic import Field, field_validator
 
 from bench.errors import ConfigError, InputError
@@ -41,7 +41,7 @@ class Encoding:
     log_likelihood: torch.Tensor | None = None
 
 
-class Autoencoder(Adapter):
+class Autoencoder(Adapter[ArgsT]):
     """Base of autoencoder adapters: implement :meth:`encode` and :meth:`decode`; set ``codebook_size`` for a
     discrete model (the share of codes used is measured against it)."""
 
@@ -103,7 +103,7 @@ class BlurArgs(AdapterArgs):
     sigma: float = Field(default=1.0, gt=0, description="Gaussian blur standard deviation in pixels")
 
 
-class BlurAutoencoder(Autoencoder):
+class BlurAutoencoder(Autoencoder[BlurArgs]):
     """The input, Gaussian-blurred (bench.adapters.baselines.gaussian_blur): the blurry reconstruction a weak
     autoencoder makes; every number but a perfect one."""
 
@@ -116,7 +116,7 @@ class BlurAutoencoder(Autoencoder):
     def decode(self, encoding: Encoding) -> torch.Tensor:
         from bench.adapters.baselines import gaussian_blur
 
-        return gaussian_blur(encoding.latents, self.args.sigma)  # type: ignore[attr-defined]
+        return gaussian_blur(encoding.latents, self.args.sigma)
 
 
 # ============================================================================================ the digits zoo
@@ -153,18 +153,18 @@ class ZooAutoencoderArgs(AdapterArgs):
         return v
 
 
-class ZooAutoencoder(Autoencoder):
+class ZooAutoencoder(Autoencoder[ZooAutoencoderArgs]):
     """A shipped digits autoencoder, sha256-verified: ``vae`` (reconstructs from the posterior mean; reports its
     ELBO with a discretized Gaussian decoder of the variance its training loss implies) or ``vqvae`` (16 codes per
     image from a codebook of 64)."""
 
     Args = ZooAutoencoderArgs
 
-    def __init__(self, args: AdapterArgs, ctx: AdapterContext) -> None:
+    def __init__(self, args: ZooAutoencoderArgs, ctx: AdapterContext) -> None:
         super().__init__(args, ctx)
         from bench import zoo
 
-        self.net: Any = zoo.load(self.args.name).to(self.device)  # type: ignore[attr-defined]
+        self.net: Any = zoo.load(self.args.name).to(self.device)
         self.codebook_size = getattr(self.net, "codebook_size", None)
 
     @torch.no_grad()
@@ -182,7 +182,7 @@ class ZooAutoencoder(Autoencoder):
         own seed, minus the analytic KL(q(z|x) || N(0, I))."""
         from bench.seeding import latents_from_seeds
 
-        s: int = self.args.elbo_samples  # type: ignore[attr-defined]
+        s = self.args.elbo_samples
         n, d = mu.shape
         eps = latents_from_seeds(list(seeds), (s, d)).to(self.device)  # [n, s, d], one generator per image
         z = mu[:, None] + (0.5 * logvar).exp()[:, None] * eps
@@ -199,7 +199,7 @@ class ZooAutoencoder(Autoencoder):
     def describe(self) -> dict[str, Any]:
         from bench import zoo
 
-        return {**super().describe(), "sha256": zoo.entry(self.args.name)["sha256"]}  # type: ignore[attr-defined]
+        return {**super().describe(), "sha256": zoo.entry(self.args.name)["sha256"]}
 
 
 # ============================================================================================ your own model
@@ -210,7 +210,10 @@ class _ModelArgs(AdapterArgs):
     device: str | None = Field(default=None, description="where the model runs (default: the run's device)")
 
 
-class _ModelAutoencoder(Autoencoder):
+_ModelArgsT = TypeVar("_ModelArgsT", bound=_ModelArgs)
+
+
+class _ModelAutoencoder(Autoencoder[_ModelArgsT]):
     """A model object with ``encode(x)`` and ``decode(latents)`` on floats in ``range``. ``encode`` returns the
     latents, or ``(latents, codes)``, or a dict with ``latents`` (and ``codes``, ``log_likelihood``); an optional
     ``elbo(x)`` returns each image's ELBO or log-likelihood in nats of the 8-bit image. Anything random in them is
@@ -220,7 +223,7 @@ class _ModelAutoencoder(Autoencoder):
     model: Any
 
     def _setup(self) -> None:
-        a: _ModelArgs = self.args  # type: ignore[assignment]
+        a = self.args
         for method in ("encode", "decode"):
             if not callable(getattr(self.model, method, None)):
                 raise ConfigError(f"{self.label()}: an autoencoder model needs an {method}() method")
@@ -271,7 +274,7 @@ class PythonAutoencoderArgs(_ModelArgs):
     kwargs: dict[str, Any] = Field(default_factory=dict)
 
 
-class PythonAutoencoder(_ModelAutoencoder):
+class PythonAutoencoder(_ModelAutoencoder[PythonAutoencoderArgs]):
     """Your own autoencoder from Python: ``target: module:attr`` names an object (or a class / factory called with
     ``kwargs``) with ``encode(x)`` and ``decode(latents)`` on floats in ``range``; optional ``codebook_size`` and
     ``elbo(x)``."""
@@ -279,41 +282,40 @@ class PythonAutoencoder(_ModelAutoencoder):
     Args = PythonAutoencoderArgs
 
     @classmethod
-    def check_args(cls, args: AdapterArgs, resolve: Any) -> list[tuple[tuple[Any, ...], str]]:
+    def check_args(cls, args: PythonAutoencoderArgs, resolve: Any) -> list[tuple[tuple[Any, ...], str]]:
         from bench.adapters.sources import check_target
 
-        return check_target(args.target, resolve)  # type: ignore[attr-defined]
+        return check_target(args.target, resolve)
 
-    def __init__(self, args: AdapterArgs, ctx: AdapterContext) -> None:
+    def __init__(self, args: PythonAutoencoderArgs, ctx: AdapterContext) -> None:
         super().__init__(args, ctx)
         from bench.adapters.sources import load_target
 
-        a: PythonAutoencoderArgs = args  # type: ignore[assignment]
-        self.model = load_target(a.target, a.kwargs, ctx.resolve_path, self.device, method="encode")
+        self.model = load_target(args.target, args.kwargs, ctx.resolve_path, self.device, method="encode")
         self._setup()
 
     def label(self) -> str:
-        return self.args.target  # type: ignore[attr-defined,no-any-return]
+        return self.args.target
 
 
 class TorchScriptAutoencoderArgs(_ModelArgs):
     path: str = Field(description="a TorchScript file whose module exports encode() and decode() (@torch.jit.export)")
 
 
-class TorchScriptAutoencoder(_ModelAutoencoder):
+class TorchScriptAutoencoder(_ModelAutoencoder[TorchScriptAutoencoderArgs]):
     """A TorchScript autoencoder file: a module with ``@torch.jit.export``-ed ``encode(x)`` (latents, or a tuple
     ``(latents, codes)``) and ``decode(latents)``, optionally ``elbo(x)`` and a ``codebook_size`` attribute."""
 
     Args = TorchScriptAutoencoderArgs
 
     @classmethod
-    def check_args(cls, args: AdapterArgs, resolve: Any) -> list[tuple[tuple[Any, ...], str]]:
-        p = resolve(args.path)  # type: ignore[attr-defined]
+    def check_args(cls, args: TorchScriptAutoencoderArgs, resolve: Any) -> list[tuple[tuple[Any, ...], str]]:
+        p = resolve(args.path)
         return [] if p.is_file() else [(("path",), f"{p}: TorchScript file does not exist")]
 
-    def __init__(self, args: AdapterArgs, ctx: AdapterContext) -> None:
+    def __init__(self, args: TorchScriptAutoencoderArgs, ctx: AdapterContext) -> None:
         super().__init__(args, ctx)
-        p = ctx.resolve_path(args.path)  # type: ignore[attr-defined]
+        p = ctx.resolve_path(args.path)
         if not p.is_file():
             raise InputError(f"{p}: TorchScript file does not exist")
         try:
@@ -349,7 +351,7 @@ def _diffusers_class(folder: Path) -> str | None:
         return None
 
 
-class DiffusersAutoencoder(Autoencoder):
+class DiffusersAutoencoder(Autoencoder[DiffusersAutoencoderArgs]):
     """A diffusers ``AutoencoderKL`` (reconstructs from the posterior mode, as tokenizer evaluations do) or
     ``VQModel`` (its codebook indices are the codes) from a save_pretrained folder or a hub id
     (``genbench[diffusers]``); inputs mapped to [-1, 1], grey images repeated to the model's channels."""
@@ -357,10 +359,10 @@ class DiffusersAutoencoder(Autoencoder):
     Args = DiffusersAutoencoderArgs
 
     @classmethod
-    def check_args(cls, args: AdapterArgs, resolve: Any) -> list[tuple[tuple[Any, ...], str]]:
+    def check_args(cls, args: DiffusersAutoencoderArgs, resolve: Any) -> list[tuple[tuple[Any, ...], str]]:
         from bench.adapters.hf import pretrained_problems
 
-        a: DiffusersAutoencoderArgs = args  # type: ignore[assignment]
+        a = args
         problems = pretrained_problems(a.pretrained, resolve, "diffusers")
         folder = Path(resolve(a.pretrained)) / (a.subfolder or "")
         name = _diffusers_class(folder)
@@ -369,13 +371,13 @@ class DiffusersAutoencoder(Autoencoder):
         return problems
 
     @classmethod
-    def dry_run(cls, args: AdapterArgs, resolve: Any) -> list[str]:
+    def dry_run(cls, args: DiffusersAutoencoderArgs, resolve: Any) -> list[str]:
         from bench.adapters.hf import hub_entry
 
-        a: DiffusersAutoencoderArgs = args  # type: ignore[assignment]
+        a = args
         return [hub_entry(a.pretrained, a.revision, resolve, os.path.join(a.subfolder or "", "config.json"))]
 
-    def __init__(self, args: AdapterArgs, ctx: AdapterContext) -> None:
+    def __init__(self, args: DiffusersAutoencoderArgs, ctx: AdapterContext) -> None:
         super().__init__(args, ctx)
         try:
             import diffusers
@@ -383,7 +385,7 @@ class DiffusersAutoencoder(Autoencoder):
             raise ConfigError("diffusers-autoencoder needs the diffusers package: pip install 'genbench[diffusers]'") from None
         from bench.adapters.hf import DTYPES, from_pretrained
 
-        a: DiffusersAutoencoderArgs = self.args  # type: ignore[assignment]
+        a = self.args
         resolve = ctx.resolve_path if ctx is not None else Path
         name = _diffusers_class(Path(resolve(a.pretrained)) / (a.subfolder or ""))
         if name is not None and name not in DIFFUSERS_CLASSES:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
 
 import torch
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -152,34 +152,43 @@ class AdapterContext:
     device: str = "cpu"
 
 
-class Adapter:
-    """Base for registered adapters: ``Args`` validates the suite's ``args`` mapping."""
+#: an adapter's own arguments model (``Adapter.Args``)
+ArgsT = TypeVar("ArgsT", bound=AdapterArgs)
+
+
+class Adapter(Generic[ArgsT]):
+    """Base for registered adapters: ``Args`` validates the suite's ``args`` mapping.
+
+    An adapter is generic in its arguments, ``class MyAdapter(Adapter[MyArgs])`` with ``Args = MyArgs``, so
+    ``self.args`` and the ``args`` of the classmethods (:meth:`check_args`, :meth:`dry_run`, ...) are typed
+    ``MyArgs``; a plain ``class MyAdapter(Adapter)`` works the same at run time (its ``args`` is then untyped to a
+    type checker)."""
 
     kind: ClassVar[str] = "image-generator"
     Args: ClassVar[type[AdapterArgs]] = AdapterArgs
     #: data-only adapters replay outputs made elsewhere and never run code
     data_only: ClassVar[bool] = False
 
-    def __init__(self, args: AdapterArgs, ctx: AdapterContext) -> None:
-        self.args = args
+    def __init__(self, args: ArgsT, ctx: AdapterContext) -> None:
+        self.args: ArgsT = args
         self.ctx = ctx
         #: the name it was built under (``adapter:`` in a suite); the class name when built directly
         self.registered_name: str = type(self).__name__
 
     @classmethod
-    def check_args(cls, args: AdapterArgs, resolve: Callable[[str], Path]) -> list[tuple[tuple[Any, ...], str]]:
+    def check_args(cls, args: ArgsT, resolve: Callable[[str], Path]) -> list[tuple[tuple[Any, ...], str]]:
         """Problems ``genbench validate`` can see without building the model (a missing file, a module that does
         not import), as (argument path, message); reported at the argument's file:line."""
         return []
 
     @classmethod
-    def unavailable(cls, args: AdapterArgs, resolve: Callable[[str], Path]) -> tuple[tuple[Any, ...], str] | None:
+    def unavailable(cls, args: ArgsT, resolve: Callable[[str], Path]) -> tuple[tuple[Any, ...], str] | None:
         """Why this model cannot be built on this machine now (offline, a hub model not cached), as (argument path,
         message), or None: a run refuses it before any work; ``validate`` and ``--dry-run`` still accept the suite."""
         return None
 
     @classmethod
-    def dry_run(cls, args: AdapterArgs, resolve: Callable[[str], Path]) -> list[str]:
+    def dry_run(cls, args: ArgsT, resolve: Callable[[str], Path]) -> list[str]:
         """What building this model reads or fetches, for ``genbench run --dry-run``: one entry per file or
         download, ending in ``[present]``, ``[MISSING]`` or ``[would download]``. Default: its ``path`` argument."""
         path = getattr(args, "path", None)
@@ -189,7 +198,7 @@ class Adapter:
         return [f"{p} [{'present' if p.exists() else 'MISSING'}]"]
 
     @classmethod
-    def accepts_classes(cls, args: AdapterArgs) -> bool:
+    def accepts_classes(cls, args: ArgsT) -> bool:
         """Whether this adapter, with these arguments, honours ``GenerationRequest.classes``. Unconditional
         generators (the default) are refused by class-conditional tasks at validate time: silently ignoring the
         labels would make class accuracy and intra-class FID meaningless."""

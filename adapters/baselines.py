@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sys
 from functools import lru_cache
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 import numpy as np
 import torch
-from bench.adapters.base import Adapter, AdapterArgs, GenerationRequest, keyed, source_digest
+from bench.adapters.base import Adapter, AdapterArgs, AdapterContext, GenerationRequest, keyed, source_digest
 from pydantic import Field
 
 from bench.errors import ConfigError, InputError
@@ -21,7 +21,10 @@ class DatasetArgs(AdapterArgs):
     replace: bool = Field(default=False, description="sample with replacement when the task asks for more")
 
 
-class DatasetSampler(Adapter):
+DatasetArgsT = TypeVar("DatasetArgsT", bound=DatasetArgs)
+
+
+class DatasetSampler(Adapter[DatasetArgsT]):
     """Real images from a suite dataset: held-out real data, or a class subset (mode dropping).
 
     Sample ``i`` is ``images[perm[i]]`` for a permutation seeded by the suite seed (without replacement), or an
@@ -32,11 +35,11 @@ class DatasetSampler(Adapter):
     data_only = True
 
     @classmethod
-    def accepts_classes(cls, args: AdapterArgs) -> bool:
+    def accepts_classes(cls, args: DatasetArgsT) -> bool:
         return True  # real images of the requested class (the conditional real-data baseline)
 
     def _pool(self, with_labels: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
-        a: DatasetArgs = self.args  # type: ignore[assignment]
+        a = self.args
         if self.ctx.datasets is None:
             raise ConfigError("the dataset adapter needs the suite's datasets")
         ds = self.ctx.datasets(a.dataset)
@@ -52,14 +55,14 @@ class DatasetSampler(Adapter):
 
     def model_key(self) -> str | None:
         # the dataset's content, the arguments and this module's code (and a subclass's)
-        a: DatasetArgs = self.args  # type: ignore[assignment]
+        a = self.args
         if self.ctx.datasets is None:
             return None
         return keyed(type(self).__name__, a.model_dump(mode="json"), self.ctx.datasets(a.dataset).hash,
                      source_digest(sys.modules[__name__], sys.modules[type(self).__module__]))
 
     def generate(self, request: GenerationRequest) -> torch.Tensor:
-        a: DatasetArgs = self.args  # type: ignore[assignment]
+        a = self.args
         if request.classes is not None:
             # class-conditional: sample i is an image of class classes[i], drawn with sample i's own seed
             pool, labels = self._pool(with_labels=True)
@@ -95,14 +98,14 @@ class BlurArgs(DatasetArgs):
     sigma: float = Field(default=1.0, gt=0, description="Gaussian blur standard deviation in pixels")
 
 
-class BlurredReal(DatasetSampler):
+class BlurredReal(DatasetSampler[BlurArgs]):
     """Real images passed through a Gaussian blur (kernel radius ceil(3 sigma), reflect padding): every mode is
     present, the detail is gone. The baseline a blurry generator (a VAE) resembles: recall holds, FID suffers."""
 
     Args = BlurArgs
 
     def generate(self, request: GenerationRequest) -> torch.Tensor:
-        return gaussian_blur(super().generate(request), self.args.sigma)  # type: ignore[attr-defined]
+        return gaussian_blur(super().generate(request), self.args.sigma)
 
 
 def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -124,7 +127,7 @@ class CopierArgs(DatasetArgs):
     dataset: str = "digits-train"
 
 
-class TrainingCopier(DatasetSampler):
+class TrainingCopier(DatasetSampler[CopierArgs]):
     """A "generator" that returns training images verbatim: perfect FID against its own training set, and the
     case memorization metrics (nearest training neighbour) must flag. Give it the suite's training dataset."""
 
@@ -135,7 +138,7 @@ class NoiseArgs(AdapterArgs):
     shape: list[int] = Field(default_factory=lambda: [1, 8, 8], min_length=3, max_length=3)
 
 
-class UniformNoise(Adapter):
+class UniformNoise(Adapter[NoiseArgs]):
     """Uniform random pixels: the floor every real model must beat."""
 
     Args = NoiseArgs
@@ -144,7 +147,7 @@ class UniformNoise(Adapter):
         return keyed(type(self).__name__, self.args.model_dump(mode="json"), source_digest(sys.modules[__name__]))
 
     def generate(self, request: GenerationRequest) -> torch.Tensor:
-        shape = tuple(self.args.shape)  # type: ignore[attr-defined]
+        shape = tuple(self.args.shape)
         out = torch.empty((request.n, *shape), dtype=torch.uint8)
         for i, s in enumerate(request.seeds):
             out[i] = torch.randint(0, 256, shape, generator=torch.Generator().manual_seed(s), dtype=torch.uint8)
@@ -157,14 +160,14 @@ class GMMArgs(AdapterArgs):
     seed: int = 0
 
 
-class DigitsGMM(Adapter):
+class DigitsGMM(Adapter[GMMArgs]):
     """A Gaussian mixture fitted in pixel space on the digits train split (scikit-learn), sampled per seed."""
 
     Args = GMMArgs
 
-    def __init__(self, args: AdapterArgs, ctx) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, args: GMMArgs, ctx: AdapterContext) -> None:
         super().__init__(args, ctx)
-        a: GMMArgs = args  # type: ignore[assignment]
+        a = args
         from bench.data import digits
 
         x, _ = digits.load("train")

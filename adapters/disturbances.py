@@ -118,12 +118,12 @@ def disturb(image: torch.Tensor, kind: str, level: float, seed: int) -> torch.Te
     return to_uint8(x[None], (0.0, 255.0), what=f"disturbed ({kind})")[0]
 
 
-class DisturbedDataset(DatasetSampler):
+class DisturbedDataset(DatasetSampler[DisturbedArgs]):
     """Real images from a suite dataset with one FID-paper disturbance at a given level (sanity checks)."""
 
     Args = DisturbedArgs
 
     def generate(self, request: GenerationRequest) -> torch.Tensor:
-        a: DisturbedArgs = self.args  # type: ignore[assignment]
+        a = self.args
         clean = super().generate(request)
         return disturb_batch(clean, a.kind, a.level, list(request.seeds))

@@ -19,7 +19,7 @@ import inspect
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 import numpy as np
 import torch
@@ -68,7 +68,12 @@ def _in_hub_cache(repo: str) -> bool:
     return (Path(_hub_cache()) / f"models--{repo.replace('/', '--')}").is_dir()
 
 
-class _Pretrained(Adapter):
+#: the arguments of a hub model: each has ``pretrained`` (a hub id or a folder) and ``revision``
+_PretrainedArgsT = TypeVar("_PretrainedArgsT",
+                           bound="DiffusersArgs | TransformersRetrieverArgs | TransformersCaptionerArgs")
+
+
+class _Pretrained(Adapter[_PretrainedArgsT]):
     """An adapter whose ``pretrained`` argument is a hub id or a save_pretrained folder of an optional package."""
 
     #: the optional package (and extra) the adapter needs
@@ -77,20 +82,20 @@ class _Pretrained(Adapter):
     marker: ClassVar[str]
 
     @classmethod
-    def check_args(cls, args: AdapterArgs, resolve: Any) -> list[tuple[tuple[Any, ...], str]]:
-        return pretrained_problems(args.pretrained, resolve, cls.package)  # type: ignore[attr-defined]
+    def check_args(cls, args: _PretrainedArgsT, resolve: Any) -> list[tuple[tuple[Any, ...], str]]:
+        return pretrained_problems(args.pretrained, resolve, cls.package)
 
     @classmethod
-    def dry_run(cls, args: AdapterArgs, resolve: Any) -> list[str]:
-        return [hub_entry(args.pretrained, args.revision, resolve, cls.marker)]  # type: ignore[attr-defined]
+    def dry_run(cls, args: _PretrainedArgsT, resolve: Any) -> list[str]:
+        return [hub_entry(args.pretrained, args.revision, resolve, cls.marker)]
 
     @classmethod
-    def unavailable(cls, args: AdapterArgs, resolve: Any) -> tuple[tuple[Any, ...], str] | None:
-        why = offline_problem(args.pretrained, f"{cls.package} model")  # type: ignore[attr-defined]
+    def unavailable(cls, args: _PretrainedArgsT, resolve: Any) -> tuple[tuple[Any, ...], str] | None:
+        why = offline_problem(args.pretrained, f"{cls.package} model")
         return None if why is None else (("pretrained",), why)
 
 
-class DiffusersGenerator(_Pretrained):
+class DiffusersGenerator(_Pretrained[DiffusersArgs]):
     """A diffusers pipeline as an image generator (unconditional, or class-conditional when its call takes
     ``class_labels``)."""
 
@@ -98,9 +103,9 @@ class DiffusersGenerator(_Pretrained):
     Args = DiffusersArgs
     package, marker = "diffusers", "model_index.json"
 
-    def __init__(self, args: AdapterArgs, ctx: Any) -> None:
+    def __init__(self, args: DiffusersArgs, ctx: Any) -> None:
         super().__init__(args, ctx)
-        a: DiffusersArgs = self.args  # type: ignore[assignment]
+        a = self.args
         self.pipe = load_pipeline(a, ctx.resolve_path if ctx is not None else Path, str(self.device))
         self.params = set(inspect.signature(self.pipe.__call__).parameters)
 
@@ -108,22 +113,22 @@ class DiffusersGenerator(_Pretrained):
     def steps(self) -> int | None:
         """Denoising steps per call (the perf task's ``step_ms`` divides a call's latency by them): the argument, else
         the pipeline call's default."""
-        a: DiffusersArgs = self.args  # type: ignore[assignment]
+        a = self.args
         if a.num_inference_steps is not None:
             return a.num_inference_steps
         p = inspect.signature(self.pipe.__call__).parameters.get("num_inference_steps")
         return p.default if p is not None and isinstance(p.default, int) else None
 
     @classmethod
-    def accepts_classes(cls, args: AdapterArgs) -> bool:
+    def accepts_classes(cls, args: DiffusersArgs) -> bool:
         """Whether the pipeline's call takes ``class_labels`` (DiT): read from a local folder's model_index.json
         without loading anything; a hub id is not known before it is loaded (then checked at generation)."""
-        call = _pipeline_call(args.pretrained)  # type: ignore[attr-defined]
+        call = _pipeline_call(args.pretrained)
         return True if call is None else "class_labels" in call
 
     def _kwargs(self, request: GenerationRequest) -> dict[str, Any]:
         """The pipeline call's arguments: the sampler's (``call``, steps, guidance), then the condition."""
-        a: DiffusersArgs = self.args  # type: ignore[assignment]
+        a = self.args
         kw: dict[str, Any] = dict(a.call)
         if a.num_inference_steps is not None:
             kw["num_inference_steps"] = a.num_inference_steps
@@ -135,7 +140,7 @@ class DiffusersGenerator(_Pretrained):
 
     def _condition(self, request: GenerationRequest) -> dict[str, Any]:
         """Class labels for a class-conditional pipeline, the batch size for an unconditional one."""
-        a: DiffusersArgs = self.args  # type: ignore[assignment]
+        a = self.args
         kw: dict[str, Any] = {}
         if "class_labels" in self.params:
             if request.classes is None:
@@ -157,7 +162,7 @@ class DiffusersGenerator(_Pretrained):
             out = self.pipe(generator=gens, output_type="np", return_dict=True, **kw)
         images = np.asarray(out.images if hasattr(out, "images") else out[0])
         if images.ndim != 4 or images.shape[0] != request.n:
-            raise InputError(f"{self.args.pretrained}: the pipeline returned {images.shape}, "  # type: ignore[attr-defined]
+            raise InputError(f"{self.args.pretrained}: the pipeline returned {images.shape}, "
                              f"expected {request.n} images")
         # diffusers' numpy_to_pil: round(x * 255) of values in [0, 1]
         u8 = np.clip(np.round(images.astype(np.float64) * 255.0), 0, 255).astype(np.uint8)
@@ -166,7 +171,7 @@ class DiffusersGenerator(_Pretrained):
     def model_key(self) -> str | None:
         """A local folder: its files' sizes and mtimes are not enough to vouch for its bytes, so only a pinned hub
         revision (a commit hash) with the arguments and this module's source names the outputs."""
-        a: DiffusersArgs = self.args  # type: ignore[assignment]
+        a = self.args
         if a.revision is None or len(a.revision) != 40:
             return None
         import diffusers
@@ -185,11 +190,11 @@ class DiffusersT2I(DiffusersGenerator):
     kind: ClassVar[str] = "text-to-image"
 
     @classmethod
-    def accepts_classes(cls, args: AdapterArgs) -> bool:
+    def accepts_classes(cls, args: DiffusersArgs) -> bool:
         return False
 
     def _condition(self, request: GenerationRequest) -> dict[str, Any]:
-        a: DiffusersArgs = self.args  # type: ignore[assignment]
+        a = self.args
         if request.prompts is None:
             raise ConfigError(f"{a.pretrained}: a text-to-image pipeline needs prompts (a text-to-image task)")
         if "prompt" not in self.params:
@@ -332,7 +337,10 @@ def _transformers() -> Any:
     return transformers
 
 
-class _TransformersModel(_Pretrained):
+_TransformersArgsT = TypeVar("_TransformersArgsT", bound="TransformersRetrieverArgs | TransformersCaptionerArgs")
+
+
+class _TransformersModel(_Pretrained[_TransformersArgsT]):
     """A transformers model and its own processor (``AutoProcessor``), from a hub id or a local folder."""
 
     package, marker = "transformers", "config.json"
@@ -341,11 +349,11 @@ class _TransformersModel(_Pretrained):
         transformers = _transformers()
         a = self.args
         resolve = self.ctx.resolve_path if self.ctx is not None else Path
-        kw = {"revision": a.revision} if a.revision else {}  # type: ignore[attr-defined]
+        kw = {"revision": a.revision} if a.revision else {}
         with _quiet_transformers():
-            self.model = from_pretrained(auto.from_pretrained, a.pretrained, resolve, what,  # type: ignore[attr-defined]
+            self.model = from_pretrained(auto.from_pretrained, a.pretrained, resolve, what,
                                          **kw).eval().to(self.device)
-            self.processor = from_pretrained(transformers.AutoProcessor.from_pretrained, a.pretrained,  # type: ignore[attr-defined]
+            self.processor = from_pretrained(transformers.AutoProcessor.from_pretrained, a.pretrained,
                                              resolve, "transformers processor", **kw)
 
     @staticmethod
@@ -364,7 +372,7 @@ class TransformersRetrieverArgs(AdapterArgs):
     device: str | None = Field(default=None, description="default: the run's device")
 
 
-class TransformersRetriever(_TransformersModel):
+class TransformersRetriever(_TransformersModel[TransformersRetrieverArgs]):
     """A transformers dual encoder (CLIP, SigLIP: ``get_image_features`` / ``get_text_features``) with its own
     processor (resize, crop, normalization, tokenizer), from a hub id or a local folder (``genbench[transformers]``).
     SigLIP texts are padded to the model's length, as it was trained; CLIP's to the longest text."""
@@ -372,9 +380,9 @@ class TransformersRetriever(_TransformersModel):
     kind: ClassVar[str] = "retriever"
     Args = TransformersRetrieverArgs
 
-    def __init__(self, args: AdapterArgs, ctx: Any) -> None:
+    def __init__(self, args: TransformersRetrieverArgs, ctx: Any) -> None:
         super().__init__(args, ctx)
-        a: TransformersRetrieverArgs = self.args  # type: ignore[assignment]
+        a = self.args
         self._load(_transformers().AutoModel, "transformers model")
         if not (hasattr(self.model, "get_image_features") and hasattr(self.model, "get_text_features")):
             raise ConfigError(f"{a.pretrained}: {type(self.model).__name__} is not a dual encoder "
@@ -391,7 +399,7 @@ class TransformersRetriever(_TransformersModel):
 
     @torch.no_grad()
     def embed_images(self, images: torch.Tensor, ids: list[Any] | None = None) -> np.ndarray:
-        bs: int = self.args.batch_size  # type: ignore[attr-defined]
+        bs = self.args.batch_size
         out = []
         for s in range(0, len(images), bs):
             px = self.processor(images=self._hwc(images[s: s + bs]), return_tensors="pt")["pixel_values"].to(self.device)
@@ -400,7 +408,7 @@ class TransformersRetriever(_TransformersModel):
 
     @torch.no_grad()
     def embed_texts(self, texts: list[str]) -> np.ndarray:
-        bs: int = self.args.batch_size  # type: ignore[attr-defined]
+        bs = self.args.batch_size
         out = []
         for s in range(0, len(texts), bs):
             enc = self.processor(text=list(texts[s: s + bs]), padding=self._pad, truncation=True,
@@ -426,7 +434,7 @@ class TransformersCaptionerArgs(AdapterArgs):
     device: str | None = Field(default=None, description="default: the run's device")
 
 
-class TransformersCaptioner(_TransformersModel):
+class TransformersCaptioner(_TransformersModel[TransformersCaptionerArgs]):
     """A transformers image-to-text model (BLIP, GIT: ``AutoProcessor`` + ``generate``) from a hub id or a local
     folder (``genbench[transformers]``). Decoding is deterministic (greedy, or beam search with ``num_beams``);
     the decoding options are adapter arguments, so they are recorded with the model in the run's manifest."""
@@ -434,9 +442,9 @@ class TransformersCaptioner(_TransformersModel):
     kind: ClassVar[str] = "captioner"
     Args = TransformersCaptionerArgs
 
-    def __init__(self, args: AdapterArgs, ctx: Any) -> None:
+    def __init__(self, args: TransformersCaptionerArgs, ctx: Any) -> None:
         super().__init__(args, ctx)
-        a: TransformersCaptionerArgs = self.args  # type: ignore[assignment]
+        a = self.args
         if a.generate.get("do_sample"):
             raise ConfigError("transformers-captioner: do_sample is refused (captions would depend on the batch and "
                               "the seed); use num_beams for beam search")
@@ -446,7 +454,7 @@ class TransformersCaptioner(_TransformersModel):
 
     @torch.no_grad()
     def caption(self, images: torch.Tensor, ids: list[Any] | None = None) -> list[str]:
-        a: TransformersCaptionerArgs = self.args  # type: ignore[assignment]
+        a = self.args
         out: list[str] = []
         for s in range(0, len(images), a.batch_size):
             hwc = self._hwc(images[s: s + a.batch_size])
@@ -463,7 +471,7 @@ class TransformersCaptioner(_TransformersModel):
         return out
 
     def _strip(self, text: str) -> str:
-        a: TransformersCaptionerArgs = self.args  # type: ignore[assignment]
+        a = self.args
         text = text.strip()
         if a.prompt and not a.keep_prompt and text.lower().startswith(a.prompt.strip().lower()):
             text = text[len(a.prompt.strip()):].strip()

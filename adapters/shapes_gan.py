@@ -14,18 +14,18 @@ class ShapesGANArgs(AdapterArgs):
     weights: str | None = Field(default=None, description="explicit weights file (default: the bundled, sha256-checked one)")
 
 
-class ShapesGAN(Adapter):
+class ShapesGAN(Adapter[ShapesGANArgs]):
     """Sample ``i`` decodes the latent drawn from its own seed (``latent_dim`` 64): outputs do not depend on batch
     size. ``net`` is the torch module (bench.shapes.scene_nets.ShapesGenerator: layers ``layer1`` 8x8 and
     ``layer2`` 16x16); ``generate_from_latents`` gives float [0, 1] images for latent-space metrics."""
 
     Args = ShapesGANArgs
 
-    def __init__(self, args: AdapterArgs, ctx: Any) -> None:
+    def __init__(self, args: ShapesGANArgs, ctx: Any) -> None:
         super().__init__(args, ctx)
         from bench.shapes import zoo
 
-        w = self.args.weights  # type: ignore[attr-defined]
+        w = self.args.weights
         net, self.sha256 = zoo.load("gan", ctx.resolve_path(w) if w else None)
         self.net = net.to(self.device)
         self.latent_dim: int = self.net.latent_dim  # type: ignore[assignment]

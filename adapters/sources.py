@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -19,8 +19,11 @@ from bench.errors import ConfigError, InputError
 from bench.images import ArrayFile, ImageFiles, RangeMonitor, list_image_files, parse_range, to_uint8
 from bench.registry import import_object
 
+#: the arguments of a replayed source: each names its file or folder in ``path``
+_ReplayArgsT = TypeVar("_ReplayArgsT", bound="FolderArgs | NpzArgs")
 
-class _Replay(Adapter):
+
+class _Replay(Adapter[_ReplayArgsT]):
     """Samples made elsewhere, replayed in file/array order: sample ``i`` is item ``i`` (seeds do not matter).
     Subclasses give the files (:meth:`_open`); samples are read only when asked for, batch by batch."""
 
@@ -37,11 +40,11 @@ class _Replay(Adapter):
 
     @property
     def source(self) -> str:
-        return str(self.ctx.resolve_path(self.args.path))  # type: ignore[attr-defined]
+        return str(self.ctx.resolve_path(self.args.path))
 
     @classmethod
-    def check_args(cls, args: AdapterArgs, resolve: Any) -> list[tuple[tuple[Any, ...], str]]:
-        p = resolve(args.path)  # type: ignore[attr-defined]
+    def check_args(cls, args: _ReplayArgsT, resolve: Any) -> list[tuple[tuple[Any, ...], str]]:
+        p = resolve(args.path)
         return [] if p.exists() else [(("path",), f"{p} does not exist")]
 
     def generate(self, request: GenerationRequest) -> torch.Tensor:
@@ -66,13 +69,13 @@ class FolderArgs(AdapterArgs):
     path: str
 
 
-class FolderGenerator(_Replay):
+class FolderGenerator(_Replay[FolderArgs]):
     """A folder of images made elsewhere (sorted by path), decoded only for the samples asked for."""
 
     Args = FolderArgs
 
     def _open(self) -> ImageFiles:
-        files = ImageFiles(list_image_files(self.ctx.resolve_path(self.args.path)), self.source)  # type: ignore[attr-defined]
+        files = ImageFiles(list_image_files(self.ctx.resolve_path(self.args.path)), self.source)
         files.scan()  # one size for the whole folder, checked before any sample is used
         return files
 
@@ -83,13 +86,13 @@ class NpzArgs(AdapterArgs):
     range: str | list[float] | None = Field(default=None, description="value range of float arrays, e.g. '-1,1'")
 
 
-class NpzGenerator(_Replay):
+class NpzGenerator(_Replay[NpzArgs]):
     """An ``.npz``/``.npy`` array of samples made elsewhere, read in order batch by batch (never loaded whole)."""
 
     Args = NpzArgs
 
     def _open(self) -> ArrayFile:
-        a: NpzArgs = self.args  # type: ignore[assignment]
+        a = self.args
         return ArrayFile(self.ctx.resolve_path(a.path), a.key, parse_range(a.range))
 
     def output_problem(self) -> str | None:
@@ -128,18 +131,21 @@ def _takes_classes(obj: Any) -> bool:
     return len(params) >= 2 and params[1] in _CLASS_PARAMS
 
 
-class _ModelGenerator(Adapter):
+_ModelArgsT = TypeVar("_ModelArgsT", bound=_ModelArgs)
+
+
+class _ModelGenerator(Adapter[_ModelArgsT]):
     """Shared by Python and TorchScript sources: either the object answers ``generate(request)``, or it maps
     latents ``z [n, latent_dim]`` to images and genbench draws z from the per-sample seeds."""
 
     model: Any
 
     @classmethod
-    def accepts_classes(cls, args: AdapterArgs) -> bool:
-        return bool(args.conditional)  # type: ignore[attr-defined]
+    def accepts_classes(cls, args: _ModelArgsT) -> bool:
+        return bool(args.conditional)
 
     def _call(self, request: GenerationRequest) -> torch.Tensor:
-        a: _ModelArgs = self.args  # type: ignore[assignment]
+        a = self.args
         m = self.model
         if request.classes is None and type(self).accepts_classes(a):
             # an unconditional task samples a conditional model's marginal: a class drawn from each sample's seed
@@ -172,7 +178,7 @@ class _ModelGenerator(Adapter):
 
     @property
     def latent_dim(self) -> int | None:
-        return self.args.latent_dim or getattr(self.model, "latent_dim", None)  # type: ignore[attr-defined]
+        return self.args.latent_dim or getattr(self.model, "latent_dim", None)
 
     def generate(self, request: GenerationRequest) -> torch.Tensor:
         return self._call(request)
@@ -183,15 +189,15 @@ class PythonArgs(_ModelArgs):
     kwargs: dict[str, Any] = Field(default_factory=dict)
 
 
-class PythonGenerator(_ModelGenerator):
+class PythonGenerator(_ModelGenerator[PythonArgs]):
     """Your own generator from Python: ``target: module:attr`` (an object with ``generate(request)``, or a module
     mapping latents ``z [n, latent_dim]`` to images in ``range``; a class is instantiated with ``kwargs``)."""
 
     Args = PythonArgs
 
     @classmethod
-    def accepts_classes(cls, args: AdapterArgs) -> bool:
-        a: PythonArgs = args  # type: ignore[assignment]
+    def accepts_classes(cls, args: PythonArgs) -> bool:
+        a = args
         if a.conditional is not None:
             return a.conditional
         try:
@@ -200,16 +206,16 @@ class PythonGenerator(_ModelGenerator):
             return False  # validate reports the import itself
 
     @classmethod
-    def check_args(cls, args: AdapterArgs, resolve: Any) -> list[tuple[tuple[Any, ...], str]]:
-        return check_target(args.target, resolve)  # type: ignore[attr-defined]
+    def check_args(cls, args: PythonArgs, resolve: Any) -> list[tuple[tuple[Any, ...], str]]:
+        return check_target(args.target, resolve)
 
-    def __init__(self, args: AdapterArgs, ctx: Any) -> None:
+    def __init__(self, args: PythonArgs, ctx: Any) -> None:
         super().__init__(args, ctx)
-        a: PythonArgs = args  # type: ignore[assignment]
+        a = args
         self.model = load_target(a.target, a.kwargs, ctx.resolve_path, self.device, method="generate")
 
     def label(self) -> str:
-        return self.args.target  # type: ignore[attr-defined,no-any-return]
+        return self.args.target
 
 
 def _search_paths(resolve: Any) -> tuple[str, ...]:
@@ -262,7 +268,10 @@ class _FileArgs(_ModelArgs):
     path: str
 
 
-class _FileModelGenerator(_ModelGenerator):
+_FileArgsT = TypeVar("_FileArgsT", bound=_FileArgs)
+
+
+class _FileModelGenerator(_ModelGenerator[_FileArgsT]):
     """A generator saved as one file (TorchScript, torch.export): validated before the run, keyed by its sha256."""
 
     Args = _FileArgs
@@ -275,13 +284,13 @@ class _FileModelGenerator(_ModelGenerator):
         raise NotImplementedError
 
     @classmethod
-    def check_args(cls, args: AdapterArgs, resolve: Any) -> list[tuple[tuple[Any, ...], str]]:
-        p = resolve(args.path)  # type: ignore[attr-defined]
+    def check_args(cls, args: _FileArgsT, resolve: Any) -> list[tuple[tuple[Any, ...], str]]:
+        p = resolve(args.path)
         return [] if p.is_file() else [(("path",), f"{p}: {cls.what} file does not exist")]
 
-    def __init__(self, args: AdapterArgs, ctx: Any) -> None:
+    def __init__(self, args: _FileArgsT, ctx: Any) -> None:
         super().__init__(args, ctx)
-        p = ctx.resolve_path(args.path)  # type: ignore[attr-defined]
+        p = ctx.resolve_path(args.path)
         if not p.is_file():
             raise InputError(f"{p}: {self.what} file does not exist")
         try:
@@ -307,7 +316,7 @@ class TorchScriptArgs(_FileArgs):
     pass
 
 
-class TorchScriptGenerator(_FileModelGenerator):
+class TorchScriptGenerator(_FileModelGenerator[TorchScriptArgs]):
     """A TorchScript generator file: ``forward(z)`` (or ``forward(z, classes)``) → images in ``range``."""
 
     Args = TorchScriptArgs
@@ -321,7 +330,7 @@ class ExportArgs(_FileArgs):
     pass
 
 
-class ExportGenerator(_FileModelGenerator):
+class ExportGenerator(_FileModelGenerator[ExportArgs]):
     """A ``torch.export`` program file (``.pt2``, ``torch.export.save``): ``forward(z)`` (or ``forward(z, classes)``
     with ``conditional: true``) → images in ``range``. TorchScript is deprecated in current torch; this is its
     successor. The program runs as exported (its shapes must allow the task's batch size: export with a dynamic
@@ -331,11 +340,11 @@ class ExportGenerator(_FileModelGenerator):
     what, key_name = "torch.export program", "export"
 
     @classmethod
-    def check_args(cls, args: AdapterArgs, resolve: Any) -> list[tuple[tuple[Any, ...], str]]:
+    def check_args(cls, args: ExportArgs, resolve: Any) -> list[tuple[tuple[Any, ...], str]]:
         problems = super().check_args(args, resolve)
         if problems:
             return problems
-        p = resolve(args.path)  # type: ignore[attr-defined]
+        p = resolve(args.path)
         try:
             n = static_batch(torch.export.load(str(p)))
         except Exception as exc:  # not a program file: said here rather than at run time
@@ -369,7 +378,7 @@ class OnnxArgs(_FileArgs):
     pass
 
 
-class OnnxGenerator(_FileModelGenerator):
+class OnnxGenerator(_FileModelGenerator[OnnxArgs]):
     """An ONNX generator file run by onnxruntime (``genbench[onnx]``; the CUDA provider on a GPU): input ``z [n,
     latent_dim]`` (and int64 class labels with ``conditional: true``) → images in ``range``; ``latent_dim`` is read
     from the graph when its input has a fixed second dimension. Export with a dynamic batch dimension."""
@@ -378,7 +387,7 @@ class OnnxGenerator(_FileModelGenerator):
     what, key_name = "ONNX", "onnx"
 
     @classmethod
-    def check_args(cls, args: AdapterArgs, resolve: Any) -> list[tuple[tuple[Any, ...], str]]:
+    def check_args(cls, args: OnnxArgs, resolve: Any) -> list[tuple[tuple[Any, ...], str]]:
         from bench.adapters.onnx_models import require_onnxruntime
 
         try:

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 import torch.nn.functional as F
-from bench.adapters.base import Adapter, AdapterArgs, AdapterContext, to_implement
+from bench.adapters.base import Adapter, AdapterArgs, AdapterContext, ArgsT, to_implement
 from pydantic import Field
 
 from bench.errors import ConfigError, InputError
@@ -46,7 +46,7 @@ class TranslationRequest:
         return latents_from_seeds(list(self.seeds), tuple(shape))
 
 
-class Translator(Adapter):
+class Translator(Adapter[ArgsT]):
     """Base of translator adapters. Subclasses implement :meth:`directions` and :meth:`translate`."""
 
     kind: ClassVar[str] = "translator"
@@ -110,7 +110,7 @@ class RandomTargetArgs(_DatasetArgs):
                                                      "a fixed permutation of the target domain")
 
 
-class RandomTargetTranslator(Translator):
+class RandomTargetTranslator(Translator[RandomTargetArgs]):
     """Copies a random image of the target domain, ignoring the input: a real target-domain distribution (best
     FID) with no relation to the input (worst paired metrics and label preservation).
 
@@ -122,7 +122,7 @@ class RandomTargetTranslator(Translator):
     data_only = True
 
     def translate(self, request: TranslationRequest) -> torch.Tensor:
-        a: RandomTargetArgs = self.args  # type: ignore[assignment]
+        a = self.args
         ds = _domain_pair(self.ctx, a.dataset)
         side = "b" if request.direction == "a2b" else "a"
         pool = ds.side(side)
@@ -155,7 +155,7 @@ def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
     return t.round().clamp(0, 255).to(torch.uint8)
 
 
-class BlurredOracle(Translator):
+class BlurredOracle(Translator[OracleArgs]):
     """The ground truth of a paired dataset, Gaussian-blurred: an upper reference that any paired metric should
     rank near the top, and whose blur costs it a little FID. Looks the truth up by input file name."""
 
@@ -163,7 +163,7 @@ class BlurredOracle(Translator):
     data_only = True
 
     def translate(self, request: TranslationRequest) -> torch.Tensor:
-        a: OracleArgs = self.args  # type: ignore[assignment]
+        a = self.args
         ds = _domain_pair(self.ctx, a.dataset)
         if not ds.paired:
             raise ConfigError(f"blurred-oracle needs a paired dataset; '{a.dataset}' is unpaired")
@@ -186,7 +186,7 @@ class FolderTranslatorArgs(AdapterArgs):
     b2a2b: str | None = Field(default=None, description="folder of B→A→B reconstructions named like the B inputs")
 
 
-class FolderTranslator(Translator):
+class FolderTranslator(Translator[FolderTranslatorArgs]):
     """Outputs made elsewhere, one folder per direction, looked up by input file name (the extension may
     differ: ``0001.png`` matches ``0001.jpg``). Evaluating them never runs the submitter's code."""
 
@@ -194,7 +194,7 @@ class FolderTranslator(Translator):
     data_only = True
     replays_files = True
 
-    def __init__(self, args: AdapterArgs, ctx: AdapterContext) -> None:
+    def __init__(self, args: FolderTranslatorArgs, ctx: AdapterContext) -> None:
         super().__init__(args, ctx)
         self._cache: dict[str, tuple[Path, dict[str, Path]]] = {}
 
@@ -252,16 +252,16 @@ class PythonTranslatorArgs(_ModelArgs):
                                                                    "'directions' attribute, else [a2b])")
 
 
-class PythonTranslator(Translator):
+class PythonTranslator(Translator[PythonTranslatorArgs]):
     """An object with ``translate(x, direction, seeds)`` (x float in ``range``, one seed per image), or a
     module/callable ``f(x)`` for a single direction. Inputs are given as floats in ``range``. As for generators,
     a class is instantiated with ``kwargs``; a function is called as a factory only when ``kwargs`` are given."""
 
     Args = PythonTranslatorArgs
 
-    def __init__(self, args: AdapterArgs, ctx: AdapterContext) -> None:
+    def __init__(self, args: PythonTranslatorArgs, ctx: AdapterContext) -> None:
         super().__init__(args, ctx)
-        a: PythonTranslatorArgs = args  # type: ignore[assignment]
+        a = args
         obj = import_object(a.target)
         model = obj(**a.kwargs) if (isinstance(obj, type) or (callable(obj) and a.kwargs)) else obj
         if isinstance(model, torch.nn.Module):
@@ -279,7 +279,7 @@ class PythonTranslator(Translator):
         return self._dirs
 
     def translate(self, request: TranslationRequest) -> torch.Tensor:
-        a: PythonTranslatorArgs = self.args  # type: ignore[assignment]
+        a = self.args
         lo, hi = parse_range(a.range) or (-1.0, 1.0)
         x = (request.images.float() / 255.0 * (hi - lo) + lo).to(self.device)
         with torch.no_grad():
@@ -298,7 +298,7 @@ class TorchScriptTranslatorArgs(_ModelArgs):
                                                               "from the per-sample seeds")
 
 
-class TorchScriptTranslator(Translator):
+class TorchScriptTranslator(Translator[TorchScriptTranslatorArgs]):
     """One TorchScript network per direction, ``f(x)`` or ``f(x, z)``, floats in ``range``."""
 
     Args = TorchScriptTranslatorArgs
@@ -308,9 +308,9 @@ class TorchScriptTranslator(Translator):
     def _load(self, path: Path) -> Any:
         return torch.jit.load(str(path), map_location=self.device).eval()
 
-    def __init__(self, args: AdapterArgs, ctx: AdapterContext) -> None:
+    def __init__(self, args: TorchScriptTranslatorArgs, ctx: AdapterContext) -> None:
         super().__init__(args, ctx)
-        a: TorchScriptTranslatorArgs = args  # type: ignore[assignment]
+        a = args
         self.nets: dict[str, Any] = {}
         for d in DIRECTIONS:
             path = getattr(a, d)
@@ -333,7 +333,7 @@ class TorchScriptTranslator(Translator):
         return tuple(self.nets)
 
     def translate(self, request: TranslationRequest) -> torch.Tensor:
-        a: TorchScriptTranslatorArgs = self.args  # type: ignore[assignment]
+        a = self.args
         lo, hi = parse_range(a.range) or (-1.0, 1.0)
         x = (request.images.float() / 255.0 * (hi - lo) + lo).to(self.device)
         net = self.nets[request.direction]
@@ -368,17 +368,17 @@ class ZooArgs(AdapterArgs):
     name: str = Field(description="a reference translator in bench/assets/translation (pix2pix-edges, cyclegan-strokes)")
 
 
-class ZooTranslator(Translator):
+class ZooTranslator(Translator[ZooArgs]):
     """The reference zoo: small pix2pix and CycleGAN translators trained by scripts/translation/ (fixed seeds),
     weights checked against bench/assets/translation/MANIFEST.json."""
 
     Args = ZooArgs
 
-    def __init__(self, args: AdapterArgs, ctx: AdapterContext) -> None:
+    def __init__(self, args: ZooArgs, ctx: AdapterContext) -> None:
         super().__init__(args, ctx)
         from bench.translation.zoo import load_zoo
 
-        self.model = load_zoo(self.args.name)  # type: ignore[attr-defined]
+        self.model = load_zoo(self.args.name)
 
     def directions(self) -> tuple[str, ...]:
         return tuple(self.model.nets)

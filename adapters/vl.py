@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from bench.adapters.base import Adapter, AdapterArgs, to_implement
+from bench.adapters.base import Adapter, AdapterArgs, ArgsT, to_implement
 from pydantic import Field
 
 from bench.errors import ConfigError, InputError
@@ -22,7 +22,7 @@ from bench.registry import import_object
 
 
 # ============================================================================================ retrievers
-class Retriever(Adapter):
+class Retriever(Adapter[ArgsT]):
     kind = "retriever"
 
     @to_implement
@@ -38,17 +38,17 @@ class BackboneArgs(AdapterArgs):
     weights: str | None = Field(default=None, description="explicit weights file (default: the bundled/published one)")
 
 
-class ShapesClipRetriever(Retriever):
+class ShapesClipRetriever(Retriever[BackboneArgs]):
     """The shapes dual encoder (zoo): the offline "CLIP"."""
 
     Args = BackboneArgs
     backbone_name = "shapes-clip"
 
-    def __init__(self, args: AdapterArgs, ctx: Any) -> None:
+    def __init__(self, args: BackboneArgs, ctx: Any) -> None:
         super().__init__(args, ctx)
         from bench.backbones import BACKBONES
 
-        w = self.args.weights  # type: ignore[attr-defined]
+        w = self.args.weights
         self.backbone = BACKBONES.get(self.backbone_name)(weights=str(ctx.resolve_path(w)) if w else None)
 
     def embed_images(self, images: torch.Tensor, ids: list[Any] | None = None) -> np.ndarray:
@@ -63,19 +63,19 @@ class OpenClipArgs(AdapterArgs):
     device: str | None = Field(default=None, description="where the model runs (default: the run's device)")
 
 
-class OpenClipRetriever(Retriever):
+class OpenClipRetriever(Retriever[OpenClipArgs]):
     """open_clip ``name@pretrained``; OpenAI weights (tag ``openai`` or an OpenAI .pt file) get the QuickGELU model."""
 
     Args = OpenClipArgs
 
-    def __init__(self, args: AdapterArgs, ctx: Any) -> None:
+    def __init__(self, args: OpenClipArgs, ctx: Any) -> None:
         super().__init__(args, ctx)
         import open_clip
 
         from bench.backbones.clip import load_open_clip
         from bench.backbones.textimage import OpenAIClipB32Backbone, is_torchscript, quickgelu_name
 
-        spec: str = self.args.model  # type: ignore[attr-defined]
+        spec = self.args.model
         if "@" not in spec:
             raise ConfigError(f"open-clip model '{spec}': use 'name@pretrained' (e.g. ViT-B-32@openai or ViT-B-32@/path/ViT-B-32.pt)")
         name, pretrained = spec.split("@", 1)
@@ -118,17 +118,17 @@ def _instantiate(target: str, kwargs: dict[str, Any]) -> Any:
     return model
 
 
-class PythonRetriever(Retriever):
+class PythonRetriever(Retriever[PythonRetrieverArgs]):
     """A Python object answering ``embed_images(uint8 NCHW)`` and ``embed_texts(list[str])``."""
 
     Args = PythonRetrieverArgs
 
-    def __init__(self, args: AdapterArgs, ctx: Any) -> None:
+    def __init__(self, args: PythonRetrieverArgs, ctx: Any) -> None:
         super().__init__(args, ctx)
-        self.model = _instantiate(self.args.target, self.args.kwargs)  # type: ignore[attr-defined]
+        self.model = _instantiate(self.args.target, self.args.kwargs)
         for m in ("embed_images", "embed_texts"):
             if not hasattr(self.model, m):
-                raise ConfigError(f"{self.args.target}: has no {m}()")  # type: ignore[attr-defined]
+                raise ConfigError(f"{self.args.target}: has no {m}()")
 
     def embed_images(self, images: torch.Tensor, ids: list[Any] | None = None) -> np.ndarray:
         with torch.no_grad():
@@ -156,21 +156,21 @@ def load_npy(path: Path, what: str) -> np.ndarray:
     return a
 
 
-class NpyEmbeddings(Retriever):
+class NpyEmbeddings(Retriever[NpyArgs]):
     """Embeddings computed elsewhere (data only): image rows in dataset order, text rows in caption order."""
 
     Args = NpyArgs
     data_only = True
 
     def embed_images(self, images: torch.Tensor, ids: list[Any] | None = None) -> np.ndarray:
-        p = self.ctx.resolve_path(self.args.images)  # type: ignore[attr-defined]
+        p = self.ctx.resolve_path(self.args.images)
         a = load_npy(p, "image embeddings")
         if a.shape[0] != images.shape[0]:
             raise InputError(f"{p}: holds {a.shape[0]} image embeddings, the dataset has {images.shape[0]} images")
         return a
 
     def embed_texts(self, texts: list[str]) -> np.ndarray:
-        p = self.ctx.resolve_path(self.args.texts)  # type: ignore[attr-defined]
+        p = self.ctx.resolve_path(self.args.texts)
         a = load_npy(p, "text embeddings")
         if a.shape[0] != len(texts):
             raise InputError(f"{p}: holds {a.shape[0]} text embeddings, the dataset has {len(texts)} captions")
@@ -186,13 +186,13 @@ def _hash_seed(seed: int, blob: bytes) -> int:
     return int.from_bytes(hashlib.sha256(str(seed).encode() + blob).digest()[:8], "little")
 
 
-class RandomRetriever(Retriever):
+class RandomRetriever(Retriever[RandomArgs]):
     """Chance baseline: a Gaussian vector per item, seeded by the item's content (same item, same vector)."""
 
     Args = RandomArgs
 
     def _vec(self, blob: bytes) -> np.ndarray:
-        a: RandomArgs = self.args  # type: ignore[assignment]
+        a = self.args
         return np.random.default_rng(_hash_seed(a.seed, blob)).standard_normal(a.dim).astype(np.float32)
 
     def embed_images(self, images: torch.Tensor, ids: list[Any] | None = None) -> np.ndarray:
@@ -203,7 +203,7 @@ class RandomRetriever(Retriever):
 
 
 # ============================================================================================ captioners
-class Captioner(Adapter):
+class Captioner(Adapter[ArgsT]):
     kind = "captioner"
 
     @to_implement
@@ -215,16 +215,16 @@ class ShapesCaptionerArgs(AdapterArgs):
     weights: str | None = None
 
 
-class ShapesCaptioner(Captioner):
+class ShapesCaptioner(Captioner[ShapesCaptionerArgs]):
     """The shapes zoo captioner (conv encoder + GRU decoder, greedy)."""
 
     Args = ShapesCaptionerArgs
 
-    def __init__(self, args: AdapterArgs, ctx: Any) -> None:
+    def __init__(self, args: ShapesCaptionerArgs, ctx: Any) -> None:
         super().__init__(args, ctx)
         from bench.shapes import zoo
 
-        w = self.args.weights  # type: ignore[attr-defined]
+        w = self.args.weights
         self.net, self.sha256 = zoo.load("captioner", ctx.resolve_path(w) if w else None)
 
     def caption(self, images: torch.Tensor, ids: list[Any] | None = None) -> list[str]:
@@ -235,19 +235,19 @@ class BlindArgs(AdapterArgs):
     dataset: str = Field(description="suite dataset whose most frequent reference caption is always answered")
 
 
-class BlindCaptioner(Captioner):
+class BlindCaptioner(Captioner[BlindArgs]):
     """Blind baseline: the most frequent reference caption of a (training) dataset, whatever the image.
     Ties go to the caption seen first, so the answer is fixed."""
 
     Args = BlindArgs
 
-    def __init__(self, args: AdapterArgs, ctx: Any) -> None:
+    def __init__(self, args: BlindArgs, ctx: Any) -> None:
         super().__init__(args, ctx)
         if ctx.datasets is None:
             raise ConfigError("the blind captioner needs the suite's datasets")
-        ds = ctx.datasets(self.args.dataset)  # type: ignore[attr-defined]
+        ds = ctx.datasets(self.args.dataset)
         if not ds.captions:
-            raise ConfigError(f"dataset '{self.args.dataset}' has no captions")  # type: ignore[attr-defined]
+            raise ConfigError(f"dataset '{self.args.dataset}' has no captions")
         self.answer = Counter(c for cs in ds.captions for c in cs).most_common(1)[0][0]
 
     def caption(self, images: torch.Tensor, ids: list[Any] | None = None) -> list[str]:
@@ -259,16 +259,16 @@ class PythonCaptionerArgs(AdapterArgs):
     kwargs: dict[str, Any] = Field(default_factory=dict)
 
 
-class PythonCaptioner(Captioner):
+class PythonCaptioner(Captioner[PythonCaptionerArgs]):
     """A Python object answering ``caption(uint8 NCHW images) -> list[str]``."""
 
     Args = PythonCaptionerArgs
 
-    def __init__(self, args: AdapterArgs, ctx: Any) -> None:
+    def __init__(self, args: PythonCaptionerArgs, ctx: Any) -> None:
         super().__init__(args, ctx)
-        self.model = _instantiate(self.args.target, self.args.kwargs)  # type: ignore[attr-defined]
+        self.model = _instantiate(self.args.target, self.args.kwargs)
         if not hasattr(self.model, "caption"):
-            raise ConfigError(f"{self.args.target}: has no caption()")  # type: ignore[attr-defined]
+            raise ConfigError(f"{self.args.target}: has no caption()")
 
     def caption(self, images: torch.Tensor, ids: list[Any] | None = None) -> list[str]:
         with torch.no_grad():
@@ -282,7 +282,7 @@ class TorchScriptCaptionerArgs(AdapterArgs):
     input: Literal["uint8", "float"] = Field(default="uint8", description="uint8 [0, 255] or float32 [0, 1] NCHW RGB")
 
 
-class TorchScriptCaptioner(Captioner):
+class TorchScriptCaptioner(Captioner[TorchScriptCaptionerArgs]):
     """A TorchScript captioner. Contract: ``forward(images)`` takes one batch, ``[N, 3, H, W]`` RGB (uint8, or
     float32 in [0, 1] with ``input: float``) and returns either ``List[str]`` (N captions) or an integer tensor
     ``[N, T]`` of token ids, decoded with a vocabulary (the ``vocab`` JSON file, else the module's ``vocab:
@@ -291,9 +291,9 @@ class TorchScriptCaptioner(Captioner):
     Args = TorchScriptCaptionerArgs
     SPECIAL = ("<pad>", "<bos>", "<eos>", "<unk>")
 
-    def __init__(self, args: AdapterArgs, ctx: Any) -> None:
+    def __init__(self, args: TorchScriptCaptionerArgs, ctx: Any) -> None:
         super().__init__(args, ctx)
-        a: TorchScriptCaptionerArgs = self.args  # type: ignore[assignment]
+        a = self.args
         self.path = p = ctx.resolve_path(a.path)
         if not p.is_file():
             raise InputError(f"{p}: TorchScript captioner file does not exist")
@@ -333,7 +333,7 @@ class TorchScriptCaptioner(Captioner):
         return out
 
     def caption(self, images: torch.Tensor, ids: list[Any] | None = None) -> list[str]:
-        x = images if self.args.input == "uint8" else images.float() / 255.0  # type: ignore[attr-defined]
+        x = images if self.args.input == "uint8" else images.float() / 255.0
         try:
             with torch.no_grad():
                 got = self.model(x)
@@ -357,7 +357,7 @@ class CocoResultsArgs(AdapterArgs):
     path: str = Field(description='COCO results JSON: [{"image_id", "caption"}], image ids as in the dataset')
 
 
-class CocoResultsCaptioner(Captioner):
+class CocoResultsCaptioner(Captioner[CocoResultsArgs]):
     """Captions made elsewhere (data only), as a COCO results file. Image ids are the dataset's own (COCO
     ``image_id``; Karpathy ``cocoid``, else ``imgid``); the shapes world's are 0-based indices."""
 
@@ -368,7 +368,7 @@ class CocoResultsCaptioner(Captioner):
         from bench.text.coco_files import load_results
 
         assert ids is not None
-        p = self.ctx.resolve_path(self.args.path)  # type: ignore[attr-defined]
+        p = self.ctx.resolve_path(self.args.path)
         got = load_results(p, {i: [] for i in ids})
         missing = [i for i in ids if i not in got]
         if missing:
@@ -381,7 +381,7 @@ class ShapesT2IArgs(AdapterArgs):
     weights: str | None = Field(default=None, description="explicit weights file (default: the bundled, sha256-checked one)")
 
 
-class ShapesT2I(Adapter):
+class ShapesT2I(Adapter[ShapesT2IArgs]):
     """The shapes zoo text-to-image generator (``bench.shapes.models.TextToImage``, a conditional VAE trained by
     ``scripts/shapes/train_t2i.py``). Sample ``i`` decodes its prompt with the latent drawn from its own seed, one
     sample at a time, so the images do not depend on batch size or on which prompts share a batch."""
@@ -389,11 +389,11 @@ class ShapesT2I(Adapter):
     kind = "text-to-image"
     Args = ShapesT2IArgs
 
-    def __init__(self, args: AdapterArgs, ctx: Any) -> None:
+    def __init__(self, args: ShapesT2IArgs, ctx: Any) -> None:
         super().__init__(args, ctx)
         from bench.shapes import zoo
 
-        w = self.args.weights  # type: ignore[attr-defined]
+        w = self.args.weights
         self.net, self.sha256 = zoo.load("t2i-generator", ctx.resolve_path(w) if w else None)
         self.latent_dim: int = self.net.latent_dim  # type: ignore[assignment]
 

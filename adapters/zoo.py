@@ -26,7 +26,7 @@ class ZooArgs(AdapterArgs):
         return v
 
 
-class ZooGenerator(Adapter):
+class ZooGenerator(Adapter[ZooArgs]):
     """A shipped digits zoo generator (vae, gan, dcgan, cgan, ddpm, collapsed-gan), sha256-verified.
 
     Sample ``i`` decodes ``request.latents(latent_dim)[i]`` (from sample ``i``'s own seed), so outputs do not
@@ -36,35 +36,35 @@ class ZooGenerator(Adapter):
 
     Args = ZooArgs
 
-    def __init__(self, args: AdapterArgs, ctx: AdapterContext) -> None:
+    def __init__(self, args: ZooArgs, ctx: AdapterContext) -> None:
         super().__init__(args, ctx)
         from bench import zoo
 
-        self.net = zoo.load(self.args.name).to(self.device)  # type: ignore[attr-defined]
+        self.net = zoo.load(self.args.name).to(self.device)
         self.latent_dim = self.net.latent_dim
         self.num_classes = self.net.num_classes
 
     @classmethod
-    def accepts_classes(cls, args: AdapterArgs) -> bool:
+    def accepts_classes(cls, args: ZooArgs) -> bool:
         from bench import zoo
 
-        return bool(zoo.entry(args.name)["kwargs"].get("num_classes", 0))  # type: ignore[attr-defined]
+        return bool(zoo.entry(args.name)["kwargs"].get("num_classes", 0))
 
     def _classes(self, classes: Any, n: int) -> torch.Tensor | None:
         if not self.num_classes:
             if classes is not None:
-                raise ConfigError(f"zoo model '{self.args.name}' is unconditional; it cannot honour requested classes")  # type: ignore[attr-defined]
+                raise ConfigError(f"zoo model '{self.args.name}' is unconditional; it cannot honour requested classes")
             return None
         c = torch.as_tensor(list(classes), dtype=torch.long)
         if c.shape[0] != n or (c.numel() and (int(c.min()) < 0 or int(c.max()) >= self.num_classes)):
-            raise ConfigError(f"zoo model '{self.args.name}': classes must be {n} labels in 0..{self.num_classes - 1}")  # type: ignore[attr-defined]
+            raise ConfigError(f"zoo model '{self.args.name}': classes must be {n} labels in 0..{self.num_classes - 1}")
         return c
 
     def generate_from_latents(self, z: torch.Tensor, classes: Any = None) -> torch.Tensor:
         """Float images in [0, 1], ``[n, 1, 8, 8]``, from latents ``[n, latent_dim]`` (and, for a conditional
         model, one label per latent)."""
         if self.num_classes and classes is None:
-            raise ConfigError(f"zoo model '{self.args.name}' is class-conditional: pass classes")  # type: ignore[attr-defined]
+            raise ConfigError(f"zoo model '{self.args.name}' is class-conditional: pass classes")
         c = self._classes(classes, z.shape[0])
         return self.net.generate_from_latents(z.float().to(self.device), None if c is None else c.to(self.device))
 
@@ -81,10 +81,10 @@ class ZooGenerator(Adapter):
 
         from bench import zoo
 
-        return keyed("zoo", self.args.model_dump(mode="json"), zoo.entry(self.args.name)["sha256"],  # type: ignore[attr-defined]
+        return keyed("zoo", self.args.model_dump(mode="json"), zoo.entry(self.args.name)["sha256"],
                      source_digest(zoo, sys.modules[__name__]))
 
     def describe(self) -> dict[str, Any]:
         from bench import zoo
 
-        return {**super().describe(), "sha256": zoo.entry(self.args.name)["sha256"]}  # type: ignore[attr-defined]
+        return {**super().describe(), "sha256": zoo.entry(self.args.name)["sha256"]}

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, cast
 
 import numpy as np
 import torch
@@ -247,9 +247,17 @@ class ArtifactSink:
         return None
 
 
-class Metric:
+#: a metric's own options model (``Metric.Opts``)
+OptsT = TypeVar("OptsT", bound=Options)
+
+
+class Metric(Generic[OptsT]):
     """Subclasses set ``name``, ``outputs`` (value name → OutputInfo), ``requires``, optionally ``Opts`` and
-    ``layer``, and implement :meth:`compute` (and :meth:`fit` for reference-side work done once)."""
+    ``layer``, and implement :meth:`compute` (and :meth:`fit` for reference-side work done once).
+
+    A metric with options is generic in them, ``class MyMetric(Metric[MyOpts])`` with ``Opts = MyOpts``, so
+    ``self.opts`` is typed ``MyOpts``; a plain ``class MyMetric(Metric)`` works the same at run time (its ``opts``
+    is then untyped to a type checker)."""
 
     name: ClassVar[str]
     outputs: ClassVar[dict[str, OutputInfo]]
@@ -273,7 +281,8 @@ class Metric:
     weights_files: ClassVar[tuple[Any, ...]] = ()
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:
-        self.opts = self.Opts.model_validate(options or {})
+        #: the validated options, an instance of ``Opts`` (the generic parameter tells a type checker which)
+        self.opts: OptsT = cast(OptsT, self.Opts.model_validate(options or {}))
 
     def item_measures(self) -> Mapping[str, Callable[[torch.Tensor, Any], np.ndarray]]:
         """Per-item values this metric reads, computed by the task from each batch of outputs as they stream

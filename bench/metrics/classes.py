@@ -49,7 +49,7 @@ class ClassOpts(Options):
     eps: float = Field(default=0.5, gt=0, description="pseudo-count added to every class bin before the KL")
 
 
-class ClassCoverage(Metric):
+class ClassCoverage(Metric[ClassOpts]):
     name = "class_coverage"
     description = "Classes recognised in the samples (argmax of the backbone's logits) vs the reference"
     outputs = {
@@ -62,7 +62,7 @@ class ClassCoverage(Metric):
 
     def compute(self, samples: SampleSet, ref: Reference, *, seed: int, state: Any = None,
                 sink: ArtifactSink | None = None) -> list[MetricValue]:
-        o: ClassOpts = self.opts  # type: ignore[assignment]
+        o = self.opts
         coverage, kl, hist = class_stats(samples.x, ref.x, o.min_share, o.eps)
         extras = {"histogram": hist, "min_share": o.min_share, "eps": o.eps, "labels": "argmax of backbone logits"}
         return [MetricValue("class_coverage", coverage, extras=extras), MetricValue("class_kl", kl, extras=extras)]

@@ -49,7 +49,7 @@ class CMMDOpts(Options):
     scale: float = Field(default=1000.0, gt=0, description="multiplier of the reported value (cmmd's _SCALE)")
 
 
-class CMMD(Metric):
+class CMMD(Metric[CMMDOpts]):
     name = "cmmd"
     description = "CLIP-MMD: biased MMD² with a Gaussian kernel (σ=10) on CLIP embeddings, x1000 (Jayasumana et al. 2024)"
     outputs = {"cmmd": OutputInfo(higher_is_better=False)}
@@ -58,7 +58,7 @@ class CMMD(Metric):
 
     def compute(self, samples: SampleSet, ref: Reference, *, seed: int, state: Any = None,
                 sink: ArtifactSink | None = None) -> list[MetricValue]:
-        o: CMMDOpts = self.opts  # type: ignore[assignment]
+        o = self.opts
         # reference first, as cmmd's compute_cmmd(ref_dir, eval_dir) calls mmd(ref_embs, eval_embs) (symmetric)
         value = mmd_rbf_biased(ref.x, samples.x, o.sigma, o.scale)
         return [MetricValue("cmmd", value, extras={"sigma": o.sigma, "scale": o.scale, "estimator": "biased (all pairs)"})]

@@ -43,7 +43,7 @@ class FIDOpts(BootstrapOpts):
     pass
 
 
-class FID(Metric):
+class FID(Metric[FIDOpts]):
     name = "fid"
     description = "Fréchet distance between Gaussian fits of generated and reference features"
     outputs = {"fid": OutputInfo(higher_is_better=False)}
@@ -52,7 +52,7 @@ class FID(Metric):
 
     def compute(self, samples: SampleSet, ref: Reference, *, seed: int, state: Any = None,
                 sink: ArtifactSink | None = None) -> list[MetricValue]:
-        o: FIDOpts = self.opts  # type: ignore[assignment]
+        o = self.opts
         name = next(iter(self.outputs))
         g = samples.x
         stored = (ref.stored_stats or {}).get(samples.layer)  # an ADM reference batch's own mu/sigma: used as is
@@ -158,7 +158,7 @@ def kid_subsets(g: np.ndarray, r: np.ndarray, o: KIDOpts, size: int, seed: int) 
     return float(np.mean(mmds)), float(np.std(mmds))
 
 
-class KID(Metric):
+class KID(Metric[KIDOpts]):
     name = "kid"
     description = "Kernel distance (unbiased MMD², cubic polynomial kernel), mean and std over seeded subsets"
     outputs = {"kid": OutputInfo(higher_is_better=False)}
@@ -166,7 +166,7 @@ class KID(Metric):
 
     def compute(self, samples: SampleSet, ref: Reference, *, seed: int, state: Any = None,
                 sink: ArtifactSink | None = None) -> list[MetricValue]:
-        o: KIDOpts = self.opts  # type: ignore[assignment]
+        o = self.opts
         g, r = samples.x, ref.x
         size = min(o.subset_size, len(g), len(r))  # torch-fidelity fails when a set is smaller than the subset
         seed = seed if o.rng_seed is None else o.rng_seed
@@ -205,7 +205,7 @@ def inception_score_in_blocks(logits: np.ndarray, split_size: int) -> tuple[floa
     return float(np.mean(scores)), float(np.std(scores)), len(scores)
 
 
-class InceptionScore(Metric):
+class InceptionScore(Metric[ISOpts]):
     name = "isc"
     description = "Inception Score: exp E[KL(p(y|x) || p(y))], mean and std over splits (on the backbone's classifier)"
     outputs = {"isc": OutputInfo(higher_is_better=True)}
@@ -215,7 +215,7 @@ class InceptionScore(Metric):
 
     def compute(self, samples: SampleSet, ref: Reference, *, seed: int, state: Any = None,
                 sink: ArtifactSink | None = None) -> list[MetricValue]:
-        o: ISOpts = self.opts  # type: ignore[assignment]
+        o = self.opts
         if o.split_size is not None:
             if o.shuffle:
                 raise ConfigError("isc: split_size takes the samples in order (ADM); set shuffle: false with it")
@@ -247,7 +247,7 @@ def _full_matrices_bytes(n1: int, n2: int) -> int:
     return 4 * (n1 * n1 + n2 * n2 + n1 * n2)
 
 
-class PrecisionRecall(Metric):
+class PrecisionRecall(Metric[PRCOpts]):
     name = "prc"
     description = "Improved precision and recall (Kynkäänniemi et al. 2019), k-NN manifolds"
     outputs = {
@@ -259,7 +259,7 @@ class PrecisionRecall(Metric):
 
     def compute(self, samples: SampleSet, ref: Reference, *, seed: int, state: Any = None,
                 sink: ArtifactSink | None = None) -> list[MetricValue]:
-        o: PRCOpts = self.opts  # type: ignore[assignment]
+        o = self.opts
         g, r = samples.x, ref.x
         out = prc_features_to_metric(
             torch.from_numpy(np.ascontiguousarray(g)), torch.from_numpy(np.ascontiguousarray(r)),
@@ -302,7 +302,7 @@ class FIDCurveOpts(Options):
     repeats: int = Field(default=3, gt=0, description="seeded subsets averaged per sample count below n")
 
 
-class FIDCurve(Metric):
+class FIDCurve(Metric[FIDCurveOpts]):
     """FID against the number of generated samples, and its extrapolation to infinitely many (FID∞).
 
     Why: FID is biased in N (its expected value falls as N grows), so a value is meaningful only with its
@@ -321,7 +321,7 @@ class FIDCurve(Metric):
 
     def compute(self, samples: SampleSet, ref: Reference, *, seed: int, state: Any = None,
                 sink: ArtifactSink | None = None) -> list[MetricValue]:
-        o: FIDCurveOpts = self.opts  # type: ignore[assignment]
+        o = self.opts
         g = samples.x
         n = len(g)
         ns = sorted({int(k) for k in (o.ns or [max(2, n // 8), max(2, n // 4), max(2, n // 2), n])})

@@ -134,7 +134,7 @@ class DiversityOpts(Options):
         "1 GiB (all of any digits-sized set; 5,461 RGB images at 256 px), so memory is bounded at any n"))
 
 
-class LPIPSDiversity(Metric):
+class LPIPSDiversity(Metric[DiversityOpts]):
     name = "lpips_diversity"
     description = "Mean perceptual distance over seeded sample pairs, and its ratio to the reference (mode collapse)"
     outputs = {
@@ -154,7 +154,7 @@ class LPIPSDiversity(Metric):
     weights_files = LPIPS_WEIGHTS
 
     def _distance(self, backbone: Any) -> tuple[str, PairDistance, dict[str, Any]]:
-        o: DiversityOpts = self.opts  # type: ignore[assignment]
+        o = self.opts
         choice, extras = o.distance, {}
         if choice == "auto":
             choice = "digits-features" if getattr(backbone, "name", None) == "digits" else "lpips-alex"
@@ -177,11 +177,11 @@ class LPIPSDiversity(Metric):
         return choice, lpips_distance(model, o.size), {**extras, "size": o.size}
 
     def images_needed(self, n: int, item_bytes: int) -> int:
-        return subset_size(n, item_bytes, self.opts.images)  # type: ignore[attr-defined]
+        return subset_size(n, item_bytes, self.opts.images)
 
     def fit(self, ref: Reference, resources: Resources) -> Any:
         """The distance and the reference's own diversity (on its first images_needed images): once per task."""
-        o: DiversityOpts = self.opts  # type: ignore[assignment]
+        o = self.opts
         name, dist, extras = self._distance(resources.backbone)
         ref_stat = None
         if ref.images is not None:
@@ -193,7 +193,7 @@ class LPIPSDiversity(Metric):
                 sink: ArtifactSink | None = None) -> list[MetricValue]:
         if samples.images is None:
             raise InputError("lpips_diversity needs the generated images")
-        o: DiversityOpts = self.opts  # type: ignore[assignment]
+        o = self.opts
         name, dist, extras, ref_stat = state if state is not None else self.fit(ref, NoSuite(samples.backbone))
         m, lo, hi = mean_ci(pairwise_distances(samples.images, dist, o.pairs))
         ex = {"distance": name, "pairs": o.pairs, "images": int(samples.images.shape[0]), **extras}

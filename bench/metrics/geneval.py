@@ -309,7 +309,7 @@ def score_images(images: torch.Tensor, prompts: Sequence[str], detect: Callable[
     return passed, tags, reasons
 
 
-class GenEval(Metric):
+class GenEval(Metric[GenEvalOpts]):
     """GenEval's per-image pass/fail under its rules, as rows per tag and overall (mean of the tag scores)."""
 
     name = "geneval"
@@ -323,14 +323,14 @@ class GenEval(Metric):
     def _parts(self) -> tuple[Any, Any]:
         from bench.metrics.preference import _device
 
-        o: GenEvalOpts = self.opts  # type: ignore[assignment]
+        o = self.opts
         dev = str(_device(o.device))
         if not hasattr(self, "_loaded"):
             self._loaded = (Detector(o.detector, dev), ClipColours(o.clip, o.clip_weights, dev))
         return self._loaded
 
     def protocol_fields(self) -> dict[str, Any]:
-        o: GenEvalOpts = self.opts  # type: ignore[assignment]
+        o = self.opts
         det, col = self._parts()
         return {"metric_protocol": {"scorer": "GenEval rules (evaluate_images.py, djghosh13/geneval af4902f)",
                                     "detector": o.detector, "detector_sha256": det.sha256, "clip": o.clip,
@@ -339,7 +339,7 @@ class GenEval(Metric):
     def dry_run(self) -> list[str]:
         from bench.metrics.hfweights import folder_state
 
-        o: GenEvalOpts = self.opts  # type: ignore[assignment]
+        o = self.opts
         return [folder_state(o.detector, "GenEval detector"),
                 f"GenEval colour CLIP {o.clip}" + (f" from {o.clip_weights}" if o.clip_weights
                                                    else " (genbench weights fetch clip-vit-l-14-openai)")]
@@ -350,7 +350,7 @@ class GenEval(Metric):
 
         if samples.images is None or samples.texts is None:
             raise InputError("geneval needs the generated images and their prompts")
-        o: GenEvalOpts = self.opts  # type: ignore[assignment]
+        o = self.opts
         meta = {m["prompt"]: m for m in load_metadata(o.metadata)}
         det, col = self._parts()
         passed, tags, reasons = score_images(samples.images, list(samples.texts), det, col, meta, o)

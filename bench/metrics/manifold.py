@@ -56,7 +56,7 @@ class DCOpts(Options):
     block: int = Field(default=DEFAULT_BLOCK, gt=0, description="rows per distance tile (memory, not results)")
 
 
-class DensityCoverage(Metric):
+class DensityCoverage(Metric[DCOpts]):
     name = "density_coverage"
     description = "Density and coverage (Naeem et al. 2020): k-NN balls around real samples only"
     outputs = {
@@ -68,7 +68,7 @@ class DensityCoverage(Metric):
 
     def compute(self, samples: SampleSet, ref: Reference, *, seed: int, state: Any = None,
                 sink: ArtifactSink | None = None) -> list[MetricValue]:
-        o: DCOpts = self.opts  # type: ignore[assignment]
+        o = self.opts
         density, coverage = density_coverage(samples.x, ref.x, o.neighborhood, o.block)
         extras = {"neighborhood": o.neighborhood, "real": "reference"}
         return [MetricValue("density", density, extras=extras), MetricValue("coverage", coverage, extras=extras)]

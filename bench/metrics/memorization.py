@@ -63,7 +63,7 @@ class MemorizationOpts(Options):
     grid: int = Field(default=16, ge=0, description="sample/neighbour pairs in the saved grid (0: none)")
 
 
-class Memorization(Metric):
+class Memorization(Metric[MemorizationOpts]):
     name = "memorization"
     description = "Nearest-training-neighbour distances and the fraction of near-copies of training images"
     outputs = {
@@ -75,7 +75,7 @@ class Memorization(Metric):
     Opts = MemorizationOpts
 
     def check(self, datasets: Collection[str]) -> list[tuple[tuple[Any, ...], str]]:
-        train = self.opts.train  # type: ignore[attr-defined]
+        train = self.opts.train
         if train not in datasets:
             return [(("train",), f"unknown dataset '{train}'{did_you_mean(train, datasets)}")]
         return []
@@ -85,13 +85,13 @@ class Memorization(Metric):
     def images_needed(self, n: int, item_bytes: int) -> int:
         # pixel distances need every sample (small images: a 50,000 digits-sized set is 3 MB); otherwise the images
         # only make the grid, drawn from the first samples that fit in the subset budget
-        if self.opts.space == "pixels" or item_bytes <= PIXEL_EXTRAS_MAX:  # type: ignore[attr-defined]
+        if self.opts.space == "pixels" or item_bytes <= PIXEL_EXTRAS_MAX:
             return n
         return subset_size(n, item_bytes)
 
     def fit(self, ref: Reference, resources: Resources) -> dict[str, Any]:
         """Training images, their features and leave-one-out NN distances: once per task."""
-        o: MemorizationOpts = self.opts  # type: ignore[assignment]
+        o = self.opts
         ds = resources.dataset(o.train)
         feats = resources.features(o.train)[ref.layer]
         out: dict[str, Any] = {"images": ds.images, "id": ds.id, "features": feats,
@@ -105,7 +105,7 @@ class Memorization(Metric):
                 sink: ArtifactSink | None = None) -> list[MetricValue]:
         if samples.images is None or state is None:
             raise InputError("memorization needs the generated images and its fitted training side (Metric.fit)")
-        o: MemorizationOpts = self.opts  # type: ignore[assignment]
+        o = self.opts
         tr = state
         images = samples.images
         spaces: dict[str, dict[str, Any]] = {}
@@ -137,7 +137,7 @@ class Memorization(Metric):
     def _grid(self, images: torch.Tensor, nn: np.ndarray, idx: np.ndarray, train_images: torch.Tensor) -> torch.Tensor:
         """The closest samples among the held ones (the first ``len(images)``), each followed by its nearest training
         image (4 pairs per row)."""
-        o: MemorizationOpts = self.opts  # type: ignore[assignment]
+        o = self.opts
         order = np.argsort(nn[: len(images)], kind="stable")[: o.grid]
         samples = images[torch.from_numpy(order)]
         neighbours = match_channels(train_images[torch.from_numpy(idx[order])], samples.shape[1])

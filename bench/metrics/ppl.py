@@ -37,7 +37,7 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return d * ((1 - t) * na + t * nb)
 
 
-class PPL(Metric):
+class PPL(Metric[PPLOpts]):
     name = "ppl"
     description = "perceptual path length in latent space, PPL (digits-feature distance): squared feature distance / eps^2"
     outputs = {"ppl": OutputInfo(higher_is_better=False, unit="feature dist²/ε²",
@@ -47,7 +47,7 @@ class PPL(Metric):
 
     def compute(self, samples: SampleSet, ref: Reference, *, seed: int, state: Any = None,
                 sink: ArtifactSink | None = None) -> list[MetricValue]:
-        o: PPLOpts = self.opts  # type: ignore[assignment]
+        o = self.opts
         adapter, layer = samples.model, samples.layer
         if adapter is None or not hasattr(adapter, "generate_from_latents") or not hasattr(adapter, "latent_dim"):
             return [MetricValue("ppl", None, extras={"reason": "the model exposes no latent space "

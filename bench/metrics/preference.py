@@ -20,7 +20,7 @@ refuses them instead. A longer-context model (a folder in the same format) can b
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 import numpy as np
 import torch
@@ -413,9 +413,13 @@ class AestheticOpts(ScorerOpts):
     weights: str | None = Field(default=None, description="explicit path of the aesthetic MLP")
 
 
-class ScorerMetric(Metric):
+ScorerOptsT = TypeVar("ScorerOptsT", bound=ScorerOpts)
+
+
+class ScorerMetric(Metric[ScorerOptsT]):
     """A per-item scorer as a text-to-image metric: mean over images, bootstrap interval, per-sample scores. The
-    text-to-image task scores each batch as it streams (:meth:`item_measures`): no image is held for it."""
+    text-to-image task scores each batch as it streams (:meth:`item_measures`): no image is held for it. Generic in
+    its options (each scorer's own ``ScorerOpts``)."""
 
     requires = frozenset({"texts"})
     value: ClassVar[str]
@@ -453,7 +457,7 @@ class ScorerMetric(Metric):
         extras: dict[str, Any] = {"scorer": scorer.info()["scorer"], "weights_sha256": scorer.info()["weights_sha256"]}
         if self.uses_prompts:
             lp = check_long_prompts(scorer.token_counts(prompts), scorer.context,
-                                    self.opts.long_prompts, self.name)  # type: ignore[attr-defined]
+                                    self.opts.long_prompts, self.name)
             extras.update(lp.extras())
         per = np.asarray(samples.item_values[self.value]) if self.value in samples.item_values \
             else scorer(samples.images, prompts)  # type: ignore[arg-type]
@@ -463,7 +467,7 @@ class ScorerMetric(Metric):
         return [MetricValue(self.value, float(per.mean()), lo, hi, extras=extras)]
 
 
-class PickScore(ScorerMetric):
+class PickScore(ScorerMetric[PickScoreOpts]):
     name = "pickscore"
     value = "pickscore"
     scorer = PickScoreScorer
@@ -474,11 +478,11 @@ class PickScore(ScorerMetric):
     def dry_run(self) -> list[str]:
         from bench.metrics.hfweights import folder_state
 
-        o: PickScoreOpts = self.opts  # type: ignore[assignment]
+        o = self.opts
         return [folder_state(o.model, "PickScore model"), folder_state(o.processor, "PickScore processor")]
 
 
-class HPSv2(ScorerMetric):
+class HPSv2(ScorerMetric[HPSOpts]):
     name = "hpsv2"
     value = "hpsv2"
     scorer = HPSScorer
@@ -494,7 +498,7 @@ class HPSv2(ScorerMetric):
     def dry_run(self) -> list[str]:
         from bench.metrics.hfweights import file_state
 
-        return [file_state(HPS_FILES[self.version], "xswu/HPSv2", self.opts.weights)]  # type: ignore[attr-defined]
+        return [file_state(HPS_FILES[self.version], "xswu/HPSv2", self.opts.weights)]
 
 
 class HPSv21(HPSv2):
@@ -506,7 +510,7 @@ class HPSv21(HPSv2):
     weights_files = (HPS_FILES["v2.1"],)
 
 
-class Aesthetic(ScorerMetric):
+class Aesthetic(ScorerMetric[AestheticOpts]):
     name = "aesthetic"
     value = "aesthetic"
     scorer = AestheticScorer
@@ -520,7 +524,7 @@ class Aesthetic(ScorerMetric):
     def dry_run(self) -> list[str]:
         from bench.metrics.hfweights import file_state
 
-        o: AestheticOpts = self.opts  # type: ignore[assignment]
+        o = self.opts
         return [f"CLIP {o.clip}" + (f" from {o.clip_weights}" if o.clip_weights else " (genbench weights fetch)"),
                 file_state(AESTHETIC_MLP, None, o.weights)]
 
@@ -541,7 +545,7 @@ class ImageRewardOpts(ScorerOpts):
     image_size: int = Field(default=224, ge=8)
 
 
-class ImageReward(ScorerMetric):
+class ImageReward(ScorerMetric[ImageRewardOpts]):
     name = "imagereward"
     value = "imagereward"
     scorer = ImageRewardScorer
@@ -553,7 +557,7 @@ class ImageReward(ScorerMetric):
     def dry_run(self) -> list[str]:
         from bench.metrics.hfweights import file_state, folder_state
 
-        o: ImageRewardOpts = self.opts  # type: ignore[assignment]
+        o = self.opts
         return [file_state(IMAGEREWARD, "THUDM/ImageReward", o.weights),
                 file_state(IMAGEREWARD_MED_CONFIG, "THUDM/ImageReward", o.med_config),
                 folder_state(o.tokenizer, "ImageReward tokenizer")]

@@ -133,7 +133,7 @@ def _world_reference_images(prompts: list[str] | None, prompt_of: np.ndarray) ->
     return torch.from_numpy(np.stack(out))
 
 
-class PromptDiversity(Metric):
+class PromptDiversity(Metric[PromptDiversityOpts]):
     """Per-prompt LPIPS diversity: the mean perceptual distance between samples of the same prompt, averaged over
     prompts. Raw diversity has no "better" direction on its own: a model that ignores its prompt is as varied as
     the whole data. Where the world can render each prompt afresh (shapes), ``prompt_diversity_gap`` compares it
@@ -161,7 +161,7 @@ class PromptDiversity(Metric):
         from bench.metrics.diversity import lpips_distance
         from bench.weights import resolve
 
-        o: PromptDiversityOpts = self.opts  # type: ignore[assignment]
+        o = self.opts
         choice, extras = o.distance, {}
         if choice == "auto":
             try:
@@ -183,7 +183,7 @@ class PromptDiversity(Metric):
         if samples.images is None or samples.prompt_index is None:
             raise InputError("prompt_diversity needs the generated images and the prompt of each")
         images = samples.images
-        o: PromptDiversityOpts = self.opts  # type: ignore[assignment]
+        o = self.opts
         name, dist, extras = self._distance()
         prompt_of = np.asarray(samples.prompt_index)
         ia, ib, owner = [], [], []

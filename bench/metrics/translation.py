@@ -11,7 +11,7 @@ against the target domain are the ordinary ``fid``/``kid`` metrics on features. 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import torch
@@ -54,16 +54,20 @@ def _value(name: str, per_image: np.ndarray, sink: ArtifactSink | None, **extras
     return MetricValue(name, m, lo, hi, extras={"n": len(per_image), **extras})
 
 
-class _Perceptual(Metric):
-    """Metrics whose distance is LPIPS when its AlexNet weights are present (bench.translation.measures.perceptual)."""
-
-    weights_files = LPIPS_WEIGHTS
-
-
 class NetOpts(Options):
     net: Literal["auto", "lpips", "digits"] = Field(
         default="auto", description="perceptual network: lpips (AlexNet, when its weights are present), the "
                                     "digits classifier, or auto (lpips if present, else digits)")
+
+
+NetOptsT = TypeVar("NetOptsT", bound=NetOpts)
+
+
+class _Perceptual(Metric[NetOptsT]):
+    """Metrics whose distance is LPIPS when its AlexNet weights are present (bench.translation.measures.perceptual),
+    generic in their options (``NetOpts`` names the network)."""
+
+    weights_files = LPIPS_WEIGHTS
 
 
 class _PairedMetric(Metric):
@@ -149,7 +153,7 @@ class MSSSIM(_PairedMetric):
         return [_value("ms_ssim", self._per_item(samples, "ms_ssim"), sink)]
 
 
-class PerceptualPaired(_PairedMetric, _Perceptual):
+class PerceptualPaired(_PairedMetric, _Perceptual[NetOpts]):
     name = "lpips"
     description = "perceptual distance to the ground truth: LPIPS-alex when its weights are present, else perceptual_digits"
     outputs = {
@@ -159,12 +163,12 @@ class PerceptualPaired(_PairedMetric, _Perceptual):
     Opts = NetOpts
 
     def item_measures(self) -> dict[str, Any]:
-        p = measures.perceptual(self.opts.net)  # type: ignore[attr-defined]
+        p = measures.perceptual(self.opts.net)
         return {p.name: p.distance}
 
     def compute(self, samples: SampleSet, ref: Reference, *, seed: int = 0, state: Any = None,
                 sink: ArtifactSink | None = None) -> list[MetricValue]:
-        p = measures.perceptual(self.opts.net)  # type: ignore[attr-defined]
+        p = measures.perceptual(self.opts.net)
         return [_value(p.name, self._per_item(samples, p.name), sink, **p.protocol)]
 
 
@@ -183,7 +187,7 @@ def _cycle_outputs() -> dict[str, OutputInfo]:
     return out
 
 
-class Cycle(_Perceptual):
+class Cycle(_Perceptual[CycleOpts]):
     name = "cycle"
     description = "cycle-consistency: L1 and perceptual distance between x and F(G(x)), in each direction"
     outputs = _cycle_outputs()
@@ -192,7 +196,7 @@ class Cycle(_Perceptual):
 
     def compute(self, samples: SampleSet, ref: Reference, *, seed: int = 0, state: Any = None,
                 sink: ArtifactSink | None = None) -> list[MetricValue]:
-        o: CycleOpts = self.opts  # type: ignore[assignment]
+        o = self.opts
         p = measures.perceptual(o.net)
         t = _translator(samples)
         fns: dict[str, Any] = {"l1": measures.l1, p.name: p.distance}
@@ -236,7 +240,7 @@ class DiversityOpts(NetOpts):
     samples: int = Field(default=4, gt=1, description="translations per input, each with its own seed")
 
 
-class Diversity(_Perceptual):
+class Diversity(_Perceptual[DiversityOpts]):
     name = "diversity"
     description = "conditional diversity: mean perceptual distance between translations of one input under different seeds"
     outputs = {f"diversity_{p}": OutputInfo(higher_is_better=True, description=f"mean pairwise {p} among outputs for one input")
@@ -246,7 +250,7 @@ class Diversity(_Perceptual):
 
     def compute(self, samples: SampleSet, ref: Reference, *, seed: int = 0, state: Any = None,
                 sink: ArtifactSink | None = None) -> list[MetricValue]:
-        o: DiversityOpts = self.opts  # type: ignore[assignment]
+        o = self.opts
         p = measures.perceptual(o.net)
         skip = _replayed(samples, f"diversity_{p.name}", "it holds one translation per input, whatever the seed")
         if skip:

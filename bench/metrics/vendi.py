@@ -66,7 +66,7 @@ class VendiOpts(Options):
     q: float = Field(default=1.0, ge=0, description="order of the Rényi entropy (1: Shannon, the paper's default)")
 
 
-class Vendi(Metric):
+class Vendi(Metric[VendiOpts]):
     name = "vendi"
     description = "Vendi score: effective number of distinct samples (exp Rényi entropy of the cosine-kernel spectrum)"
     outputs = {
@@ -82,7 +82,7 @@ class Vendi(Metric):
 
     def compute(self, samples: SampleSet, ref: Reference, *, seed: int, state: Any = None,
                 sink: ArtifactSink | None = None) -> list[MetricValue]:
-        o: VendiOpts = self.opts  # type: ignore[assignment]
+        o = self.opts
         g, r = samples.x, ref.x
         m = min(len(g), len(r))
         cache = state if isinstance(state, dict) else {}

@@ -64,7 +64,7 @@ class CaptionOpts(Options):
     spice: bool = Field(default=True, description="SPICE needs the Stanford CoreNLP jars (offline: unavailable)")
 
 
-class CaptionMetrics(Metric):
+class CaptionMetrics(Metric[CaptionOpts]):
     name = "coco_captions"
     description = "BLEU-1..4, METEOR, ROUGE-L, CIDEr-D, SPICE as pycocoevalcap 1.2 computes them (bench.text)"
     requires = frozenset({"texts", "reference.captions"})
@@ -78,7 +78,7 @@ class CaptionMetrics(Metric):
         from bench.text.caption_scores import CaptionMetricWarning, score_captions
 
         assert samples.texts is not None and ref.captions is not None
-        o: CaptionOpts = self.opts  # type: ignore[assignment]
+        o = self.opts
         refs: dict[Hashable, list[str]] = {i: list(r) for i, r in enumerate(ref.captions)}
         hyps: dict[Hashable, str] = dict(enumerate(samples.texts))
         with warnings.catch_warnings():
@@ -117,7 +117,7 @@ class ClipScoreTMOpts(Options):
                                         "row's extras: prompts_over_context) or refuse")
 
 
-class ClipScore(Metric):
+class ClipScore(Metric[ClipScoreOpts]):
     """Hessel et al. 2021: CLIP-S = w * max(cos(image, prefix + caption), 0), mean over images; RefCLIP-S = harmonic
     mean of CLIP-S and max(cos(caption, reference), 0) over the references (references also get the prefix, as in
     the authors' code). The scorer is the task's backbone: OpenAI ViT-B/32 (``clip-vit-b32``) for the published
@@ -132,7 +132,7 @@ class ClipScore(Metric):
 
     def compute(self, samples: SampleSet, ref: Reference, *, seed: int, state: Any = None,
                 sink: ArtifactSink | None = None) -> list[MetricValue]:
-        o: ClipScoreOpts = self.opts  # type: ignore[assignment]
+        o = self.opts
         bb, texts, refs = samples.backbone, samples.texts, ref.captions
         assert bb is not None and texts is not None and refs is not None
         img = samples.x
@@ -159,7 +159,7 @@ class ClipScore(Metric):
         return out
 
 
-class ClipScoreTM(Metric):
+class ClipScoreTM(Metric[ClipScoreTMOpts]):
     """torchmetrics' ``CLIPScore`` convention: 100 * cos, no prefix, clamp at 0 after averaging (its default model
     is ViT-L/14; here the scorer is the task's backbone, named in the protocol)."""
 
@@ -174,7 +174,7 @@ class ClipScoreTM(Metric):
                 sink: ArtifactSink | None = None) -> list[MetricValue]:
         bb = samples.backbone
         assert bb is not None and samples.texts is not None
-        long = backbone_long_prompts(bb, list(samples.texts), self.opts.long_prompts, self.name)  # type: ignore[attr-defined]
+        long = backbone_long_prompts(bb, list(samples.texts), self.opts.long_prompts, self.name)
         per = 100 * _cos(samples.x, bb.embed_texts(list(samples.texts)))  # type: ignore[attr-defined]
         if sink is not None:
             sink.per_sample("clip_score_tm", per)

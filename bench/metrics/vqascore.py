@@ -98,7 +98,7 @@ class VQAScoreOpts(Options):
     batch_size: int = Field(default=1, ge=1, description="items per forward pass (1 as t2v_metrics)")
 
 
-class VQAScore(Metric):
+class VQAScore(Metric[VQAScoreOpts]):
     name = "vqascore"
     description = "VQAScore (Lin et al. 2024): P('Yes' | image, 'Does this figure show \"{prompt}\"?...')"
     requires = frozenset({"texts"})  # the images stream through item_measures (or come whole from Python)
@@ -108,7 +108,7 @@ class VQAScore(Metric):
     def load(self) -> VQAScorer:
         from bench.metrics.preference import _device
 
-        o: VQAScoreOpts = self.opts  # type: ignore[assignment]
+        o = self.opts
         if not hasattr(self, "_scorer"):
             self._scorer = VQAScorer(o.model, o.question_template, o.answer_template, str(_device(o.device)),
                                      o.batch_size)
@@ -124,7 +124,7 @@ class VQAScore(Metric):
     def dry_run(self) -> list[str]:
         from bench.metrics.hfweights import folder_state
 
-        return [folder_state(self.opts.model, "VQAScore model")]  # type: ignore[attr-defined]
+        return [folder_state(self.opts.model, "VQAScore model")]
 
     def compute(self, samples: SampleSet, ref: Reference, *, seed: int, state: Any = None,
                 sink: ArtifactSink | None = None) -> list[MetricValue]:
