@@ -17,10 +17,6 @@ from typing import Annotated, Any
 import numpy as np
 import torch
 from pydantic import Field
-from scipy.special import xlogy
-from torch_fidelity.metric_isc import isc_features_to_metric
-from torch_fidelity.metric_kid import kernel_poly, kid_features_to_metric, mmd2
-from torch_fidelity.metric_prc import prc_features_to_metric
 
 from bench.errors import ConfigError, InputError
 from bench.metrics.base import ArtifactSink, Metric, MetricValue, Options, OutputInfo, Reference, SampleSet
@@ -140,6 +136,10 @@ def kid_subsets(g: np.ndarray, r: np.ndarray, o: KIDOpts, size: int, seed: int) 
     """
     n1, n2 = len(g), len(r)
     full = n1 * n1 + n2 * n2 + n1 * n2
+    # torch-fidelity imported where its code runs: the package imports torchvision's model zoo (seconds of a cold
+    # start), which FID and the metrics outside this module never need
+    from torch_fidelity.metric_kid import kernel_poly, kid_features_to_metric, mmd2
+
     kw = dict(kid_kernel="poly", kid_kernel_poly_degree=o.degree, kid_kernel_poly_gamma=o.gamma,
               kid_kernel_poly_coef0=o.coef0)
     if full > KID_FULL_KERNEL_MAX or full >= 3 * o.subsets * size * size:
@@ -192,6 +192,8 @@ def inception_score_in_blocks(logits: np.ndarray, split_size: int) -> tuple[floa
     """OpenAI's ``compute_inception_score`` (guided-diffusion evaluations/evaluator.py, after improved-gan):
     softmax of the unbiased logits, then per consecutive block of ``split_size`` samples exp(mean KL(p(y|x) ||
     p(y))); returns the mean and std over blocks and their number. Computed in float64 (ADM: float32 numpy)."""
+    from scipy.special import xlogy
+
     x = np.asarray(logits, dtype=np.float64)
     x = x - x.max(axis=1, keepdims=True)
     p = np.exp(x)
@@ -222,6 +224,8 @@ class InceptionScore(Metric):
             mean, std, k = inception_score_in_blocks(samples.x, o.split_size)
             return [MetricValue("isc", mean, extras={"std": std, "split_size": o.split_size, "splits": k,
                                                      "shuffle": False})]
+        from torch_fidelity.metric_isc import isc_features_to_metric
+
         rng = seed if o.rng_seed is None else o.rng_seed
         out = isc_features_to_metric(torch.from_numpy(samples.x), splits=o.splits, shuffle=o.shuffle,
                                      rng_seed=rng % (2**32))
@@ -259,6 +263,8 @@ class PrecisionRecall(Metric):
 
     def compute(self, samples: SampleSet, ref: Reference, *, seed: int, state: Any = None,
                 sink: ArtifactSink | None = None) -> list[MetricValue]:
+        from torch_fidelity.metric_prc import prc_features_to_metric
+
         o: PRCOpts = self.opts  # type: ignore[assignment]
         g, r = samples.x, ref.x
         out = prc_features_to_metric(
