@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from bench.adapters import ADAPTERS
 from bench.backbones import BACKBONES, Backbone, get_backbone, is_backbone
-from bench.data.base import DatasetKind
+from bench.data.base import DatasetKind, no_images_line
 from bench.errors import ConfigError, GenbenchError, ProtocolMismatchError, did_you_mean
 from bench.metrics import METRICS, Metric
 from bench.metrics.base import INPUTS
@@ -219,6 +219,10 @@ def check_suite(loaded: LoadedSuite, *, check_weights: bool = True, device: str 
                 continue
             for path, msg in metric.check(s.datasets):
                 problem((*base, "metrics", mname, *path), msg)
+            if t.reference in plan.datasets and not plan.datasets[t.reference][0].has_images \
+                    and cls_m.uses_reference():
+                problem((*base, "metrics", mname), no_images_line(mname, t.reference, s.datasets[t.reference].kind))
+                continue
             if t.reference in stats_protocols and cls_m.uses_reference() and not cls_m.reference_stats_ok:
                 problem((*base, "metrics", mname), f"metric '{mname}' needs the reference's features, but reference "
                         f"'{t.reference}' is statistics only (mu, sigma); use a folder or image .npz reference for it")

@@ -33,7 +33,6 @@ from bench.results import Row, RunDir, git_sha, hardware, package_versions
 from bench.runtime import device_record
 from bench.selftest import manifest_record as selftest_manifest
 from bench.suite import contained_output_dir
-from bench.tables import to_csv, to_markdown
 from bench.tasks import TaskPlan
 from bench.tasks.context import RunContext, SampleSets
 
@@ -67,8 +66,12 @@ class RunOutcome:
 
 class Runner:
     def __init__(self, plan: Plan, *, run_dir: RunDir | None = None, store: FeatureStore | None = None,
-                 progress: bool = True, log: Any = None, shard: tuple[int, int] | None = None) -> None:
+                 progress: bool = True, log: Any = None, shard: tuple[int, int] | None = None,
+                 tables: bool = True) -> None:
         self.plan = plan
+        #: write table.md / table.csv (pandas) into the run folder; False for a folder nobody keeps (one-shot
+        #: ``genbench score`` without --out): the rows and manifest are still written, and pandas is not imported
+        self.tables = tables
         self.suite = plan.loaded.suite
         #: (index, count): this run computes only its share of the suite's (task, model) pairs (shard_pairs)
         self.shard = shard
@@ -247,12 +250,14 @@ class Runner:
             self._final_manifest("failed", [*errors, f"stopped: {exc.__class__.__name__}: {exc}"], started)
             raise
         rows = rd.rows()
-        order = list(self.suite.models)
-        md = to_markdown(rows, order)
-        from bench.results import atomic_write_text
+        md = ""
+        if self.tables:
+            from bench.results import atomic_write_text
+            from bench.tables import to_csv, to_markdown
 
-        atomic_write_text(rd.path / "table.md", f"# {self.suite.name} — run {rd.path.name}\n\n{md}")
-        atomic_write_text(rd.path / "table.csv", to_csv(rows))
+            md = to_markdown(rows, list(self.suite.models))
+            atomic_write_text(rd.path / "table.md", f"# {self.suite.name} — run {rd.path.name}\n\n{md}")
+            atomic_write_text(rd.path / "table.csv", to_csv(rows))
         rd.write_json("manifest.json", self.manifest("failed" if errors else "complete", errors, started))
         return RunOutcome(self.public_dir, rows, errors, md)
 

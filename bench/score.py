@@ -98,8 +98,9 @@ def _one_task_run(loaded: LoadedSuite, *, out: str | None, progress: bool, cache
     with ExitStack() as stack:
         base = Path(out) if out else Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="genbench-score-")))
         run_dir = RunDir(base / loaded.suite.name / RunDir.new_id(loaded.suite.spec_hash()))
+        # no tables in a folder that is removed when the command returns (they cost a pandas import)
         yield Runner(plan, run_dir=run_dir, store=FeatureStore("default" if cache else None, progress=progress),
-                     progress=progress, log=lambda m: None).run()
+                     progress=progress, log=lambda m: None, tables=out is not None).run()
 
 
 def _score_two_stats(input1: str, input2: str, args1: dict[str, Any], args2: dict[str, Any], metrics: list[str],

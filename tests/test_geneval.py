@@ -313,3 +313,131 @@ tasks:
     per = json.loads((run / rows[-1]["extras"]["per_sample_file"]).read_text())
     text = json.dumps(per)
     assert "geneval_pass" in text and "geneval_reason" in text
+
+
+# ================================================================================================ streaming
+def _tiny_parts(tmp_path: Path) -> tuple[Path, str]:
+    """A tiny random Mask2Former folder and a tiny open_clip spec (random weights saved in the real format)."""
+    import open_clip
+
+    from tests.hf_tiny import tiny_mask2former
+    from tests.test_preference import TINY_ARCH, register_tiny
+
+    det = tiny_mask2former(tmp_path / "m2f")
+    register_tiny(tmp_path, open_clip)
+    torch.manual_seed(0)
+    torch.save(open_clip.create_model(TINY_ARCH, pretrained=None).state_dict(), tmp_path / "clip.pt")
+    return det, f"{TINY_ARCH}@{tmp_path / 'clip.pt'}"
+
+
+def test_streamed_verdicts_give_the_holding_rows(tmp_path: Path) -> None:
+    """Each batch judged as it streams (item_measures, batches of 3 of 11 images) and only the encoded verdicts
+    kept: the same rows (values, intervals, counts, extras) and per-sample pass/tag/reason as judging all the
+    images held at once, bit for bit; the verdict encoding round-trips, including a passing image's empty reason."""
+    from bench.metrics.base import ArtifactSink, Reference, SampleSet
+
+    det, clip = _tiny_parts(tmp_path)
+    meta = ge.load_metadata()
+    ims = torch.randint(0, 256, (11, 3, 40, 56), generator=torch.Generator().manual_seed(3), dtype=torch.uint8)
+    opts = {"detector": str(det), "clip": clip, "device": "cpu", "threshold": 0.0, "counting_threshold": 0.0}
+    held, streamed = ge.GenEval(opts), ge.GenEval(opts)
+    # six prompts across the tags, and five whose objects the random detector does find in their image (passes)
+    from bench.metrics.preference import to_pil
+
+    found = [set(held._parts()[0](im)[0]) for im in to_pil(ims[6:])]
+    single = {m["include"][0]["class"]: m["prompt"] for m in meta if m["tag"] == "single_object"}
+    prompts = [m["prompt"] for m in meta[::50]][:6] + [single[sorted(f & set(single))[0]] for f in found]
+    sink_held, sink_streamed = ArtifactSink(), ArtifactSink()
+    rows_held = held.compute(SampleSet(images=ims, texts=prompts), Reference(), seed=0, sink=sink_held)
+    (judge,) = streamed.item_measures().values()
+    parts = [judge(ims[s: s + 3], prompts[s: s + 3]) for s in range(0, len(prompts), 3)]
+    assert all(p.dtype.kind == "U" for p in parts)
+    values = np.concatenate(parts)
+    rows_streamed = streamed.compute(SampleSet(item_values={ge.VERDICT: values}, texts=prompts), Reference(), seed=0,
+                                     sink=sink_streamed)
+    assert rows_streamed == rows_held
+    assert sink_streamed.per_sample_values == sink_held.per_sample_values
+    assert 0 < sum(sink_held.per_sample_values["geneval_pass"]) < len(prompts)  # both verdicts occur
+    assert ge.decode_verdicts(ge.encode_verdicts([True, False], ["", "expected dog>=1, found 0\nand more"])) == \
+        ([True, False], ["", "expected dog>=1, found 0\nand more"])
+    with pytest.raises(InputError, match="not one of GenEval's"):
+        ge.decode_verdicts(np.asarray(["", "1"]))
+
+
+def _suite(tmp_path: Path, det: Path, clip: str, extra: str = "") -> Path:
+    suite = tmp_path / "g.yaml"
+    suite.write_text(f"""name: g
+datasets: {{ge: {{kind: geneval, tags: [counting, colors]}}}}
+models: {{random: {{adapter: random-scene}}}}
+tasks:
+  - name: ge
+    kind: text-to-image
+    reference: ge
+    n: 3
+    batch_size: 4
+    backbone: shapes-clip
+    args: {{samples_per_prompt: 2}}
+    metrics:
+      geneval: {{detector: {det}, clip: "{clip}", device: cpu, threshold: 0.0, counting_threshold: 0.0}}
+{extra}""")
+    return suite
+
+
+def test_geneval_task_streams_and_gives_the_holding_rows(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite run judges each generated batch as it streams (no image reaches the metric; the placeholder
+    reference images are never featurized), and its rows equal those of the former path that held every image
+    (GenEval reading ``images``), value for value."""
+    import json
+
+    from tests.conftest import run_cli
+
+    det, clip = _tiny_parts(tmp_path)
+    suite = _suite(tmp_path, det, clip)
+    seen: list[bool] = []
+    compute = ge.GenEval.compute
+
+    def spy(self: Any, samples: Any, *a: Any, **k: Any) -> Any:
+        seen.append(samples.images is None and ge.VERDICT in samples.item_values)
+        return compute(self, samples, *a, **k)
+
+    def rows(out: str) -> list[dict[str, Any]]:
+        code, _, err = run_cli(["run", str(suite), "--out", str(tmp_path / out), "--quiet", "--no-cache"], capsys)
+        assert code == 0, err
+        (run,) = list((tmp_path / out / "g").iterdir())
+        got = [json.loads(line) for line in (run / "rows.jsonl").read_text().splitlines()]
+        per = [json.loads((run / r["extras"].pop("per_sample_file")).read_text()) for r in got]
+        for r in got:  # the wall time of generating (streamed: with the judging inside) is not a number of the run
+            r["extras"] = {k: v for k, v in r["extras"].items() if not k.endswith("_seconds")}
+        return [{k: r[k] for k in ("metric", "value", "ci_low", "ci_high", "n", "extras")} for r in got] + per
+
+    featurized: list[str] = []
+    import bench.tasks.base as tb
+    dataset_features = tb.dataset_features
+    monkeypatch.setattr(tb, "dataset_features", lambda ctx, task, ds, label: featurized.append(label) or
+                        dataset_features(ctx, task, ds, label))
+    with monkeypatch.context() as m:
+        m.setattr(ge.GenEval, "compute", spy)
+        streamed = rows("streamed")
+    assert seen == [True] and featurized == []
+    with monkeypatch.context() as m:  # the former path: every image held, judged at the end
+        m.setattr(ge.GenEval, "requires", frozenset({"images", "texts"}))
+        m.setattr(ge.GenEval, "item_measures", lambda self: {})
+        held = rows("held")
+    assert streamed == held
+    assert [r["metric"] for r in streamed[:2]] == ["geneval_counting", "geneval_overall"]  # n: 3 counting prompts
+    assert "geneval_reason" in json.dumps(streamed[2])
+
+
+def test_fid_on_the_geneval_prompt_set_is_refused_in_one_line(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """The geneval kind declares it has no images: validate refuses FID on it (one line at the metric's
+    file:line, exit 2); GenEval itself validates."""
+    from tests.conftest import run_cli
+
+    suite = _suite(tmp_path, tmp_path / "m2f", "x")
+    suite.write_text(suite.read_text() + "      fid: {}\n")
+    code, out, err = run_cli(["validate", "--no-weights", str(suite)], capsys)
+    assert code == 2
+    lines = [line for line in (out + err).splitlines() if "prompt set with no images" in line]
+    assert len(lines) == 1 and "metric 'fid'" in lines[0] and "g.yaml:" in lines[0], out + err

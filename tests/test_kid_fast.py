@@ -40,14 +40,43 @@ def test_gathered_kernels_equal_torch_fidelity(n1: int, n2: int, size: int, subs
 
 def test_large_sets_fall_back_to_torch_fidelity(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
-    real = distribution.kid_features_to_metric
+    import torch_fidelity.metric_kid as tf_kid
+
+    real = tf_kid.kid_features_to_metric
 
     def spy(*a, **k):  # type: ignore[no-untyped-def]
         calls.append(1)
         return real(*a, **k)
 
-    monkeypatch.setattr(distribution, "kid_features_to_metric", spy)
+    monkeypatch.setattr(tf_kid, "kid_features_to_metric", spy)  # imported where KID runs
     monkeypatch.setattr(distribution, "KID_FULL_KERNEL_MAX", 1000)
     g, r = _features(40, 16, 0, 0.0), _features(40, 16, 1, 0.1)
     kid_subsets(g, r, KIDOpts(subsets=5, subset_size=20), 20, seed=0)
     assert calls == [1]
+
+
+@pytest.mark.parametrize("gamma,degree,coef0", [(None, 3, 1.0), (0.01, 2, 0.5)])
+def test_restated_kernel_and_mmd_are_torch_fidelitys_bit_for_bit(gamma: float | None, degree: int,
+                                                                  coef0: float) -> None:
+    """genbench's kernel_poly and mmd2_unbiased (restated so KID does not import torch-fidelity and torchvision)
+    give torch-fidelity's exact bits: the kernel matrices array-equal, every subset's MMD² == on gathered blocks,
+    and kid_subsets the same floats as with torch-fidelity's functions in their place."""
+    from torch_fidelity.metric_kid import mmd2
+
+    g, r = _features(150, 64, 3, 0.0), _features(120, 64, 4, 0.1)
+    o = KIDOpts(subsets=30, subset_size=60, gamma=gamma, degree=degree, coef0=coef0)
+    kw = dict(kid_kernel_poly_degree=degree, kid_kernel_poly_gamma=gamma, kid_kernel_poly_coef0=coef0)
+    for a, b in ((g, g), (r, r), (g, r)):
+        ours_k, ref_k = distribution.kernel_poly(a, b, o), kernel_poly(a, b, **kw)
+        assert ours_k.dtype == ref_k.dtype and np.array_equal(ours_k, ref_k)
+    kxx, kyy, kxy = kernel_poly(g, g, **kw), kernel_poly(r, r, **kw), kernel_poly(g, r, **kw)
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        a, b = rng.choice(150, 60, replace=False), rng.choice(120, 60, replace=False)
+        blocks = (kxx.take(a, 0).take(a, 1), kxy.take(a, 0).take(b, 1), kyy.take(b, 0).take(b, 1))
+        assert distribution.mmd2_unbiased(*blocks) == mmd2(*blocks)
+    ours = kid_subsets(g, r, o, 60, seed=7)
+    with pytest.MonkeyPatch.context() as m:  # torch-fidelity's own functions in the same places
+        m.setattr(distribution, "kernel_poly", lambda x, y, o: kernel_poly(x, y, **kw))
+        m.setattr(distribution, "mmd2_unbiased", mmd2)
+        assert kid_subsets(g, r, o, 60, seed=7) == ours

@@ -39,6 +39,8 @@ class Dataset:
     prompts: list[str] | None = None
     #: each image's id in its own annotations (COCO image ids); None: the position is the id
     image_ids: list[Any] | None = None
+    #: False for a prompt set (DatasetKind.has_images): its images are placeholders nothing may compare with
+    has_images: bool = True
 
     @property
     def hash(self) -> str:
@@ -125,6 +127,9 @@ class DatasetKind:
 
     name: ClassVar[str]
     Args: ClassVar[type[DatasetArgs]] = DatasetArgs
+    #: False: a prompt set (GenEval) with no reference images; ``validate`` refuses metrics that compare with the
+    #: reference (FID, ...) on it, and its datasets carry ``has_images = False`` for the tasks
+    has_images: ClassVar[bool] = True
 
     def load(self, name: str, args: Any, resolve: Resolve) -> Any:
         """The dataset (``bench.data.datasets.Dataset`` or a subclass, or ``bench.refstats.RefStats``)."""
@@ -142,6 +147,13 @@ class DatasetKind:
         """For a statistics-only reference: the protocol its statistics were made under (validate compares each
         task's backbone with it); None for image datasets."""
         return None
+
+
+def no_images_line(metric: str, dataset: str, kind: str) -> str:
+    """The one line that refuses a metric comparing with the reference (FID, ...) on a prompt set."""
+    return (f"metric '{metric}' compares with the reference's images, but dataset '{dataset}' (kind {kind}) is a "
+            f"prompt set with no images; give {metric} a task of its own whose reference is an image set "
+            "(COCO-30k, a folder)")
 
 
 DATASETS: Registry[type[DatasetKind]] = Registry("dataset kind", base=DatasetKind, group="genbench.datasets")

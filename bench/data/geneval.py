@@ -54,11 +54,13 @@ class GenEvalArgs(DatasetArgs):
 
 
 class GenEvalKind(DatasetKind):
-    """GenEval's 553 prompts with their metadata. A prompt set, not an image set: its images are 8x8 grey
-    placeholders so the text-to-image task can run, and image-vs-reference metrics (FID) mean nothing on it."""
+    """GenEval's 553 prompts with their metadata. A prompt set, not an image set: it declares it has no images
+    (``has_images``), so ``validate`` refuses FID and every other metric that compares with the reference on it, and
+    the text-to-image task reads none of it (its 8x8 grey stand-ins only give the prompts a length)."""
 
     name = "geneval"
     Args = GenEvalArgs
+    has_images = False
 
     def check(self, args: GenEvalArgs, resolve: Resolve) -> list[tuple[tuple[Any, ...], str]]:  # type: ignore[override]
         bad = [t for t in args.tags or [] if t not in TAGS]
@@ -70,7 +72,7 @@ class GenEvalKind(DatasetKind):
             meta = [m for m in meta if m["tag"] in args.tags]
         prompts = [m["prompt"] for m in meta]
         ds = Dataset(name, "geneval", torch.full((len(meta), 3, 8, 8), 128, dtype=torch.uint8),
-                     captions=[[p] for p in prompts], prompts=prompts)
+                     captions=[[p] for p in prompts], prompts=prompts, has_images=False)
         digest = hashlib.sha256(json.dumps(meta, sort_keys=True).encode()).hexdigest()[:12]
         ds.id = f"geneval:prompts{len(meta)}@{digest}"
         return ds

@@ -17,10 +17,6 @@ from typing import Annotated, Any
 import numpy as np
 import torch
 from pydantic import Field
-from scipy.special import xlogy
-from torch_fidelity.metric_isc import isc_features_to_metric
-from torch_fidelity.metric_kid import kernel_poly, kid_features_to_metric, mmd2
-from torch_fidelity.metric_prc import prc_features_to_metric
 
 from bench.errors import ConfigError, InputError
 from bench.metrics.base import ArtifactSink, Metric, MetricValue, Options, OutputInfo, Reference, SampleSet
@@ -128,33 +124,58 @@ class KIDOpts(BootstrapOpts):
 KID_FULL_KERNEL_MAX = 100_000_000  # 3 float32 matrices of up to ~400 MB together
 
 
+def kernel_poly(x: np.ndarray, y: np.ndarray, o: KIDOpts) -> np.ndarray:
+    """torch-fidelity 0.4's ``metric_kid.kernel_poly``, operation for operation (bit-equal, tests/test_kid_fast.py):
+    ``(x y^T * gamma + coef0) ** degree``, gamma = 1 / dim by default. Restated so that KID does not import the
+    torch-fidelity package, which imports torchvision and with it torch._dynamo: ~4 s of CPU of a cold start, a
+    third of a whole ``score images --fid --kid`` on the digits (scripts/bench_cold_start.py)."""
+    gamma = 1.0 / x.shape[1] if o.gamma is None else o.gamma
+    return (np.matmul(x, y.T) * gamma + o.coef0) ** o.degree  # type: ignore[no-any-return]
+
+
+def mmd2_unbiased(kxx: np.ndarray, kxy: np.ndarray, kyy: np.ndarray) -> float:
+    """torch-fidelity 0.4's ``metric_kid.mmd2`` with its defaults (``unit_diagonal=False``,
+    ``mmd_est="unbiased"``), the same sums in the same order (bit-equal, tests/test_kid_fast.py)."""
+    m = kxx.shape[0]
+    diag_x, diag_y = np.diagonal(kxx), np.diagonal(kyy)
+    kt_xx_sum = (kxx.sum(axis=1) - diag_x).sum()
+    kt_yy_sum = (kyy.sum(axis=1) - diag_y).sum()
+    k_xy_sum = kxy.sum(axis=0).sum()
+    mmd2 = (kt_xx_sum + kt_yy_sum) / (m * (m - 1))
+    mmd2 -= 2 * k_xy_sum / (m * m)
+    return mmd2  # type: ignore[no-any-return]
+
+
 def kid_subsets(g: np.ndarray, r: np.ndarray, o: KIDOpts, size: int, seed: int) -> tuple[float, float]:
-    """torch-fidelity's KID (mean, std over ``o.subsets`` seeded subsets) with its own functions and random draws.
+    """torch-fidelity's KID (mean, std over ``o.subsets`` seeded subsets) with its functions and random draws.
 
     torch-fidelity computes three ``size x size`` float32 kernel matrices per subset. When the full kernel
     matrices are small enough and cheaper than the subsets' (e.g. 100 subsets of all 500 samples: 3 full matrices
-    instead of 300), they are computed once with torch-fidelity's ``kernel_poly`` and each subset's blocks are
-    gathered from them: the same float32 dot products, so the same numbers up to the last bits of a kernel entry
-    that a BLAS may round differently for other matrix shapes (tests/test_kid_fast.py states the bound), and the
-    subsets' MMD comes from torch-fidelity's own ``mmd2``. Otherwise its ``kid_features_to_metric`` runs as is.
+    instead of 300), they are computed once with :func:`kernel_poly` and each subset's blocks are gathered from
+    them: the same float32 dot products, so the same numbers up to the last bits of a kernel entry that a BLAS may
+    round differently for other matrix shapes (tests/test_kid_fast.py states the bound), and the subsets' MMD comes
+    from :func:`mmd2_unbiased` (both torch-fidelity's code restated bit for bit). Otherwise torch-fidelity's own
+    ``kid_features_to_metric`` runs as is (imported only then).
     """
     n1, n2 = len(g), len(r)
     full = n1 * n1 + n2 * n2 + n1 * n2
-    kw = dict(kid_kernel="poly", kid_kernel_poly_degree=o.degree, kid_kernel_poly_gamma=o.gamma,
-              kid_kernel_poly_coef0=o.coef0)
     if full > KID_FULL_KERNEL_MAX or full >= 3 * o.subsets * size * size:
+        from torch_fidelity.metric_kid import kid_features_to_metric
+
         out = kid_features_to_metric(torch.from_numpy(g), torch.from_numpy(r), kid_subsets=o.subsets,
-                                     kid_subset_size=size, rng_seed=seed % (2**32), verbose=False, **kw)
+                                     kid_subset_size=size, rng_seed=seed % (2**32), verbose=False,
+                                     kid_kernel="poly", kid_kernel_poly_degree=o.degree,
+                                     kid_kernel_poly_gamma=o.gamma, kid_kernel_poly_coef0=o.coef0)
         return out["kernel_inception_distance_mean"], out["kernel_inception_distance_std"]
     x, y = np.asarray(g, np.float32), np.asarray(r, np.float32)  # torch-fidelity's dtype (it calls .numpy())
-    kxx, kyy, kxy = kernel_poly(x, x, **kw), kernel_poly(y, y, **kw), kernel_poly(x, y, **kw)
+    kxx, kyy, kxy = kernel_poly(x, x, o), kernel_poly(y, y, o), kernel_poly(x, y, o)
     rng = np.random.RandomState(seed % (2**32))
     mmds = np.zeros(o.subsets)
     for i in range(o.subsets):  # the draws in torch-fidelity's order: subset of set 1, then of set 2
         a = rng.choice(n1, size, replace=False)
         b = rng.choice(n2, size, replace=False)
         # take rows, then columns: the same C-ordered block as np.ix_ (so mmd2 sums in the same order), ~3x faster
-        mmds[i] = mmd2(kxx.take(a, 0).take(a, 1), kxy.take(a, 0).take(b, 1), kyy.take(b, 0).take(b, 1))
+        mmds[i] = mmd2_unbiased(kxx.take(a, 0).take(a, 1), kxy.take(a, 0).take(b, 1), kyy.take(b, 0).take(b, 1))
     return float(np.mean(mmds)), float(np.std(mmds))
 
 
@@ -192,6 +213,8 @@ def inception_score_in_blocks(logits: np.ndarray, split_size: int) -> tuple[floa
     """OpenAI's ``compute_inception_score`` (guided-diffusion evaluations/evaluator.py, after improved-gan):
     softmax of the unbiased logits, then per consecutive block of ``split_size`` samples exp(mean KL(p(y|x) ||
     p(y))); returns the mean and std over blocks and their number. Computed in float64 (ADM: float32 numpy)."""
+    from scipy.special import xlogy
+
     x = np.asarray(logits, dtype=np.float64)
     x = x - x.max(axis=1, keepdims=True)
     p = np.exp(x)
@@ -222,6 +245,8 @@ class InceptionScore(Metric[ISOpts]):
             mean, std, k = inception_score_in_blocks(samples.x, o.split_size)
             return [MetricValue("isc", mean, extras={"std": std, "split_size": o.split_size, "splits": k,
                                                      "shuffle": False})]
+        from torch_fidelity.metric_isc import isc_features_to_metric
+
         rng = seed if o.rng_seed is None else o.rng_seed
         out = isc_features_to_metric(torch.from_numpy(samples.x), splits=o.splits, shuffle=o.shuffle,
                                      rng_seed=rng % (2**32))
@@ -259,6 +284,8 @@ class PrecisionRecall(Metric[PRCOpts]):
 
     def compute(self, samples: SampleSet, ref: Reference, *, seed: int, state: Any = None,
                 sink: ArtifactSink | None = None) -> list[MetricValue]:
+        from torch_fidelity.metric_prc import prc_features_to_metric
+
         o = self.opts
         g, r = samples.x, ref.x
         out = prc_features_to_metric(

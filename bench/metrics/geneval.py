@@ -287,6 +287,15 @@ class GenEvalOpts(Options):
     device: str = "auto"
 
 
+def prompt_metadata(metadata: dict[str, dict[str, Any]], i: int, prompt: str) -> dict[str, Any]:
+    """The GenEval metadata of item ``i``'s prompt; one line when it is not one of GenEval's prompts."""
+    meta = metadata.get(prompt)
+    if meta is None:
+        raise InputError(f"geneval: prompt {i} ({prompt[:60]!r}) is not a GenEval prompt (metadata has "
+                         f"{len(metadata)}); generate from the geneval dataset's prompts")
+    return meta
+
+
 def score_images(images: torch.Tensor, prompts: Sequence[str], detect: Callable[[Any], Any], colours: Callable[..., list[str]],
                  metadata: dict[str, dict[str, Any]], opts: GenEvalOpts) -> tuple[list[bool], list[str], list[str]]:
     """Per image: (passes, tag, reasons). ``detect(pil) -> (boxes, masks)``; ``colours(crops, cls)``."""
@@ -295,10 +304,7 @@ def score_images(images: torch.Tensor, prompts: Sequence[str], detect: Callable[
     rules = Rules(opts.threshold, opts.counting_threshold, opts.max_objects, opts.max_overlap, opts.position_threshold)
     passed, tags, reasons = [], [], []
     for i, (im, p) in enumerate(zip(to_pil(images), prompts, strict=True)):
-        meta = metadata.get(p)
-        if meta is None:
-            raise InputError(f"geneval: prompt {i} ({p[:60]!r}) is not a GenEval prompt (metadata has "
-                             f"{len(metadata)}); generate from the geneval dataset's prompts")
+        meta = prompt_metadata(metadata, i, p)
         boxes, masks = detect(im)
         kept = keep_detections(boxes, masks, meta["tag"], rules)
         ok, why = verdict(kept, meta, lambda objs, cls, im=im: colours(  # type: ignore[misc]
@@ -309,12 +315,34 @@ def score_images(images: torch.Tensor, prompts: Sequence[str], detect: Callable[
     return passed, tags, reasons
 
 
+#: the per-item value the text-to-image task streams for GenEval: one string per image, "1" (passes) or "0"
+#: followed by the reasons it fails (verdict()'s second part); the tag comes back from the prompt's metadata
+VERDICT = "geneval_verdict"
+
+
+def encode_verdicts(passed: Sequence[bool], reasons: Sequence[str]) -> np.ndarray:
+    """Per-image verdicts as one unicode array (what the feature cache stores for a streamed pass)."""
+    return np.asarray([f"{int(ok)}{why}" for ok, why in zip(passed, reasons, strict=True)], dtype=np.str_)
+
+
+def decode_verdicts(values: np.ndarray) -> tuple[list[bool], list[str]]:
+    """:func:`encode_verdicts` undone: (passes, reasons)."""
+    codes = [str(v) for v in np.asarray(values).tolist()]
+    if any(not c or c[0] not in "01" for c in codes):
+        raise InputError("geneval: a stored per-image verdict is not one of GenEval's (recompute without the cache)")
+    return [c[0] == "1" for c in codes], [c[1:] for c in codes]
+
+
 class GenEval(Metric[GenEvalOpts]):
-    """GenEval's per-image pass/fail under its rules, as rows per tag and overall (mean of the tag scores)."""
+    """GenEval's per-image pass/fail under its rules, as rows per tag and overall (mean of the tag scores).
+
+    In a text-to-image task each batch is judged as it streams (:meth:`item_measures`: detection, colour and the
+    rules against each image's own prompt), and only the per-image verdicts are kept: no image is held for it.
+    From Python (``genbench score t2i``) the images may come whole instead."""
 
     name = "geneval"
     description = "GenEval (Ghosh et al. 2023): object, count, colour and position checks with a detector + CLIP"
-    requires = frozenset({"images", "texts"})
+    requires = frozenset({"texts"})  # the images stream through item_measures (or come whole from Python)
     Opts = GenEvalOpts
     outputs = {"geneval_overall": OutputInfo(True, "fraction", "GenEval overall: mean of the six tag scores"),
                **{f"geneval_{t}": OutputInfo(True, "fraction", f"GenEval {t}: fraction of images passing")
@@ -336,6 +364,24 @@ class GenEval(Metric[GenEvalOpts]):
                                     "detector": o.detector, "detector_sha256": det.sha256, "clip": o.clip,
                                     "clip_sha256": col.clip.sha256, "rules": o.model_dump(exclude={"device"})}}
 
+    def _metadata(self) -> dict[str, dict[str, Any]]:
+        o = self.opts
+        if not hasattr(self, "_meta"):
+            self._meta = {m["prompt"]: m for m in load_metadata(o.metadata)}
+        return self._meta
+
+    def item_measures(self) -> dict[str, Any]:
+        """Each streamed batch judged against its prompts: one encoded verdict per image (:data:`VERDICT`)."""
+        o = self.opts
+        det, col = self._parts()
+        meta = self._metadata()
+
+        def judge(images: torch.Tensor, prompts: Sequence[str]) -> np.ndarray:
+            passed, _, reasons = score_images(images, list(prompts), det, col, meta, o)
+            return encode_verdicts(passed, reasons)
+
+        return {VERDICT: judge}
+
     def dry_run(self) -> list[str]:
         from bench.metrics.hfweights import folder_state
 
@@ -348,12 +394,19 @@ class GenEval(Metric[GenEvalOpts]):
                 sink: ArtifactSink | None = None) -> list[MetricValue]:
         from bench.metrics.vl import bootstrap_ci
 
-        if samples.images is None or samples.texts is None:
+        if (samples.images is None and VERDICT not in samples.item_values) or samples.texts is None:
             raise InputError("geneval needs the generated images and their prompts")
         o = self.opts
-        meta = {m["prompt"]: m for m in load_metadata(o.metadata)}
-        det, col = self._parts()
-        passed, tags, reasons = score_images(samples.images, list(samples.texts), det, col, meta, o)
+        meta = self._metadata()
+        texts = list(samples.texts)
+        if VERDICT in samples.item_values:  # judged as the images streamed
+            passed, reasons = decode_verdicts(samples.item_values[VERDICT])
+            if len(passed) != len(texts):
+                raise InputError(f"geneval: {len(passed)} verdicts for {len(texts)} prompts")
+            tags = [prompt_metadata(meta, i, p)["tag"] for i, p in enumerate(texts)]
+        else:
+            det, col = self._parts()
+            passed, tags, reasons = score_images(samples.images, texts, det, col, meta, o)  # type: ignore[arg-type]
         scores = tag_scores(tags, passed)
         p = np.asarray(passed, dtype=np.float64)
         if sink is not None:

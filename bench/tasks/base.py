@@ -242,7 +242,7 @@ class TaskKind(Generic[A]):
             if why is not None:
                 warnings.warn(f"model '{model}': {why}", stacklevel=2)
                 common[key] = why
-        produced: list[tuple[Any, float, dict[str, Any] | None, int | None, bool]] = []
+        produced: list[tuple[Any, float, dict[str, Any] | None, int | None, bool, OutputInfo | None]] = []
         for mname, metric in task.metrics.items():
             layer = self.layer_for(task, metric)
             m0 = time.time()
@@ -255,16 +255,19 @@ class TaskKind(Generic[A]):
                                         state=task.fitted.get(mname), sink=sink)
             proto = self.protocol(task, metric, layer, samples)
             reads = bool(metric.requires & FEATURE_INPUTS)  # only its rows carry a backbone warning (not BLEU's)
-            produced += [(v, time.time() - m0, proto, samples.n, reads) for v in values]
+            # each value's metadata from the metric that made it: finding it by name across the registry would
+            # import every metric module listed before it (torch-fidelity's for an SSIM row)
+            produced += [(v, time.time() - m0, proto, samples.n, reads, metric.outputs.get(v.metric.split("@", 1)[0]))
+                         for v in values]
         rel = sink.save()
         rows: list[Row] = []
-        for v, secs, proto, n, reads in produced:
+        for v, secs, proto, n, reads, info in produced:
             extras = {k: x for k, x in common.items() if reads or k != "backbone_warning"}
             if rel is not None:
                 extras["per_sample_file"] = rel
             rows.append(ctx.row(task, model, v, seconds=secs, n=v.n if v.n is not None else n,
                                 protocol=proto if v.n is None or proto is None else {**proto, "n": v.n},
-                                extras=extras))
+                                extras=extras, info=info))
         return rows
 
 

@@ -211,6 +211,12 @@ class T2IArgs(Options):
     samples_per_prompt: int = Field(default=2, ge=1, description="images per prompt (>= 2 for prompt-diversity)")
 
 
+def _item_array(values: Any) -> np.ndarray:
+    """One batch's per-item values: scores as float64; strings (GenEval's per-image verdicts) as they are."""
+    a = np.asarray(values)
+    return a if a.dtype.kind == "U" else a.astype(np.float64)
+
+
 class TextToImageTask(TaskKind[T2IArgs]):
     """Prompts in, images out: each reference image's prompt is rendered ``samples_per_prompt`` times (one seed per
     sample); FID against the prompts' reference images, CLIP-score, diversity per prompt, attribute accuracy.
@@ -236,11 +242,20 @@ class TextToImageTask(TaskKind[T2IArgs]):
         ds = ctx.dataset(task.reference)
         if not ds.prompts:
             raise ConfigError(f"dataset '{task.reference}' has no prompts; a text-to-image task needs a captioned dataset")
+        if not getattr(ds, "has_images", True):  # a prompt set (GenEval): validate refuses these; from Python too
+            from bench.data.base import no_images_line
+
+            bad = [name for name, m in task.metrics.items() if m.uses_reference()]
+            if bad:
+                raise ConfigError(no_images_line(bad[0], task.reference, ds.id.split(":")[0]))
         n = min(task.n or len(ds), len(ds))
         first = _First(ds, n)
         task.state.update(prompts=ds.prompts[:n], n_ref=n)
-        feats = dataset_features(ctx, task, first, f"[{task.reference}]")
-        images = reference_images(task, first)
+        # the reference images' features only where a metric compares with them (FID, ...): a prompt set (GenEval)
+        # has no images to read, and scorers of images against prompts never look at the reference's
+        feats = dataset_features(ctx, task, first, f"[{task.reference}]") \
+            if any(m.reads("reference.features") for m in task.metrics.values()) else None
+        images = reference_images(task, first) if getattr(ds, "has_images", True) else None
         return Reference(task.reference, ds.id, features=feats, images=images)
 
     def _prompt_index(self, task: TaskPlan) -> np.ndarray:
@@ -277,7 +292,7 @@ class TextToImageTask(TaskKind[T2IArgs]):
 
         def values(idx: range, out: torch.Tensor) -> dict[str, np.ndarray]:
             batch = [prompts[i // spp] for i in idx]
-            return {k: np.asarray(f(out, batch), dtype=np.float64) for k, f in fns.items()}
+            return {k: _item_array(f(out, batch)) for k, f in fns.items()}
 
         return ItemValues(values, tuple(fns), identity)
 
