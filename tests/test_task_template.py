@@ -107,3 +107,35 @@ def test_task_kinds_never_import_the_runner() -> None:
         names = [a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names]
         names += [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
         assert not any(n == "bench.runner" or n.startswith("bench.runner.") for n in names), path.name
+
+
+def test_per_item_values_stay_in_step_when_a_batch_runs_out_of_memory_and_is_split() -> None:
+    """A per-item scorer that runs out of device memory on a batch is retried in halves by the feature pass, which
+    keeps the smaller size for later batches: every piece must take the indices of its own items (found by a
+    review: the pieces used to take whole batches' indices, putting later batches out of step)."""
+    import warnings
+
+    from bench.backbones.base import _add_rows_fitting
+    from bench.tasks.production import ItemValues
+
+    calls: list[list[int]] = []
+
+    def fn(idx: range, images: torch.Tensor) -> dict[str, np.ndarray]:
+        if images.shape[0] > 2:
+            raise RuntimeError("CUDA out of memory (simulated)")
+        calls.append(list(idx))
+        return {"v": images.flatten(1)[:, 0].double().numpy() * 10 + np.asarray(list(idx))}
+
+    iv = ItemValues(fn, ("v",), {})
+    out: dict[str, list[np.ndarray]] = {"v": []}
+    batches = [range(0, 5), range(5, 8)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for b in batches:
+            iv.expect(b)
+        for b in batches:
+            _add_rows_fitting(iv, torch.zeros(len(b), 1, 2, 2), out)
+    assert np.concatenate(out["v"]).tolist() == [float(i) for i in range(8)]  # item i got index i
+    assert calls == [[0, 1], [2], [3, 4], [5, 6], [7]] or sorted(sum(calls, [])) == list(range(8))
+    with pytest.raises(Exception, match="outputs for the 0 items left|pop from an empty deque"):
+        _add_rows_fitting(iv, torch.zeros(1, 1, 2, 2), out)  # more outputs than items announced

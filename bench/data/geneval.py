@@ -29,9 +29,24 @@ def object_names() -> tuple[str, ...]:
     return tuple(line.strip() for line in (ASSETS / "object_names.txt").read_text().splitlines() if line.strip())
 
 
+def metadata_path(path: str | Path | None = None) -> Path:
+    """The metadata file ``path`` names (default: the shipped 553 prompts)."""
+    return Path(path) if path is not None else ASSETS / "evaluation_metadata.jsonl"
+
+
+def metadata_sha256(path: str | Path | None = None) -> str:
+    """The sha256 of the metadata file: what GenEval's verdicts are keyed by, not its path."""
+    from bench.weights import sha256_file
+
+    p = metadata_path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: GenEval metadata file does not exist")
+    return sha256_file(p)
+
+
 def load_metadata(path: str | Path | None = None) -> list[dict[str, Any]]:
     """The prompts' metadata (one JSON object a line); one line naming the file and line for a bad one."""
-    p = Path(path) if path is not None else ASSETS / "evaluation_metadata.jsonl"
+    p = metadata_path(path)
     if not p.is_file():
         raise InputError(f"{p}: GenEval metadata file does not exist")
     out = []

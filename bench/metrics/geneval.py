@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from bench.data.geneval import TAGS, load_metadata, object_names
+from bench.data.geneval import TAGS, load_metadata, metadata_sha256, object_names
 from bench.errors import InputError
 from bench.metrics.base import ArtifactSink, Metric, MetricValue, Options, OutputInfo, Reference, SampleSet
 
@@ -362,7 +362,10 @@ class GenEval(Metric[GenEvalOpts]):
         det, col = self._parts()
         return {"metric_protocol": {"scorer": "GenEval rules (evaluate_images.py, djghosh13/geneval af4902f)",
                                     "detector": o.detector, "detector_sha256": det.sha256, "clip": o.clip,
-                                    "clip_sha256": col.clip.sha256, "rules": o.model_dump(exclude={"device"})}}
+                                    "clip_sha256": col.clip.sha256, "rules": o.model_dump(exclude={"device"}),
+                                    # the verdicts depend on the metadata's content (the streamed verdicts are
+                                    # cached under this protocol): an edited file is another protocol
+                                    "metadata_sha256": metadata_sha256(o.metadata)}}
 
     def _metadata(self) -> dict[str, dict[str, Any]]:
         o = self.opts

@@ -83,7 +83,10 @@ class ItemValues(Backbone):
     networks' weights): part of the cache key.
 
     The pass feeds it the batches in order; :meth:`expect` tells it each batch's item indices first (the stream
-    wrapper calls it as the batch is made, possibly ahead in a reading thread: a FIFO keeps them in step)."""
+    wrapper calls it as the batch is made, possibly ahead in a reading thread: a FIFO keeps them in step). A batch
+    may arrive in pieces (the feature pass splits a batch that ran out of device memory, and keeps the smaller size
+    for later batches): each piece takes the next indices of the current batch, and the batch is done when its last
+    index has been measured."""
 
     name = "item-values"
 
@@ -92,6 +95,8 @@ class ItemValues(Backbone):
         self.fn, self.layers, self.identity = fn, tuple(names), dict(identity)
         self.weights_sha256 = "-"
         self._pending: deque[range] = deque()
+        self._current: range | None = None  # the batch being measured, and how many of its items are done
+        self._done = 0
 
     def load(self) -> None:  # nothing to build
         return None
@@ -110,13 +115,22 @@ class ItemValues(Backbone):
 
     @torch.no_grad()
     def add_rows(self, images: torch.Tensor, outs: dict[str, list[np.ndarray]]) -> None:
-        idx = self._pending.popleft()
-        values = self.fn(idx, images)
-        for k in self.layers:
-            v = np.asarray(values[k])
+        if self._current is None:
+            self._current, self._done = self._pending.popleft(), 0
+        idx = self._current[self._done: self._done + int(images.shape[0])]
+        if len(idx) != int(images.shape[0]):
+            raise InputError(f"per-item values: {int(images.shape[0])} outputs for the {len(idx)} items left of "
+                             f"batch {self._current.start}..{self._current.stop - 1}")
+        values = self.fn(idx, images)  # may run out of memory: nothing is counted done before it returns
+        got = {k: np.asarray(values[k]) for k in self.layers}
+        for k, v in got.items():
             if v.shape[0] != len(idx):
                 raise InputError(f"per-item value '{k}': {v.shape[0]} values for {len(idx)} items")
+        for k, v in got.items():
             outs[k].append(v)
+        self._done += len(idx)
+        if self._done == len(self._current):
+            self._current = None
 
 
 def iter_batches(ctx: RunContext, task: TaskPlan, model: str, p: Producer, first: int = 0,
