@@ -16,8 +16,8 @@ caller's grad mode, autocast state and TF32 flags; requests carry the per-item s
 of one built adapter (one model in one task). Tensors cross with torch.multiprocessing's reductions: a CPU tensor is
 copied once into a shared-memory segment by the sender and mapped by the receiver; a CUDA tensor is shared by CUDA
 IPC. Workers are forked from a fork server (never from the run's process, which has threads and may hold a CUDA
-context); a worker ignores Ctrl-C (the run decides) and dies with the run (``PR_SET_PDEATHSIG``: the server dies
-with the run, the worker with the server).
+context); a worker ignores Ctrl-C (the run decides) and ends when the run's process does
+(:func:`_exit_with_the_run`).
 """
 
 from __future__ import annotations
@@ -25,8 +25,10 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import select
 import signal
 import sys
+import threading
 import time
 import traceback
 import types
@@ -119,14 +121,31 @@ class _Module:
     """Reply to an attribute lookup: the attribute is a torch module, which stays in the worker."""
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to SIGKILL this process when the run's process ends (a hung call never sees the pipe close)."""
-    try:
+def _exit_with_the_run(conn: Connection) -> None:
+    """End this worker when the run's process ends, even in the middle of a hung call.
+
+    The worker's parent is the fork server, which lives as long as any worker does. Its death kills the worker
+    (``PR_SET_PDEATHSIG``), but the run's death does not kill the server. So a watch thread waits, without reading,
+    for the run's end of the pipe to close (``POLLRDHUP``: the run exited, was killed with SIGKILL, or gave the
+    worker up) and ends the process. The thread needs Python's GIL for that, which a bare ``except:`` loop yields
+    every few milliseconds and a blocking C call (ctypes, torch kernels) releases."""
+    with contextlib.suppress(OSError, AttributeError):
         import ctypes
 
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass  # not Linux: the worker exits when it next reads the closed pipe
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
+    rdhup = getattr(select, "POLLRDHUP", None)
+    if rdhup is None:  # not Linux: the worker exits when it next reads the closed pipe
+        return
+    ended = rdhup | select.POLLHUP | select.POLLERR | select.POLLNVAL
+
+    def watch() -> None:
+        poller = select.poll()
+        poller.register(conn.fileno(), rdhup)
+        while True:
+            if any(events & ended for _, events in poller.poll()):
+                os._exit(70)
+
+    threading.Thread(target=watch, name="genbench-watch-run", daemon=True).start()
 
 
 def _error_reply(exc: BaseException) -> tuple[Any, ...]:
@@ -144,7 +163,7 @@ def _serve(conn: Connection, name: str, args: dict[str, Any], ctx: Any, settings
     to close or the pipe closes. ``environ``: the run's environment now (the fork server has the one it started
     with; ``spawn`` already gave the working directory and ``sys.path``)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the run decides
-    _die_with_parent()
+    _exit_with_the_run(conn)
     os.environ.clear()
     os.environ.update(environ)
     settings.apply()

@@ -24,6 +24,7 @@ from bench.results import RunDir
 from bench.runtime import model_context
 from tests.conftest import run_cli
 
+
 @pytest.fixture(scope="module", autouse=True)
 def _fork_server_folder_outside_the_scratch() -> None:
     """multiprocessing keeps the fork server's socket in a temporary folder it removes at exit, after the test
@@ -240,3 +241,38 @@ def test_every_python_adapter_kind_gives_the_same_rows_through_its_worker(
     assert {t for t, _, _ in rows["none"]} == {"g", "tr", "rec", "caps", "ret"}
     assert rows["process"] == rows["none"]
     assert set(built) == {"model 'gen'", "model 'inv'", "model 'vq'", "model 'cap'", "model 'ret'"}  # all in workers
+
+
+@pytest.mark.slow  # a fresh Python that imports torch, and its fork server: 20+ s on the loaded shared machine
+def test_a_worker_ends_when_the_run_is_killed(tmp_path: Path) -> None:
+    """kill -9 of the run's process, while its worker spins in a bare ``except:`` loop: the worker ends too (its
+    parent is the fork server, which outlives the run; the worker watches the run's end of its pipe)."""
+    import signal
+    import subprocess
+    import sys
+
+    script = ("import sys\n"
+              "from bench.adapters.base import AdapterContext, GenerationRequest\n"
+              "from bench.isolate import isolated_adapter\n"
+              "a = isolated_adapter(\"model 'm'\", 'python', {'target': 'tests.models:BareExcept'}, AdapterContext())\n"
+              "print(a.worker_pid, flush=True)\n"
+              "a.generate(GenerationRequest(indices=range(2), seeds=[0, 1]))\n")
+    run = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                           cwd=Path(__file__).resolve().parent.parent)
+    assert run.stdout is not None
+    pid = int(run.stdout.readline())
+    time.sleep(1.0)  # the call is under way
+    assert not _gone(pid)
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not _gone(pid) and "Z" not in _state(pid):
+        time.sleep(0.1)
+    assert _gone(pid) or "Z" in _state(pid)  # ended (a zombie until the container's init reaps it)
+
+
+def _state(pid: int) -> str:
+    try:
+        return next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("State"))
+    except (OSError, StopIteration):
+        return ""
