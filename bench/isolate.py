@@ -260,8 +260,8 @@ class _Worker:
         return self.process.is_alive()
 
     def kill(self) -> None:
-        if self.process.is_alive():
-            self.process.kill()
+        with contextlib.suppress(OSError, ValueError):
+            self.process.kill()  # first: the alarm may interrupt what follows, never this
         self.process.join(5)
         self.conn.close()
 
@@ -327,6 +327,7 @@ class IsolatedAdapter:
         self.registered_name = name
         self._worker: _Worker | None = None
         self._device: torch.device | None = None
+        self._lock = threading.Lock()  # one call at a time on the pipe, whatever thread asks
         self._start()
         self._finalizer = weakref.finalize(self, IsolatedAdapter._stop, self.__dict__)
 
@@ -349,12 +350,13 @@ class IsolatedAdapter:
         return worker
 
     def _ask(self, op: str, attr: str, *a: Any, **kw: Any) -> Any:
-        worker = self._worker
-        if worker is None or not worker.alive():  # killed after a timeout, or died: a fresh one builds the model
-            if worker is not None:
-                worker.kill()
-            worker = self._start()
-        reply = worker.ask((op, attr, a, kw, _call_state() if op == "call" else None), self._label)
+        with self._lock:
+            worker = self._worker
+            if worker is None or not worker.alive():  # killed after a timeout, or died: a fresh one builds the model
+                if worker is not None:
+                    worker.kill()
+                worker = self._start()
+            reply = worker.ask((op, attr, a, kw, _call_state() if op == "call" else None), self._label)
         if reply[0] == "err":
             _raise_remote(reply)
         return reply[1]
