@@ -19,7 +19,7 @@ import torch
 from bench.adapters.base import AdapterContext, GenerationRequest, build_adapter
 from bench.errors import ConfigError, ModelCrashed, ModelTimeout
 from bench.guard import time_limit
-from bench.isolate import IsolatedAdapter, isolated_adapter
+from bench.isolate import IsolatedAdapter, SuiteDatasets, isolated_adapter
 from bench.results import RunDir
 from bench.runtime import model_context
 from tests.conftest import run_cli
@@ -276,3 +276,23 @@ def _state(pid: int) -> str:
         return next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("State"))
     except (OSError, StopIteration):
         return ""
+
+
+def test_the_suite_datasets_go_to_the_worker_unloaded(tmp_path: Path) -> None:
+    """A worker's adapter context reads the suite's datasets itself (a plugin adapter may): what the run loaded is
+    not pickled along, and the worker's copy loads the same data."""
+    import pickle
+
+    from bench.plan import validate_suite_file
+
+    (tmp_path / "s.yaml").write_text("datasets: {d: {kind: digits, split: test}}\nmodels: {n: {adapter: noise}}\n"
+                                     "tasks: [{name: t, reference: d, n: 10, metrics: [fid]}]\n")
+    plan = validate_suite_file(str(tmp_path / "s.yaml"))
+    datasets = SuiteDatasets(plan.datasets, plan.loaded.resolve_path)
+    here = datasets("d")
+    blob = pickle.dumps(datasets)
+    assert len(blob) < 10_000  # names and arguments, not the images
+    there = pickle.loads(blob)("d")  # noqa: S301
+    assert there is not here and there.hash == here.hash
+    with pytest.raises(ConfigError, match="unknown dataset 'x'"):
+        datasets("x")
