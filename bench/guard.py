@@ -39,11 +39,13 @@ REARM_S = 0.5
 
 @dataclass(frozen=True)
 class Limit:
-    """The time limit of the guarded block a thread is in: what it names and when it ends (``time.monotonic``)."""
+    """The guarded block a thread is in: what it names (``model 'm' on samples 0..29``: also in the message of a
+    worker that dies, bench.isolate), and its time limit, ending at ``deadline`` (``time.monotonic``; None: no
+    limit)."""
 
-    seconds: float
+    seconds: float | None
     what: str
-    deadline: float
+    deadline: float | None
 
     def error(self) -> ModelTimeout:
         return ModelTimeout(f"{self.what}: no answer within {self.seconds:g} s (timeout_s); recorded as failed")
@@ -53,7 +55,7 @@ _local = threading.local()
 
 
 def current_limit() -> Limit | None:
-    """The limit of the innermost :func:`time_limit` block this thread is in (None: no limit)."""
+    """The innermost :func:`time_limit` block this thread is in (None: none)."""
     return getattr(_local, "limit", None)
 
 
@@ -78,7 +80,8 @@ def time_limit(seconds: float | None, what: str) -> Iterator[None]:
     model in a worker process (bench.isolate) is killed at the limit instead.
     """
     if not seconds:
-        yield
+        with _limited(Limit(None, what, None)):
+            yield
         return
     limit = Limit(seconds, what, time.monotonic() + seconds)
     if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):

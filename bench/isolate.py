@@ -290,8 +290,10 @@ class _Worker:
             if message is not None:
                 self.conn.send(message)
             limit = current_limit()
+            if limit is not None:
+                label = limit.what  # the call's items too: "model 'm' on samples 30..44"
             while True:
-                left = None if limit is None else limit.deadline - time.monotonic()
+                left = None if limit is None or limit.deadline is None else limit.deadline - time.monotonic()
                 if left is not None and left <= 0:
                     self.kill()
                     raise limit.error()  # type: ignore[union-attr]

@@ -128,8 +128,11 @@ def test_an_error_in_the_worker_is_the_models_error_and_a_crash_is_one_line() ->
         _worker("tests.models:Crashing").generate(_request(0, 2))
     assert "in the model's worker process" in str(info.value.__cause__)  # its traceback, for errors.log
     dying = _worker("tests.models:Exiting")
-    with pytest.raises(ModelCrashed, match=r"model 'm': its worker process died \(exit code 3\) during generate\(\)"):
-        dying.generate(_request(0, 2))
+    with pytest.raises(ModelCrashed, match=r"^model 'm' on samples 0\.\.1: its worker process died \(exit code 3\) "
+                       r"during generate\(\); recorded as failed$"), time_limit(None, "model 'm' on samples 0..1"):
+        dying.generate(_request(0, 2))  # no timeout_s: the items are named all the same
+    with pytest.raises(ModelCrashed, match=r"^model 'm': its worker process died"):
+        dying.generate(_request(0, 2))  # a fresh worker, outside any task's call
 
 
 SUITE = """\
