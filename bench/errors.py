@@ -60,6 +60,11 @@ class ModelTimeout(GenbenchError):
     """A model call gave no answer within the suite's ``timeout_s``: that model is recorded as failed."""
 
 
+class ModelCrashed(GenbenchError):
+    """The worker process running a model (``runtime: {isolate: process}``) died during a call (a segfault, an
+    ``os._exit``): that model is recorded as failed, the run goes on."""
+
+
 def os_error_line(exc: OSError) -> str:
     """An OS error as one line naming the path: ``results/x/rows.jsonl: No space left on device (ENOSPC)``.
     What was written before it stays: rows are appended whole and every other file is replaced atomically."""

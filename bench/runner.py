@@ -18,7 +18,7 @@ import tempfile
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from bench.adapters import AdapterContext
 from bench.distributed import RanksLostError, current
 from bench.errors import ConfigError, GenbenchError, ProtocolMismatchError, RunInterrupted
 from bench.features import FeatureStore
+from bench.isolate import SuiteDatasets
 from bench.metrics.base import MetricValue
 from bench.plan import Plan
 from bench.results import Row, RunDir, git_sha, hardware, package_versions
@@ -92,9 +93,11 @@ class Runner:
         # under torchrun only rank 0 writes the run folder; the others write theirs to a scratch folder, removed
         self.run_dir = self.public_dir if self.group is None or self.group.main else \
             RunDir(tempfile.mkdtemp(prefix=f"genbench-rank{self.group.rank}-"))
-        self._datasets: dict[str, Any] = {}
+        self._datasets = SuiteDatasets(plan.datasets, plan.loaded.resolve_path)
         self.ctx = AdapterContext(resolve_path=plan.loaded.resolve_path, datasets=self.dataset,
                                   dataset_names=tuple(self.suite.datasets), device=str(plan.device))
+        #: the context of a model built in a worker process (runtime.isolate): it loads the datasets it reads itself
+        self.worker_ctx = replace(self.ctx, datasets=self._datasets)  # pickled without what it loaded
         #: what the task kinds see of this run (bench.tasks.context): never the Runner itself
         self.context = RunContext(
             suite_name=self.suite.name, run_id=self.run_dir.path.name, seed=self.suite.seed, store=self.store,
@@ -113,9 +116,13 @@ class Runner:
         return self.context.samples
 
     def _build_adapter(self, model: str) -> Any:
-        from bench.adapters.base import build_adapter
+        from bench.adapters.base import ADAPTERS, build_adapter
 
         spec = self.suite.models[model]
+        if self.suite.runtime.isolate == "process" and not ADAPTERS.get(spec.adapter).data_only:
+            from bench.isolate import isolated_adapter
+
+            return isolated_adapter(f"model '{model}'", spec.adapter, spec.args, self.worker_ctx)
         return build_adapter(spec.adapter, spec.args, self.ctx)
 
     def seed_name(self, model: str) -> str:
@@ -126,12 +133,7 @@ class Runner:
 
     def dataset(self, name: str) -> Any:
         """A suite dataset, loaded on first use by its kind (bench.data) and kept for the run."""
-        if name not in self._datasets:
-            if name not in self.plan.datasets:
-                raise ConfigError(f"unknown dataset '{name}'")
-            kind, args = self.plan.datasets[name]
-            self._datasets[name] = kind.load(name, args, self.plan.loaded.resolve_path)
-        return self._datasets[name]
+        return self._datasets(name)
 
     # ------------------------------------------------------------------------------------------------
     def manifest(self, status: str, errors: list[str], started: float) -> dict[str, Any]:

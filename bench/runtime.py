@@ -26,6 +26,10 @@ class RuntimeSpec(BaseModel):
     device: str = Field(default="auto", description="auto (CUDA when available), cpu, cuda or cuda:N")
     dtype: Literal["fp32", "bf16", "fp16"] = Field(
         default="fp32", description="autocast dtype of the evaluated models (backbones always run in float32)")
+    isolate: Literal["none", "process"] = Field(default="none", description=(
+        "process: each model that runs code lives in a worker process, killed when a call passes timeout_s (a "
+        "model that swallows every exception or hangs in native code is stopped too); the same outputs, at the "
+        "cost of a process start per model and a copy of each batch (bench.isolate, docs/reliability.md)"))
 
     @field_validator("device")
     @classmethod

@@ -301,3 +301,82 @@ class CountingInvert:
             raise KeyboardInterrupt  # what a killed run looks like from inside
         CountingInvert.count += x.shape[0]
         return -x
+
+
+class BareExcept:
+    """Hangs in a retry loop under a bare ``except:``: it swallows every exception, the alarm's BaseException too
+    (timeout_s with runtime.isolate: process)."""
+
+    def generate(self, request):  # noqa: ANN001
+        import time
+
+        while True:
+            try:
+                time.sleep(0.05)
+            except:  # noqa: E722, S110 (the point: a model that swallows even what stops it)
+                pass
+
+
+class NativeHang:
+    """Never returns from native code. ``how: lock``: locks a plain pthread mutex twice (a deadlock: no signal ends
+    the wait); ``how: sleep``: ``libc.sleep`` with SIGALRM blocked, so the alarm never reaches Python. Items
+    before ``hang_from`` answer (from their seeds), so earlier batches are made before the hang; with ``once`` (a
+    file, created at the hang) only the first hang happens. ``log``: a file that gets the first index of each call."""
+
+    def __init__(self, how: str = "lock", hang_from: int = 0, once: str | None = None, log: str | None = None) -> None:
+        self.how, self.hang_from, self.once, self.log = how, hang_from, once, log
+
+    def generate(self, request):  # noqa: ANN001
+        import ctypes
+        import os
+        import signal
+
+        if self.log:  # the first item of every call, one line each (the worker is another process)
+            with open(self.log, "a") as f:
+                f.write(f"{request.indices[0]}\n")
+        if request.indices[-1] >= self.hang_from and not (self.once and os.path.exists(self.once)):
+            if self.once:
+                open(self.once, "w").close()  # a resumed run goes through
+            libc = ctypes.CDLL(None)
+            if self.how == "lock":
+                mutex = ctypes.create_string_buffer(64)  # zeros: PTHREAD_MUTEX_INITIALIZER on glibc
+                libc.pthread_mutex_lock(mutex)
+                libc.pthread_mutex_lock(mutex)
+            else:
+                signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+                while True:
+                    libc.sleep(3600)
+        return torch.tanh(request.latents(1, 8, 8))
+
+
+class ConvGenerator(nn.Module):
+    """z [n, 64] → images [n, 3, size, size] in [-1, 1]: a small convolutional decoder (linear to 8x8, then
+    upsample + 3x3 conv to ``size``), weights fixed by seed 0. A realistic generator call for the isolation tests
+    and benchmark (scripts/bench_isolate.py)."""
+
+    latent_dim = 64
+
+    def __init__(self, size: int = 64, width: int = 16) -> None:
+        super().__init__()
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            self.fc = nn.Linear(64, width * 8 * 8)
+            ups = max(0, (size // 8).bit_length() - 1)
+            self.convs = nn.ModuleList(nn.Conv2d(width, width, 3, padding=1) for _ in range(ups))
+            self.out = nn.Conv2d(width, 3, 3, padding=1)
+        self.width = width
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = self.fc(z).view(-1, self.width, 8, 8)
+        for conv in self.convs:
+            x = torch.relu(conv(nn.functional.interpolate(x, scale_factor=2.0, mode="nearest")))
+        return torch.tanh(self.out(x))
+
+
+class Exiting:
+    """Ends its process at once with exit code 3, as a crashing native library would (isolation tests)."""
+
+    def generate(self, request):  # noqa: ANN001
+        import os
+
+        os._exit(3)
