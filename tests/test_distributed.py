@@ -118,6 +118,7 @@ def test_span_covers_every_index_once() -> None:
             assert max(h - lo for lo, h in parts) - min(h - lo for lo, h in parts) <= 1
 
 
+@pytest.mark.slow  # torchrun / whole-suite runs: minutes on 2 cores
 def test_two_ranks_give_the_rows_of_one_process_and_make_each_sample_once(tmp_path: Path) -> None:
     suite = _suite(tmp_path)
     one = _genbench(tmp_path, ["run", str(suite), "--out", str(tmp_path / "one"), "--no-cache"], 0)
@@ -144,6 +145,7 @@ def test_two_ranks_give_the_rows_of_one_process_and_make_each_sample_once(tmp_pa
     assert "genbench: error" not in two.stderr
 
 
+@pytest.mark.slow  # torchrun / whole-suite runs: minutes on 2 cores
 def test_a_model_failing_on_one_rank_is_one_error_and_the_run_resumes_on_another_world_size(tmp_path: Path) -> None:
     suite = _suite(tmp_path)
     out = tmp_path / "res"
@@ -167,6 +169,7 @@ def test_a_model_failing_on_one_rank_is_one_error_and_the_run_resumes_on_another
     assert time.time() - t0 < 240
 
 
+@pytest.mark.slow  # torchrun / whole-suite runs: minutes on 2 cores
 def test_a_killed_rank_ends_the_job_with_an_error_instead_of_hanging(tmp_path: Path) -> None:
     suite = _suite(tmp_path)
     t0 = time.time()
@@ -181,6 +184,7 @@ def test_a_killed_rank_ends_the_job_with_an_error_instead_of_hanging(tmp_path: P
     assert {m for m, _ in rows} == {"real"}  # the model before the crash keeps its rows for --resume
 
 
+@pytest.mark.slow  # torchrun / whole-suite runs: minutes on 2 cores
 @pytest.mark.parametrize("ranks", [2])
 def test_score_images_under_torchrun_equals_one_process(tmp_path: Path, ranks: int) -> None:
     import numpy as np
@@ -261,6 +265,7 @@ tasks:
 """
 
 
+@pytest.mark.slow  # torchrun / whole-suite runs: minutes on 2 cores
 def test_text_to_image_and_translation_split_their_items_across_two_ranks(tmp_path: Path) -> None:
     """Under torchrun each rank asks the model for its own slice of the prompts and of the inputs (counted), and
     the rows equal one process's."""

@@ -28,7 +28,7 @@ def frechet_sqrtm(mu1: np.ndarray, s1: np.ndarray, mu2: np.ndarray, s2: np.ndarr
     return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
 
 
-@pytest.mark.parametrize("d", [64, 2048])
+@pytest.mark.parametrize("d", [64, pytest.param(2048, marks=pytest.mark.slow)])
 def test_equals_sqrtm_formulation(d: int) -> None:
     mu1, s1, mu2, s2 = well_conditioned_stats(d, seed=d)
     ours = frechet_distance(mu1, s1, mu2, s2).value
@@ -99,7 +99,7 @@ def test_streaming_accumulator_equals_two_pass_whatever_the_batches_and_merges()
     assert fid_stream == pytest.approx(frechet_distance(two.mu, two.sigma, sy.mu, sy.sigma).value, rel=1e-9)
 
 
-@pytest.mark.parametrize(("n2", "d"), [(50, 256), (200, 2048), (300, 256)])  # n2 < d: SVD of B; n2 >= d: d x d
+@pytest.mark.parametrize(("n2", "d"), [(50, 256), pytest.param(200, 2048, marks=pytest.mark.slow), (300, 256)])  # n2 < d: SVD of B; n2 >= d: d x d
 def test_cached_reference_root_and_features_path_equal_the_float64_formula(n2: int, d: int, tmp_path) -> None:
     """A fixed reference (its square root from the content-keyed cache) against a new model's features equals the
     float64 formula to 1e-9 (relative), and the factor is read back bit for bit (a second process: the disk entry).

@@ -127,6 +127,7 @@ def _genbench(args: list[str], site: Path, cwd: Path) -> subprocess.CompletedPro
     return subprocess.run([sys.executable, "-m", "bench", *args], capture_output=True, text=True, env=env, cwd=cwd)
 
 
+@pytest.mark.slow  # minutes on 2 cores: the slow tier
 def test_an_installed_plugin_adapter_and_metric_run_in_a_suite(plugin_site: Path, tmp_path: Path) -> None:
     suite = tmp_path / "suite.yaml"
     suite.write_text(SUITE)

@@ -60,6 +60,7 @@ def _run(tmp_path: Path, weights: Path, tasks: str, name: str, *extra: str) -> t
     return rc, {(r["task"], r["model"], r["metric"]): r for r in rows}
 
 
+@pytest.mark.slow  # minutes on 2 cores: the slow tier
 def test_model_in_several_tasks_and_backbones_is_generated_once(tmp_path: Path, weights: Path) -> None:
     rc, rows = _run(tmp_path, weights, DIGITS_FID % "a" + INCEPTION_FID % "b" + MIXED % "c", "all")
     assert rc == 0
@@ -78,6 +79,7 @@ def test_model_in_several_tasks_and_backbones_is_generated_once(tmp_path: Path, 
     assert renamed[("another-name", "lin", "fid")]["value"] == rows[("a", "lin", "fid")]["value"]
 
 
+@pytest.mark.slow  # minutes on 2 cores: the slow tier
 def test_killed_run_resumes_after_the_finished_part(tmp_path: Path, weights: Path, empty_cache: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     import bench.features
