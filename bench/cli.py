@@ -13,8 +13,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 import bench._openmp  # noqa: F401  (first, before torch: OMP_WAIT_POLICY=PASSIVE for the CLI, see its docstring)
 from bench.distributed import is_main
 from bench.errors import EXIT_BAD_INPUT, EXIT_OK, GenbenchError, RunInterrupted, os_error_line
@@ -693,7 +691,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         if run.partial:
             raise GenbenchError(f"{run.partial[0]}: partial results are not gated; complete it with "
                                 f"genbench run --resume {run.paths[0]}")
-        rows, out_dir = run.rows(), run.path
+        rows, out_dir = run.row_dicts(), run.path
     else:
         from bench.features import FeatureStore
         from bench.plan import check_suite
@@ -711,7 +709,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             return EXIT_BAD_INPUT if outcome.errors else EXIT_OK
         if outcome.errors:  # each printed as it happened
             raise GenbenchError(f"run {rd.path} had {len(outcome.errors)} error(s), reported above; not checked")
-        rows, out_dir = rd.rows(), rd.path
+        rows, out_dir = rd.row_dicts(), rd.path
     verdicts = evaluate(rows, baseline, loaded.suite.check, where=loaded.where)
     junit = Path(args.junit) if args.junit else out_dir / "check.xml"
     summary = Path(args.summary) if args.summary else out_dir / "check.md"
@@ -783,50 +781,20 @@ def cmd_score_retrieval(args: argparse.Namespace) -> int:
     """``genbench score retrieval``: the retrieval task's metric on embeddings made elsewhere."""
     import json
 
-    from bench.adapters.vl import load_npy
-    from bench.errors import InputError
-    from bench.metrics.base import ArtifactSink, Reference, SampleSet
-    from bench.metrics.vl import Recall
     from bench.results import atomic_write_text
-    from bench.text.coco_files import _load_json
+    from bench.score import score_retrieval
 
-    im = load_npy(Path(args.images), "image embeddings")
-    tx = load_npy(Path(args.texts), "text embeddings")
-    raw = _load_json(args.pairs)
-    if isinstance(raw, dict) and "text_to_image" in raw:
-        raw = raw["text_to_image"]
-    if not isinstance(raw, list) or not raw:
-        raise InputError(f"{args.pairs}: expected a non-empty list of image indices (one per text) or [text, image] pairs")
-    if all(isinstance(p, list) and len(p) == 2 for p in raw):
-        t2i = [-1] * tx.shape[0]
-        for t, i in raw:
-            if not isinstance(t, int) or not 0 <= t < tx.shape[0]:
-                raise InputError(f"{args.pairs}: text index {t!r} out of range (there are {tx.shape[0]} texts)")
-            if t2i[t] != -1:
-                raise InputError(f"{args.pairs}: text {t} is paired twice (each text has exactly one image)")
-            t2i[t] = i
-        if -1 in t2i:
-            raise InputError(f"{args.pairs}: text {t2i.index(-1)} has no image")
-        raw = t2i
-    if not all(isinstance(p, int) and not isinstance(p, bool) for p in raw):
-        raise InputError(f"{args.pairs}: every entry must be an integer image index or a [text, image] pair")
-    sink = ArtifactSink()
-    vals = Recall().compute(SampleSet(embeddings={"images": im, "texts": tx, "pairs": np.asarray(raw, dtype=np.int64)}),
-                            Reference(), seed=0, sink=sink)
-    metrics = {v.metric: v.value for v in vals}
+    res = score_retrieval(args.images, args.texts, args.pairs)
+    per_query = res.pop("per_query")
     if args.per_query:
-        atomic_write_text(args.per_query, json.dumps(sink.per_sample_values) + "\n")
+        atomic_write_text(args.per_query, json.dumps(per_query) + "\n")
     if args.json:
-        print(json.dumps({"n_images": int(im.shape[0]), "n_texts": int(tx.shape[0]), "metrics": metrics,
-                          "conventions": {"similarity": "cosine, float32", "ties": "against the query",
-                                          "i2t": "best-ranked correct caption", "recall_unit": "%"}}))
+        print(json.dumps(res))
     else:
-        print(f"{im.shape[0]} images, {tx.shape[0]} texts")
-        for k, v in metrics.items():
+        print(f"{res['n_images']} images, {res['n_texts']} texts")
+        for k, v in res["metrics"].items():
             print(f"  {k:10s} {v:.4f}")
     return EXIT_OK
-
-
 
 
 COMMANDS = {"ref": cmd_ref, "weights": cmd_weights, "run": cmd_run, "validate": cmd_validate, "table": cmd_table, "ls": cmd_ls, "report": cmd_report,
