@@ -239,3 +239,26 @@ def test_run_suite_in_process_equals_the_run_folder(tmp_path: Path, monkeypatch:
     assert {(r.model, r.metric): r.value for r in rows} == df.set_index(["model", "metric"])["value"].to_dict()
     assert {(r.model, r.metric): r.protocol_id for r in rows} == \
         {(r.model, r.metric): r.protocol_id for r in df.attrs["rows"]}
+
+
+def test_run_folder_rows_are_typed_and_still_read_by_key(tmp_path: Path) -> None:
+    """RunDir.rows() gives Rows (Row.from_json of each line); row_dicts() the JSON objects; a Row still answers
+    row["metric"] / row.get(...) for code written when rows were dicts."""
+    from bench.results import RunDir
+
+    rows = [Row(run_id="r", suite="s", task="t", model=m, dataset="d", metric="fid", value=v, ci_low=None,
+                ci_high=None, n=10, backbone="digits", higher_is_better=False, unit="", seconds=0.5,
+                protocol={"name": "digits", "n": 10}, protocol_id="abc", extras={"warnings": []})
+            for m, v in (("a", 1.25), ("b", 2.5))]
+    rd = RunDir(tmp_path / "run")
+    rd.append(*rows)
+    back = rd.rows()
+    assert back == rows and all(type(r) is Row for r in back)
+    assert [Row.from_json(r.to_json()) for r in rows] == rows
+    dicts = rd.row_dicts()
+    assert [r.to_dict() for r in back] == [{k: v for k, v in d.items()} for d in dicts]
+    r = back[0]
+    assert r["metric"] == r.metric == "fid" and r.get("extras") == {"warnings": []} and r.get("nope", 3) == 3
+    assert "value" in r and {**r}["value"] == 1.25
+    with pytest.raises(KeyError):
+        r["nope"]
