@@ -1,8 +1,9 @@
 """One-shot scoring (``genbench score images A B``) on the same engine as suites.
 
 The command builds a one-task suite in memory — A as a data-only model, B as the reference — and runs it through
-the same planner, runner, feature cache and metrics as ``genbench run``: same protocols, same numbers, same error
-messages. No second code path.
+the same planner, task kinds, feature cache and metrics as ``genbench run``: same protocols, same numbers, same
+error messages. No second code path. Without ``--out`` it runs in process (:func:`bench.evaluation.run_plan`: no
+run folder, nothing written but the content cache); with ``--out`` the Runner keeps the run folder.
 """
 
 from __future__ import annotations
