@@ -9,6 +9,9 @@ generator: an ``nn.Module`` mapping latents ``z [n, latent_dim]`` to images in `
 ``generate(request)`` (asked for ``n`` samples with the CLI's per-sample seeds). The reference takes the same forms
 (not a generator), or statistics (an ``.npz`` with mu/sigma, a torch-fidelity ``.pt``, a named reference). The
 only thing written is the content cache of features (``cache=False``: not even that).
+
+:func:`run_plan` does the same for a whole checked suite (``bench.run_suite``, and ``genbench score pairs|cycle|
+captions --images`` without ``--out``): every task through its kind, typed rows and per-sample data in memory.
 """
 
 from __future__ import annotations
