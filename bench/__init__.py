@@ -9,7 +9,8 @@ from typing import Any
 __version__ = "0.1.0"
 
 #: the Python API (bench.api), imported on first use so that ``import bench`` stays light
-_API = ("score_images", "score_pairs", "score_captions", "run_suite")
+_API = ("score_images", "score_pairs", "score_cycle", "score_captions", "score_caption_images", "score_retrieval",
+        "run_suite")
 #: the in-process core (bench.evaluation): samples and a reference in, typed rows out
 _EVALUATION = ("evaluate",)
 #: the training-loop accumulator (bench.training), also imported on first use

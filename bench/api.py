@@ -8,10 +8,12 @@
     bench.score_captions({img_id: [refs, ...]}, {img_id: hypothesis})
     df = bench.run_suite("suites/quickstart.yaml")                               # pandas DataFrame, one row per value
 
-Every function computes with the same task template, caches and metrics as the command line: ``score_images`` in
-process (:func:`bench.evaluation.evaluate`, which also returns typed rows: ``bench.evaluate``), the others through
-the suite engine; they return plain floats keyed by value name. Errors are :class:`bench.errors.GenbenchError` with
-the CLI's message.
+Every function computes in process with the same task kinds, caches and metrics as the command line, and writes
+nothing but the content cache: ``score_images`` through :func:`bench.evaluation.evaluate` (which also returns typed
+rows: ``bench.evaluate``), ``score_pairs``, ``score_cycle``, ``score_caption_images`` and ``run_suite`` through
+:func:`bench.evaluation.run_plan` (a suite's tasks with no run folder); ``score_captions`` and ``score_retrieval``
+call the command's own scorers. They return plain floats keyed by value name. Errors are
+:class:`bench.errors.GenbenchError` with the CLI's message.
 """
 
 from __future__ import annotations
@@ -91,24 +93,63 @@ def score_pairs(outputs: str | os.PathLike, truth: str | os.PathLike, metrics: S
     return {k: v["value"] for k, v in res["metrics"].items()}
 
 
+def score_cycle(inputs: str | os.PathLike, reconstructed: str | os.PathLike, *, net: str = "auto",
+                device: str | None = None, cache: bool = True) -> dict[str, float]:
+    """``genbench score cycle`` from Python: reconstructions ``F(G(x))`` vs same-named inputs, value name → value."""
+    from bench import score as _score
+
+    res = _score.score_cycle(os.fspath(inputs), os.fspath(reconstructed), net=net, progress=False, cache=cache,
+                             device=device)
+    return {k: v["value"] for k, v in res["metrics"].items()}
+
+
 def score_captions(refs: Mapping[Hashable, Sequence[str]], hyps: Mapping[Hashable, str | Sequence[str]], *,
                    meteor: bool = True, spice: bool = True) -> dict[str, float]:
-    """``genbench score captions`` from Python, on dicts (image id → reference captions / hypothesis)."""
+    """``genbench score captions`` from Python, on dicts (image id → reference captions / hypothesis): the
+    command's own scorer (bench.text.caption_scores, pycocoevalcap's numbers), in process, nothing written."""
     from bench.text.caption_scores import score_captions as _captions
 
     out = _captions(refs, hyps, meteor=meteor, spice=spice)
     return {k: v.value for k, v in out.metrics.items() if v.value is not None}
 
 
+def score_caption_images(gt: str | os.PathLike, res: str | os.PathLike, images: str | os.PathLike, *,
+                         backbone: str = "clip-vit-b32", weights: str | None = None, device: str | None = None,
+                         cache: bool = True) -> dict[str, float]:
+    """``genbench score captions --images`` from Python: CLIP-S and RefCLIP-S of a COCO results file on its
+    images, through the captioning task kind in process (no run folder, no temporary annotations file)."""
+    from bench import score as _score
+
+    out = _score.score_caption_images(os.fspath(gt), os.fspath(res), os.fspath(images), backbone=backbone,
+                                      weights=weights, progress=False, cache=cache, device=device)
+    return {k: v["value"] for k, v in out["metrics"].items()}
+
+
+def score_retrieval(images: str | os.PathLike | np.ndarray, texts: str | os.PathLike | np.ndarray,
+                    pairs: str | os.PathLike | Sequence[Any] | Mapping[str, Any]) -> dict[str, float]:
+    """``genbench score retrieval`` from Python: recall@K (%), RSUM and ranks from image and text embeddings
+    (arrays or ``.npy`` paths) and the text → image pairs (a list, ``[text, image]`` pairs or a JSON path)."""
+    from bench import score as _score
+
+    out = _score.score_retrieval(os.fspath(images) if isinstance(images, str | os.PathLike) else images,
+                                 os.fspath(texts) if isinstance(texts, str | os.PathLike) else texts,
+                                 os.fspath(pairs) if isinstance(pairs, str | os.PathLike) else pairs)
+    return dict(out["metrics"])
+
+
 def run_suite(path: str | os.PathLike, *, out: str | os.PathLike | None = None, device: str | None = None,
               cache: bool = True, progress: bool = False) -> Any:
     """``genbench run`` from Python: the rows of the run as a pandas DataFrame (one row per model x task x value,
     the protocol record in ``protocol``). ``df.attrs`` holds ``run_dir`` and ``errors`` (a failed model is listed
-    there and in a warning; everything computed is returned, as the CLI keeps it)."""
-    import warnings
+    there and in a warning; everything computed is returned, as the CLI keeps it); ``df.attrs["rows"]`` holds the
+    typed :class:`bench.results.Row` objects.
 
+    Without ``out`` the suite runs in process (:func:`bench.evaluation.run_plan`: the same task kinds, no run folder,
+    nothing written but the content cache; ``run_dir`` is None). With ``out`` a run folder is kept under it, as
+    ``genbench run`` keeps one."""
     import pandas as pd
 
+    from bench.evaluation import run_plan
     from bench.features import FeatureStore
     from bench.plan import check_suite
     from bench.results import RunDir
@@ -117,11 +158,17 @@ def run_suite(path: str | os.PathLike, *, out: str | os.PathLike | None = None, 
 
     loaded = load_suite(os.fspath(path))
     plan = check_suite(loaded, device=device)
-    run_dir = None if out is None else RunDir(Path(out) / loaded.suite.name / RunDir.new_id(loaded.suite.spec_hash()))
-    outcome = Runner(plan, run_dir=run_dir, store=FeatureStore("default" if cache else None, progress=progress),
-                     progress=progress, log=lambda msg: None).run()
-    for e in outcome.errors:
+    store = FeatureStore("default" if cache else None, progress=progress)
+    with _every_call_warned():
+        if out is None:
+            done = run_plan(plan, store=store, progress=progress)
+            rows, errors, where = done.rows, done.errors, None
+        else:
+            run_dir = RunDir(Path(out) / loaded.suite.name / RunDir.new_id(loaded.suite.spec_hash()))
+            outcome = Runner(plan, run_dir=run_dir, store=store, progress=progress, log=lambda msg: None).run()
+            rows, errors, where = outcome.run_dir.rows(), outcome.errors, str(outcome.run_dir.path)
+    for e in errors:
         warnings.warn(e, stacklevel=2)
-    df = pd.DataFrame(outcome.rows)
-    df.attrs.update(run_dir=str(outcome.run_dir.path), errors=list(outcome.errors))
+    df = pd.DataFrame([r.to_dict() for r in rows])
+    df.attrs.update(run_dir=where, errors=list(errors), rows=list(rows))
     return df

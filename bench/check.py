@@ -52,7 +52,7 @@ def save_baseline(run: str | os.PathLike[str], name: str, directory: str | os.Pa
     if problems:
         raise InputError(f"{problems[0]}{f' (and {len(problems) - 1} more)' if len(problems) > 1 else ''}; a baseline "
                          f"must come from sound rows (genbench run --resume {rd.path} recomputes them)")
-    rows = rd.rows()
+    rows = rd.row_dicts()
     if not rows:
         raise InputError(f"{rd.path}: not a run folder or no rows (no rows.jsonl)")
     if not name or "/" in name or name.startswith("."):

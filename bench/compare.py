@@ -64,7 +64,7 @@ def _load(run: str | Path) -> tuple[list[dict[str, Any]], dict[str, Any], Path]:
         raise InputError(f"{run}: holds {len(runs)} runs; compare takes one run per side (name its folder)")
     if runs[0].missing:
         raise InputError(f"{run}: {runs[0].missing_shards} missing; give every shard of the run")
-    return runs[0].rows(), runs[0].manifest, runs[0].path
+    return runs[0].row_dicts(), runs[0].manifest, runs[0].path
 
 
 def per_sample_scores(run: str | Path, row: dict[str, Any]) -> list[float] | None:

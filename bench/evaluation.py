@@ -9,12 +9,17 @@ generator: an ``nn.Module`` mapping latents ``z [n, latent_dim]`` to images in `
 ``generate(request)`` (asked for ``n`` samples with the CLI's per-sample seeds). The reference takes the same forms
 (not a generator), or statistics (an ``.npz`` with mu/sigma, a torch-fidelity ``.pt``, a named reference). The
 only thing written is the content cache of features (``cache=False``: not even that).
+
+:func:`run_plan` does the same for a whole checked suite (``bench.run_suite``, and ``genbench score pairs|cycle|
+captions --images`` without ``--out``): every task through its kind, typed rows and per-sample data in memory.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +29,8 @@ import torch
 from bench.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
+    from bench.features import FeatureStore
+    from bench.plan import Plan
     from bench.results import Row
 
 #: what evaluate scores with when neither protocol nor backbone is given (as ``genbench score images``)
@@ -191,4 +198,117 @@ def as_values(rows: Sequence[Row]) -> dict[str, float | None]:
     return {r.metric: r.value for r in rows}
 
 
-_ = Callable  # re-exported names stay typed for documentation tools
+@dataclass
+class Evaluation:
+    """What :func:`run_plan` computed: typed rows, the failures (one line each, as a run's manifest lists them)
+    and each (task, model)'s per-sample data (what a run folder's ``per_sample/`` file would hold)."""
+
+    rows: list[Row]
+    errors: list[str] = field(default_factory=list)
+    per_sample: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+
+    def dicts(self) -> list[dict[str, Any]]:
+        """The rows as ``rows.jsonl`` holds them (plain dicts), for code written against run folders."""
+        return [r.to_dict() for r in self.rows]
+
+
+def run_plan(plan: Plan, *, store: FeatureStore | None = None, progress: bool = False,
+             datasets: Mapping[str, Any] | None = None, log: Callable[[str], None] | None = None) -> Evaluation:
+    """Run a checked suite (:func:`bench.plan.check_suite`) in process: every task through its kind with a
+    :meth:`RunContext.standalone` context, exactly as :class:`bench.runner.Runner` runs it, but with no run folder,
+    no manifest and no resume; nothing is written but the content cache. ``datasets``: objects standing for some
+    of the suite's datasets (built in memory by the caller). A model that fails is listed in ``errors`` (its
+    traceback is not kept: there is no ``errors.log``) and the others go on, under the suite's ``on_error``."""
+    from bench.adapters.base import AdapterContext, build_adapter
+    from bench.errors import GenbenchError
+    from bench.features import FeatureStore
+    from bench.runner import stops, task_policy, unavailable_models
+    from bench.tasks.context import RunContext
+
+    suite = plan.loaded.suite
+    loaded: dict[str, Any] = dict(datasets or {})
+    say = log or (lambda msg: None)
+
+    def dataset(name: str) -> Any:
+        if name not in loaded:
+            if name not in plan.datasets:
+                raise ConfigError(f"unknown dataset '{name}'")
+            kind, args = plan.datasets[name]
+            loaded[name] = kind.load(name, args, plan.loaded.resolve_path)
+        return loaded[name]
+
+    actx = AdapterContext(resolve_path=plan.loaded.resolve_path, datasets=dataset,
+                          dataset_names=tuple(suite.datasets), device=str(plan.device))
+
+    def adapter(model: str) -> Any:
+        spec = suite.models[model]
+        return build_adapter(spec.adapter, spec.args, actx)
+
+    ctx = RunContext.standalone(
+        models=adapter, datasets=dataset, seed=suite.seed, tasks=plan.tasks,
+        store=store if store is not None else FeatureStore("default", progress=progress), device=plan.device,
+        dtype=suite.runtime.dtype, progress=progress, suite_name=suite.name, run_id="in-process",
+        seed_names=lambda m: (suite.models[m].seed_name if m in suite.models else None) or m,
+        timeouts=lambda task: task_policy(suite, task)[1])
+    for bname, b in plan.backbones.items():
+        try:
+            b.resolve_weights()  # missing weights fail before any sampling, as in a run
+        except GenbenchError as exc:
+            raise GenbenchError(f"backbone '{bname}': {exc}") from None
+    out = Evaluation(rows=[])
+    missing = unavailable_models(plan)
+    failures = 0
+
+    def failed(task: str, line: str) -> bool:
+        nonlocal failures
+        out.errors.append(line)
+        say(f"error: {line}")
+        failures += 1
+        return stops(task_policy(suite, task)[0], failures)
+
+    try:
+        _run_tasks(plan, ctx, missing, failed, out)
+    finally:
+        out.per_sample = {key: sink.data() for key, sink in ctx.kept.items()}
+    return out
+
+
+def _run_tasks(plan: Plan, ctx: Any, missing: Mapping[str, str], failed: Callable[[str, str], bool],
+               out: Evaluation) -> None:
+    """The task loop of :func:`run_plan` (returns when ``failed`` says the error policy stops the run)."""
+    import traceback
+
+    from bench.errors import GenbenchError, ProtocolMismatchError
+    from bench.runner import task_parts
+
+    for parts in task_parts(plan.tasks):
+        task = parts[0]
+        for model in [m for m in task.models if m in missing]:
+            if failed(task.name, f"model '{model}' (task {task.name}): {missing[model]}"):
+                return
+        if all(m in missing for m in task.models):
+            continue
+        try:
+            for part in parts:
+                part.kind.prepare(ctx, part)
+        except ProtocolMismatchError:
+            raise
+        except GenbenchError as exc:
+            if failed(task.name, f"task {task.name}: reference '{task.reference}': {exc}"):
+                return
+            continue
+        for model in task.models:
+            if model in missing:
+                continue
+            try:
+                out.rows += [row for part in parts for row in part.kind.run_model(ctx, part, model)]
+            except GenbenchError as exc:
+                stop = failed(task.name, f"model '{model}' (task {task.name}): {exc}")
+            except Exception as exc:  # a user's model crashed: keep going, as a run does
+                if ctx.progress:
+                    print(traceback.format_exc(), file=sys.stderr)
+                stop = failed(task.name, f"model '{model}' (task {task.name}): {exc.__class__.__name__}: {exc}")
+            else:
+                continue
+            if stop:
+                return

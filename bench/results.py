@@ -21,9 +21,9 @@ import secrets
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -55,6 +55,42 @@ class Row:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, default=_jsonable)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The row as one line of ``rows.jsonl`` reads back (plain JSON values)."""
+        return dict(json.loads(self.to_json()))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Row:
+        """A row from a ``rows.jsonl`` object; keys this version does not know (a newer schema's) are dropped."""
+        return cls(**{k: v for k, v in data.items() if k in _ROW_FIELDS})
+
+    @classmethod
+    def from_json(cls, line: str | bytes) -> Row:
+        """A row from one line of ``rows.jsonl``."""
+        return cls.from_dict(json.loads(line))
+
+    # -- read access by key, as the rows were dicts before (RunDir.rows() returned dicts): kept for old code ----
+    def __getitem__(self, key: str) -> Any:
+        if key not in _ROW_FIELDS:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Deprecated dict-style access: ``row.get("extras")`` is ``row.extras``."""
+        return getattr(self, key) if key in _ROW_FIELDS else default
+
+    def keys(self) -> list[str]:
+        return list(_ROW_FIELDS)
+
+    def items(self) -> list[tuple[str, Any]]:
+        return [(k, getattr(self, k)) for k in _ROW_FIELDS]
+
+    def __contains__(self, key: object) -> bool:
+        return key in _ROW_FIELDS
+
+
+_ROW_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Row))
 
 
 def _jsonable(o: Any) -> Any:
@@ -297,8 +333,14 @@ class RunDir:
             atomic_write_text(self.rows_file, kept.decode())
         return done, msgs
 
-    def rows(self) -> list[dict[str, Any]]:
-        """The sound rows; a damaged line is skipped with a warning naming it (``run --resume`` recomputes it)."""
+    def rows(self) -> list[Row]:
+        """The sound rows, typed; a damaged line is skipped with a warning naming it (``run --resume`` recomputes
+        it). (Rows still answer ``row["metric"]`` as the dicts this returned before did.)"""
+        return [Row.from_dict(r) for r in self.row_dicts()]
+
+    def row_dicts(self) -> list[dict[str, Any]]:
+        """The sound rows as the JSON objects of ``rows.jsonl`` (what :meth:`rows` returned before it was typed;
+        the tables, reports and checks read these)."""
         scan = self.scan()
         for i, why in scan.bad:
             print(f"genbench: warning: {self.rows_file}:{i}: {why}; row skipped (genbench run --resume "
@@ -433,13 +475,17 @@ class RunSet:
         """Where the run's own outputs go (a report, check.xml): the folder, or shard 0's (the first given)."""
         return self.paths[0]
 
-    def rows(self) -> list[dict[str, Any]]:
+    def rows(self) -> list[Row]:
+        """Every row, typed (:meth:`row_dicts`)."""
+        return [Row.from_dict(r) for r in self.row_dicts()]
+
+    def row_dicts(self) -> list[dict[str, Any]]:
         """Every row; a shard's rows carry the set's label as run_id and their per-sample files' full paths."""
         if len(self.paths) == 1 and not self.manifest.get("shard"):
-            return RunDir(self.paths[0]).rows()
+            return RunDir(self.paths[0]).row_dicts()
         out = []
         for p in self.paths:
-            for r in RunDir(p).rows():
+            for r in RunDir(p).row_dicts():
                 extras = dict(r.get("extras") or {})
                 if extras.get("per_sample_file"):
                     extras["per_sample_file"] = str((p / extras["per_sample_file"]).resolve())

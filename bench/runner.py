@@ -65,6 +65,39 @@ class RunOutcome:
     markdown: str = ""
 
 
+def unavailable_models(plan: Plan) -> dict[str, str]:
+    """Models that cannot be built here now (offline and not cached: ``Adapter.unavailable``), with the line
+    that says why: each is recorded as failed at once, and a task none of whose models is left is not started
+    (no reference loaded for nothing)."""
+    from bench.adapters.base import ADAPTERS
+
+    out: dict[str, str] = {}
+    suite = plan.loaded.suite
+    for name in dict.fromkeys(m for t in plan.tasks for m in t.models):
+        spec = suite.models[name]
+        if spec.adapter in ADAPTERS:
+            cls = ADAPTERS.get(spec.adapter)
+            why = cls.unavailable(cls.Args.model_validate(spec.args), plan.loaded.resolve_path)
+            if why is not None:
+                out[name] = f"{plan.loaded.where('models', name, 'args', *why[0])}: {why[1]}"
+    return out
+
+
+def task_policy(suite: Any, task: str) -> tuple[Any, float | None]:
+    """(on_error, timeout_s) of a suite task: its own, else the suite's."""
+    spec = next((t for t in suite.tasks if t.name == task), None)
+    on_error = spec.on_error if spec is not None and spec.on_error is not None else suite.on_error
+    timeout = spec.timeout_s if spec is not None and spec.timeout_s is not None else suite.timeout_s
+    return on_error, timeout
+
+
+def stops(policy: Any, failures: int) -> bool:
+    """Whether a run stops after its ``failures``-th failure under ``on_error`` ``policy``: ``continue`` never,
+    ``fail_fast`` at once, ``{max_failures: N}`` at N+1."""
+    limit = None if policy == "continue" else 0 if policy == "fail_fast" else policy.max_failures
+    return limit is not None and failures > limit
+
+
 class Runner:
     def __init__(self, plan: Plan, *, run_dir: RunDir | None = None, store: FeatureStore | None = None,
                  progress: bool = True, log: Any = None, shard: tuple[int, int] | None = None,
@@ -193,20 +226,7 @@ class Runner:
         return sorted(done)
 
     def _unavailable_models(self) -> dict[str, str]:
-        """Models that cannot be built here now (offline and not cached: ``Adapter.unavailable``), with the line
-        that says why: each is recorded as failed at once, and a task none of whose models is left is not started
-        (no reference loaded for nothing)."""
-        from bench.adapters.base import ADAPTERS
-
-        out: dict[str, str] = {}
-        for name in dict.fromkeys(m for t in self.plan.tasks for m in t.models):
-            spec = self.suite.models[name]
-            if spec.adapter in ADAPTERS:
-                cls = ADAPTERS.get(spec.adapter)
-                why = cls.unavailable(cls.Args.model_validate(spec.args), self.plan.loaded.resolve_path)
-                if why is not None:
-                    out[name] = f"{self.plan.loaded.where('models', name, 'args', *why[0])}: {why[1]}"
-        return out
+        return unavailable_models(self.plan)
 
     def _resolve_weights(self) -> None:
         for bname, b in self.plan.backbones.items():
@@ -251,7 +271,7 @@ class Runner:
         except BaseException as exc:  # an OS error (a full disk), lost ranks: the manifest says the run stopped
             self._final_manifest("failed", [*errors, f"stopped: {exc.__class__.__name__}: {exc}"], started)
             raise
-        rows = rd.rows()
+        rows = rd.row_dicts()
         md = ""
         if self.tables:
             from bench.results import atomic_write_text
@@ -371,9 +391,9 @@ class Runner:
         """Whether the run stops after its ``failures``-th failure, by the error policy of ``task`` (its own
         ``on_error``, else the suite's): ``continue`` never, ``fail_fast`` at once, ``{max_failures: N}`` at N+1."""
         policy = self.policy(task)[0]
-        limit = None if policy == "continue" else 0 if policy == "fail_fast" else policy.max_failures
-        if limit is None or failures <= limit:
+        if not stops(policy, failures):
             return False
+        limit = 0 if policy == "fail_fast" else policy.max_failures
         errors.append(f"run stopped after {failures} failure(s) (task {task}: on_error "
                       f"{policy if isinstance(policy, str) else f'max_failures: {limit}'}); "
                       f"the rest is computed by genbench run --resume {self.public_dir.path}")
@@ -382,10 +402,7 @@ class Runner:
 
     def policy(self, task: str) -> tuple[Any, float | None]:
         """(on_error, timeout_s) of a suite task: its own, else the suite's."""
-        spec = next((t for t in self.suite.tasks if t.name == task), None)
-        on_error = spec.on_error if spec is not None and spec.on_error is not None else self.suite.on_error
-        timeout = spec.timeout_s if spec is not None and spec.timeout_s is not None else self.suite.timeout_s
-        return on_error, timeout
+        return task_policy(self.suite, task)
 
     def _run_model(self, parts: list[TaskPlan], model: str) -> list[Row]:
         """Every part's rows of one model; under torchrun the ranks agree on whether it failed anywhere before

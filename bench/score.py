@@ -1,24 +1,28 @@
 """One-shot scoring (``genbench score images A B``) on the same engine as suites.
 
 The command builds a one-task suite in memory — A as a data-only model, B as the reference — and runs it through
-the same planner, runner, feature cache and metrics as ``genbench run``: same protocols, same numbers, same error
-messages. No second code path.
+the same planner, task kinds, feature cache and metrics as ``genbench run``: same protocols, same numbers, same
+error messages. No second code path. Without ``--out`` it runs in process (:func:`bench.evaluation.run_plan`: no
+run folder, nothing written but the content cache); with ``--out`` the Runner keeps the run folder.
 """
 
 from __future__ import annotations
 
+import json
 import tempfile
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from bench.errors import InputError, ProtocolMismatchError, WeightsError
 from bench.images import list_image_files
-from bench.tasks.base import RunArtifacts, per_sample_table
+from bench.tasks.base import RunArtifacts
+from bench.tasks.context import per_sample_rows
 
 if TYPE_CHECKING:
-    from bench.runner import RunOutcome
     from bench.suite import LoadedSuite
 
 #: what ``genbench score images`` computes, one flag each (``--prc-vgg16`` for prc_vgg16), with the flag's help
@@ -82,25 +86,46 @@ def _stats_backbone(args: dict[str, Any], backbone: str | None, protocol: str | 
     return str(rec["backbone"])
 
 
-@contextmanager
-def _one_task_run(loaded: LoadedSuite, *, out: str | None, progress: bool, cache: bool) -> Iterator[RunOutcome]:
-    """Plan and run a one-task suite built in memory; the outcome is valid inside the block.
+@dataclass
+class _Done:
+    """A one-task run's rows (as ``rows.jsonl`` holds them), failures, per-sample data and kept run folder."""
 
-    With ``out`` the run folder is kept under it. Without, it is a temporary folder removed when the block ends:
-    the command returns (prints) every number and the features stay in the cache, so nothing computed is lost and
-    one-shot scoring leaves no ``genbench-score-*`` folder behind."""
+    rows: list[dict[str, Any]]
+    errors: list[str]
+    per_sample: dict[tuple[str, str], dict[str, Any]]
+    run_path: Path | None = None
+
+
+def _one_task_run(loaded: LoadedSuite, *, out: str | None, progress: bool, cache: bool,
+                  datasets: dict[str, Any] | None = None) -> _Done:
+    """Plan and run a one-task suite built in memory.
+
+    Without ``out`` it runs in process (:func:`bench.evaluation.run_plan`): no run folder, no temporary file;
+    the command returns (prints) every number and the features stay in the cache. With ``out`` (or under
+    torchrun, whose ranks share a run folder) the Runner keeps the run folder under ``out``. ``datasets``:
+    objects standing for suite datasets (in process only)."""
+    from bench.distributed import current
+    from bench.evaluation import run_plan
     from bench.features import FeatureStore
     from bench.plan import check_suite
     from bench.results import RunDir
     from bench.runner import Runner
 
     plan = check_suite(loaded)
+    store = FeatureStore("default" if cache else None, progress=progress)
+    if out is None and current() is None:
+        done = run_plan(plan, store=store, progress=progress, datasets=datasets)
+        return _Done(done.dicts(), done.errors, done.per_sample)
     with ExitStack() as stack:
         base = Path(out) if out else Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="genbench-score-")))
         run_dir = RunDir(base / loaded.suite.name / RunDir.new_id(loaded.suite.spec_hash()))
         # no tables in a folder that is removed when the command returns (they cost a pandas import)
-        yield Runner(plan, run_dir=run_dir, store=FeatureStore("default" if cache else None, progress=progress),
-                     progress=progress, log=lambda m: None, tables=out is not None).run()
+        outcome = Runner(plan, run_dir=run_dir, store=store, progress=progress, log=lambda m: None,
+                         tables=out is not None).run()
+        per_sample = {(t.name, m): json.loads((run_dir.path / RunArtifacts.relative(t.name, m)).read_text("utf-8"))
+                      for t in plan.tasks for m in t.models
+                      if (run_dir.path / RunArtifacts.relative(t.name, m)).is_file()}
+        return _Done(outcome.rows, outcome.errors, per_sample, run_dir.path if out else None)
 
 
 def _score_two_stats(input1: str, input2: str, args1: dict[str, Any], args2: dict[str, Any], metrics: list[str],
@@ -201,11 +226,11 @@ def score_images(input1: str, input2: str, metrics: list[str] | None = None, *, 
         if missing:
             raise WeightsError(f"{missing[0]}\n(score images uses the field's standard protocol '{DEFAULT_PROTOCOL}' "
                                "when none is given; offline, --protocol digits scores 8x8 grey digits)")
-    with _one_task_run(LoadedSuite(suite, Path.cwd() / "<genbench score images>", {}), out=out, progress=progress,
-                       cache=cache) as outcome:
-        if outcome.errors:
-            raise InputError("; ".join(outcome.errors))
-        rows = outcome.rows
+    outcome = _one_task_run(LoadedSuite(suite, Path.cwd() / "<genbench score images>", {}), out=out,
+                            progress=progress, cache=cache)
+    if outcome.errors:
+        raise InputError("; ".join(outcome.errors))
+    rows = outcome.rows
     first = rows[0]
     n_out, n_ref_out = first["n"], first["protocol"]["n_ref"]
     if swapped:
@@ -219,7 +244,7 @@ def score_images(input1: str, input2: str, metrics: list[str] | None = None, *, 
         "protocol": first["protocol"],
         "metrics": {r["metric"]: {"value": r["value"], "higher_is_better": r["higher_is_better"],
                                   "ci_low": r["ci_low"], "ci_high": r["ci_high"], "extras": r["extras"]} for r in rows},
-        "run_dir": str(outcome.run_dir.path) if out else None,
+        "run_dir": str(outcome.run_path) if outcome.run_path else None,
     }
 
 
@@ -243,19 +268,19 @@ def _run_translation_suite(name: str, dataset: dict[str, Any], model: dict[str, 
         "output": {"grid": 0},
         "runtime": {"device": device or "auto"},
     })
-    with _one_task_run(LoadedSuite(suite, Path.cwd() / f"<genbench {name}>", {}), out=out, progress=progress,
-                       cache=cache) as outcome:
-        if outcome.errors:
-            raise InputError("; ".join(e.split(": ", 1)[1] if e.startswith("model 'outputs'") else e
-                                       for e in outcome.errors))
-        rows = outcome.rows
-        per_image = per_sample_table(outcome.run_dir.path / RunArtifacts.relative("score", "outputs"))
+    outcome = _one_task_run(LoadedSuite(suite, Path.cwd() / f"<genbench {name}>", {}), out=out, progress=progress,
+                            cache=cache)
+    if outcome.errors:
+        raise InputError("; ".join(e.split(": ", 1)[1] if e.startswith("model 'outputs'") else e
+                                   for e in outcome.errors))
+    rows = outcome.rows
+    per_image = per_sample_rows(outcome.per_sample.get(("score", "outputs"), {}))
     return {
         "n": rows[0]["n"] if rows else 0,
         "metrics": {r["metric"]: {"value": r["value"], "higher_is_better": r["higher_is_better"], "ci_low": r["ci_low"],
                                   "ci_high": r["ci_high"], "extras": r["extras"]} for r in rows},
         "per_image": per_image,
-        "run_dir": str(outcome.run_dir.path) if out else None,
+        "run_dir": str(outcome.run_path) if outcome.run_path else None,
     }
 
 
@@ -330,22 +355,16 @@ def score_caption_images(gt: str, res: str, images: str, *, backbone: str = "cli
     ``score captions`` scores them) and ``images`` as a ``coco-captions`` dataset, the results file as a data-only
     ``coco-results`` model, the image ids the files' own. Same metric code and numbers as a suite's ``clipscore``.
     Returns ``{"CLIP-S": row, "RefCLIP-S": row}`` (value, ci_low, ci_high, extras) and the protocol."""
-    import json
-
     from bench.suite import LoadedSuite, Suite
     from bench.text.coco_files import _load_json, load_annotations, load_results
 
     folder = Path(_folder(images))
     refs = load_annotations(gt)
     hyps = load_results(res, refs)
-    data = _load_json(gt)
     keep = set(hyps)
-    sub = {"images": [im for im in data.get("images", []) if im.get("id") in keep],
-           "annotations": [a for a in data["annotations"] if a.get("image_id") in keep]}
-    with tempfile.TemporaryDirectory(prefix="genbench-captions-") as tmp:
-        ann = Path(tmp) / Path(gt).name
-        ann.write_text(json.dumps(sub), encoding="utf-8")
-        suite = Suite.model_validate({
+
+    def suite(ann: Path) -> Suite:
+        return Suite.model_validate({
             "name": "score-captions", "seed": 0,
             "datasets": {"gt": {"kind": "coco-captions", "path": str(ann), "images": str(folder)}},
             "models": {"results": {"adapter": "coco-results", "args": {"path": str(Path(res).resolve())}}},
@@ -354,13 +373,90 @@ def score_caption_images(gt: str, res: str, images: str, *, backbone: str = "cli
             "output": {"grid": 0},
             "runtime": {"device": device or "auto"},
         })
-        with _one_task_run(LoadedSuite(suite, Path.cwd() / "<genbench score captions>", {}), out=out,
-                           progress=progress, cache=cache) as outcome:
-            if outcome.errors:
-                raise InputError("; ".join(e.split(": ", 1)[1] if e.startswith("model 'results'") else e
-                                           for e in outcome.errors))
-            rows = outcome.rows
+
+    where = Path.cwd() / "<genbench score captions>"
+    if out is None:  # in process: the annotations restricted in memory, nothing written
+        from bench.data.captioned import load_captioned
+
+        ds = load_captioned("gt", "coco-captions", Path(gt), split=None, images_dir=folder, keep=keep)
+        outcome = _one_task_run(LoadedSuite(suite(Path(gt)), where, {}), out=None, progress=progress, cache=cache,
+                                datasets={"gt": ds})
+    else:  # the kept run folder's suite names a file: the restricted annotations, written beside nothing else
+        data = _load_json(gt)
+        sub = {"images": [im for im in data.get("images", []) if im.get("id") in keep],
+               "annotations": [a for a in data["annotations"] if a.get("image_id") in keep]}
+        with tempfile.TemporaryDirectory(prefix="genbench-captions-") as tmp:
+            ann = Path(tmp) / Path(gt).name
+            ann.write_text(json.dumps(sub), encoding="utf-8")
+            outcome = _one_task_run(LoadedSuite(suite(ann), where, {}), out=out, progress=progress, cache=cache)
+    if outcome.errors:
+        raise InputError("; ".join(e.split(": ", 1)[1] if e.startswith("model 'results'") else e
+                                   for e in outcome.errors))
+    rows = outcome.rows
     names = {"clip_s": "CLIP-S", "refclip_s": "RefCLIP-S"}
     return {"metrics": {names[r["metric"]]: {"value": r["value"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
                                              "extras": r["extras"]} for r in rows if r["metric"] in names},
             "protocol": rows[0]["protocol"] if rows else {}}
+
+
+# ----------------------------------------------------------------------------------------- retrieval
+
+
+RETRIEVAL_CONVENTIONS = {"similarity": "cosine, float32", "ties": "against the query",
+                         "i2t": "best-ranked correct caption", "recall_unit": "%"}
+
+
+def _text_to_image(raw: Any, n_texts: int, where: str) -> np.ndarray:
+    """Pairs as one image index per text: a list of indices, ``[text, image]`` pairs, or ``{"text_to_image": ...}``."""
+    if isinstance(raw, np.ndarray):
+        raw = raw.tolist()
+    if isinstance(raw, dict) and "text_to_image" in raw:
+        raw = raw["text_to_image"]
+    if not isinstance(raw, list) or not raw:
+        raise InputError(f"{where}: expected a non-empty list of image indices (one per text) or [text, image] pairs")
+    if all(isinstance(p, list | tuple) and len(p) == 2 for p in raw):
+        t2i = [-1] * n_texts
+        for t, i in raw:
+            if not isinstance(t, int) or not 0 <= t < n_texts:
+                raise InputError(f"{where}: text index {t!r} out of range (there are {n_texts} texts)")
+            if t2i[t] != -1:
+                raise InputError(f"{where}: text {t} is paired twice (each text has exactly one image)")
+            t2i[t] = i
+        if -1 in t2i:
+            raise InputError(f"{where}: text {t2i.index(-1)} has no image")
+        raw = t2i
+    if not all(isinstance(p, int) and not isinstance(p, bool) for p in raw):
+        raise InputError(f"{where}: every entry must be an integer image index or a [text, image] pair")
+    return np.asarray(raw, dtype=np.int64)
+
+
+def score_retrieval(images: Any, texts: Any, pairs: Any) -> dict[str, Any]:
+    """Text↔image recall@K, RSUM and ranks from embeddings made elsewhere (``genbench score retrieval``).
+
+    ``images`` [n_images, d] and ``texts`` [n_texts, d]: ``.npy`` paths or arrays; ``pairs``: a JSON path, or the
+    text → image indices themselves (a list, ``[text, image]`` pairs, or ``{"text_to_image": [...]}``). The retrieval
+    task's metric (bench.metrics.vl.Recall) on the same SampleSet the task builds; nothing is written. Returns the
+    ``--json`` shape plus ``per_query`` (the per-query ranks ``--per-query`` writes)."""
+    from bench.adapters.vl import load_npy
+    from bench.metrics.base import ArtifactSink, Reference, SampleSet
+    from bench.metrics.vl import Recall
+    from bench.text.coco_files import _load_json
+
+    def array(x: Any, what: str) -> np.ndarray:
+        if isinstance(x, str | Path):
+            return load_npy(Path(x), what)
+        a = np.asarray(x, dtype=np.float32)
+        if a.ndim != 2:
+            raise InputError(f"{what}: expected a 2-d array [n, d], got shape {a.shape}")
+        return a
+
+    im, tx = array(images, "image embeddings"), array(texts, "text embeddings")
+    if isinstance(pairs, str | Path):
+        t2i = _text_to_image(_load_json(pairs), tx.shape[0], str(pairs))
+    else:
+        t2i = _text_to_image(pairs, tx.shape[0], "pairs")
+    sink = ArtifactSink()
+    vals = Recall().compute(SampleSet(embeddings={"images": im, "texts": tx, "pairs": t2i}), Reference(), seed=0,
+                            sink=sink)
+    return {"n_images": int(im.shape[0]), "n_texts": int(tx.shape[0]), "metrics": {v.metric: v.value for v in vals},
+            "conventions": dict(RETRIEVAL_CONVENTIONS), "per_query": sink.per_sample_values}

@@ -160,7 +160,7 @@ def load_runs(paths: list[str] | list[Any]) -> list[dict[str, Any]]:
                           stacklevel=2)
         for what in run.partial:
             warnings.warn(f"{what}: partial results (genbench run --resume completes it)", stacklevel=2)
-        per_run.append(run.rows())
+        per_run.append(run.row_dicts())
     seen: dict[tuple[Any, ...], set[str]] = {}
     for rows in per_run:
         for r in rows:

@@ -37,7 +37,7 @@ def rows(run: Path) -> list[dict[str, Any]]:
     sys.path.insert(0, str(ROOT))
     from bench.results import RunDir
 
-    return RunDir(run).rows()
+    return RunDir(run).row_dicts()
 
 
 def comparable(all_rows: list[dict[str, Any]]) -> dict[tuple[str, str, str], Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -82,10 +82,12 @@ class CaptionedFiles(ImageFiles):
             return torch.from_numpy(np.stack(list(pool.map(_image, files))))
 
 
-def load_captioned(name: str, kind: str, path: Path | None, *, split: str | None, images_dir: Path | None) -> Dataset:
+def load_captioned(name: str, kind: str, path: Path | None, *, split: str | None, images_dir: Path | None,
+                   keep: Collection[Any] | None = None) -> Dataset:
     """A :class:`bench.data.base.FileDataset` with ``captions`` (and ``prompts`` = each image's first caption) and
     ``image_ids`` (the captions file's own ids: COCO's image ids, Karpathy's ``cocoid``/``imgid`` or file names), read
-    from its files batch by batch."""
+    from its files batch by batch. ``keep`` (coco-captions): only these image ids, in the file's order (the images a
+    results file captions, as ``genbench score captions`` scores them)."""
     if path is None or images_dir is None:
         raise ConfigError(f"dataset '{name}': kind '{kind}' needs 'path' and 'images'")
     if not path.is_file():
@@ -102,6 +104,8 @@ def load_captioned(name: str, kind: str, path: Path | None, *, split: str | None
         data = json.loads(path.read_text(encoding="utf-8"))
         names = {im["id"]: im.get("file_name") for im in data.get("images", [])}
         for iid, rs in refs.items():
+            if keep is not None and iid not in keep:
+                continue
             if not names.get(iid):
                 raise InputError(f"{path}: image id {iid!r} has no 'file_name' in 'images'")
             files.append(images_dir / names[iid])

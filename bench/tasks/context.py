@@ -109,12 +109,23 @@ class MemoryArtifacts(ArtifactSink):
     def save(self) -> str | None:
         return None
 
+    def data(self) -> dict[str, Any]:
+        """What :class:`RunArtifacts` would have written to the per-sample file."""
+        out = {**self.extra, **self.per_sample_values}
+        if self.sample_ids is not None:
+            out["sample_ids"] = self.sample_ids
+        return out
+
 
 def per_sample_table(path: Path) -> list[dict[str, Any]]:
     """A per-sample file as one dict per sample: ``name`` (its sample id) and every value with one entry per sample."""
     if not path.is_file():
         return []
-    data = json.loads(path.read_text(encoding="utf-8"))
+    return per_sample_rows(json.loads(path.read_text(encoding="utf-8")))
+
+
+def per_sample_rows(data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Per-sample data (a per-sample file's, or :meth:`MemoryArtifacts.data`) as one dict per sample."""
     ids = data.get("sample_ids")
     if not ids:
         return []
@@ -151,6 +162,8 @@ class RunContext:
     samples: SampleSets = field(default_factory=SampleSets)
     #: (task, model) -> the batch size a model call was halved to after running out of memory (bench.guard)
     batch_sizes: dict[tuple[str, str], int] = field(default_factory=dict)
+    #: without a run folder: (task, model) -> its in-memory sink, kept so the caller can read per-sample values
+    kept: dict[tuple[str, str], MemoryArtifacts] = field(default_factory=dict)
 
     # -- lookups --------------------------------------------------------------------------------------------
     def dataset(self, name: str) -> Any:
@@ -176,7 +189,8 @@ class RunContext:
     def sink(self, task: str, model: str, sample_ids: list[Any] | None = None) -> RunArtifacts | MemoryArtifacts:
         """The artifact sink of one (task, model): the run folder's, or an in-memory one without a folder."""
         if self.artifacts_dir is None:
-            return MemoryArtifacts(sample_ids)
+            self.kept[(task, model)] = MemoryArtifacts(sample_ids)
+            return self.kept[(task, model)]
         return RunArtifacts(self.artifacts_dir, task, model, sample_ids=sample_ids)
 
     def row(self, task: TaskPlan, model: str, v: MetricValue, *, seconds: float,
@@ -198,24 +212,26 @@ class RunContext:
         )
 
     @classmethod
-    def standalone(cls, *, models: Mapping[str, Adapter] | None = None, datasets: Mapping[str, Any] | None = None,
+    def standalone(cls, *, models: Mapping[str, Adapter] | Callable[[str], Adapter] | None = None,
+                   datasets: Mapping[str, Any] | Callable[[str], Any] | None = None,
                    store: FeatureStore | None = None, seed: int = 0, tasks: list[TaskPlan] | None = None,
                    **kw: Any) -> RunContext:
-        """A context outside any suite: models and datasets given as objects, no run folder (contract tests,
-        in-process evaluation)."""
+        """A context outside any suite: models and datasets given as objects (or built on demand by a function
+        of their name), no run folder (contract tests, in-process evaluation: bench.evaluation)."""
         from bench.features import FeatureStore
 
-        models, datasets = dict(models or {}), dict(datasets or {})
+        def lookup(given: Mapping[str, Any] | Callable[[str], Any] | None, what: str) -> Callable[[str], Any]:
+            if callable(given):
+                return given
+            table = dict(given or {})
 
-        def adapter(name: str) -> Adapter:
-            if name not in models:
-                raise ConfigError(f"unknown model '{name}'")
-            return models[name]
+            def get(name: str) -> Any:
+                if name not in table:
+                    raise ConfigError(f"unknown {what} '{name}'")
+                return table[name]
+            return get
 
-        def dataset(name: str) -> Any:
-            if name not in datasets:
-                raise ConfigError(f"unknown dataset '{name}'")
-            return datasets[name]
+        adapter, dataset = lookup(models, "model"), lookup(datasets, "dataset")
 
         return cls(suite_name=kw.pop("suite_name", "standalone"), run_id=kw.pop("run_id", "standalone"), seed=seed,
                    store=store if store is not None else FeatureStore(None, progress=False), datasets=dataset,

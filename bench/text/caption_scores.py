@@ -54,7 +54,7 @@ class CaptionScores:
         return len(self.image_ids)
 
     def to_json(self) -> dict[str, Any]:
-        """The stable ``genbench score captions --json`` shape (see :func:`bench.cli.cmd_score_captions`)."""
+        """The stable ``genbench score captions --json`` shape (see :func:`bench.cli.score.cmd_score_captions`)."""
         return {"n_images": self.n_images, "metrics": {k: v.to_json() for k, v in self.metrics.items()},
                 "warnings": list(self.warnings)}
 
