@@ -194,8 +194,15 @@ def make_venv(version: str, where: Path) -> Path:
 
 
 def run_worker(python: str, out: Path, weights_json: Path, timeout: float) -> None:
+    from bench.weights import ENV_TRUST_CODE
+
+    # the random TorchScript files this script wrote (weights.json, possibly by an earlier run of the driver): the
+    # driver vouches for them as code, so the worker may load them (genbench refuses any other unpinned one)
+    own = [w for _, w in json.loads(weights_json.read_text()).values()
+           if w and w.endswith(".pt") and Path(w).resolve().is_relative_to(weights_json.parent.resolve())]
+    trusted = [p for p in os.environ.get(ENV_TRUST_CODE, "").split(os.pathsep) if p] + own
     env = dict(os.environ, PYTHONPATH=str(ROOT), GENBENCH_OFFLINE="1", OMP_NUM_THREADS=str(THREADS),
-               GENBENCH_CACHE=str(out / "cache"), TQDM_DISABLE="1")
+               GENBENCH_CACHE=str(out / "cache"), TQDM_DISABLE="1", **{ENV_TRUST_CODE: os.pathsep.join(trusted)})
     subprocess.run([python, str(Path(__file__).resolve()), "--worker", str(out), "--weights-json", str(weights_json)],
                    check=True, env=env, timeout=timeout)
 
