@@ -1,7 +1,6 @@
 """genbench: evaluation and benchmarking for generative vision and vision-language models.
 
-The core package. Adapters live in the top-level ``adapters/`` folder and are imported as
-``bench.adapters`` (see pyproject.toml).
+The core package; the model adapters are ``bench.adapters``.
 """
 
 from typing import Any

@@ -58,7 +58,7 @@ def _dataset(x: Any, value_range: str | None, what: str) -> Any:
     from bench.data import DATASETS
     from bench.data.base import Dataset
     from bench.images import content_hash
-    from bench.score import _source
+    from bench.inputs import input_source as _source
 
     if isinstance(x, np.ndarray | torch.Tensor):
         images = _tensor(x, value_range, what)
@@ -114,7 +114,7 @@ def _adapter(x: Any, value_range: str | None, latent_dim: int | None, device: to
     """The samples as an adapter of kind image-generator, and how many they are (None: a generator, unbounded)."""
     from bench.adapters import AdapterContext, build_adapter
     from bench.adapters.sources import PythonArgs, PythonGenerator
-    from bench.score import _source
+    from bench.inputs import input_source as _source
 
     if isinstance(x, np.ndarray | torch.Tensor):
         images = _tensor(x, value_range, "samples")

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from bench.adapters import ADAPTERS
 from bench.adapters.base import Adapter
-
 from bench.errors import ConfigError
 from bench.registry import Registry
 from tests.conftest import ROOT

@@ -117,7 +117,6 @@ def test_image_reading_metric_gets_its_declared_subset(tmp_path: Path, weights: 
     """lpips_diversity with ``images: 10`` reads the first 10 samples (held from the stream, not made again) and its
     value is the pairwise distance of exactly those; every sample still reaches the backbone (FID uses all 48)."""
     from bench.adapters import AdapterContext, GenerationRequest, build_adapter
-
     from bench.backbones import get_backbone
     from bench.images import to_uint8
     from bench.metrics.diversity import digits_feature_distance, mean_ci, pairwise_distances
@@ -168,8 +167,8 @@ def test_model_genbench_can_name_is_not_generated_again(tmp_path: Path, empty_ca
 
 def test_model_keys_change_with_what_changes_the_samples(tmp_path: Path) -> None:
     import torch
-    from bench.adapters import AdapterContext, build_adapter
 
+    from bench.adapters import AdapterContext, build_adapter
     from bench.tasks.generation import generated_key
     from tests.models import LinearDigits
 
