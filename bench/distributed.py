@@ -28,8 +28,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
-import torch
-
 from bench.errors import ConfigError, GenbenchError
 
 T = TypeVar("T")
@@ -199,6 +197,7 @@ def init_from_env(device: str | None = None) -> Group | None:
     global _GROUP
     if _GROUP is not None or not launched():
         return _GROUP
+    import torch  # here, not at the top: `genbench --help` and the table/report commands never load torch
     import torch.distributed as dist
 
     try:

@@ -26,11 +26,6 @@ if TYPE_CHECKING:
     from bench.suite import LoadedSuite
 
 #: what ``genbench score images`` computes, one flag each (``--prc-vgg16`` for prc_vgg16), with the flag's help
-IMAGE_METRICS: dict[str, str] = {
-    "fid": "Fréchet distance", "sfid": "spatial Fréchet distance (--protocol adm)", "kid": "kernel distance",
-    "isc": "Inception Score (of A)", "prc": "precision and recall",
-    "prc_vgg16": "precision and recall on VGG16 (torch-fidelity's default network)", "cmmd": "CLIP-MMD (--protocol cmmd)",
-}
 
 
 def _stats_backbone(args: dict[str, Any], backbone: str | None, protocol: str | None) -> str:

@@ -102,10 +102,10 @@ def _join_ranks(args: argparse.Namespace) -> bool:
 def main(argv: Sequence[str] | None = None) -> int:
     import warnings
 
-    from bench import distributed
-
     warnings.formatwarning = _one_line_warning
     args = _parser().parse_args(argv)
+    from bench import distributed
+
     try:
         if not _join_ranks(args):
             return EXIT_OK

@@ -9,6 +9,13 @@ from typing import Any
 from bench.cli._common import DEVICE_HELP
 from bench.errors import EXIT_OK
 
+#: the metrics `genbench score images` offers as flags (flag name → help)
+IMAGE_METRICS: dict[str, str] = {
+    "fid": "Fréchet distance", "sfid": "spatial Fréchet distance (--protocol adm)", "kid": "kernel distance",
+    "isc": "Inception Score (of A)", "prc": "precision and recall",
+    "prc_vgg16": "precision and recall on VGG16 (torch-fidelity's default network)", "cmmd": "CLIP-MMD (--protocol cmmd)",
+}
+
 SCORE_OUT_HELP = "keep the run folder under OUT (default: none is kept; the numbers are printed, features cached)"
 
 SCORE_CAPTIONS_EPILOG = """example:
@@ -77,7 +84,6 @@ recall as OpenAI's guided-diffusion evaluator prints them, for ADM .npz batches 
 are used for FID/sFID).""")
     si.add_argument("input1", help="generated samples: folder or .npz")
     si.add_argument("input2", help="reference samples: folder or .npz")
-    from bench.score import IMAGE_METRICS
 
     for metric, what in IMAGE_METRICS.items():
         si.add_argument(f"--{metric.replace('_', '-')}", action="store_true", help=what)
@@ -170,7 +176,7 @@ exit codes: 0 ok; 2 bad input (missing files, wrong shapes, NaN, bad pairs)""")
 def cmd_score_images(args: argparse.Namespace) -> int:
     import json
 
-    from bench.score import IMAGE_METRICS, score_images
+    from bench.score import score_images
 
     metrics = [m for m in IMAGE_METRICS if getattr(args, m)] or None  # None: the protocol's own report
     res = score_images(args.input1, args.input2, metrics, backbone=args.backbone, weights=args.weights, n=args.n,
