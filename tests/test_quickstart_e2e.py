@@ -84,7 +84,7 @@ def test_resume_skips_finished_models(quickstart_run: Path, tmp_path: Path, caps
     """A run killed after two models resumes with the other two, and ends with the same numbers."""
     partial = tmp_path / "partial"
     shutil.copytree(quickstart_run, partial)
-    rows = [r for r in RunDir(partial).rows() if r["model"] in ("heldout-real", "gmm")]
+    rows = [r for r in RunDir(partial).row_dicts() if r["model"] in ("heldout-real", "gmm")]
     (partial / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"torn": ')
     code, _, err = run_cli(["run", str(ROOT / "suites/quickstart.yaml"), "--resume", str(partial), "--quiet"], capsys)
     assert code == 0
