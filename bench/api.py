@@ -38,10 +38,10 @@ def _is_statistics(x: Any) -> bool:
     """Whether a path names statistics (an .npz with mu/sigma, a torch-fidelity .pt, a named reference)."""
     if not isinstance(x, str | os.PathLike):
         return False
-    from bench.inputs import input_source as _source
+    from bench.inputs import input_source
 
     try:
-        return _source(os.fspath(x))[0] == "stats"
+        return input_source(os.fspath(x))[0] == "stats"
     except InputError:
         return False
 

@@ -58,14 +58,14 @@ def _dataset(x: Any, value_range: str | None, what: str) -> Any:
     from bench.data import DATASETS
     from bench.data.base import Dataset
     from bench.images import content_hash
-    from bench.inputs import input_source as _source
+    from bench.inputs import input_source
 
     if isinstance(x, np.ndarray | torch.Tensor):
         images = _tensor(x, value_range, what)
         return Dataset(what, f"tensor:{what}@{content_hash(images)[:12]}", images)
     if not isinstance(x, str | os.PathLike):
         raise InputError(f"{what}: expected a path, a numpy array or a torch tensor, got {type(x).__name__}")
-    kind, args, _ = _source(os.fspath(x))
+    kind, args, _ = input_source(os.fspath(x))
     if kind == "npz" and value_range is not None:
         args["range"] = value_range
     k = DATASETS.get(kind)()
@@ -114,13 +114,13 @@ def _adapter(x: Any, value_range: str | None, latent_dim: int | None, device: to
     """The samples as an adapter of kind image-generator, and how many they are (None: a generator, unbounded)."""
     from bench.adapters import AdapterContext, build_adapter
     from bench.adapters.sources import PythonArgs, PythonGenerator
-    from bench.inputs import input_source as _source
+    from bench.inputs import input_source
 
     if isinstance(x, np.ndarray | torch.Tensor):
         images = _tensor(x, value_range, "samples")
         return _TensorSamples(images), int(images.shape[0])
     if isinstance(x, str | os.PathLike):
-        kind, args, n = _source(os.fspath(x))
+        kind, args, n = input_source(os.fspath(x))
         if kind == "stats":
             raise InputError(f"{x}: statistics cannot be the samples (they are the reference's side)")
         if kind == "npz" and value_range is not None:

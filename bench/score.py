@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bench.errors import InputError, ProtocolMismatchError, WeightsError
-from bench.inputs import input_source as _source
+from bench.inputs import input_source
 from bench.tasks.base import RunArtifacts
 from bench.tasks.context import per_sample_rows
 
@@ -128,8 +128,8 @@ def score_images(input1: str, input2: str, metrics: list[str] | None = None, *, 
         metrics = list(preset.score_metrics) if preset is not None else ["fid"]
     stored = preset is not None and bool(getattr(backbone_class(preset.backbone), "stored_statistics", None))
     # ``model``: an adapter spec standing for input1 (bench.api: a generator object); then n is required
-    kind1, args1, n1 = (model["adapter"], model["args"], n or 0) if model is not None else _source(input1)
-    kind2, args2, n2 = _source(input2, stored_statistics=stored)
+    kind1, args1, n1 = (model["adapter"], model["args"], n or 0) if model is not None else input_source(input1)
+    kind2, args2, n2 = input_source(input2, stored_statistics=stored)
     if value_range is not None:  # float .npz/.npy arrays on either side: the range their values are in
         for kind, args in ((kind1, args1), (kind2, args2)):
             if kind == "npz":

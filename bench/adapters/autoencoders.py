@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import torch
-from bench.adapters.base import Adapter, AdapterArgs, AdapterContext, ArgsT, to_implement
 from pydantic import Field, field_validator
 
+from bench.adapters.base import Adapter, AdapterArgs, AdapterContext, ArgsT, to_implement
 from bench.errors import ConfigError, InputError
 from bench.images import RangeMonitor, match_channels, parse_range, to_uint8
 

@@ -8,9 +8,9 @@ from typing import ClassVar, TypeVar
 
 import numpy as np
 import torch
-from bench.adapters.base import Adapter, AdapterArgs, AdapterContext, GenerationRequest, keyed, source_digest
 from pydantic import Field
 
+from bench.adapters.base import Adapter, AdapterArgs, AdapterContext, GenerationRequest, keyed, source_digest
 from bench.errors import ConfigError, InputError
 from bench.seeding import derive_seed
 

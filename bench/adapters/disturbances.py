@@ -27,10 +27,10 @@ from typing import Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
-from bench.adapters.base import GenerationRequest
-from bench.adapters.baselines import DatasetArgs, DatasetSampler
 from pydantic import Field
 
+from bench.adapters.base import GenerationRequest
+from bench.adapters.baselines import DatasetArgs, DatasetSampler
 from bench.images import to_uint8
 
 KINDS = ("gaussian_noise", "gaussian_blur", "salt_pepper", "black_rectangles", "swirl")

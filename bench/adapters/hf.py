@@ -23,9 +23,9 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 import numpy as np
 import torch
-from bench.adapters.base import Adapter, AdapterArgs, GenerationRequest, keyed, source_digest
 from pydantic import Field
 
+from bench.adapters.base import Adapter, AdapterArgs, GenerationRequest, keyed, source_digest
 from bench.errors import ConfigError, InputError
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}

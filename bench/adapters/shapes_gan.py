@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from bench.adapters.base import Adapter, AdapterArgs, GenerationRequest, keyed, source_digest
 from pydantic import Field
+
+from bench.adapters.base import Adapter, AdapterArgs, GenerationRequest, keyed, source_digest
 
 
 class ShapesGANArgs(AdapterArgs):

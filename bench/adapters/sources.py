@@ -12,9 +12,9 @@ from typing import Any, TypeVar
 
 import numpy as np
 import torch
-from bench.adapters.base import Adapter, AdapterArgs, GenerationRequest, keyed, source_digest
 from pydantic import Field
 
+from bench.adapters.base import Adapter, AdapterArgs, GenerationRequest, keyed, source_digest
 from bench.errors import ConfigError, InputError
 from bench.images import ArrayFile, ImageFiles, RangeMonitor, list_image_files, parse_range, to_uint8
 from bench.registry import import_object

@@ -17,9 +17,9 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 import torch.nn.functional as F
-from bench.adapters.base import Adapter, AdapterArgs, AdapterContext, ArgsT, to_implement
 from pydantic import Field
 
+from bench.adapters.base import Adapter, AdapterArgs, AdapterContext, ArgsT, to_implement
 from bench.errors import ConfigError, InputError
 from bench.images import list_image_files, load_image_files, parse_range, to_uint8
 from bench.registry import import_object

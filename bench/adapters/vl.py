@@ -14,9 +14,9 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from bench.adapters.base import Adapter, AdapterArgs, ArgsT, to_implement
 from pydantic import Field
 
+from bench.adapters.base import Adapter, AdapterArgs, ArgsT, to_implement
 from bench.errors import ConfigError, InputError
 from bench.registry import import_object
 

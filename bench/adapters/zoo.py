@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from bench.adapters.base import Adapter, AdapterArgs, AdapterContext, GenerationRequest, keyed, source_digest
 from pydantic import Field, field_validator
 
+from bench.adapters.base import Adapter, AdapterArgs, AdapterContext, GenerationRequest, keyed, source_digest
 from bench.errors import ConfigError
 
 

@@ -42,6 +42,15 @@ exit codes: 0 ok; 2 bad input (invalid JSON, missing keys, unknown or duplicate 
 """
 
 
+def _run_flags(p: argparse.ArgumentParser) -> None:
+    """The flags every feature-computing `score` command shares: where a kept run goes, JSON output, the content
+    cache and the device."""
+    p.add_argument("--out", help=SCORE_OUT_HELP)
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.add_argument("--no-cache", action="store_true")
+    p.add_argument("--device", help=DEVICE_HELP)
+
+
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """``genbench score <kind>``: score outputs made elsewhere. Each kind is one sub-command with a ``func``;
     add ``score images`` / ``score pairs`` here the same way."""
@@ -95,10 +104,7 @@ are used for FID/sFID).""")
     si.add_argument("--range", help="value range of float .npz/.npy arrays (either side): --range=-1,1 or --range=0,1")
     si.add_argument("--n", type=int, help="use the first N samples of A (default: all)")
     si.add_argument("--seed", type=int, default=0)
-    si.add_argument("--out", help=SCORE_OUT_HELP)
-    si.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    si.add_argument("--no-cache", action="store_true")
-    si.add_argument("--device", help=DEVICE_HELP)
+    _run_flags(si)
     si.add_argument("--fast", action="store_true", help="inference: fast (Inception backbones: BatchNorm folded, "
                     "channels_last; ~1.7x on CPU, features equal to ~1e-6 relative, cached apart from exact ones)")
     si.set_defaults(func=cmd_score_images)
@@ -125,10 +131,7 @@ kept run folder (null without --out).""")
         sp.add_argument(f"--{flag}", action="store_true", help=what)
     sp.add_argument("--ms-ssim", action="store_true", help="also MS-SSIM (images of at least 176x176; else reported n/a)")
     sp.add_argument("--net", choices=["auto", "lpips", "digits"], default="auto", help="perceptual network for --lpips")
-    sp.add_argument("--out", help=SCORE_OUT_HELP)
-    sp.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    sp.add_argument("--no-cache", action="store_true")
-    sp.add_argument("--device", help=DEVICE_HELP)
+    _run_flags(sp)
     sp.set_defaults(func=cmd_score_pairs)
 
     sc = kinds.add_parser(
@@ -143,10 +146,7 @@ with "inputs" and "reconstructed" in place of "outputs" and "ground_truth".""")
     sc.add_argument("inputs", metavar="A", help="folder of inputs x")
     sc.add_argument("reconstructed", metavar="RECONSTRUCTED_A", help="folder of reconstructions F(G(x)), same names")
     sc.add_argument("--net", choices=["auto", "lpips", "digits"], default="auto", help="perceptual network")
-    sc.add_argument("--out", help=SCORE_OUT_HELP)
-    sc.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    sc.add_argument("--no-cache", action="store_true")
-    sc.add_argument("--device", help=DEVICE_HELP)
+    _run_flags(sc)
     sc.set_defaults(func=cmd_score_cycle)
     sr = kinds.add_parser(
         "retrieval", help="text↔image recall@K, RSUM and ranks from precomputed embeddings",
